@@ -1,0 +1,116 @@
+// Activities that write a node's provision and power state. Each runs in one transaction that
+// also writes the event, and each is idempotent: a retry after a crash finds its work done.
+import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { findNode, updateNode, type NodeRecord } from '../db/nodes.js';
+import { insertEvent } from '../db/events.js';
+import { inTransaction, type Pool } from '../db/pool.js';
+import { IllegalTransition, nextState, type NextState, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
+import type { PowerState, PowerTarget } from '../domain/power.js';
+import type { RequestContext } from '../workflows/contract.js';
+
+function eventOrigin(context: RequestContext) {
+  return {
+    user_name: context.user,
+    project: context.project,
+    request_id: context.requestId,
+    workflow_id: activityInfo().workflowExecution?.workflowId ?? null,
+  };
+}
+
+async function lockNode(client: Parameters<typeof findNode>[0], nodeUuid: string): Promise<NodeRecord> {
+  const node = await findNode(client, nodeUuid, { forUpdate: true });
+  if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
+  return node;
+}
+
+export interface TransitionRequest {
+  nodeUuid: string;
+  event: ProvisionEvent;
+  /** The state the workflow believes the node is in. */
+  from: ProvisionState;
+  context: RequestContext;
+  /** For `fail`: why, kept on the node as last_error. */
+  error?: string;
+}
+
+export function createNodeStateActivities(pool: Pool) {
+  return {
+    async transitionProvision(request: TransitionRequest): Promise<NextState> {
+      return inTransaction(pool, async (client) => {
+        const node = await lockNode(client, request.nodeUuid);
+        let next: NextState;
+        try {
+          next = nextState({ ...node, provision_state: request.from }, request.event);
+        } catch (err) {
+          if (err instanceof IllegalTransition) throw ApplicationFailure.nonRetryable(err.message, 'IllegalTransition');
+          throw err;
+        }
+        if (node.provision_state !== request.from) {
+          // Already applied by an earlier attempt of this activity.
+          if (node.provision_state === next.provision_state) return next;
+          throw ApplicationFailure.nonRetryable(
+            `node is in state "${node.provision_state}", expected "${request.from}" for ${request.event}`,
+            'IllegalTransition',
+          );
+        }
+        // A failure records why; a new verb starts with a clean slate; `done` keeps what is there.
+        const lastError = request.event === 'fail' ? (request.error ?? 'unknown error') : request.event === 'done' ? undefined : null;
+        await updateNode(client, node.uuid, { ...next, provision_updated_at: new Date(), last_error: lastError });
+        await insertEvent(client, {
+          node_uuid: node.uuid,
+          kind: 'provision',
+          verb: request.event,
+          from_state: request.from,
+          to_state: next.provision_state,
+          severity: request.event === 'fail' ? 'error' : 'info',
+          message: request.error ?? null,
+          ...eventOrigin(request.context),
+        });
+        return next;
+      });
+    },
+
+    async beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        await lockNode(client, nodeUuid);
+        await updateNode(client, nodeUuid, { target_power_state: target, last_error: null });
+      });
+    },
+
+    /** Records the settled power state; also used by verify to learn the state it found. */
+    async recordPowerState(nodeUuid: string, powerState: PowerState, verb: string | null, context: RequestContext): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        const node = await lockNode(client, nodeUuid);
+        await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
+        if (node.power_state === powerState && node.target_power_state === null) return;
+        await insertEvent(client, {
+          node_uuid: nodeUuid,
+          kind: 'power',
+          verb,
+          from_state: node.power_state,
+          to_state: powerState,
+          ...eventOrigin(context),
+        });
+      });
+    },
+
+    async failPowerChange(nodeUuid: string, target: PowerTarget, error: string, context: RequestContext): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        const node = await lockNode(client, nodeUuid);
+        if (node.target_power_state === null && node.last_error === error) return;
+        await updateNode(client, nodeUuid, { target_power_state: null, last_error: error });
+        await insertEvent(client, {
+          node_uuid: nodeUuid,
+          kind: 'power',
+          verb: target,
+          from_state: node.power_state,
+          to_state: node.power_state,
+          severity: 'error',
+          message: error,
+          ...eventOrigin(context),
+        });
+      });
+    },
+  };
+}

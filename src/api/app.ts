@@ -1,0 +1,47 @@
+import express from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../logger.js';
+import { requestId } from './context.js';
+import { errorHandler, unknownRoute } from './errors.js';
+import { eventsRouter } from './events.js';
+import { nodesRouter } from './nodes.js';
+import type { Operations } from './operations.js';
+import { portsRouter } from './ports.js';
+
+export interface ApiDependencies {
+  pool: Pool;
+  operations: Operations;
+  logger: Logger;
+}
+
+/** Bodies beyond this are refused with 413 before they are parsed. */
+const BODY_LIMIT = '256kb';
+
+export function createApp({ pool, operations, logger }: ApiDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (_req, res) => res.locals.requestId,
+      // Bodies are never logged: they may carry BMC credentials.
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }), res: (res) => ({ statusCode: res.statusCode }) },
+    }),
+  );
+  app.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
+
+  app.get('/healthz', async (_req, res) => {
+    await pool.query('SELECT 1');
+    res.json({ status: 'ok' });
+  });
+  app.get('/', (_req, res) => res.json({ name: 'Tempered', versions: [{ id: 'v1', links: [{ rel: 'self', href: '/v1' }] }] }));
+  app.use('/v1/nodes', nodesRouter(pool, operations));
+  app.use('/v1/ports', portsRouter(pool));
+  app.use('/v1/events', eventsRouter(pool));
+  app.use(unknownRoute);
+  app.use(errorHandler(logger));
+  return app;
+}

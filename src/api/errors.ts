@@ -1,0 +1,59 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../logger.js';
+
+/** An error the caller can act on: rendered as `{ error: { code, message, field? } }`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (field: string, message: string) => new ApiError(400, 'invalid_input', message, field);
+export const notFound = (what: string, ident: string) => new ApiError(404, 'not_found', `${what} "${ident}" was not found`);
+export const conflict = (code: string, message: string) => new ApiError(409, code, message);
+
+/** The first zod issue, with the field it names spelled as a dotted path. */
+export function fromZodError(err: z.ZodError, prefix?: string): ApiError {
+  const issue = err.issues[0];
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...path, issue.keys[0]].join('.');
+    return badRequest(prefix ? `${prefix}.${field}` : field, `unknown field "${issue.keys[0]}"`);
+  }
+  const field = path.join('.') || prefix || 'body';
+  return badRequest(prefix && path.length ? `${prefix}.${field}` : field, issue.message);
+}
+
+export function parse<T extends z.ZodType>(schema: T, value: unknown, where?: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw fromZodError(result.error, where);
+  return result.data;
+}
+
+export const unknownRoute: RequestHandler = (req, _res, next) => {
+  next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+};
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if (err?.type === 'entity.too.large') apiError = new ApiError(413, 'body_too_large', `request body is larger than ${err.limit} bytes`);
+    else if (err?.type === 'entity.parse.failed') apiError = new ApiError(400, 'invalid_json', 'request body is not valid JSON', 'body');
+    else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
+      apiError = new ApiError(err.status, 'bad_request', err.message);
+    } else {
+      logger.error({ err, method: req.method, path: req.path }, 'request failed');
+      apiError = new ApiError(500, 'internal_error', 'internal error; see the API log for this request id');
+    }
+    res.status(apiError.status).json({
+      error: { code: apiError.code, message: apiError.message, ...(apiError.field ? { field: apiError.field } : {}) },
+    });
+  };
+}

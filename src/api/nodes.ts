@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import jsonPatchLib from 'fast-json-patch';
+import mergePatch from 'json-merge-patch';
+import { listEvents, insertEvent } from '../db/events.js';
+import { deleteNode, findNode, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
+import { inTransaction, type Pool } from '../db/pool.js';
+import { checkDriverInfo } from '../domain/drivers.js';
+import { DELETABLE_STATES, IllegalTransition, nextState, normalizeVerb, VERBS, TRANSIENT_STATES } from '../domain/provision.js';
+import { DRIVEN_STATES } from '../workflows/contract.js';
+import { requestContext } from './context.js';
+import { ApiError, badRequest, conflict, notFound, parse } from './errors.js';
+import type { Operations } from './operations.js';
+import { createNode, historyQuery, jsonPatch, maintenanceRequest, nodeFields, nodeListQuery, powerRequest, provisionRequest, type NodeFields } from './schemas.js';
+import { eventView, nodeView, pageView } from './views.js';
+
+const { applyPatch, JsonPatchError } = jsonPatchLib;
+
+function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
+  const problem = checkDriverInfo(fields.driver, fields.driver_info);
+  if (problem) throw badRequest(problem.field, problem.message);
+}
+
+/** The part of a node a caller may edit, as a PATCH document sees it. */
+function editable(node: NodeRecord): Record<string, unknown> {
+  return Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
+}
+
+/** Applies an RFC 6902 array or an RFC 7386 merge-patch object to the editable fields. */
+function applyNodePatch(node: NodeRecord, body: unknown): Record<string, unknown> {
+  const document = editable(node);
+  if (Array.isArray(body)) {
+    const operations = parse(jsonPatch, body, 'body');
+    for (const op of operations) {
+      const field = op.path.split('/')[1];
+      if (!(WRITABLE_NODE_FIELDS as readonly string[]).includes(field)) {
+        throw badRequest(field, `"${field}" cannot be changed with PATCH`);
+      }
+    }
+    try {
+      return applyPatch(document, operations as jsonPatchLib.Operation[], true, false).newDocument;
+    } catch (err) {
+      if (err instanceof JsonPatchError) throw badRequest(err.operation?.path?.slice(1).replaceAll('/', '.') || 'body', err.message.split('\n')[0]);
+      throw err;
+    }
+  }
+  if (body && typeof body === 'object') {
+    for (const field of Object.keys(body)) {
+      if (!(WRITABLE_NODE_FIELDS as readonly string[]).includes(field)) throw badRequest(field, `"${field}" cannot be changed with PATCH`);
+    }
+    return mergePatch.apply(document, body) as Record<string, unknown>;
+  }
+  throw badRequest('body', 'must be a JSON Patch array or a JSON merge-patch object');
+}
+
+export function nodesRouter(pool: Pool, operations: Operations): Router {
+  const router = Router();
+
+  async function loadNode(req: Request): Promise<NodeRecord> {
+    const ident = String(req.params.node);
+    const node = await findNode(pool, ident);
+    if (!node) throw notFound('node', ident);
+    return node;
+  }
+
+  router.post('/', async (req, res) => {
+    const fields = parse(createNode, req.body);
+    checkDriver(fields);
+    const uuid = fields.uuid ?? randomUUID();
+    if (fields.name && (await findNode(pool, fields.name))) throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
+    if (await findNode(pool, uuid)) throw conflict('duplicate_uuid', `a node with uuid ${uuid} exists`);
+    const node = await insertNode(pool, { ...fields, uuid });
+    res.status(201).location(`/v1/nodes/${node.uuid}`).json(nodeView(req, node));
+  });
+
+  router.get('/', async (req, res) => {
+    const { limit, marker, ...filters } = parse(nodeListQuery, req.query, 'query');
+    const nodes = await listNodes(pool, filters, { limit, marker });
+    res.json(pageView(req, 'nodes', nodes, nodes.map((n) => nodeView(req, n)), limit));
+  });
+
+  router.get('/:node', async (req, res) => {
+    res.json(nodeView(req, await loadNode(req)));
+  });
+
+  router.patch('/:node', async (req, res) => {
+    const node = await loadNode(req);
+    const fields = parse(nodeFields, applyNodePatch(node, req.body));
+    checkDriver(fields);
+    if (fields.name && fields.name !== node.name && (await findNode(pool, fields.name))) {
+      throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
+    }
+    if (fields.retired && !node.retired && node.provision_state === 'available') {
+      throw conflict('illegal_state', 'an available node cannot be retired; manage it first');
+    }
+    await operations.assertUnlocked(node.uuid);
+    res.json(nodeView(req, await updateNode(pool, node.uuid, fields)));
+  });
+
+  router.delete('/:node', async (req, res) => {
+    const node = await loadNode(req);
+    if (!DELETABLE_STATES.has(node.provision_state)) {
+      throw conflict('illegal_state', `cannot delete a node in state "${node.provision_state}"; allowed in: ${[...DELETABLE_STATES].join(', ')}`);
+    }
+    await operations.assertUnlocked(node.uuid);
+    await deleteNode(pool, node.uuid);
+    res.status(204).end();
+  });
+
+  router.get('/:node/states', async (req, res) => {
+    const { power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at } =
+      await loadNode(req);
+    res.json({ power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at });
+  });
+
+  router.put('/:node/states/power', async (req, res) => {
+    const { target } = parse(powerRequest, req.body);
+    const node = await loadNode(req);
+    await operations.startPower(node, { nodeUuid: node.uuid, target, context: requestContext(req) });
+    res.status(202).location(`/v1/nodes/${node.uuid}/states`).end();
+  });
+
+  router.put('/:node/states/provision', async (req, res) => {
+    const { target } = parse(provisionRequest, req.body);
+    const verb = normalizeVerb(target);
+    if (!verb) throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
+    const node = await loadNode(req);
+    let next;
+    try {
+      next = nextState(node, verb);
+    } catch (err) {
+      if (err instanceof IllegalTransition) throw conflict('illegal_state', err.message);
+      throw err;
+    }
+    const needsOperation = (TRANSIENT_STATES as readonly string[]).includes(next.provision_state);
+    if (needsOperation && !DRIVEN_STATES.includes(next.provision_state)) {
+      throw new ApiError(400, 'not_implemented', `"${verb}" is not available in this version of Tempered`, 'target');
+    }
+    await operations.startProvision(node, { nodeUuid: node.uuid, verb, fromState: node.provision_state, context: requestContext(req) });
+    res.status(202).location(`/v1/nodes/${node.uuid}/states`).end();
+  });
+
+  router.put('/:node/maintenance', async (req, res) => {
+    const { reason } = parse(maintenanceRequest, req.body ?? {});
+    await setMaintenance(req, true, reason ?? null);
+    res.status(202).end();
+  });
+
+  router.delete('/:node/maintenance', async (req, res) => {
+    await setMaintenance(req, false, null);
+    res.status(202).end();
+  });
+
+  async function setMaintenance(req: Request, on: boolean, reason: string | null): Promise<void> {
+    const ident = String(req.params.node);
+    const context = requestContext(req);
+    await inTransaction(pool, async (client) => {
+      const node = await findNode(client, ident, { forUpdate: true });
+      if (!node) throw notFound('node', ident);
+      await updateNode(client, node.uuid, { maintenance: on, maintenance_reason: reason, ...(on ? {} : { fault: null }) });
+      await insertEvent(client, {
+        node_uuid: node.uuid,
+        kind: 'maintenance',
+        verb: on ? 'set' : 'unset',
+        from_state: String(node.maintenance),
+        to_state: String(on),
+        message: reason,
+        user_name: context.user,
+        project: context.project,
+        request_id: context.requestId,
+      });
+    });
+  }
+
+  router.get('/:node/history', async (req, res) => {
+    const { limit, marker, kind } = parse(historyQuery, req.query, 'query');
+    const node = await loadNode(req);
+    const events = await listEvents(pool, { node_uuid: node.uuid, kind }, { limit, marker });
+    res.json(pageView(req, 'history', events, events.map(eventView), limit));
+  });
+
+  return router;
+}

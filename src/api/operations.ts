@@ -1,0 +1,82 @@
+// Starting node operations on Temporal. The workflow ID node/<uuid> is the node's lock:
+// a second start fails with WorkflowExecutionAlreadyStarted, answered as 409.
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { TypedSearchAttributes } from '@temporalio/common';
+import type { NodeRecord } from '../db/nodes.js';
+import {
+  NodeName,
+  NodeUuid,
+  Operation,
+  ProvisionStateKey,
+  nodeWorkflowId,
+  type PowerInput,
+  type ProvisionInput,
+} from '../workflows/contract.js';
+import { conflict } from './errors.js';
+
+export class Operations {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  startPower(node: NodeRecord, input: PowerInput): Promise<string> {
+    return this.start('powerWorkflow', node, `power:${input.target}`, input);
+  }
+
+  startProvision(node: NodeRecord, input: ProvisionInput): Promise<string> {
+    return this.start('provisionWorkflow', node, input.verb, input);
+  }
+
+  /** The operation holding the node's lock, if any. */
+  async runningOperation(nodeUuid: string): Promise<string | undefined> {
+    try {
+      const description = await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).describe();
+      if (description.status.name !== 'RUNNING') return undefined;
+      return description.typedSearchAttributes.get(Operation) ?? description.type;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** 409 when an operation holds the node. */
+  async assertUnlocked(nodeUuid: string): Promise<void> {
+    const operation = await this.runningOperation(nodeUuid);
+    if (operation) throw lockedError(nodeUuid, operation);
+  }
+
+  private async start(
+    workflowType: 'powerWorkflow' | 'provisionWorkflow',
+    node: NodeRecord,
+    operation: string,
+    input: PowerInput | ProvisionInput,
+  ): Promise<string> {
+    const workflowId = nodeWorkflowId(node.uuid);
+    const searchAttributes: ConstructorParameters<typeof TypedSearchAttributes>[0] = [
+      { key: NodeUuid, value: node.uuid },
+      { key: Operation, value: operation },
+      { key: ProvisionStateKey, value: node.provision_state },
+      ...(node.name ? [{ key: NodeName, value: node.name }] : []),
+    ];
+    try {
+      await this.client.workflow.start(workflowType, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        typedSearchAttributes: searchAttributes,
+        memo: { node_name: node.name },
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw lockedError(node.uuid, (await this.runningOperation(node.uuid)) ?? 'another operation');
+      }
+      throw err;
+    }
+    return workflowId;
+  }
+}
+
+function lockedError(nodeUuid: string, operation: string) {
+  return conflict('node_locked', `node ${nodeUuid} is locked by ${operation} (workflow ${nodeWorkflowId(nodeUuid)})`);
+}

@@ -1,0 +1,95 @@
+// Request shapes. Objects are strict: an unknown field is a 400 naming it.
+import { z } from 'zod';
+import { EVENT_KINDS } from '../db/events.js';
+import { POWER_TARGETS } from '../domain/power.js';
+import { PROVISION_STATES } from '../domain/provision.js';
+
+const NAME = /^[A-Za-z0-9._~-]+$/;
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+
+export const uuid = z.uuid({ message: 'must be a UUID' });
+const jsonObject = z.record(z.string(), z.unknown());
+const nullableText = (max: number) => z.string().max(max).nullable();
+
+export const nodeName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(NAME, 'may hold only letters, digits and . _ ~ -')
+  .refine((name) => !uuid.safeParse(name).success, 'must not look like a UUID');
+
+/** The fields a caller owns; the same schema checks a create and the result of a patch. */
+export const nodeFields = z.strictObject({
+  name: nodeName.nullable().default(null),
+  driver: z.string().min(1).max(64),
+  driver_info: jsonObject.default({}),
+  properties: jsonObject.default({}),
+  instance_info: jsonObject.default({}),
+  extra: jsonObject.default({}),
+  resource_class: nullableText(80).default(null),
+  traits: z.array(z.string().regex(/^[A-Z0-9_]+$/, 'must be an upper-case trait name').max(255)).max(50).default([]),
+  owner: nullableText(255).default(null),
+  lessee: nullableText(255).default(null),
+  retired: z.boolean().default(false),
+  retired_reason: nullableText(255).default(null),
+  boot_interface: z.enum(['pxe', 'virtual-media']).default('pxe'),
+  deploy_interface: z.enum(['agent', 'ramdisk']).default('agent'),
+});
+export type NodeFields = z.infer<typeof nodeFields>;
+
+export const createNode = nodeFields.extend({ uuid: uuid.optional() });
+
+/** RFC 6902 operations, as Ironic's PATCH takes them. */
+export const jsonPatch = z
+  .array(
+    z.strictObject({
+      op: z.enum(['add', 'remove', 'replace', 'move', 'copy', 'test']),
+      path: z.string().startsWith('/', 'must be a JSON pointer such as /driver_info/redfish_address'),
+      value: z.unknown().optional(),
+      from: z.string().optional(),
+    }),
+  )
+  .min(1, 'must hold at least one operation');
+
+export const powerRequest = z.strictObject({ target: z.enum(POWER_TARGETS) });
+export const provisionRequest = z.strictObject({ target: z.string().min(1) });
+export const maintenanceRequest = z.strictObject({ reason: z.string().max(255).optional() });
+
+const limit = z.coerce.number().int().min(1).max(1000).default(100);
+const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const nodeListQuery = z.strictObject({
+  limit,
+  marker: uuid.optional(),
+  provision_state: z.enum(PROVISION_STATES as [string, ...string[]]).optional(),
+  driver: z.string().optional(),
+  maintenance: booleanParam.optional(),
+  resource_class: z.string().optional(),
+  owner: z.string().optional(),
+});
+
+export const createPort = z.strictObject({
+  address: z.string().transform((s) => s.toLowerCase()).pipe(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56')),
+  node_uuid: uuid,
+  pxe_enabled: z.boolean().default(true),
+  extra: jsonObject.default({}),
+});
+
+export const portListQuery = z.strictObject({
+  limit,
+  marker: uuid.optional(),
+  node: z.string().optional(),
+  address: z.string().transform((s) => s.toLowerCase()).optional(),
+});
+
+export const eventListQuery = z.strictObject({
+  limit,
+  marker: uuid.optional(),
+  node: z.string().optional(),
+  kind: z.enum(EVENT_KINDS).optional(),
+  user: z.string().optional(),
+  since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).transform((s) => new Date(s)).optional(),
+  until: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).transform((s) => new Date(s)).optional(),
+});
+
+export const historyQuery = eventListQuery.pick({ limit: true, marker: true, kind: true });

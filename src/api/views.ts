@@ -1,0 +1,43 @@
+// What the API returns: Ironic-shaped JSON with every secret masked.
+import type { Request } from 'express';
+import type { EventRecord } from '../db/events.js';
+import type { NodeRecord } from '../db/nodes.js';
+import type { PortRecord } from '../db/ports.js';
+import { maskSecrets } from '../domain/secrets.js';
+
+function baseUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host')}`;
+}
+
+const link = (req: Request, path: string) => [{ rel: 'self', href: `${baseUrl(req)}${path}` }];
+
+export function nodeView(req: Request, node: NodeRecord) {
+  return {
+    ...node,
+    driver_info: maskSecrets(node.driver_info),
+    driver_internal_info: maskSecrets(node.driver_internal_info),
+    instance_info: maskSecrets(node.instance_info),
+    links: link(req, `/v1/nodes/${node.uuid}`),
+  };
+}
+
+export function portView(req: Request, port: PortRecord) {
+  return { ...port, links: link(req, `/v1/ports/${port.uuid}`) };
+}
+
+export function eventView(event: EventRecord) {
+  const { verb, user_name, ...rest } = event;
+  return { ...rest, event: verb, user: user_name };
+}
+
+/** `{ <key>: items, next }` where next is the URL of the following page, when there may be one. */
+export function pageView<T extends { uuid: string }>(req: Request, key: string, items: T[], rendered: unknown[], limit: number) {
+  const body: Record<string, unknown> = { [key]: rendered };
+  if (items.length === limit) {
+    const query = new URLSearchParams(req.query as Record<string, string>);
+    query.set('limit', String(limit));
+    query.set('marker', items[items.length - 1].uuid);
+    body.next = `${baseUrl(req)}${req.originalUrl.split('?')[0]}?${query}`;
+  }
+  return body;
+}

@@ -1,0 +1,50 @@
+// Enrolls lab machines through the public API, as an operator would: one node and its ports
+// per machine. Idempotent, so a restarted lab (new password, same names) is updated in place.
+import type { Lab } from '../sim/lab.js';
+
+export interface LabCredentials {
+  username: string;
+  password: string;
+}
+
+async function call(apiUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const response = await fetch(`${apiUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok && response.status !== 404) {
+    throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+  }
+  return response;
+}
+
+/** Returns the node UUIDs in lab order. */
+export async function enrollLab(apiUrl: string, lab: Lab, credentials: LabCredentials): Promise<string[]> {
+  const uuids: string[] = [];
+  for (const { name, bmcUrl, macs } of lab.machines) {
+    const driverInfo = {
+      redfish_address: bmcUrl,
+      redfish_username: credentials.username,
+      redfish_password: credentials.password,
+    };
+    const existing = await call(apiUrl, 'GET', `/v1/nodes/${name}`);
+    if (existing.ok) {
+      const node = (await existing.json()) as { uuid: string };
+      await call(apiUrl, 'PATCH', `/v1/nodes/${node.uuid}`, { driver_info: driverInfo });
+      uuids.push(node.uuid);
+      continue;
+    }
+    const created = await call(apiUrl, 'POST', '/v1/nodes', {
+      name,
+      driver: 'redfish',
+      driver_info: driverInfo,
+      resource_class: 'lab',
+      properties: { cpus: 4, memory_mb: 8192, local_gb: 1 },
+    });
+    const node = (await created.json()) as { uuid: string };
+    for (const address of macs) await call(apiUrl, 'POST', '/v1/ports', { address, node_uuid: node.uuid });
+    uuids.push(node.uuid);
+  }
+  return uuids;
+}

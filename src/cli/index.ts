@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// The operator command line: `up` runs the whole system locally; the others run one part each.
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config.js';
+import { migrate } from '../db/migrate.js';
+import { createLogger } from '../logger.js';
+import { startApi } from './api.js';
+import { up } from './up.js';
+import { runWorker, writeWorkflowBundle } from './worker.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return n;
+}
+
+const program = new Command('tempered').description('Tempered: bare-metal provisioning on Temporal');
+
+program
+  .command('up')
+  .description('run everything locally: PostgreSQL, the Temporal dev server, worker, API and optionally a simulated lab')
+  .option('--lab <count>', 'simulated machines with emulated Redfish BMCs, enrolled as nodes', positiveInt, 0)
+  .option('--lab-power-delay <ms>', 'how long the lab machines take to change power state', positiveInt, 2000)
+  .action((options: { lab: number; labPowerDelay: number }) => up({ labCount: options.lab, labPowerDelayMs: options.labPowerDelay }));
+
+program
+  .command('worker')
+  .description('run the Temporal worker (needs DATABASE_URL, TEMPORAL_ADDRESS)')
+  .action(() => runWorker(loadConfig(), createLogger('worker')));
+
+program
+  .command('api')
+  .description('run the HTTP API (needs DATABASE_URL, TEMPORAL_ADDRESS)')
+  .action(async () => {
+    const api = await startApi(loadConfig(), createLogger('api'));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void api.close());
+  });
+
+program
+  .command('migrate')
+  .description('apply the database migrations to DATABASE_URL')
+  .action(() => migrate(loadConfig().databaseUrl, createLogger('migrate')));
+
+program
+  .command('bundle-workflows')
+  .description('prebuild the workflow bundle the worker loads (npm run build does this)')
+  .action(() => writeWorkflowBundle());
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`tempered: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

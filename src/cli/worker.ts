@@ -1,0 +1,60 @@
+// Wires a Temporal worker: activities over a pg pool, the workflow bundle, the task queue.
+import { existsSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import type { Config } from '../config.js';
+import { createPool, type Pool } from '../db/pool.js';
+import type { Logger } from '../logger.js';
+import { sibling } from './paths.js';
+
+/** Built by `npm run build`; without it (tests, tsx) the worker bundles the sources itself. */
+const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+
+export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const codePath = process.env.TEMPERED_WORKFLOW_BUNDLE ?? PREBUILT_BUNDLE;
+  if (existsSync(codePath)) return { workflowBundle: { codePath } };
+  return { workflowsPath: sibling(import.meta.url, '../workflows/index') };
+}
+
+export async function writeWorkflowBundle(codePath = PREBUILT_BUNDLE): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: sibling(import.meta.url, '../workflows/index') });
+  writeFileSync(codePath, code);
+}
+
+/** Routes the SDK's own logs (and workflow/activity `log`) into pino. */
+export function installRuntimeLogger(logger: Logger): void {
+  const level = (logger.level === 'trace' ? 'TRACE' : logger.level.toUpperCase()) as LogLevel;
+  Runtime.install({
+    logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
+      const method = entryLevel.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+      logger[method](meta ?? {}, message);
+    }),
+  });
+}
+
+export async function createWorker(config: Config, connection: NativeConnection, pool: Pool): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    activities: createActivities(pool),
+    ...workflowSource(),
+    shutdownGraceTime: '10s',
+  });
+}
+
+/** Runs until SIGINT/SIGTERM (the SDK's runtime traps them and drains the worker). */
+export async function runWorker(config: Config, logger: Logger): Promise<void> {
+  installRuntimeLogger(logger);
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const pool = createPool(config.databaseUrl);
+  try {
+    const worker = await createWorker(config, connection, pool);
+    logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, 'worker started');
+    await worker.run();
+  } finally {
+    await pool.end();
+    await connection.close();
+  }
+}

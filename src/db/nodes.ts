@@ -1,0 +1,149 @@
+// The nodes table. SQL only; the rules live in src/domain.
+import type { ProvisionState } from '../domain/provision.js';
+import type { PowerState } from '../domain/power.js';
+import type { Queryable } from './pool.js';
+import { selectPage, type Condition, type Page } from './paging.js';
+
+export interface NodeRecord {
+  uuid: string;
+  name: string | null;
+  driver: string;
+  driver_info: Record<string, unknown>;
+  driver_internal_info: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  instance_info: Record<string, unknown>;
+  extra: Record<string, unknown>;
+  resource_class: string | null;
+  traits: string[];
+  owner: string | null;
+  lessee: string | null;
+  provision_state: ProvisionState;
+  target_provision_state: ProvisionState | null;
+  power_state: PowerState | null;
+  target_power_state: string | null;
+  maintenance: boolean;
+  maintenance_reason: string | null;
+  fault: string | null;
+  retired: boolean;
+  retired_reason: string | null;
+  last_error: string | null;
+  clean_step: Record<string, unknown> | null;
+  deploy_step: Record<string, unknown> | null;
+  deployed_by: string | null;
+  boot_interface: string;
+  deploy_interface: string;
+  created_at: Date;
+  updated_at: Date | null;
+  provision_updated_at: Date | null;
+}
+
+/** Columns a caller may set when creating or patching a node. */
+export const WRITABLE_NODE_FIELDS = [
+  'name',
+  'driver',
+  'driver_info',
+  'properties',
+  'instance_info',
+  'extra',
+  'resource_class',
+  'traits',
+  'owner',
+  'lessee',
+  'retired',
+  'retired_reason',
+  'boot_interface',
+  'deploy_interface',
+] as const;
+
+/** Columns the system itself sets (maintenance through its own endpoint, the rest by operations). */
+export const SYSTEM_NODE_FIELDS = [
+  'provision_state',
+  'target_provision_state',
+  'provision_updated_at',
+  'power_state',
+  'target_power_state',
+  'maintenance',
+  'maintenance_reason',
+  'fault',
+  'last_error',
+  'driver_internal_info',
+  'clean_step',
+  'deploy_step',
+  'deployed_by',
+] as const;
+
+type NodeColumn = (typeof WRITABLE_NODE_FIELDS)[number] | (typeof SYSTEM_NODE_FIELDS)[number];
+export type NodeChanges = Partial<Pick<NodeRecord, NodeColumn>>;
+
+const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properties, instance_info, extra,
+  resource_class, traits, owner, lessee, provision_state, target_provision_state, power_state,
+  target_power_state, maintenance, maintenance_reason, fault, retired, retired_reason, last_error,
+  clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, created_at, updated_at,
+  provision_updated_at`;
+
+const JSON_COLUMNS = new Set(['driver_info', 'driver_internal_info', 'properties', 'instance_info', 'extra', 'clean_step', 'deploy_step']);
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}
+
+function toParam(column: string, value: unknown): unknown {
+  return JSON_COLUMNS.has(column) && value !== null && value !== undefined ? JSON.stringify(value) : value;
+}
+
+export async function insertNode(db: Queryable, node: { uuid: string } & NodeChanges): Promise<NodeRecord> {
+  const entries = Object.entries(node).filter(([, v]) => v !== undefined);
+  const columns = entries.map(([k]) => k);
+  const { rows } = await db.query<NodeRecord>(
+    `INSERT INTO nodes (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})
+     RETURNING ${COLUMNS}`,
+    entries.map(([k, v]) => toParam(k, v)),
+  );
+  return rows[0];
+}
+
+/** A node by UUID or by name, as Ironic's API accepts either. */
+export async function findNode(db: Queryable, ident: string, opts: { forUpdate?: boolean } = {}): Promise<NodeRecord | undefined> {
+  const column = isUuid(ident) ? 'uuid' : 'name';
+  const { rows } = await db.query<NodeRecord>(
+    `SELECT ${COLUMNS} FROM nodes WHERE ${column} = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [ident],
+  );
+  return rows[0];
+}
+
+export interface NodeFilters {
+  provision_state?: string;
+  driver?: string;
+  maintenance?: boolean;
+  resource_class?: string;
+  owner?: string;
+}
+
+/** One page of nodes in creation order. */
+export function listNodes(db: Queryable, filters: NodeFilters, page: Page): Promise<NodeRecord[]> {
+  return selectPage<NodeRecord>(
+    db,
+    'nodes',
+    COLUMNS,
+    Object.entries(filters).map(([column, value]): Condition => [`${column} = ?`, value]),
+    page,
+  );
+}
+
+export async function updateNode(db: Queryable, uuid: string, changes: NodeChanges): Promise<NodeRecord> {
+  const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+  const sets = entries.map(([k], i) => `${k} = $${i + 2}`);
+  const { rows } = await db.query<NodeRecord>(
+    `UPDATE nodes SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE uuid = $1 RETURNING ${COLUMNS}`,
+    [uuid, ...entries.map(([k, v]) => toParam(k, v))],
+  );
+  if (!rows[0]) throw new Error(`node ${uuid} not found`);
+  return rows[0];
+}
+
+export async function deleteNode(db: Queryable, uuid: string): Promise<void> {
+  await db.query('DELETE FROM nodes WHERE uuid = $1', [uuid]);
+}

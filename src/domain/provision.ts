@@ -1,0 +1,204 @@
+// The whole provision state machine in one table, after ironic/common/states.py.
+// Pure: no I/O. The API checks verbs against it before starting a workflow; activities
+// apply it inside the transaction that writes the node row.
+
+export const STABLE_STATES = [
+  'enroll',
+  'manageable',
+  'available',
+  'active',
+  'quarantined',
+  'error',
+] as const;
+
+export const TRANSIENT_STATES = [
+  'verifying',
+  'inspecting',
+  'cleaning',
+  'clean wait',
+  'deploying',
+  'wait call-back',
+  'deleting',
+] as const;
+
+export const FAILED_STATES = ['inspect failed', 'clean failed', 'deploy failed'] as const;
+
+export type ProvisionState =
+  | (typeof STABLE_STATES)[number]
+  | (typeof TRANSIENT_STATES)[number]
+  | (typeof FAILED_STATES)[number];
+
+export const PROVISION_STATES: readonly ProvisionState[] = [
+  ...STABLE_STATES,
+  ...TRANSIENT_STATES,
+  ...FAILED_STATES,
+];
+
+/** Verbs a caller sends as `target` to PUT /v1/nodes/{id}/states/provision. */
+export const VERBS = [
+  'manage',
+  'inspect',
+  'provide',
+  'clean',
+  'deploy',
+  'rebuild',
+  'undeploy',
+  'abort',
+  'quarantine',
+  'unquarantine',
+  'boot',
+] as const;
+export type Verb = (typeof VERBS)[number];
+
+/** Ironic's API names for some verbs. */
+export const VERB_ALIASES: Readonly<Record<string, Verb>> = { active: 'deploy', deleted: 'undeploy' };
+
+/** Events the running operation reports; never sent by callers. */
+export const INTERNAL_EVENTS = ['done', 'fail', 'wait', 'resume'] as const;
+export type InternalEvent = (typeof INTERNAL_EVENTS)[number];
+export type ProvisionEvent = Verb | InternalEvent;
+
+/**
+ * A transition. `to` is the next state; `target` is the stable state the operation is heading
+ * for (shown as target_provision_state while it runs). `to: 'target'` means "the target recorded
+ * when the operation began", which is how cleaning ends in available or manageable.
+ */
+interface Transition {
+  to: ProvisionState | 'target';
+  target?: ProvisionState;
+}
+
+const T = (to: Transition['to'], target?: ProvisionState): Transition => ({ to, target });
+
+export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<ProvisionEvent, Transition>>>> = {
+  enroll: { manage: T('verifying', 'manageable') },
+  verifying: { done: T('manageable'), fail: T('enroll') },
+  manageable: {
+    inspect: T('inspecting', 'manageable'),
+    provide: T('cleaning', 'available'),
+    clean: T('cleaning', 'manageable'),
+  },
+  inspecting: { done: T('manageable'), fail: T('inspect failed') },
+  'inspect failed': { manage: T('manageable'), inspect: T('inspecting', 'manageable') },
+  cleaning: { done: T('target'), fail: T('clean failed'), wait: T('clean wait') },
+  'clean wait': { resume: T('cleaning'), fail: T('clean failed'), abort: T('clean failed') },
+  'clean failed': { manage: T('manageable'), provide: T('cleaning', 'available') },
+  available: {
+    manage: T('manageable'),
+    deploy: T('deploying', 'active'),
+    // Fast-track boot: the node stays available while its agent boots and heartbeats.
+    boot: T('available'),
+  },
+  deploying: { done: T('active'), fail: T('deploy failed'), wait: T('wait call-back') },
+  'wait call-back': { resume: T('deploying'), fail: T('deploy failed'), abort: T('deploy failed') },
+  'deploy failed': {
+    manage: T('manageable'),
+    deploy: T('deploying', 'active'),
+    rebuild: T('deploying', 'active'),
+    undeploy: T('deleting', 'available'),
+  },
+  active: {
+    rebuild: T('deploying', 'active'),
+    undeploy: T('deleting', 'available'),
+    quarantine: T('quarantined'),
+  },
+  quarantined: {
+    unquarantine: T('active'),
+    // A quarantined machine is suspect: after cleaning an operator must look at it again.
+    undeploy: T('deleting', 'manageable'),
+  },
+  deleting: { done: T('cleaning'), fail: T('error') },
+  error: { rebuild: T('deploying', 'active'), undeploy: T('deleting', 'available') },
+};
+
+/** Verbs that make the machine act on its own; refused while the node is in maintenance. */
+export const AUTOMATED_VERBS: ReadonlySet<Verb> = new Set<Verb>([
+  'inspect',
+  'provide',
+  'clean',
+  'deploy',
+  'rebuild',
+  'undeploy',
+  'boot',
+]);
+
+/** States in which a node record may be deleted (nothing is running, no tenant owns it). */
+export const DELETABLE_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
+  'enroll',
+  'manageable',
+  'available',
+  'inspect failed',
+  'clean failed',
+]);
+
+export interface NodeFlags {
+  provision_state: ProvisionState;
+  target_provision_state: ProvisionState | null;
+  maintenance: boolean;
+  retired: boolean;
+}
+
+export interface NextState {
+  provision_state: ProvisionState;
+  target_provision_state: ProvisionState | null;
+}
+
+export class IllegalTransition extends Error {
+  constructor(
+    message: string,
+    readonly state: ProvisionState,
+    readonly event: ProvisionEvent,
+  ) {
+    super(message);
+    this.name = 'IllegalTransition';
+  }
+}
+
+export function isVerb(value: string): value is Verb {
+  return (VERBS as readonly string[]).includes(value);
+}
+
+export function normalizeVerb(value: string): Verb | undefined {
+  return VERB_ALIASES[value] ?? (isVerb(value) ? value : undefined);
+}
+
+export function allowedEvents(state: ProvisionState): ProvisionEvent[] {
+  return Object.keys(TRANSITIONS[state]) as ProvisionEvent[];
+}
+
+export function allowedVerbs(state: ProvisionState): Verb[] {
+  return allowedEvents(state).filter((e): e is Verb => isVerb(e));
+}
+
+/**
+ * Where `event` takes a node, or an IllegalTransition naming the current state.
+ * Flags are rules on top of the table: maintenance stops automated verbs, a retired node
+ * cannot be provided and its cleaning ends in manageable.
+ */
+export function nextState(node: NodeFlags, event: ProvisionEvent): NextState {
+  const state = node.provision_state;
+  const transition = TRANSITIONS[state][event];
+  if (!transition) {
+    const verbs = allowedVerbs(state);
+    throw new IllegalTransition(
+      `cannot ${event} a node in state "${state}"` +
+        (verbs.length ? `; allowed: ${verbs.join(', ')}` : '; it has an operation in progress'),
+      state,
+      event,
+    );
+  }
+  if (isVerb(event) && node.maintenance && AUTOMATED_VERBS.has(event)) {
+    throw new IllegalTransition(`cannot ${event} a node in maintenance (state "${state}")`, state, event);
+  }
+  if (event === 'provide' && node.retired) {
+    throw new IllegalTransition(`cannot provide a retired node (state "${state}")`, state, event);
+  }
+
+  let target = transition.target ?? node.target_provision_state;
+  if (target === 'available' && node.retired) target = 'manageable';
+
+  const to = transition.to === 'target' ? target : transition.to;
+  if (!to) throw new IllegalTransition(`node in "${state}" has no target state`, state, event);
+  const transient = (TRANSIENT_STATES as readonly string[]).includes(to);
+  return { provision_state: to, target_provision_state: transient ? target : null };
+}

@@ -1,0 +1,19 @@
+// Secret masking for everything the API returns: keys that look like credentials read back
+// as "******", like Ironic's mask_dict_password.
+export const MASK = '******';
+
+const SECRET_KEY = /pass(word)?|secret|token|(^|_)key$|credential/i;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+export function maskSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(maskSecrets) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, isSecretKey(k) && v != null && v !== '' ? MASK : maskSecrets(v)]),
+    ) as T;
+  }
+  return value;
+}

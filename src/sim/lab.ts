@@ -1,0 +1,65 @@
+// A lab of simulated machines, each behind its own Redfish BMC on 127.0.0.1.
+import { SimMachine, type ResetType } from './machine.js';
+import { startRedfishBmc, type RedfishBmc } from './redfish-bmc.js';
+
+export interface LabOptions {
+  count: number;
+  /** Folder for the machines' disk files. */
+  dataDir: string;
+  powerDelayMs?: number;
+  diskSizeBytes?: number;
+  resetTypes?: readonly ResetType[];
+  /** BMC credentials, the same for every machine. */
+  username: string;
+  password: string;
+  /** Machine i's BMC listens on basePort + i; absent: free ports. */
+  basePort?: number;
+  /** Index of the first machine; lets two labs sharing one database keep distinct names and MACs. */
+  firstIndex?: number;
+}
+
+export interface LabMachine {
+  machine: SimMachine;
+  /** driver_info.redfish_address for this machine. */
+  bmcUrl: string;
+  name: string;
+  macs: readonly string[];
+}
+
+export interface Lab {
+  machines: LabMachine[];
+  close(): Promise<void>;
+}
+
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const firstIndex = options.firstIndex ?? 0;
+  const bmcs: RedfishBmc[] = [];
+  const machines: LabMachine[] = [];
+  const close = async () => {
+    for (const { machine } of machines) machine.stop();
+    await Promise.all(bmcs.map((bmc) => bmc.close()));
+  };
+  try {
+    for (let offset = 0; offset < options.count; offset++) {
+      const machine = await SimMachine.create({
+        index: firstIndex + offset,
+        diskDir: options.dataDir,
+        diskSizeBytes: options.diskSizeBytes,
+        powerDelayMs: options.powerDelayMs,
+        resetTypes: options.resetTypes,
+      });
+      const bmc = await startRedfishBmc(machine, {
+        port: options.basePort === undefined ? 0 : options.basePort + offset,
+        username: options.username,
+        password: options.password,
+      });
+      bmcs.push(bmc);
+      machines.push({ machine, bmcUrl: bmc.url, name: machine.id, macs: machine.macs });
+    }
+  } catch (error) {
+    // A port in use halfway through must not leave the first servers running.
+    await close();
+    throw error;
+  }
+  return { machines, close };
+}

@@ -1,0 +1,160 @@
+// One simulated lab machine: power, a boot override, NICs and a disk file. Its power model
+// follows sushy-tools: a reset is accepted at once and takes effect after a delay.
+import { EventEmitter } from 'node:events';
+import { mkdir, open } from 'node:fs/promises';
+import path from 'node:path';
+
+export type SimPowerState = 'On' | 'Off';
+
+export const BOOT_TARGETS = ['None', 'Pxe', 'Hdd', 'Cd', 'UefiHttp'] as const;
+export type BootTarget = (typeof BOOT_TARGETS)[number];
+
+export const BOOT_OVERRIDE_ENABLED = ['Disabled', 'Once', 'Continuous'] as const;
+export type BootOverrideEnabled = (typeof BOOT_OVERRIDE_ENABLED)[number];
+
+export const BOOT_MODES = ['UEFI', 'Legacy'] as const;
+export type BootMode = (typeof BOOT_MODES)[number];
+
+export interface BootOverride {
+  target: BootTarget;
+  enabled: BootOverrideEnabled;
+  mode: BootMode;
+}
+
+/** What each Redfish ResetType does to the machine. */
+const RESET_EFFECTS = {
+  On: 'on',
+  ForceOn: 'on',
+  ForceOff: 'off',
+  GracefulShutdown: 'off',
+  ForceRestart: 'restart',
+  GracefulRestart: 'restart',
+  PowerCycle: 'restart',
+} as const;
+export type ResetType = keyof typeof RESET_EFFECTS;
+export const RESET_TYPES = Object.keys(RESET_EFFECTS) as ResetType[];
+
+/** The device a machine boots from when no override is enabled: its own disk. */
+const DEFAULT_BOOT_TARGET: BootTarget = 'Hdd';
+export const DEFAULT_DISK_SIZE_BYTES = 1024 ** 3;
+const NICS_PER_MACHINE = 2;
+
+export interface SimMachineOptions {
+  /** Position in the lab; fixes the id, system UUID and MACs, so a restarted lab looks the same. */
+  index: number;
+  /** Folder for the disk file; created when missing. */
+  diskDir: string;
+  diskSizeBytes?: number;
+  /** How long a power change takes to land after the BMC accepted it. */
+  powerDelayMs?: number;
+  /** The reset types the BMC advertises and accepts; default all of RESET_TYPES. */
+  resetTypes?: readonly ResetType[];
+}
+
+interface SimMachineEvents {
+  /** Emitted on every power change; `bootTarget` is the device booted, 'None' when powering off. */
+  power: [state: SimPowerState, bootTarget: BootTarget];
+}
+
+export class SimMachine extends EventEmitter<SimMachineEvents> {
+  readonly id: string;
+  readonly systemId: string;
+  readonly macs: readonly string[];
+  readonly diskPath: string;
+  readonly diskSizeBytes: number;
+  readonly powerDelayMs: number;
+  readonly resetTypes: readonly ResetType[];
+
+  #powerState: SimPowerState = 'Off';
+  #bootOverride: BootOverride = { target: 'None', enabled: 'Disabled', mode: 'UEFI' };
+  #pendingPowerChange: NodeJS.Timeout | undefined;
+
+  /** Builds the machine and creates its sparse disk file (kept, with its contents, if it exists). */
+  static async create(options: SimMachineOptions): Promise<SimMachine> {
+    const machine = new SimMachine(options);
+    await mkdir(options.diskDir, { recursive: true });
+    const disk = await open(machine.diskPath, 'a');
+    try {
+      await disk.truncate(machine.diskSizeBytes);
+    } finally {
+      await disk.close();
+    }
+    return machine;
+  }
+
+  private constructor(options: SimMachineOptions) {
+    super();
+    const { index } = options;
+    if (!Number.isInteger(index) || index < 0 || index > 0xffff) throw new RangeError(`machine index ${index} out of 0..65535`);
+    this.id = `lab-${String(index).padStart(3, '0')}`;
+    this.systemId = `5e1ab000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`;
+    this.macs = Array.from({ length: NICS_PER_MACHINE }, (_, nic) =>
+      ['52', '54', '00', index >> 8, index & 0xff, nic]
+        .map((octet) => (typeof octet === 'string' ? octet : octet.toString(16).padStart(2, '0')))
+        .join(':'),
+    );
+    this.diskSizeBytes = options.diskSizeBytes ?? DEFAULT_DISK_SIZE_BYTES;
+    this.diskPath = path.join(options.diskDir, `${this.id}.img`);
+    this.powerDelayMs = options.powerDelayMs ?? 0;
+    this.resetTypes = options.resetTypes ?? RESET_TYPES;
+  }
+
+  get powerState(): SimPowerState {
+    return this.#powerState;
+  }
+
+  get bootOverride(): Readonly<BootOverride> {
+    return { ...this.#bootOverride };
+  }
+
+  setBootOverride(change: Partial<BootOverride>): void {
+    this.#bootOverride = { ...this.#bootOverride, ...change };
+  }
+
+  /** Applies a Redfish reset. A newer reset replaces one still pending. */
+  reset(type: ResetType): void {
+    this.#cancelPendingPowerChange();
+    const effect = RESET_EFFECTS[type];
+    if (effect === 'restart') {
+      this.#setPowerState('Off');
+      this.#schedulePowerState('On');
+    } else if ((effect === 'on') !== (this.#powerState === 'On')) {
+      this.#schedulePowerState(effect === 'on' ? 'On' : 'Off');
+    }
+  }
+
+  /** Drops any pending power change, so nothing fires after the lab is closed. */
+  stop(): void {
+    this.#cancelPendingPowerChange();
+  }
+
+  #cancelPendingPowerChange(): void {
+    clearTimeout(this.#pendingPowerChange);
+    this.#pendingPowerChange = undefined;
+  }
+
+  #schedulePowerState(state: SimPowerState): void {
+    if (this.powerDelayMs <= 0) {
+      this.#setPowerState(state);
+      return;
+    }
+    this.#pendingPowerChange = setTimeout(() => {
+      this.#pendingPowerChange = undefined;
+      this.#setPowerState(state);
+    }, this.powerDelayMs).unref();
+  }
+
+  #setPowerState(state: SimPowerState): void {
+    if (state === this.#powerState) return;
+    this.#powerState = state;
+    this.emit('power', state, state === 'On' ? this.#consumeBootTarget() : 'None');
+  }
+
+  /** The device this boot uses; a "Once" override is spent by it, as on real BMCs. */
+  #consumeBootTarget(): BootTarget {
+    const { target, enabled } = this.#bootOverride;
+    if (enabled === 'Disabled' || target === 'None') return DEFAULT_BOOT_TARGET;
+    if (enabled === 'Once') this.#bootOverride.enabled = 'Disabled';
+    return target;
+  }
+}

@@ -1,0 +1,42 @@
+// What the API and the worker agree on: task queue, workflow IDs, search attributes and
+// workflow inputs. Safe to import from workflow code (no I/O, no Node built-ins).
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { PowerTarget } from '../domain/power.js';
+import type { ProvisionState, Verb } from '../domain/provision.js';
+
+export const DEFAULT_TASK_QUEUE = 'tempered';
+
+/** One running operation per node: the workflow ID is the lock. */
+export function nodeWorkflowId(nodeUuid: string): string {
+  return `node/${nodeUuid}`;
+}
+
+export const NodeUuid = defineSearchAttributeKey('NodeUuid', SearchAttributeType.KEYWORD);
+export const NodeName = defineSearchAttributeKey('NodeName', SearchAttributeType.KEYWORD);
+export const Operation = defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD);
+export const ProvisionStateKey = defineSearchAttributeKey('ProvisionState', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [NodeUuid, NodeName, Operation, ProvisionStateKey];
+
+/** Who asked, carried into the event log. Never holds a secret. */
+export interface RequestContext {
+  user: string | null;
+  project: string | null;
+  requestId: string;
+}
+
+export interface PowerInput {
+  nodeUuid: string;
+  target: PowerTarget;
+  context: RequestContext;
+}
+
+export interface ProvisionInput {
+  nodeUuid: string;
+  verb: Verb;
+  /** The state the API saw when it accepted the verb; the first transition starts from it. */
+  fromState: ProvisionState;
+  context: RequestContext;
+}
+
+/** Transient states a provision operation knows how to drive in this version. */
+export const DRIVEN_STATES: readonly ProvisionState[] = ['verifying'];

@@ -1,0 +1,2 @@
+export { powerWorkflow } from './power.js';
+export { provisionWorkflow } from './provision.js';

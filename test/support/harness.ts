@@ -1,0 +1,161 @@
+// Everything an integration test needs, real and on loopback: its own database in the run's
+// PostgreSQL, its own task queue on the run's Temporal server, the API over HTTP, a worker
+// (in this process or a child process that can be killed), and a lab of simulated machines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { startApi } from '../../src/cli/api.js';
+import { enrollLab } from '../../src/cli/enroll-lab.js';
+import { createDatabaseIfMissing } from '../../src/cli/postgres.js';
+import { createWorker, installRuntimeLogger } from '../../src/cli/worker.js';
+import type { Config } from '../../src/config.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { startLab, type Lab } from '../../src/sim/lab.js';
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with "npm test"`);
+  return value;
+}
+
+export interface HttpResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface HarnessOptions {
+  labCount?: number;
+  powerDelayMs?: number;
+  /** false: no worker in this process; start one with spawnWorker(). */
+  inProcessWorker?: boolean;
+}
+
+let runtimeInstalled = false;
+
+export async function startHarness(options: HarnessOptions = {}) {
+  const id = randomBytes(5).toString('hex');
+  const scratch = mkdtempSync(path.join(env('TEST_SCRATCH_DIR'), `${id}-`));
+  const logFile = path.join(scratch, 'tempered.log');
+  const logStream = createWriteStream(logFile);
+  const logger = pino({ level: 'debug' }, logStream);
+
+  const serverUrl = new URL(env('TEST_POSTGRES_URL'));
+  const database = `test_${id}`;
+  await createDatabaseIfMissing(new URL('/postgres', serverUrl).toString(), database);
+  const databaseUrl = new URL(`/${database}`, serverUrl).toString();
+  await migrate(databaseUrl, logger);
+
+  const config: Config = {
+    databaseUrl,
+    temporalAddress: env('TEMPORAL_ADDRESS'),
+    temporalNamespace: 'default',
+    taskQueue: `test-${id}`,
+    apiHost: '127.0.0.1',
+    apiPort: 0,
+    logLevel: 'debug',
+  };
+  const pool = createPool(databaseUrl, 5);
+  const api = await startApi(config, logger);
+
+  let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
+  if (options.inProcessWorker !== false) {
+    if (!runtimeInstalled) installRuntimeLogger(logger);
+    runtimeInstalled = true;
+    const connection = await NativeConnection.connect({ address: config.temporalAddress });
+    const w = await createWorker(config, connection, pool);
+    worker = { worker: w, running: w.run(), connection };
+  }
+
+  const credentials = { username: 'admin', password: `pw-${randomBytes(9).toString('hex')}` };
+  let lab: Lab | undefined;
+  let nodeUuids: string[] = [];
+  if (options.labCount) {
+    lab = await startLab({ count: options.labCount, dataDir: scratch, powerDelayMs: options.powerDelayMs ?? 0, ...credentials });
+    nodeUuids = await enrollLab(api.url, lab, credentials);
+  }
+
+  const temporalConnection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection: temporalConnection, namespace: config.temporalNamespace });
+  const children: ChildProcess[] = [];
+
+  async function http<T = any>(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+    const response = await fetch(`${api.url}${urlPath}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  }
+
+  return {
+    config,
+    apiUrl: api.url,
+    pool,
+    client,
+    lab,
+    nodeUuids,
+    credentials,
+    logFile,
+    http,
+    get: <T = any>(p: string) => http<T>('GET', p),
+
+    /** Polls GET `urlPath` until `done(body)` holds; fails after `timeoutMs`. */
+    async waitFor<T = any>(urlPath: string, done: (body: T) => boolean, timeoutMs = 60_000): Promise<T> {
+      const deadline = Date.now() + timeoutMs;
+      let last: T | undefined;
+      while (Date.now() < deadline) {
+        const { status, body } = await http<T>('GET', urlPath);
+        if (status === 200 && done(body)) return body;
+        last = body;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting on ${urlPath}; last: ${JSON.stringify(last)}`);
+    },
+
+    /** A worker in its own process (tsx, the prebuilt bundle), so a test can kill -9 it. */
+    spawnWorker(): ChildProcess {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'worker'], {
+        env: {
+          ...process.env,
+          DATABASE_URL: config.databaseUrl,
+          TEMPORAL_ADDRESS: config.temporalAddress,
+          TEMPORAL_TASK_QUEUE: config.taskQueue,
+          LOG_LEVEL: 'debug',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.pipe(createWriteStream(logFile, { flags: 'a' }));
+      child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
+      children.push(child);
+      return child;
+    },
+
+    /** Everything every process of this harness logged so far. */
+    logs(): string {
+      return readFileSync(logFile, 'utf8');
+    },
+
+    async close(): Promise<void> {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      await lab?.close();
+      await api.close();
+      if (worker) {
+        worker.worker.shutdown();
+        await worker.running;
+        await worker.connection.close();
+      }
+      await temporalConnection.close();
+      await pool.end();
+      logStream.end();
+    },
+  };
+}
+
+export type Harness = Awaited<ReturnType<typeof startHarness>>;
