@@ -167,7 +167,7 @@ function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, R
     };
   };
 
-  const routes = new Map<string, Route>([
+  return new Map<string, Route>([
     ['/redfish', { publicMethods: ['GET'], methods: { GET: () => ok({ v1: `${ROOT}/` }) } }],
     [
       ROOT,
@@ -330,7 +330,6 @@ function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, R
       },
     ],
   ]);
-  return routes;
 }
 
 interface Session {
