@@ -5,10 +5,11 @@ import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
 import { startApi } from './api.js';
-import { up } from './up.js';
+import { DATA_DIR } from './paths.js';
+import { up, type UpOptions } from './up.js';
 import { runWorker, writeWorkflowBundle } from './worker.js';
 
-function positiveInt(value: string): number {
+function wholeNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
   return n;
@@ -19,9 +20,13 @@ const program = new Command('tempered').description('Tempered: bare-metal provis
 program
   .command('up')
   .description('run everything locally: PostgreSQL, the Temporal dev server, worker, API and optionally a simulated lab')
-  .option('--lab <count>', 'simulated machines with emulated Redfish BMCs, enrolled as nodes', positiveInt, 0)
-  .option('--lab-power-delay <ms>', 'how long the lab machines take to change power state', positiveInt, 2000)
-  .action((options: { lab: number; labPowerDelay: number }) => up({ labCount: options.lab, labPowerDelayMs: options.labPowerDelay }));
+  .option('--lab <count>', 'simulated machines with emulated Redfish BMCs, enrolled as nodes', wholeNumber, 0)
+  .option('--lab-power-delay <ms>', 'how long the lab machines take to change power state', wholeNumber, 2000)
+  .option('--lab-base-port <port>', 'lab machine i has its BMC on this port + i', wholeNumber, 16000)
+  .option('--temporal-port <port>', 'gRPC port of the local Temporal dev server', wholeNumber, 7233)
+  .option('--temporal-ui-port <port>', 'port of the Temporal web UI', wholeNumber, 8233)
+  .option('--data-dir <path>', 'where PostgreSQL, Temporal and the lab keep their data', DATA_DIR)
+  .action((options: UpOptions) => up(options));
 
 program
   .command('worker')

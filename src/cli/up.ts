@@ -8,18 +8,18 @@ import { migrate } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
 import { startLab } from '../sim/lab.js';
 import { enrollLab } from './enroll-lab.js';
-import { DATA_DIR, sibling } from './paths.js';
+import { sibling } from './paths.js';
 import { startPostgres } from './postgres.js';
 import { startTemporal } from './temporal-server.js';
 
 export interface UpOptions {
-  labCount: number;
-  labPowerDelayMs: number;
+  lab: number;
+  labPowerDelay: number;
+  labBasePort: number;
+  temporalPort: number;
+  temporalUiPort: number;
+  dataDir: string;
 }
-
-const TEMPORAL_PORT = 7233;
-const TEMPORAL_UI_PORT = 8233;
-const LAB_BASE_PORT = 16000;
 
 type Stop = () => Promise<void>;
 
@@ -40,10 +40,11 @@ export async function up(options: UpOptions): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   try {
-    mkdirSync(DATA_DIR, { recursive: true });
+    options = { ...options, dataDir: path.resolve(options.dataDir) };
+    mkdirSync(options.dataDir, { recursive: true });
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (!env.DATABASE_URL) {
-      const postgres = await startPostgres(path.join(DATA_DIR, 'postgres'), logger);
+      const postgres = await startPostgres(path.join(options.dataDir, 'postgres'), logger);
       stops.push(postgres.stop);
       env.DATABASE_URL = postgres.url;
     }
@@ -51,10 +52,10 @@ export async function up(options: UpOptions): Promise<void> {
     if (!env.TEMPORAL_ADDRESS) {
       const temporal = await startTemporal(
         {
-          port: TEMPORAL_PORT,
-          uiPort: TEMPORAL_UI_PORT,
-          dbFile: path.join(DATA_DIR, 'temporal.sqlite'),
-          logFile: path.join(DATA_DIR, 'temporal.log'),
+          port: options.temporalPort,
+          uiPort: options.temporalUiPort,
+          dbFile: path.join(options.dataDir, 'temporal.sqlite'),
+          logFile: path.join(options.dataDir, 'temporal.log'),
         },
         logger,
       );
@@ -71,18 +72,18 @@ export async function up(options: UpOptions): Promise<void> {
     await waitForHealth(apiUrl);
 
     let labLine = '';
-    if (options.labCount > 0) {
+    if (options.lab > 0) {
       const credentials = { username: 'admin', password: randomBytes(12).toString('base64url') };
       const lab = await startLab({
-        count: options.labCount,
-        dataDir: path.join(DATA_DIR, 'lab'),
-        powerDelayMs: options.labPowerDelayMs,
-        basePort: LAB_BASE_PORT,
+        count: options.lab,
+        dataDir: path.join(options.dataDir, 'lab'),
+        powerDelayMs: options.labPowerDelay,
+        basePort: options.labBasePort,
         ...credentials,
       });
       stops.push(lab.close);
       await enrollLab(apiUrl, lab, credentials);
-      labLine = `\n  lab:          ${options.labCount} machines enrolled (lab-000…), BMCs on 127.0.0.1:${LAB_BASE_PORT}+`;
+      labLine = `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+`;
     }
     console.log(
       `\nTempered is up.\n` +
@@ -90,7 +91,7 @@ export async function up(options: UpOptions): Promise<void> {
         `  Temporal UI:  ${temporalUi}\n` +
         `  Temporal:     ${config.temporalAddress}\n` +
         `  PostgreSQL:   ${config.databaseUrl}\n` +
-        `  data folder:  ${DATA_DIR}${labLine}\n` +
+        `  data folder:  ${options.dataDir}${labLine}\n` +
         `Press Ctrl-C to stop everything.\n`,
     );
   } catch (err) {

@@ -1,0 +1,56 @@
+// No BMC password in any API response, in any workflow history the Temporal UI shows, or in
+// any log line, after a node has been enrolled, verified (once with a wrong password) and powered.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHarness, type Harness } from '../support/harness.js';
+
+describe('secrets stay secret', () => {
+  let h: Harness;
+  const wrongPassword = 'wrong-and-also-secret-42';
+  before(async () => {
+    h = await startHarness({ labCount: 2, powerDelayMs: 50 });
+    const [good, bad] = h.nodeUuids;
+    await h.http('PUT', `/v1/nodes/${good}/states/provision`, { target: 'manage' });
+    await h.waitFor(`/v1/nodes/${good}`, (n) => n.provision_state === 'manageable');
+    await h.http('PUT', `/v1/nodes/${good}/states/power`, { target: 'power on' });
+    await h.waitFor(`/v1/nodes/${good}`, (n) => n.power_state === 'power on');
+    await h.http('PATCH', `/v1/nodes/${bad}`, { driver_info: { redfish_password: wrongPassword } });
+    await h.http('PUT', `/v1/nodes/${bad}/states/provision`, { target: 'manage' });
+    await h.waitFor(`/v1/nodes/${bad}`, (n) => n.provision_state === 'enroll' && n.last_error);
+  });
+  after(() => h?.close());
+
+  const secrets = () => [h.credentials.password, wrongPassword];
+  const assertClean = (where: string, text: string) => {
+    for (const secret of secrets()) assert.ok(!text.includes(secret), `a BMC password appears in ${where}`);
+  };
+
+  it('is in no API response', async () => {
+    const paths = ['/v1/nodes', '/v1/ports', '/v1/events', ...h.nodeUuids.flatMap((u) => [`/v1/nodes/${u}`, `/v1/nodes/${u}/history`, `/v1/nodes/${u}/states`])];
+    for (const path of paths) {
+      const response = await h.get(path);
+      assert.equal(response.status, 200, path);
+      assertClean(path, JSON.stringify(response.body));
+    }
+    const patched = await h.http('PATCH', `/v1/nodes/${h.nodeUuids[0]}`, { extra: { checked: true } });
+    assertClean('a PATCH response', JSON.stringify(patched.body));
+    assert.equal(patched.body.driver_info.redfish_password, '******');
+  });
+
+  it('is in no workflow history', async () => {
+    let histories = 0;
+    for await (const workflow of h.client.workflow.list({ query: `TaskQueue = '${h.config.taskQueue}'` })) {
+      const history = await h.client.workflow.getHandle(workflow.workflowId, workflow.runId).fetchHistory();
+      const text = JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+      assertClean(`the history of ${workflow.workflowId}`, text);
+      histories++;
+    }
+    assert.ok(histories >= 3, `expected the verify and power workflows, found ${histories}`);
+  });
+
+  it('is in no log line', () => {
+    const logs = h.logs();
+    assert.ok(logs.length > 0);
+    assertClean('the logs', logs);
+  });
+});
