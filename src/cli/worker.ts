@@ -18,7 +18,10 @@ export function workflowSource(): { workflowBundle: { codePath: string } } | { w
 }
 
 export async function writeWorkflowBundle(codePath = PREBUILT_BUNDLE): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: sibling(import.meta.url, '../workflows/index') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: sibling(import.meta.url, '../workflows/index'),
+    logger: new DefaultLogger('WARN'),
+  });
   writeFileSync(codePath, code);
 }
 
