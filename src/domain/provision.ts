@@ -111,16 +111,11 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
   error: { rebuild: T('deploying', 'active'), undeploy: T('deleting', 'available') },
 };
 
+/** Verbs that only move a node between states and never drive its hardware on their own. */
+const BOOKKEEPING_VERBS: ReadonlySet<Verb> = new Set<Verb>(['manage', 'abort', 'quarantine', 'unquarantine']);
+
 /** Verbs that make the machine act on its own; refused while the node is in maintenance. */
-export const AUTOMATED_VERBS: ReadonlySet<Verb> = new Set<Verb>([
-  'inspect',
-  'provide',
-  'clean',
-  'deploy',
-  'rebuild',
-  'undeploy',
-  'boot',
-]);
+export const AUTOMATED_VERBS: ReadonlySet<Verb> = new Set(VERBS.filter((verb) => !BOOKKEEPING_VERBS.has(verb)));
 
 /** States in which a node record may be deleted (nothing is running, no tenant owns it). */
 export const DELETABLE_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
