@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { newToken } from '../src/api/auth.js';
 import { enrollLab } from '../src/cli/enroll-lab.js';
 import { freePort } from '../src/cli/ports.js';
 import { startPostgres } from '../src/cli/postgres.js';
@@ -45,7 +46,16 @@ const temporal = await startTemporal({ port: await freePort(), logFile: path.joi
 try {
   await migrate(postgres.url, logger);
   const apiPort = await freePort();
-  const env = { ...process.env, DATABASE_URL: postgres.url, TEMPORAL_ADDRESS: temporal.address, API_PORT: String(apiPort), LOG_LEVEL: 'warn' };
+  const adminToken = newToken();
+  const env = {
+    ...process.env,
+    DATABASE_URL: postgres.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    API_PORT: String(apiPort),
+    LOG_LEVEL: 'warn',
+    TEMPERED_ADMIN_TOKEN: adminToken,
+  };
+  const authorization = `Bearer ${adminToken}`;
   for (const command of ['worker', 'api']) {
     children.push(spawn(process.execPath, ['dist/cli/index.js', command], { env, stdio: 'inherit' }));
   }
@@ -59,7 +69,7 @@ try {
 
   const credentials = { username: 'admin', password: 'bench-password' };
   const lab = await startLab({ count: nodeCount, dataDir: scratch, powerDelayMs: delayMs, diskSizeBytes: 4 * 1024 ** 3, ...credentials });
-  const uuids = await enrollLab(apiUrl, lab, credentials);
+  const uuids = await enrollLab({ url: apiUrl, token: adminToken }, lab, credentials);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
 
@@ -81,7 +91,7 @@ try {
         const t0 = performance.now();
         const response = await fetch(`${apiUrl}/v1/nodes/${uuid}/states/power`, {
           method: 'PUT',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization },
           body: JSON.stringify({ target }),
         });
         if (response.status !== 202) throw new Error(`PUT power answered ${response.status}: ${await response.text()}`);
@@ -100,7 +110,7 @@ try {
         `${sorted[sorted.length - 1].toFixed(0).padStart(7)} ${String(peakWorker).padStart(14)} ${String(peakApi).padStart(11)}`,
     );
   }
-  const settled = await Promise.all(uuids.map((u) => fetch(`${apiUrl}/v1/nodes/${u}`).then((r) => r.json())));
+  const settled = await Promise.all(uuids.map((u) => fetch(`${apiUrl}/v1/nodes/${u}`, { headers: { authorization } }).then((r) => r.json())));
   const wrong = settled.filter((n: any) => n.power_state !== 'power on' || n.last_error);
   console.log(`\nnodes not settled in "power on" or with last_error: ${wrong.length}`);
   await connection.close();

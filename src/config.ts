@@ -9,12 +9,22 @@ export interface Config {
   apiHost: string;
   apiPort: number;
   logLevel: string;
+  /** `none` turns authentication off: development only. */
+  authMode: 'token' | 'none';
+  /** Stored as an admin token at start-up, so operators can bring their own. */
+  adminToken?: string;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new Error(`${name} is not set (npm start sets it for the local services)`);
   return value;
+}
+
+function authMode(value: string | undefined): Config['authMode'] {
+  if (value === undefined || value === '' || value === 'token') return 'token';
+  if (value === 'none') return 'none';
+  throw new Error(`TEMPERED_AUTH must be "token" (the default) or "none", not "${value}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -28,5 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiHost: env.API_HOST ?? '127.0.0.1',
     apiPort,
     logLevel: env.LOG_LEVEL ?? 'info',
+    authMode: authMode(env.TEMPERED_AUTH),
+    adminToken: env.TEMPERED_ADMIN_TOKEN || undefined,
   };
 }

@@ -2,23 +2,26 @@ import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
+import { authenticate, type AuthMode } from './auth.js';
 import { requestId } from './context.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
 import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
 import { portsRouter } from './ports.js';
+import { tokensRouter } from './tokens.js';
 
 export interface ApiDependencies {
   pool: Pool;
   operations: Operations;
   logger: Logger;
+  authMode: AuthMode;
 }
 
 /** Bodies beyond this are refused with 413 before they are parsed. */
 const BODY_LIMIT = '256kb';
 
-export function createApp({ pool, operations, logger }: ApiDependencies): express.Express {
+export function createApp({ pool, operations, logger, authMode }: ApiDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -38,6 +41,9 @@ export function createApp({ pool, operations, logger }: ApiDependencies): expres
     res.json({ status: 'ok' });
   });
   app.get('/', (_req, res) => res.json({ name: 'Tempered', versions: [{ id: 'v1', links: [{ rel: 'self', href: '/v1' }] }] }));
+  // Everything under /v1 mounted after this line needs an API token.
+  app.use('/v1', authenticate(pool, authMode));
+  app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations));
   app.use('/v1/ports', portsRouter(pool));
   app.use('/v1/events', eventsRouter(pool));

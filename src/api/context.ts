@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { RequestContext } from '../workflows/contract.js';
+import { callerOf } from './auth.js';
 
 const REQUEST_ID_HEADER = 'x-openstack-request-id';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -14,7 +15,8 @@ export const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
+/** Who asked, for the event log: the caller authenticate() found, and the request id. */
 export function requestContext(req: Request): RequestContext {
-  // Authentication (and so user and project) arrives with multi-tenancy; until then calls are anonymous.
-  return { user: null, project: null, requestId: req.res?.locals.requestId ?? `req-${randomUUID()}` };
+  const caller = callerOf(req);
+  return { user: caller.userId, project: caller.projectId, requestId: req.res?.locals.requestId ?? `req-${randomUUID()}` };
 }

@@ -6,8 +6,10 @@ import { listEvents, insertEvent } from '../db/events.js';
 import { deleteNode, findNode, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { checkDriverInfo } from '../domain/drivers.js';
-import { DELETABLE_STATES, IllegalTransition, nextState, normalizeVerb, VERBS, TRANSIENT_STATES } from '../domain/provision.js';
+import type { Action } from '../domain/policy.js';
+import { DELETABLE_STATES, IllegalTransition, nextState, normalizeVerb, TRANSIENT_STATES, VERBS, type Verb } from '../domain/provision.js';
 import { DRIVEN_STATES } from '../workflows/contract.js';
+import { accessNode, authorize, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
 import { ApiError, badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
@@ -53,17 +55,20 @@ function applyNodePatch(node: NodeRecord, body: unknown): Record<string, unknown
   throw badRequest('body', 'must be a JSON Patch array or a JSON merge-patch object');
 }
 
+/** Verbs a lessee may use: they run the tenant's workload on the machine. */
+const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy']);
+
 export function nodesRouter(pool: Pool, operations: Operations): Router {
   const router = Router();
 
-  async function loadNode(req: Request): Promise<NodeRecord> {
+  /** The node, when the caller may see it (else 404, so nothing leaks) and may do `action` (else 403). */
+  async function loadNode(req: Request, action: Action): Promise<NodeRecord> {
     const ident = String(req.params.node);
-    const node = await findNode(pool, ident);
-    if (!node) throw notFound('node', ident);
-    return node;
+    return accessNode(req, await findNode(pool, ident), action, () => notFound('node', ident));
   }
 
   router.post('/', async (req, res) => {
+    authorize(req, 'node:create');
     const fields = parse(createNode, req.body);
     checkDriver(fields);
     const uuid = fields.uuid ?? randomUUID();
@@ -75,17 +80,19 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
 
   router.get('/', async (req, res) => {
     const { limit, marker, ...filters } = parse(nodeListQuery, req.query, 'query');
-    const nodes = await listNodes(pool, filters, { limit, marker });
+    const nodes = await listNodes(pool, { ...filters, visible_to: visibleTo(req) }, { limit, marker });
     res.json(pageView(req, 'nodes', nodes, nodes.map((n) => nodeView(req, n)), limit));
   });
 
   router.get('/:node', async (req, res) => {
-    res.json(nodeView(req, await loadNode(req)));
+    res.json(nodeView(req, await loadNode(req, 'node:get')));
   });
 
   router.patch('/:node', async (req, res) => {
-    const node = await loadNode(req);
+    const node = await loadNode(req, 'node:update');
     const fields = parse(nodeFields, applyNodePatch(node, req.body));
+    if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
+    if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
     checkDriver(fields);
     if (fields.name && fields.name !== node.name && (await findNode(pool, fields.name))) {
       throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
@@ -98,7 +105,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   });
 
   router.delete('/:node', async (req, res) => {
-    const node = await loadNode(req);
+    const node = await loadNode(req, 'node:delete');
     if (!DELETABLE_STATES.has(node.provision_state)) {
       throw conflict('illegal_state', `cannot delete a node in state "${node.provision_state}"; allowed in: ${[...DELETABLE_STATES].join(', ')}`);
     }
@@ -109,13 +116,13 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
 
   router.get('/:node/states', async (req, res) => {
     const { power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at } =
-      await loadNode(req);
+      await loadNode(req, 'node:get');
     res.json({ power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at });
   });
 
   router.put('/:node/states/power', async (req, res) => {
     const { target } = parse(powerRequest, req.body);
-    const node = await loadNode(req);
+    const node = await loadNode(req, 'node:power');
     await operations.startPower(node, { nodeUuid: node.uuid, target, context: requestContext(req) });
     res.status(202).location(`/v1/nodes/${node.uuid}/states`).end();
   });
@@ -124,7 +131,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     const { target } = parse(provisionRequest, req.body);
     const verb = normalizeVerb(target);
     if (!verb) throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
-    const node = await loadNode(req);
+    const node = await loadNode(req, TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision');
     let next;
     try {
       next = nextState(node, verb);
@@ -152,11 +159,10 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   });
 
   async function setMaintenance(req: Request, on: boolean, reason: string | null): Promise<void> {
-    const ident = String(req.params.node);
+    const { uuid } = await loadNode(req, 'node:maintenance');
     const context = requestContext(req);
     await inTransaction(pool, async (client) => {
-      const node = await findNode(client, ident, { forUpdate: true });
-      if (!node) throw notFound('node', ident);
+      const node = (await findNode(client, uuid, { forUpdate: true }))!;
       await updateNode(client, node.uuid, { maintenance: on, maintenance_reason: reason, ...(on ? {} : { fault: null }) });
       await insertEvent(client, {
         node_uuid: node.uuid,
@@ -174,7 +180,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
 
   router.get('/:node/history', async (req, res) => {
     const { limit, marker, kind } = parse(historyQuery, req.query, 'query');
-    const node = await loadNode(req);
+    const node = await loadNode(req, 'node:get');
     const events = await listEvents(pool, { node_uuid: node.uuid, kind }, { limit, marker });
     res.json(pageView(req, 'history', events, events.map(eventView), limit));
   });

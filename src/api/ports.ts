@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { findNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
-import { deletePort, findPort, findPortByAddress, insertPort, listPorts } from '../db/ports.js';
+import { deletePort, findPort, findPortByAddress, insertPort, listPorts, type PortRecord } from '../db/ports.js';
+import type { Action } from '../domain/policy.js';
+import { accessNode, visibleTo } from './auth.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import { createPort, portListQuery, uuid } from './schemas.js';
 import { pageView, portView } from './views.js';
@@ -10,9 +12,22 @@ import { pageView, portView } from './views.js';
 export function portsRouter(pool: Pool): Router {
   const router = Router();
 
+  /** A visible node (by uuid or name) the caller may do `action` on; `missing` says how to report one it may not see. */
+  async function loadNode(req: Request, ident: string, action: Action, missing: () => Error) {
+    return accessNode(req, await findNode(pool, ident), action, missing);
+  }
+
+  async function loadPort(req: Request, action: Action): Promise<PortRecord> {
+    const id = parse(uuid, req.params.port, 'port');
+    const port = await findPort(pool, id);
+    if (!port) throw notFound('port', id);
+    await loadNode(req, port.node_uuid, action, () => notFound('port', id));
+    return port;
+  }
+
   router.post('/', async (req, res) => {
     const fields = parse(createPort, req.body);
-    if (!(await findNode(pool, fields.node_uuid))) throw badRequest('node_uuid', `no node with uuid ${fields.node_uuid}`);
+    await loadNode(req, fields.node_uuid, 'port:create', () => badRequest('node_uuid', `no node with uuid ${fields.node_uuid}`));
     if (await findPortByAddress(pool, fields.address)) throw conflict('duplicate_address', `a port with address ${fields.address} exists`);
     const port = await insertPort(pool, { ...fields, uuid: randomUUID() });
     res.status(201).location(`/v1/ports/${port.uuid}`).json(portView(req, port));
@@ -20,27 +35,18 @@ export function portsRouter(pool: Pool): Router {
 
   router.get('/', async (req, res) => {
     const { limit, marker, node: nodeIdent, address } = parse(portListQuery, req.query, 'query');
-    let nodeUuid: string | undefined;
-    if (nodeIdent) {
-      const node = await findNode(pool, nodeIdent);
-      if (!node) throw notFound('node', nodeIdent);
-      nodeUuid = node.uuid;
-    }
-    const ports = await listPorts(pool, { node_uuid: nodeUuid, address }, { limit, marker });
+    const node = nodeIdent ? await loadNode(req, nodeIdent, 'node:get', () => notFound('node', nodeIdent)) : undefined;
+    const ports = await listPorts(pool, { node_uuid: node?.uuid, address, visible_to: visibleTo(req) }, { limit, marker });
     res.json(pageView(req, 'ports', ports, ports.map((p) => portView(req, p)), limit));
   });
 
   router.get('/:port', async (req, res) => {
-    const id = parse(uuid, req.params.port, 'port');
-    const port = await findPort(pool, id);
-    if (!port) throw notFound('port', id);
-    res.json(portView(req, port));
+    res.json(portView(req, await loadPort(req, 'node:get')));
   });
 
   router.delete('/:port', async (req, res) => {
-    const id = parse(uuid, req.params.port, 'port');
-    if (!(await findPort(pool, id))) throw notFound('port', id);
-    await deletePort(pool, id);
+    const port = await loadPort(req, 'port:delete');
+    await deletePort(pool, port.uuid);
     res.status(204).end();
   });
 

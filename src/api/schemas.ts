@@ -55,12 +55,14 @@ export const powerRequest = z.strictObject({ target: z.enum(POWER_TARGETS) });
 export const provisionRequest = z.strictObject({ target: z.string().min(1) });
 export const maintenanceRequest = z.strictObject({ reason: z.string().max(255).optional() });
 
-const limit = z.coerce.number().int().min(1).max(1000).default(100);
+/** `limit` (default 100, at most 1000) and `marker` (the last UUID of the previous page). */
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  marker: uuid.optional(),
+});
 const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
 
-export const nodeListQuery = z.strictObject({
-  limit,
-  marker: uuid.optional(),
+export const nodeListQuery = pageQuery.extend({
   provision_state: z.enum(PROVISION_STATES as [string, ...string[]]).optional(),
   driver: z.string().optional(),
   maintenance: booleanParam.optional(),
@@ -75,19 +77,16 @@ export const createPort = z.strictObject({
   extra: jsonObject.default({}),
 });
 
-export const portListQuery = z.strictObject({
-  limit,
-  marker: uuid.optional(),
+export const portListQuery = pageQuery.extend({
   node: z.string().optional(),
   address: z.string().transform((s) => s.toLowerCase()).optional(),
 });
 
-export const eventListQuery = z.strictObject({
-  limit,
-  marker: uuid.optional(),
+export const eventListQuery = pageQuery.extend({
   node: z.string().optional(),
   kind: z.enum(EVENT_KINDS).optional(),
   user: z.string().optional(),
+  project: z.string().optional(),
   since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).transform((s) => new Date(s)).optional(),
   until: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).transform((s) => new Date(s)).optional(),
 });

@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app.js';
+import { bootstrapAdminToken } from '../api/auth.js';
 import { Operations } from '../api/operations.js';
 import type { Config } from '../config.js';
 import { createPool } from '../db/pool.js';
@@ -16,7 +17,15 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const pool = createPool(config.databaseUrl);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
-  const app = createApp({ pool, operations: new Operations(client, config.taskQueue), logger });
+  if (config.authMode === 'none') {
+    logger.warn('TEMPERED_AUTH=none: AUTHENTICATION IS OFF, every caller is an admin. Never do this outside a development machine.');
+  }
+  const generated = await bootstrapAdminToken(pool, config.adminToken);
+  if (generated) {
+    // Shown once, on purpose outside the logs: it is a secret, and it is never stored in clear.
+    console.log(`\nNo admin token existed, so one was made. Keep it; it is not shown again:\n\n  ${generated}\n`);
+  }
+  const app = createApp({ pool, operations: new Operations(client, config.taskQueue), logger, authMode: config.authMode });
   const server = await new Promise<ReturnType<typeof app.listen>>((resolve, reject) => {
     const s = app.listen(config.apiPort, config.apiHost, () => resolve(s)).once('error', reject);
   });

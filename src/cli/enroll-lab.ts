@@ -2,15 +2,21 @@
 // per machine. Idempotent, so a restarted lab (new password, same names) is updated in place.
 import type { Lab } from '../sim/lab.js';
 
+export interface ApiAccess {
+  url: string;
+  /** An admin API token: enrolling is an admin's job. */
+  token: string;
+}
+
 export interface LabCredentials {
   username: string;
   password: string;
 }
 
-async function call(apiUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const response = await fetch(`${apiUrl}${path}`, {
+async function call(api: ApiAccess, method: string, path: string, body?: unknown): Promise<Response> {
+  const response = await fetch(`${api.url}${path}`, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${api.token}` },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok && response.status !== 404) {
@@ -20,7 +26,7 @@ async function call(apiUrl: string, method: string, path: string, body?: unknown
 }
 
 /** Returns the node UUIDs in lab order. */
-export async function enrollLab(apiUrl: string, lab: Lab, credentials: LabCredentials): Promise<string[]> {
+export async function enrollLab(api: ApiAccess, lab: Lab, credentials: LabCredentials): Promise<string[]> {
   const uuids: string[] = [];
   for (const { name, bmcUrl, macs } of lab.machines) {
     const driverInfo = {
@@ -28,14 +34,14 @@ export async function enrollLab(apiUrl: string, lab: Lab, credentials: LabCreden
       redfish_username: credentials.username,
       redfish_password: credentials.password,
     };
-    const existing = await call(apiUrl, 'GET', `/v1/nodes/${name}`);
+    const existing = await call(api, 'GET', `/v1/nodes/${name}`);
     if (existing.ok) {
       const node = (await existing.json()) as { uuid: string };
-      await call(apiUrl, 'PATCH', `/v1/nodes/${node.uuid}`, { driver_info: driverInfo });
+      await call(api, 'PATCH', `/v1/nodes/${node.uuid}`, { driver_info: driverInfo });
       uuids.push(node.uuid);
       continue;
     }
-    const created = await call(apiUrl, 'POST', '/v1/nodes', {
+    const created = await call(api, 'POST', '/v1/nodes', {
       name,
       driver: 'redfish',
       driver_info: driverInfo,
@@ -43,7 +49,7 @@ export async function enrollLab(apiUrl: string, lab: Lab, credentials: LabCreden
       properties: { cpus: 4, memory_mb: 8192, local_gb: 1 },
     });
     const node = (await created.json()) as { uuid: string };
-    for (const address of macs) await call(apiUrl, 'POST', '/v1/ports', { address, node_uuid: node.uuid });
+    for (const address of macs) await call(api, 'POST', '/v1/ports', { address, node_uuid: node.uuid });
     uuids.push(node.uuid);
   }
   return uuids;

@@ -1,8 +1,9 @@
 // `tempered up`: the whole system on embedded defaults, stopped cleanly by Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { newToken } from '../api/auth.js';
 import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
@@ -63,6 +64,7 @@ export async function up(options: UpOptions): Promise<void> {
       env.TEMPORAL_ADDRESS = temporal.address;
       temporalUi = temporal.uiUrl!;
     }
+    env.TEMPERED_ADMIN_TOKEN ||= localAdminToken(options.dataDir);
     const config = loadConfig(env);
     await migrate(config.databaseUrl, logger);
 
@@ -82,12 +84,14 @@ export async function up(options: UpOptions): Promise<void> {
         ...credentials,
       });
       stops.push(lab.close);
-      await enrollLab(apiUrl, lab, credentials);
+      await enrollLab({ url: apiUrl, token: env.TEMPERED_ADMIN_TOKEN }, lab, credentials);
       labLine = `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+`;
     }
     console.log(
       `\nTempered is up.\n` +
-        `  API:          ${apiUrl}   (try: curl ${apiUrl}/v1/nodes)\n` +
+        `  API:          ${apiUrl}\n` +
+        `  admin token:  in ${path.join(options.dataDir, ADMIN_TOKEN_FILE)}; try:\n` +
+        `                curl -H "Authorization: Bearer $(cat ${path.join(options.dataDir, ADMIN_TOKEN_FILE)})" ${apiUrl}/v1/nodes\n` +
         `  Temporal UI:  ${temporalUi}\n` +
         `  Temporal:     ${config.temporalAddress}\n` +
         `  PostgreSQL:   ${config.databaseUrl}\n` +
@@ -99,6 +103,17 @@ export async function up(options: UpOptions): Promise<void> {
     await stopAll();
     process.exit(1);
   }
+}
+
+const ADMIN_TOKEN_FILE = 'admin-token';
+
+/** The local system's admin token: made on the first start, kept (mode 600) in the data folder. */
+function localAdminToken(dataDir: string): string {
+  const file = path.join(dataDir, ADMIN_TOKEN_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = newToken();
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 /** Runs `tempered <command>` as a child; if it dies on its own, everything stops. */

@@ -2,7 +2,7 @@
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
 
-export const EVENT_KINDS = ['power', 'provision', 'maintenance', 'fault'] as const;
+export const EVENT_KINDS = ['power', 'provision', 'maintenance', 'fault', 'auth'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface EventRecord {
@@ -51,6 +51,9 @@ export interface EventFilters {
   node_uuid?: string;
   kind?: EventKind;
   user_name?: string;
+  project?: string;
+  /** Only events of nodes this project owns or leases. */
+  visible_to?: string;
   since?: Date;
   until?: Date;
 }
@@ -65,6 +68,8 @@ export function listEvents(db: Queryable, filters: EventFilters, page: Page): Pr
       ['node_uuid = ?', filters.node_uuid],
       ['kind = ?', filters.kind],
       ['user_name = ?', filters.user_name],
+      ['project = ?', filters.project],
+      ['node_uuid IN (SELECT uuid FROM nodes WHERE owner = ? OR lessee = ?)', filters.visible_to],
       ['created_at >= ?', filters.since],
       ['created_at < ?', filters.until],
     ],

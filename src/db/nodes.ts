@@ -2,7 +2,7 @@
 import type { ProvisionState } from '../domain/provision.js';
 import type { PowerState } from '../domain/power.js';
 import type { Queryable } from './pool.js';
-import { selectPage, type Condition, type Page } from './paging.js';
+import { selectPage, type Page } from './paging.js';
 
 export interface NodeRecord {
   uuid: string;
@@ -120,6 +120,8 @@ export interface NodeFilters {
   maintenance?: boolean;
   resource_class?: string;
   owner?: string;
+  /** Only nodes this project owns or leases. */
+  visible_to?: string;
 }
 
 /** One page of nodes in creation order. */
@@ -128,7 +130,14 @@ export function listNodes(db: Queryable, filters: NodeFilters, page: Page): Prom
     db,
     'nodes',
     COLUMNS,
-    Object.entries(filters).map(([column, value]): Condition => [`${column} = ?`, value]),
+    [
+      ['provision_state = ?', filters.provision_state],
+      ['driver = ?', filters.driver],
+      ['maintenance = ?', filters.maintenance],
+      ['resource_class = ?', filters.resource_class],
+      ['owner = ?', filters.owner],
+      ['(owner = ? OR lessee = ?)', filters.visible_to],
+    ],
     page,
   );
 }

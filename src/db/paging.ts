@@ -7,7 +7,7 @@ export interface Page {
   marker?: string;
 }
 
-/** A condition with one `?` placeholder; skipped when its value is undefined. */
+/** A condition whose `?` placeholders all take one value; skipped when the value is undefined. */
 export type Condition = [sql: string, value: unknown];
 
 /** One page of `table` in insertion order, filtered by `conditions`. */
@@ -22,7 +22,7 @@ export async function selectPage<T extends QueryResultRow>(
   const where: string[] = [];
   const bind = (sql: string, value: unknown) => {
     params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
+    where.push(sql.replaceAll('?', `$${params.length}`));
   };
   for (const [sql, value] of conditions) if (value !== undefined) bind(sql, value);
   if (page.marker) bind(`id > (SELECT id FROM ${table} WHERE uuid = ?)`, page.marker);

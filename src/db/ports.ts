@@ -34,7 +34,14 @@ export async function findPortByAddress(db: Queryable, address: string): Promise
   return rows[0];
 }
 
-export function listPorts(db: Queryable, filters: { node_uuid?: string; address?: string }, page: Page): Promise<PortRecord[]> {
+export interface PortFilters {
+  node_uuid?: string;
+  address?: string;
+  /** Only ports of nodes this project owns or leases. */
+  visible_to?: string;
+}
+
+export function listPorts(db: Queryable, filters: PortFilters, page: Page): Promise<PortRecord[]> {
   return selectPage<PortRecord>(
     db,
     'ports',
@@ -42,6 +49,7 @@ export function listPorts(db: Queryable, filters: { node_uuid?: string; address?
     [
       ['node_uuid = ?', filters.node_uuid],
       ['address = ?', filters.address],
+      ['node_uuid IN (SELECT uuid FROM nodes WHERE owner = ? OR lessee = ?)', filters.visible_to],
     ],
     page,
   );

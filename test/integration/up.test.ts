@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
@@ -51,7 +51,12 @@ describe('tempered up', () => {
     assert.equal(code, 0);
   }
 
-  const api = (p: string, init?: RequestInit) => fetch(`http://127.0.0.1:${ports.api}${p}`, init);
+  // npm start keeps the local admin token in the data folder and says so.
+  const api = (p: string, init: RequestInit = {}) =>
+    fetch(`http://127.0.0.1:${ports.api}${p}`, {
+      ...init,
+      headers: { ...init.headers, authorization: `Bearer ${readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}` },
+    });
 
   after(() => running?.kill('SIGKILL'));
 
@@ -62,6 +67,7 @@ describe('tempered up', () => {
     ports.lab = 20000 + Math.floor(Math.random() * 20000);
 
     let child = await start();
+    assert.equal((await fetch(`http://127.0.0.1:${ports.api}/v1/nodes`)).status, 401, 'the API wants a token');
     const nodes = (await (await api('/v1/nodes')).json()).nodes;
     assert.deepEqual(nodes.map((n: any) => n.name), ['lab-000', 'lab-001']);
     assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'the Temporal UI answers');

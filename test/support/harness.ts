@@ -59,6 +59,8 @@ export async function startHarness(options: HarnessOptions = {}) {
     apiHost: '127.0.0.1',
     apiPort: 0,
     logLevel: 'debug',
+    authMode: 'token',
+    adminToken: `tmp_admin_${id}_${randomBytes(16).toString('hex')}`,
   };
   const pool = createPool(databaseUrl, 5);
   const api = await startApi(config, logger);
@@ -77,17 +79,18 @@ export async function startHarness(options: HarnessOptions = {}) {
   let nodeUuids: string[] = [];
   if (options.labCount) {
     lab = await startLab({ count: options.labCount, dataDir: scratch, powerDelayMs: options.powerDelayMs ?? 0, ...credentials });
-    nodeUuids = await enrollLab(api.url, lab, credentials);
+    nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);
   }
 
   const temporalConnection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection: temporalConnection, namespace: config.temporalNamespace });
   const children: ChildProcess[] = [];
 
-  async function http<T = any>(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult<T>> {
+  /** A request as the admin, unless `token` names another caller (null: no token at all). */
+  async function http<T = any>(method: string, urlPath: string, body?: unknown, token: string | null = config.adminToken!): Promise<HttpResult<T>> {
     const response = await fetch(`${api.url}${urlPath}`, {
       method,
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();

@@ -1,0 +1,77 @@
+// Who may do what, in one table: the defaults of the seed's "Standalone roadmap" (owner and
+// lessee projects, no Keystone). Pure: the API asks, and renders the answer as a status code.
+
+export const ROLES = ['admin', 'member', 'reader'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling. An admin token's project is not used for access. */
+export interface Caller {
+  userId: string;
+  projectId: string;
+  role: Role;
+}
+
+/** How the caller relates to a node. */
+export type Relation = 'owner' | 'lessee' | 'stranger';
+
+export type Action =
+  | 'node:create'
+  | 'node:delete'
+  | 'node:get'
+  | 'node:update'
+  | 'node:set_owner'
+  | 'node:set_lessee'
+  | 'node:power'
+  | 'node:provision'
+  | 'node:deploy'
+  | 'node:maintenance'
+  | 'port:create'
+  | 'port:delete'
+  | 'token:manage';
+
+interface Rule {
+  /** Relations (besides admin, who may do everything) that may act. */
+  who: readonly Relation[];
+  /** Whether readers may, or only members. */
+  readOnly: boolean;
+}
+
+const rule = (who: readonly Relation[], readOnly = false): Rule => ({ who, readOnly });
+const ADMIN_ONLY = rule([]);
+
+export const POLICY: Readonly<Record<Action, Rule>> = {
+  'node:create': ADMIN_ONLY,
+  'node:delete': ADMIN_ONLY,
+  'node:get': rule(['owner', 'lessee'], true),
+  'node:update': rule(['owner']),
+  // The owner is who the hardware belongs to: only an admin gives it away.
+  'node:set_owner': ADMIN_ONLY,
+  'node:set_lessee': rule(['owner']),
+  // A lessee runs the machine it leases: power and (un)deploy, as in Ironic.
+  'node:power': rule(['owner', 'lessee']),
+  // Every other provision verb (manage, provide, clean, inspect…) changes the node itself.
+  'node:provision': rule(['owner']),
+  'node:deploy': rule(['owner', 'lessee']),
+  'node:maintenance': rule(['owner']),
+  'port:create': rule(['owner']),
+  'port:delete': rule(['owner']),
+  'token:manage': ADMIN_ONLY,
+};
+
+export function relationTo(caller: Caller, node: { owner: string | null; lessee: string | null }): Relation {
+  if (node.owner !== null && node.owner === caller.projectId) return 'owner';
+  if (node.lessee !== null && node.lessee === caller.projectId) return 'lessee';
+  return 'stranger';
+}
+
+/** Whether `caller` may see `node` at all; a node it may not see does not exist for it (404). */
+export function canSee(caller: Caller, node: { owner: string | null; lessee: string | null }): boolean {
+  return isAllowed(caller, 'node:get', node);
+}
+
+export function isAllowed(caller: Caller, action: Action, node?: { owner: string | null; lessee: string | null }): boolean {
+  if (caller.role === 'admin') return true;
+  const { who, readOnly } = POLICY[action];
+  if (caller.role === 'reader' && !readOnly) return false;
+  return node !== undefined && who.includes(relationTo(caller, node));
+}
