@@ -1,51 +1,140 @@
 // What each BMC driver declares: its capabilities and the schema of its driver_info.
-// Pure data, so the API can validate nodes without loading any protocol code.
+// Pure data, so the API can validate nodes and publish the matrix without loading protocol code.
 
-export const CAPABILITIES = ['power', 'reboot', 'boot_device'] as const;
+export const CAPABILITIES = [
+  'power',
+  'reboot',
+  'soft_power_off',
+  'soft_reboot',
+  'power_cycle',
+  'boot_device',
+  'persistent_boot_device',
+  'boot_mode',
+  'virtual_media',
+  'inventory',
+  'firmware_update',
+  'bios',
+] as const;
 export type Capability = (typeof CAPABILITIES)[number];
+
+export const CAPABILITY_DESCRIPTIONS: Readonly<Record<Capability, string>> = {
+  power: 'read the power state; power on and off (forced)',
+  reboot: 'hard reboot; rebooting a machine that is off powers it on',
+  soft_power_off: 'ask the operating system to shut down (ACPI); graceful power off falls back to forced after a timeout',
+  soft_reboot: 'ask the operating system to restart',
+  power_cycle: 'power off, then on again',
+  boot_device: 'set the next boot device (Ironic names: pxe, disk, cdrom, bios, uefi-http)',
+  persistent_boot_device: 'keep the boot device for every boot, not only the next one',
+  boot_mode: 'choose UEFI or Legacy (BIOS) boot along with the boot device',
+  virtual_media: 'insert and eject an ISO by URL on the virtual CD (virtual-media and DHCP-less boot)',
+  inventory: 'read CPUs, memory, disks and NICs with their MAC addresses out of band, for inspection',
+  firmware_update: 'update firmware from an image URL, as an out-of-band step polled until its task ends',
+  bios: 'read BIOS settings and apply new ones (applied by a reboot), as an out-of-band step',
+};
+
+export const BOOT_DEVICES = ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'] as const;
+export type BootDevice = (typeof BOOT_DEVICES)[number];
+
+export type DriverInfoType = 'string' | 'boolean-or-string' | 'integer-or-string';
 
 export interface DriverInfoField {
   name: string;
   required: boolean;
   secret: boolean;
-  type: 'string' | 'boolean-or-string';
+  type: DriverInfoType;
   description: string;
+  /** For integer-or-string fields: the inclusive range of the number. */
+  range?: readonly [number, number];
+  /** For string fields with a fixed vocabulary. */
+  choices?: readonly string[];
 }
 
 export interface DriverDescription {
   name: string;
   description: string;
   capabilities: readonly Capability[];
-  bootDevices: readonly string[];
+  bootDevices: readonly BootDevice[];
+  /** What a user of this driver must know that the capabilities do not say. */
+  notes: readonly string[];
   driverInfo: readonly DriverInfoField[];
 }
 
 const field = (
   name: string,
   description: string,
-  opts: Partial<Pick<DriverInfoField, 'required' | 'secret' | 'type'>> = {},
+  opts: Partial<Omit<DriverInfoField, 'name' | 'description'>> = {},
 ): DriverInfoField => ({ name, description, required: false, secret: false, type: 'string', ...opts });
+
+export const REDFISH_AUTH_TYPES = ['auto', 'basic', 'session'] as const;
+export const IPMI_DEFAULT_PORT = 623;
+/** Suite 3 (HMAC-SHA1, AES-CBC-128) is the one nearly every IPMI 2.0 BMC supports. */
+export const IPMI_DEFAULT_CIPHER_SUITE = 3;
 
 export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
   fake: {
     name: 'fake',
-    description: 'No hardware: power and boot settings are kept in the worker\'s memory. For tests and demos.',
+    description: "No hardware: power and boot settings are kept in the worker's memory. For tests and demos.",
     capabilities: ['power', 'reboot', 'boot_device'],
     bootDevices: ['pxe', 'disk', 'cdrom'],
+    notes: ['State is lost when the worker restarts.'],
     driverInfo: [],
   },
   redfish: {
     name: 'redfish',
-    description: 'DMTF Redfish over HTTP(S).',
-    capabilities: ['power', 'reboot', 'boot_device'],
-    bootDevices: ['pxe', 'disk', 'cdrom'],
+    description: 'DMTF Redfish over HTTP(S), for current Dell iDRAC, HPE iLO, Lenovo XCC, Supermicro and OpenBMC machines.',
+    capabilities: [
+      'power',
+      'reboot',
+      'soft_power_off',
+      'soft_reboot',
+      'power_cycle',
+      'boot_device',
+      'persistent_boot_device',
+      'boot_mode',
+      'virtual_media',
+      'inventory',
+      'firmware_update',
+      'bios',
+    ],
+    bootDevices: ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'],
+    notes: [
+      'Each power action uses a ResetType the system advertises, best first (e.g. reboot: ForceRestart, GracefulRestart, PowerCycle).',
+      'A boot device the system does not list in BootSourceOverrideTarget@Redfish.AllowableValues is refused before anything changes.',
+      'Requests time out after 10 s; GET and PATCH are retried on 5xx and connection errors with backoff, POST only when the BMC surely did not act (connection refused, 503).',
+    ],
     driverInfo: [
-      field('redfish_address', 'BMC base URL, e.g. https://10.0.0.5 (http:// for emulators).', { required: true }),
-      field('redfish_system_id', 'Path of the ComputerSystem, e.g. /redfish/v1/Systems/1; default: the only system.'),
+      field('redfish_address', 'BMC base URL, e.g. https://10.0.0.5 (no scheme means https; http:// for emulators).', {
+        required: true,
+      }),
+      field('redfish_system_id', 'Id or path of the ComputerSystem, e.g. /redfish/v1/Systems/1; default: the only member of /redfish/v1/Systems.'),
       field('redfish_username', 'BMC user name.', { required: true }),
       field('redfish_password', 'BMC password.', { required: true, secret: true }),
-      field('redfish_verify_ca', 'true, false, or the path of a CA bundle; default true.', {
+      field('redfish_verify_ca', 'true (system CA store), false (no verification), or the path of a CA bundle on the worker; default true.', {
         type: 'boolean-or-string',
+      }),
+      field('redfish_auth_type', 'basic, session (X-Auth-Token) or auto (session when the BMC offers a SessionService); default auto.', {
+        choices: REDFISH_AUTH_TYPES,
+      }),
+    ],
+  },
+  ipmi: {
+    name: 'ipmi',
+    description: 'IPMI 2.0 over LAN (lanplus) through ipmitool, for older machines.',
+    capabilities: ['power', 'reboot', 'soft_power_off', 'power_cycle', 'boot_device', 'persistent_boot_device', 'boot_mode'],
+    bootDevices: ['pxe', 'disk', 'cdrom', 'bios'],
+    notes: [
+      'Needs ipmitool on the worker (Debian: apt-get install ipmitool); the password reaches it through its environment, never its command line.',
+      'Reboot is a hard reset (chassis power reset); a power cycle of a machine that is off leaves it off, as IPMI specifies.',
+      'Many BMCs drop the persistent and efiboot flags of a boot device; the driver cannot tell.',
+    ],
+    driverInfo: [
+      field('ipmi_address', 'BMC host name or IP address.', { required: true }),
+      field('ipmi_port', `UDP port of the BMC; default ${IPMI_DEFAULT_PORT}.`, { type: 'integer-or-string', range: [1, 65535] }),
+      field('ipmi_username', 'BMC user name; default: the anonymous (null) user.'),
+      field('ipmi_password', 'BMC password.', { secret: true }),
+      field('ipmi_cipher_suite', `IPMI 2.0 cipher suite (ipmitool -C); default ${IPMI_DEFAULT_CIPHER_SUITE}.`, {
+        type: 'integer-or-string',
+        range: [0, 17],
       }),
     ],
   },
@@ -58,6 +147,29 @@ export interface DriverInfoProblem {
   message: string;
 }
 
+/** The whole number an integer-or-string value holds, or undefined when it holds none. */
+export function integerValue(value: unknown): number | undefined {
+  const number = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+  return typeof number === 'number' && Number.isInteger(number) ? number : undefined;
+}
+
+function valueProblem(spec: DriverInfoField, value: unknown): string | undefined {
+  switch (spec.type) {
+    case 'string':
+      if (typeof value !== 'string') return 'must be a string';
+      if (spec.choices && !spec.choices.includes(value)) return `must be one of ${spec.choices.join(', ')}`;
+      return undefined;
+    case 'boolean-or-string':
+      return typeof value === 'string' || typeof value === 'boolean' ? undefined : 'must be a boolean or a string';
+    case 'integer-or-string': {
+      const number = integerValue(value);
+      if (number === undefined) return 'must be a whole number (or a string of digits)';
+      if (spec.range && (number < spec.range[0] || number > spec.range[1])) return `must be between ${spec.range[0]} and ${spec.range[1]}`;
+      return undefined;
+    }
+  }
+}
+
 /** The first problem with `info` for `driver`, or undefined when it is valid. */
 export function checkDriverInfo(driver: string, info: Record<string, unknown>): DriverInfoProblem | undefined {
   const description = DRIVERS[driver];
@@ -66,8 +178,8 @@ export function checkDriverInfo(driver: string, info: Record<string, unknown>): 
   for (const [key, value] of Object.entries(info)) {
     const spec = known.get(key);
     if (!spec) return { field: `driver_info.${key}`, message: `unknown key for driver "${driver}"` };
-    const ok = spec.type === 'string' ? typeof value === 'string' : typeof value === 'string' || typeof value === 'boolean';
-    if (!ok) return { field: `driver_info.${key}`, message: `must be a ${spec.type.replaceAll('-', ' ')}` };
+    const problem = valueProblem(spec, value);
+    if (problem) return { field: `driver_info.${key}`, message: problem };
   }
   for (const spec of description.driverInfo) {
     if (spec.required && (info[spec.name] === undefined || info[spec.name] === '')) {

@@ -1,18 +1,77 @@
 // The small interface every BMC driver implements. Activities call it; nothing above
 // activities ever speaks a protocol.
-import type { DriverDescription } from '../domain/drivers.js';
+import type { BootDevice, DriverDescription } from '../domain/drivers.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 
-export type BootDevice = 'pxe' | 'disk' | 'cdrom';
+export type { BootDevice } from '../domain/drivers.js';
 
-/** A connection to one node's BMC, built from its driver_info. */
+/** Ironic's power targets; the API's three plus the graceful ones and a power cycle. */
+export type BmcPowerTarget = PowerTarget | 'soft power off' | 'soft rebooting' | 'power cycle';
+
+export type BootMode = 'uefi' | 'legacy';
+
+export interface BootSettings {
+  /** undefined: no override, the machine boots as its firmware is configured. */
+  device: BootDevice | undefined;
+  persistent: boolean;
+  /** undefined when the BMC does not say. */
+  mode: BootMode | undefined;
+}
+
+/**
+ * What an out-of-band step answers: finished, or "call me again in N seconds with this state",
+ * so the workflow sleeps durably between checks and no worker thread waits on the machine.
+ * `state` is plain JSON without secrets: it is kept in workflow history.
+ */
+export type StepResult<State> = { done: true } | { done: false; rerunAfterSeconds: number; state: State };
+
+export interface Inventory {
+  cpus: { count: number | undefined; model: string | undefined };
+  memoryMiB: number | undefined;
+  disks: { name: string; sizeBytes: number | undefined; model: string | undefined; serialNumber: string | undefined }[];
+  nics: { name: string; macAddress: string }[];
+}
+
+export interface FirmwareUpdateRequest {
+  /** Where the BMC downloads the image from. */
+  imageUrl: string;
+  /** Redfish paths of the firmware to update; default: the BMC decides from the image. */
+  targets?: string[];
+}
+/** Between checks of a firmware update: the task monitor the BMC gave. */
+export interface FirmwareUpdateState {
+  taskMonitor: string;
+}
+
+export type BiosSettings = Record<string, string | number | boolean>;
+/** Between checks of a BIOS change: the settings are staged and a reboot was requested. */
+export interface BiosApplyState {
+  staged: true;
+}
+
+/**
+ * A connection to one node's BMC, built from its driver_info. The optional members are present
+ * exactly when the driver declares the matching capability (virtual_media, inventory,
+ * firmware_update, bios); a BMC that lacks one at run time answers with a BmcError 'unsupported'.
+ */
 export interface Bmc {
   /** Proves the BMC answers with these credentials (used by verify). */
   validate(): Promise<void>;
   getPowerState(): Promise<PowerState>;
-  /** Idempotent: asking for the state the machine is already in succeeds. */
-  setPowerState(target: PowerTarget): Promise<void>;
-  setBootDevice(device: BootDevice, options: { persistent: boolean }): Promise<void>;
+  /** Asks once and returns; the caller polls getPowerState. Asking for the state the machine is in succeeds. */
+  setPowerState(target: BmcPowerTarget): Promise<void>;
+  setBootDevice(device: BootDevice, options: { persistent: boolean; mode?: BootMode }): Promise<void>;
+  getBootDevice(): Promise<BootSettings>;
+
+  insertVirtualMedia?(imageUrl: string): Promise<void>;
+  /** Succeeds when nothing is inserted. */
+  ejectVirtualMedia?(): Promise<void>;
+  getInventory?(): Promise<Inventory>;
+  /** Starts the update on the first call (no state), then follows its task. */
+  updateFirmware?(request: FirmwareUpdateRequest, state?: FirmwareUpdateState): Promise<StepResult<FirmwareUpdateState>>;
+  getBiosSettings?(): Promise<BiosSettings>;
+  /** Stages the settings and reboots on the first call, then waits until the BIOS reports them. */
+  applyBiosSettings?(settings: BiosSettings, state?: BiosApplyState): Promise<StepResult<BiosApplyState>>;
 }
 
 export interface BmcTarget {
