@@ -2,8 +2,10 @@ import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
+import { agentRouter } from './agent.js';
 import { authenticate, type AuthMode } from './auth.js';
 import { requestId } from './context.js';
+import { deployTemplatesRouter } from './deploy-templates.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
 import { nodesRouter } from './nodes.js';
@@ -16,12 +18,14 @@ export interface ApiDependencies {
   operations: Operations;
   logger: Logger;
   authMode: AuthMode;
+  /** Key the agent tokens are derived with (AGENT_TOKEN_KEY); without it lookups answer 503. */
+  agentTokenKey?: string;
 }
 
 /** Bodies beyond this are refused with 413 before they are parsed. */
 const BODY_LIMIT = '256kb';
 
-export function createApp({ pool, operations, logger, authMode }: ApiDependencies): express.Express {
+export function createApp({ pool, operations, logger, authMode, agentTokenKey }: ApiDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -41,10 +45,12 @@ export function createApp({ pool, operations, logger, authMode }: ApiDependencie
     res.json({ status: 'ok' });
   });
   app.get('/', (_req, res) => res.json({ name: 'Tempered', versions: [{ id: 'v1', links: [{ rel: 'self', href: '/v1' }] }] }));
+  app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
   // Everything under /v1 mounted after this line needs an API token.
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations));
+  app.use('/v1/deploy_templates', deployTemplatesRouter(pool));
   app.use('/v1/ports', portsRouter(pool));
   app.use('/v1/events', eventsRouter(pool));
   app.use(unknownRoute);

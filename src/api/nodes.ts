@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import jsonPatchLib from 'fast-json-patch';
-import mergePatch from 'json-merge-patch';
 import { listEvents, insertEvent } from '../db/events.js';
 import { deleteNode, findNode, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
@@ -13,46 +11,24 @@ import { accessNode, authorize, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
 import { ApiError, badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
-import { createNode, historyQuery, jsonPatch, maintenanceRequest, nodeFields, nodeListQuery, powerRequest, provisionRequest, type NodeFields } from './schemas.js';
+import { applyPatchBody } from './patch.js';
+import {
+  createNode,
+  historyQuery,
+  maintenanceRequest,
+  nodeFields,
+  nodeListQuery,
+  powerRequest,
+  provisionRequest,
+  trait,
+  traitsRequest,
+  type NodeFields,
+} from './schemas.js';
 import { eventView, nodeView, pageView } from './views.js';
-
-const { applyPatch, JsonPatchError } = jsonPatchLib;
 
 function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
   const problem = checkDriverInfo(fields.driver, fields.driver_info);
   if (problem) throw badRequest(problem.field, problem.message);
-}
-
-/** The part of a node a caller may edit, as a PATCH document sees it. */
-function editable(node: NodeRecord): Record<string, unknown> {
-  return Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
-}
-
-/** Applies an RFC 6902 array or an RFC 7386 merge-patch object to the editable fields. */
-function applyNodePatch(node: NodeRecord, body: unknown): Record<string, unknown> {
-  const document = editable(node);
-  if (Array.isArray(body)) {
-    const operations = parse(jsonPatch, body, 'body');
-    for (const op of operations) {
-      const field = op.path.split('/')[1];
-      if (!(WRITABLE_NODE_FIELDS as readonly string[]).includes(field)) {
-        throw badRequest(field, `"${field}" cannot be changed with PATCH`);
-      }
-    }
-    try {
-      return applyPatch(document, operations as jsonPatchLib.Operation[], true, false).newDocument;
-    } catch (err) {
-      if (err instanceof JsonPatchError) throw badRequest(err.operation?.path?.slice(1).replaceAll('/', '.') || 'body', err.message.split('\n')[0]);
-      throw err;
-    }
-  }
-  if (body && typeof body === 'object') {
-    for (const field of Object.keys(body)) {
-      if (!(WRITABLE_NODE_FIELDS as readonly string[]).includes(field)) throw badRequest(field, `"${field}" cannot be changed with PATCH`);
-    }
-    return mergePatch.apply(document, body) as Record<string, unknown>;
-  }
-  throw badRequest('body', 'must be a JSON Patch array or a JSON merge-patch object');
 }
 
 /** Verbs a lessee may use: they run the tenant's workload on the machine. */
@@ -90,7 +66,8 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
 
   router.patch('/:node', async (req, res) => {
     const node = await loadNode(req, 'node:update');
-    const fields = parse(nodeFields, applyNodePatch(node, req.body));
+    const editable = Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
+    const fields = parse(nodeFields, applyPatchBody(editable, WRITABLE_NODE_FIELDS, req.body));
     if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
     if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
     checkDriver(fields);
@@ -177,6 +154,38 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
       });
     });
   }
+
+  router.get('/:node/traits', async (req, res) => {
+    res.json({ traits: (await loadNode(req, 'node:get')).traits });
+  });
+
+  router.put('/:node/traits', async (req, res) => {
+    const { traits } = parse(traitsRequest, req.body);
+    const node = await loadNode(req, 'node:update');
+    await updateNode(pool, node.uuid, { traits: [...new Set(traits)] });
+    res.status(204).end();
+  });
+
+  router.put('/:node/traits/:trait', async (req, res) => {
+    const name = parse(trait, req.params.trait, 'trait');
+    const node = await loadNode(req, 'node:update');
+    if (!node.traits.includes(name)) await updateNode(pool, node.uuid, { traits: [...node.traits, name] });
+    res.status(204).end();
+  });
+
+  router.delete('/:node/traits', async (req, res) => {
+    const node = await loadNode(req, 'node:update');
+    await updateNode(pool, node.uuid, { traits: [] });
+    res.status(204).end();
+  });
+
+  router.delete('/:node/traits/:trait', async (req, res) => {
+    const name = parse(trait, req.params.trait, 'trait');
+    const node = await loadNode(req, 'node:update');
+    if (!node.traits.includes(name)) throw notFound('trait', name);
+    await updateNode(pool, node.uuid, { traits: node.traits.filter((t) => t !== name) });
+    res.status(204).end();
+  });
 
   router.get('/:node/history', async (req, res) => {
     const { limit, marker, kind } = parse(historyQuery, req.query, 'query');

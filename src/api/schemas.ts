@@ -18,6 +18,9 @@ export const nodeName = z
   .regex(NAME, 'may hold only letters, digits and . _ ~ -')
   .refine((name) => !uuid.safeParse(name).success, 'must not look like a UUID');
 
+/** A trait name: os-traits' upper-case style, CUSTOM_ for your own. */
+export const trait = z.string().max(255).regex(/^[A-Z][A-Z0-9_]*$/, 'must be an upper-case trait name such as CUSTOM_RAID');
+
 /** The fields a caller owns; the same schema checks a create and the result of a patch. */
 export const nodeFields = z.strictObject({
   name: nodeName.nullable().default(null),
@@ -27,7 +30,7 @@ export const nodeFields = z.strictObject({
   instance_info: jsonObject.default({}),
   extra: jsonObject.default({}),
   resource_class: nullableText(80).default(null),
-  traits: z.array(z.string().regex(/^[A-Z0-9_]+$/, 'must be an upper-case trait name').max(255)).max(50).default([]),
+  traits: z.array(trait).max(50).default([]),
   owner: nullableText(255).default(null),
   lessee: nullableText(255).default(null),
   retired: z.boolean().default(false),
@@ -50,6 +53,8 @@ export const jsonPatch = z
     }),
   )
   .min(1, 'must hold at least one operation');
+
+export const traitsRequest = z.strictObject({ traits: z.array(trait).max(50) });
 
 export const powerRequest = z.strictObject({ target: z.enum(POWER_TARGETS) });
 export const provisionRequest = z.strictObject({ target: z.string().min(1) });

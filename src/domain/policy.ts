@@ -27,6 +27,7 @@ export type Action =
   | 'node:maintenance'
   | 'port:create'
   | 'port:delete'
+  | 'deploy_template:manage'
   | 'token:manage';
 
 interface Rule {
@@ -55,6 +56,8 @@ export const POLICY: Readonly<Record<Action, Rule>> = {
   'node:maintenance': rule(['owner']),
   'port:create': rule(['owner']),
   'port:delete': rule(['owner']),
+  // Templates apply to every node carrying their trait: fleet-wide, so an admin's.
+  'deploy_template:manage': ADMIN_ONLY,
   'token:manage': ADMIN_ONLY,
 };
 

@@ -27,6 +27,7 @@ const EXPECTED: Record<Action, string> = {
   'node:maintenance': 'Y Y . . . .',
   'port:create': 'Y Y . . . .',
   'port:delete': 'Y Y . . . .',
+  'deploy_template:manage': 'Y . . . . .',
   'token:manage': 'Y . . . . .',
 };
 

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { deleteTemplate, findTemplate, insertTemplate, listTemplates, updateTemplate, type DeployTemplateRecord } from '../db/deploy-templates.js';
+import type { Pool } from '../db/pool.js';
+import { authorize } from './auth.js';
+import { conflict, notFound, parse } from './errors.js';
+import { applyPatchBody } from './patch.js';
+import { pageQuery, trait } from './schemas.js';
+import { pageView } from './views.js';
+
+/** Interfaces a deploy template may add steps to (Ironic's, less the in-band-only ones). */
+const TEMPLATE_INTERFACES = ['deploy', 'bios', 'raid', 'management', 'firmware', 'power'] as const;
+
+const templateFields = z.strictObject({
+  name: trait.refine((name) => name.startsWith('CUSTOM_'), 'must be a CUSTOM_ trait'),
+  steps: z
+    .array(
+      z.strictObject({
+        interface: z.enum(TEMPLATE_INTERFACES),
+        step: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a step name such as apply_configuration').max(255),
+        args: z.record(z.string(), z.unknown()).default({}),
+        priority: z.number().int().min(0).max(1000),
+      }),
+    )
+    .min(1, 'must hold at least one step')
+    .refine((steps) => new Set(steps.map((s) => `${s.interface}.${s.step}`)).size === steps.length, 'an interface.step may appear once'),
+  extra: z.record(z.string(), z.unknown()).default({}),
+});
+const WRITABLE = ['name', 'steps', 'extra'];
+
+function view(req: Request, t: DeployTemplateRecord) {
+  return { ...t, links: [{ rel: 'self', href: `${req.protocol}://${req.get('host')}/v1/deploy_templates/${t.uuid}` }] };
+}
+
+export function deployTemplatesRouter(pool: Pool): Router {
+  const router = Router();
+
+  async function load(req: Request): Promise<DeployTemplateRecord> {
+    const ident = String(req.params.template);
+    const template = await findTemplate(pool, ident);
+    if (!template) throw notFound('deploy template', ident);
+    return template;
+  }
+
+  async function assertNameFree(name: string, except?: string): Promise<void> {
+    const holder = await findTemplate(pool, name);
+    if (holder && holder.uuid !== except) throw conflict('duplicate_name', `a deploy template named ${name} exists`);
+  }
+
+  router.post('/', async (req, res) => {
+    authorize(req, 'deploy_template:manage');
+    const fields = parse(templateFields, req.body);
+    await assertNameFree(fields.name);
+    const template = await insertTemplate(pool, { ...fields, uuid: randomUUID() });
+    res.status(201).location(`/v1/deploy_templates/${template.uuid}`).json(view(req, template));
+  });
+
+  router.get('/', async (req, res) => {
+    const { limit, marker } = parse(pageQuery, req.query, 'query');
+    const templates = await listTemplates(pool, { limit, marker });
+    res.json(pageView(req, 'deploy_templates', templates, templates.map((t) => view(req, t)), limit));
+  });
+
+  router.get('/:template', async (req, res) => {
+    res.json(view(req, await load(req)));
+  });
+
+  router.patch('/:template', async (req, res) => {
+    authorize(req, 'deploy_template:manage');
+    const template = await load(req);
+    const { name, steps, extra } = template;
+    const fields = parse(templateFields, applyPatchBody({ name, steps, extra }, WRITABLE, req.body));
+    await assertNameFree(fields.name, template.uuid);
+    res.json(view(req, await updateTemplate(pool, template.uuid, fields)));
+  });
+
+  router.delete('/:template', async (req, res) => {
+    authorize(req, 'deploy_template:manage');
+    await deleteTemplate(pool, (await load(req)).uuid);
+    res.status(204).end();
+  });
+
+  return router;
+}
