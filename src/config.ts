@@ -13,6 +13,12 @@ export interface Config {
   authMode: 'token' | 'none';
   /** Stored as an admin token at start-up, so operators can bring their own. */
   adminToken?: string;
+  /** Secret the agent tokens are derived with; the API and the worker need the same one. */
+  agentTokenKey?: string;
+  /** Cleaning leaves the agent running so the next deploy needs no reboot (Ironic's fast_track). */
+  fastTrack: boolean;
+  /** The ramdisk ISO virtual-media boots insert. */
+  ramdiskIsoUrl?: string;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -40,5 +46,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     authMode: authMode(env.TEMPERED_AUTH),
     adminToken: env.TEMPERED_ADMIN_TOKEN || undefined,
+    agentTokenKey: env.AGENT_TOKEN_KEY || undefined,
+    fastTrack: env.FAST_TRACK === 'true',
+    ramdiskIsoUrl: env.RAMDISK_ISO_URL || undefined,
   };
 }

@@ -15,7 +15,7 @@ const logger = createLogger('test-run', 'warn');
 const given = process.argv.slice(2);
 const files = given.length
   ? given
-  : ['test/unit', 'test/integration'].flatMap((dir) =>
+  : ['test/unit', 'test/integration', 'test/compat'].flatMap((dir) =>
       readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f)),
     );
 

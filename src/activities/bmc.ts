@@ -1,24 +1,34 @@
 // Activities that talk to a node's BMC. They take a node UUID and read the credentials from
 // the database themselves, so no secret ever enters a workflow's history.
 import { ApplicationFailure } from '@temporalio/common';
-import { findNode } from '../db/nodes.js';
+import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import { getDriver } from '../drivers/registry.js';
 import { BmcError, type Bmc } from '../drivers/types.js';
 
-export function createBmcActivities(pool: Pool) {
-  async function withBmc<T>(nodeUuid: string, call: (bmc: Bmc) => Promise<T>): Promise<T> {
+/** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
+export async function connectBmc<T>(node: NodeRecord, call: (bmc: Bmc) => Promise<T>): Promise<T> {
+  try {
+    return await call(getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info }));
+  } catch (err) {
+    if (err instanceof BmcError && !err.retryable) {
+      throw ApplicationFailure.nonRetryable(err.message, `Bmc${err.kind[0].toUpperCase()}${err.kind.slice(1)}Error`);
+    }
+    throw err;
+  }
+}
+
+export interface BmcActivityOptions {
+  /** The ramdisk ISO a virtual-media boot inserts. */
+  ramdiskIsoUrl?: string;
+}
+
+export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}) {
+  async function withBmc<T>(nodeUuid: string, call: (bmc: Bmc, node: NodeRecord) => Promise<T>): Promise<T> {
     const node = await findNode(pool, nodeUuid);
     if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
-    try {
-      return await call(getDriver(node.driver).connect({ nodeUuid, driverInfo: node.driver_info }));
-    } catch (err) {
-      if (err instanceof BmcError && !err.retryable) {
-        throw ApplicationFailure.nonRetryable(err.message, `Bmc${err.kind[0].toUpperCase()}${err.kind.slice(1)}Error`);
-      }
-      throw err;
-    }
+    return connectBmc(node, (bmc) => call(bmc, node));
   }
 
   return {
@@ -34,6 +44,28 @@ export function createBmcActivities(pool: Pool) {
     },
     bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<void> {
       return withBmc(nodeUuid, (bmc) => bmc.setPowerState(target));
+    },
+
+    /** Next boot goes to the ramdisk: the network (pxe), or the ramdisk ISO on virtual media. */
+    bmcPrepareRamdiskBoot(nodeUuid: string): Promise<void> {
+      return withBmc(nodeUuid, async (bmc, node) => {
+        if (node.boot_interface !== 'virtual-media') return bmc.setBootDevice('pxe', { persistent: false });
+        if (!bmc.insertVirtualMedia) {
+          throw ApplicationFailure.nonRetryable(`driver ${node.driver} cannot boot virtual media; use boot_interface pxe`, 'Unsupported');
+        }
+        if (!options.ramdiskIsoUrl) {
+          throw ApplicationFailure.nonRetryable('RAMDISK_ISO_URL is not set on the worker: virtual-media boot has no ISO', 'Misconfigured');
+        }
+        await bmc.insertVirtualMedia(options.ramdiskIsoUrl);
+        await bmc.setBootDevice('cdrom', { persistent: false });
+      });
+    },
+
+    /** After the ramdisk: eject its virtual media, so the instance boots its own disk. */
+    bmcFinishRamdiskBoot(nodeUuid: string): Promise<void> {
+      return withBmc(nodeUuid, async (bmc, node) => {
+        if (node.boot_interface === 'virtual-media') await bmc.ejectVirtualMedia?.();
+      });
     },
   };
 }

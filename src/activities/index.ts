@@ -1,9 +1,26 @@
 import type { Pool } from '../db/pool.js';
+import { createAgentActivities } from './agent.js';
 import { createBmcActivities } from './bmc.js';
 import { createNodeStateActivities } from './node-state.js';
+import { createStepActivities } from './steps.js';
 
-export function createActivities(pool: Pool) {
-  return { ...createNodeStateActivities(pool), ...createBmcActivities(pool) };
+export interface ActivityOptions {
+  /** Derives agent tokens; the API must hold the same key. */
+  agentTokenKey?: string;
+  /** Cleaning leaves the agent running for the next operation (Ironic's fast_track). */
+  fastTrack?: boolean;
+  /** The ramdisk ISO a virtual-media boot inserts. */
+  ramdiskIsoUrl?: string;
+}
+
+export function createActivities(pool: Pool, options: ActivityOptions = {}) {
+  const agent = createAgentActivities(pool, options.agentTokenKey);
+  return {
+    ...createNodeStateActivities(pool, options),
+    ...createBmcActivities(pool, options),
+    ...agent,
+    ...createStepActivities(pool, agent.agentListSteps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -2,8 +2,10 @@
 // also writes the event, and each is idempotent: a retry after a crash finds its work done.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { findNode, updateNode, type NodeRecord } from '../db/nodes.js';
+import { findNode, updateNode, type NodeChanges, type NodeRecord } from '../db/nodes.js';
+import { clearAgentSession } from '../db/agent.js';
 import { insertEvent } from '../db/events.js';
+import { isAgentAlive } from '../domain/agent.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { IllegalTransition, nextState, type NextState, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
@@ -34,7 +36,19 @@ export interface TransitionRequest {
   error?: string;
 }
 
-export function createNodeStateActivities(pool: Pool) {
+export interface NodeStateOptions {
+  /** Ironic's [deploy]fast_track: cleaning leaves the agent running for the next operation. */
+  fastTrack?: boolean;
+}
+
+/** deployed_by records who deployed (the audit trail asked for in the seed); undeploy clears it. */
+function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deployed_by'> {
+  if (request.event === 'deploy' || request.event === 'rebuild') return { deployed_by: request.context.user };
+  if (request.event === 'undeploy') return { deployed_by: null };
+  return {};
+}
+
+export function createNodeStateActivities(pool: Pool, options: NodeStateOptions = {}) {
   return {
     async transitionProvision(request: TransitionRequest): Promise<NextState> {
       return inTransaction(pool, async (client) => {
@@ -56,7 +70,14 @@ export function createNodeStateActivities(pool: Pool) {
         }
         // A failure records why; a new verb starts with a clean slate; `done` keeps what is there.
         const lastError = request.event === 'fail' ? (request.error ?? 'unknown error') : request.event === 'done' ? undefined : null;
-        await updateNode(client, node.uuid, { ...next, provision_updated_at: new Date(), last_error: lastError });
+        await updateNode(client, node.uuid, {
+          ...next,
+          provision_updated_at: new Date(),
+          last_error: lastError,
+          ...deploymentChanges(request),
+          // A step shown on the node belongs to the operation in progress only.
+          ...(request.event === 'done' || request.event === 'fail' || request.event === 'abort' ? { clean_step: null, deploy_step: null } : {}),
+        });
         await insertEvent(client, {
           node_uuid: node.uuid,
           kind: 'provision',
@@ -69,6 +90,44 @@ export function createNodeStateActivities(pool: Pool) {
         });
         return next;
       });
+    },
+
+    /** Whether the node's agent is alive, so an operation can use it without booting (fast-track). */
+    async agentIsAlive(nodeUuid: string): Promise<boolean> {
+      const node = await findNode(pool, nodeUuid);
+      return node !== undefined && isAgentAlive(node, new Date());
+    },
+
+    /**
+     * Counts a boot of the machine (into the ramdisk or into the deployed instance) on the node
+     * and in the event log, and forgets the agent session the boot ends.
+     */
+    async recordBoot(nodeUuid: string, into: 'ramdisk' | 'instance', context: RequestContext): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        const node = await lockNode(client, nodeUuid);
+        await clearAgentSession(client, nodeUuid);
+        const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
+        const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
+        await client.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
+          nodeUuid,
+          JSON.stringify({ boots: count('boots'), [counter]: count(counter) }),
+        ]);
+        await insertEvent(client, { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}`, ...eventOrigin(context) });
+      });
+    },
+
+    /** The agent stopped with its machine: a later operation must boot a new one. */
+    async forgetAgent(nodeUuid: string): Promise<void> {
+      await clearAgentSession(pool, nodeUuid);
+    },
+
+    /** After cleaning: with fast-track the agent stays up, and may look up while the node is available. */
+    async keepAgentAfterCleaning(nodeUuid: string): Promise<boolean> {
+      await pool.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
+        nodeUuid,
+        JSON.stringify({ fast_track: options.fastTrack === true }),
+      ]);
+      return options.fastTrack === true;
     },
 
     async beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {

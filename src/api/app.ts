@@ -6,6 +6,7 @@ import { agentRouter } from './agent.js';
 import { authenticate, type AuthMode } from './auth.js';
 import { requestId } from './context.js';
 import { deployTemplatesRouter } from './deploy-templates.js';
+import { driversRouter } from './drivers.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
 import { nodesRouter } from './nodes.js';
@@ -53,6 +54,7 @@ export function createApp({ pool, operations, logger, authMode, agentTokenKey }:
   app.use('/v1/deploy_templates', deployTemplatesRouter(pool));
   app.use('/v1/ports', portsRouter(pool));
   app.use('/v1/events', eventsRouter(pool));
+  app.use('/v1/drivers', driversRouter());
   app.use(unknownRoute);
   app.use(errorHandler(logger));
   return app;

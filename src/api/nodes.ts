@@ -5,13 +5,13 @@ import { deleteNode, findNode, insertNode, listNodes, updateNode, WRITABLE_NODE_
 import { inTransaction, type Pool } from '../db/pool.js';
 import { checkDriverInfo } from '../domain/drivers.js';
 import type { Action } from '../domain/policy.js';
-import { DELETABLE_STATES, IllegalTransition, nextState, normalizeVerb, TRANSIENT_STATES, VERBS, type Verb } from '../domain/provision.js';
-import { DRIVEN_STATES } from '../workflows/contract.js';
+import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
 import { accessNode, authorize, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
-import { ApiError, badRequest, conflict, notFound, parse } from './errors.js';
+import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { applyPatchBody } from './patch.js';
+import { requestProvision } from './provisioning.js';
 import {
   createNode,
   historyQuery,
@@ -31,8 +31,8 @@ function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
   if (problem) throw badRequest(problem.field, problem.message);
 }
 
-/** Verbs a lessee may use: they run the tenant's workload on the machine. */
-const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy']);
+/** Verbs a lessee may use: they run the tenant's workload on the machine (and may stop it going wrong). */
+const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy', 'abort']);
 
 export function nodesRouter(pool: Pool, operations: Operations): Router {
   const router = Router();
@@ -105,22 +105,11 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   });
 
   router.put('/:node/states/provision', async (req, res) => {
-    const { target } = parse(provisionRequest, req.body);
+    const { target, clean_steps, disable_ramdisk, configdrive } = parse(provisionRequest, req.body);
     const verb = normalizeVerb(target);
     if (!verb) throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
     const node = await loadNode(req, TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision');
-    let next;
-    try {
-      next = nextState(node, verb);
-    } catch (err) {
-      if (err instanceof IllegalTransition) throw conflict('illegal_state', err.message);
-      throw err;
-    }
-    const needsOperation = (TRANSIENT_STATES as readonly string[]).includes(next.provision_state);
-    if (needsOperation && !DRIVEN_STATES.includes(next.provision_state)) {
-      throw new ApiError(400, 'not_implemented', `"${verb}" is not available in this version of Tempered`, 'target');
-    }
-    await operations.startProvision(node, { nodeUuid: node.uuid, verb, fromState: node.provision_state, context: requestContext(req) });
+    await requestProvision(req, pool, operations, node, verb, { cleanSteps: clean_steps, disableRamdisk: disable_ramdisk, configdrive });
     res.status(202).location(`/v1/nodes/${node.uuid}/states`).end();
   });
 

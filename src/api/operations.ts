@@ -11,7 +11,9 @@ import {
   nodeWorkflowId,
   type PowerInput,
   type ProvisionInput,
+  type RequestContext,
 } from '../workflows/contract.js';
+import { abortSignal, agentHeartbeatSignal } from '../workflows/signals.js';
 import { conflict } from './errors.js';
 
 export class Operations {
@@ -36,6 +38,28 @@ export class Operations {
       return description.typedSearchAttributes.get(Operation) ?? description.type;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Tells the node's running operation that its agent heartbeated; false when none runs. */
+  async signalAgentHeartbeat(nodeUuid: string, heartbeat: { agentUrl: string; at: string }): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(agentHeartbeatSignal, heartbeat);
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** Asks the node's running operation to abort; false when none runs. */
+  async signalAbort(nodeUuid: string, context: RequestContext): Promise<boolean> {
+    try {
+      await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(abortSignal, { user: context.user, requestId: context.requestId });
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
       throw err;
     }
   }

@@ -57,7 +57,29 @@ export const jsonPatch = z
 export const traitsRequest = z.strictObject({ traits: z.array(trait).max(50) });
 
 export const powerRequest = z.strictObject({ target: z.enum(POWER_TARGETS) });
-export const provisionRequest = z.strictObject({ target: z.string().min(1) });
+export const provisionRequest = z.strictObject({
+  target: z.string().min(1),
+  clean_steps: z
+    .array(
+      z.strictObject({
+        interface: z.string().min(1).max(64),
+        step: z.string().min(1).max(255),
+        args: z.record(z.string(), z.unknown()).default({}),
+      }),
+    )
+    .min(1)
+    .max(50)
+    .optional(),
+  disable_ramdisk: z.boolean().optional(),
+  configdrive: z
+    .strictObject({
+      meta_data: z.record(z.string(), z.unknown()).optional(),
+      network_data: z.record(z.string(), z.unknown()).optional(),
+      user_data: z.string().max(64 * 1024).optional(),
+      vendor_data: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+});
 export const maintenanceRequest = z.strictObject({ reason: z.string().max(255).optional() });
 
 /** `limit` (default 100, at most 1000) and `marker` (the last UUID of the previous page). */

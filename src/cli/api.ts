@@ -25,7 +25,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     // Shown once, on purpose outside the logs: it is a secret, and it is never stored in clear.
     console.log(`\nNo admin token existed, so one was made. Keep it; it is not shown again:\n\n  ${generated}\n`);
   }
-  const app = createApp({ pool, operations: new Operations(client, config.taskQueue), logger, authMode: config.authMode });
+  const app = createApp({ pool, operations: new Operations(client, config.taskQueue), logger, authMode: config.authMode, agentTokenKey: config.agentTokenKey });
   const server = await new Promise<ReturnType<typeof app.listen>>((resolve, reject) => {
     const s = app.listen(config.apiPort, config.apiHost, () => resolve(s)).once('error', reject);
   });

@@ -28,7 +28,7 @@ async function call(api: ApiAccess, method: string, path: string, body?: unknown
 /** Returns the node UUIDs in lab order. */
 export async function enrollLab(api: ApiAccess, lab: Lab, credentials: LabCredentials): Promise<string[]> {
   const uuids: string[] = [];
-  for (const { name, bmcUrl, macs } of lab.machines) {
+  for (const { name, bmcUrl, macs, machine } of lab.machines) {
     const driverInfo = {
       redfish_address: bmcUrl,
       redfish_username: credentials.username,
@@ -46,7 +46,7 @@ export async function enrollLab(api: ApiAccess, lab: Lab, credentials: LabCreden
       driver: 'redfish',
       driver_info: driverInfo,
       resource_class: 'lab',
-      properties: { cpus: 4, memory_mb: 8192, local_gb: 1 },
+      properties: { cpus: 4, memory_mb: 8192, local_gb: Math.floor(machine.diskSizeBytes / 1024 ** 3) },
     });
     const node = (await created.json()) as { uuid: string };
     for (const address of macs) await call(api, 'POST', '/v1/ports', { address, node_uuid: node.uuid });

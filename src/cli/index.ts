@@ -5,6 +5,7 @@ import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
 import { startApi } from './api.js';
+import { DRIVERS_DOC_PATH, writeDriversDoc } from './docs-drivers.js';
 import { DATA_DIR } from './paths.js';
 import { up, type UpOptions } from './up.js';
 import { runWorker, writeWorkflowBundle } from './worker.js';
@@ -50,6 +51,11 @@ program
   .command('bundle-workflows')
   .description('prebuild the workflow bundle the worker loads (npm run build does this)')
   .action(() => writeWorkflowBundle());
+
+program
+  .command('docs-drivers')
+  .description(`regenerate ${DRIVERS_DOC_PATH} from the drivers' declarations (npm run docs:drivers)`)
+  .action(() => writeDriversDoc());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`tempered: ${err instanceof Error ? err.message : String(err)}`);

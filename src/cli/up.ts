@@ -64,7 +64,8 @@ export async function up(options: UpOptions): Promise<void> {
       env.TEMPORAL_ADDRESS = temporal.address;
       temporalUi = temporal.uiUrl!;
     }
-    env.TEMPERED_ADMIN_TOKEN ||= localAdminToken(options.dataDir);
+    env.TEMPERED_ADMIN_TOKEN ||= localSecret(options.dataDir, ADMIN_TOKEN_FILE, newToken);
+    env.AGENT_TOKEN_KEY ||= localSecret(options.dataDir, AGENT_TOKEN_KEY_FILE, () => randomBytes(32).toString('base64url'));
     const config = loadConfig(env);
     await migrate(config.databaseUrl, logger);
 
@@ -81,6 +82,7 @@ export async function up(options: UpOptions): Promise<void> {
         dataDir: path.join(options.dataDir, 'lab'),
         powerDelayMs: options.labPowerDelay,
         basePort: options.labBasePort,
+        agent: { apiUrl, logFile: path.join(options.dataDir, 'lab', 'agents.log') },
         ...credentials,
       });
       stops.push(lab.close);
@@ -106,14 +108,16 @@ export async function up(options: UpOptions): Promise<void> {
 }
 
 const ADMIN_TOKEN_FILE = 'admin-token';
+/** Agent tokens outlive a restart only if the key they are derived from does. */
+const AGENT_TOKEN_KEY_FILE = 'agent-token-key';
 
-/** The local system's admin token: made on the first start, kept (mode 600) in the data folder. */
-function localAdminToken(dataDir: string): string {
-  const file = path.join(dataDir, ADMIN_TOKEN_FILE);
+/** A secret of the local system (admin token, agent token key): made on the first start, kept (mode 600) in the data folder. */
+function localSecret(dataDir: string, name: string, make: () => string): string {
+  const file = path.join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = newToken();
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
+  const secret = make();
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }
 
 /** Runs `tempered <command>` as a child; if it dies on its own, everything stops. */

@@ -41,7 +41,7 @@ export async function createWorker(config: Config, connection: NativeConnection,
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
-    activities: createActivities(pool),
+    activities: createActivities(pool, { agentTokenKey: config.agentTokenKey, fastTrack: config.fastTrack, ramdiskIsoUrl: config.ramdiskIsoUrl }),
     ...workflowSource(),
     shutdownGraceTime: '10s',
   });

@@ -47,6 +47,8 @@ export interface DriverInfoField {
   range?: readonly [number, number];
   /** For string fields with a fixed vocabulary. */
   choices?: readonly string[];
+  /** For string fields: the longest allowed, in bytes of UTF-8. */
+  maxBytes?: number;
 }
 
 export interface DriverDescription {
@@ -74,9 +76,9 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
   fake: {
     name: 'fake',
     description: "No hardware: power and boot settings are kept in the worker's memory. For tests and demos.",
-    capabilities: ['power', 'reboot', 'boot_device'],
-    bootDevices: ['pxe', 'disk', 'cdrom'],
-    notes: ['State is lost when the worker restarts.'],
+    capabilities: ['power', 'reboot', 'soft_power_off', 'soft_reboot', 'power_cycle', 'boot_device', 'persistent_boot_device', 'boot_mode'],
+    bootDevices: BOOT_DEVICES,
+    notes: ['Every change lands at once; state is lost when the worker restarts.'],
     driverInfo: [],
   },
   redfish: {
@@ -98,7 +100,8 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
     ],
     bootDevices: ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'],
     notes: [
-      'Each power action uses a ResetType the system advertises, best first (e.g. reboot: ForceRestart, GracefulRestart, PowerCycle).',
+      'Each power action uses a ResetType the system advertises, best first: reboot ForceRestart, GracefulRestart, PowerCycle; power cycle PowerCycle, else ForceRestart; power off ForceOff, else GracefulShutdown.',
+      'Virtual media: the first CD/DVD device under the system, else under its manager; insert is skipped when the same image is already in.',
       'A boot device the system does not list in BootSourceOverrideTarget@Redfish.AllowableValues is refused before anything changes.',
       'Requests time out after 10 s; GET and PATCH are retried on 5xx and connection errors with backoff, POST only when the BMC surely did not act (connection refused, 503).',
     ],
@@ -130,8 +133,9 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
     driverInfo: [
       field('ipmi_address', 'BMC host name or IP address.', { required: true }),
       field('ipmi_port', `UDP port of the BMC; default ${IPMI_DEFAULT_PORT}.`, { type: 'integer-or-string', range: [1, 65535] }),
-      field('ipmi_username', 'BMC user name; default: the anonymous (null) user.'),
-      field('ipmi_password', 'BMC password.', { secret: true }),
+      field('ipmi_username', 'BMC user name; default: the anonymous (null) user.', { maxBytes: 16 }),
+      // IPMI 2.0 caps passwords at 20 bytes; ipmitool refuses longer ones.
+      field('ipmi_password', 'BMC password (at most 20 bytes).', { secret: true, maxBytes: 20 }),
       field('ipmi_cipher_suite', `IPMI 2.0 cipher suite (ipmitool -C); default ${IPMI_DEFAULT_CIPHER_SUITE}.`, {
         type: 'integer-or-string',
         range: [0, 17],
@@ -158,6 +162,7 @@ function valueProblem(spec: DriverInfoField, value: unknown): string | undefined
     case 'string':
       if (typeof value !== 'string') return 'must be a string';
       if (spec.choices && !spec.choices.includes(value)) return `must be one of ${spec.choices.join(', ')}`;
+      if (spec.maxBytes !== undefined && new TextEncoder().encode(value).length > spec.maxBytes) return `must be at most ${spec.maxBytes} bytes`;
       return undefined;
     case 'boolean-or-string':
       return typeof value === 'string' || typeof value === 'boolean' ? undefined : 'must be a boolean or a string';

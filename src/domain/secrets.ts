@@ -2,7 +2,8 @@
 // as "******", like Ironic's mask_dict_password.
 export const MASK = '******';
 
-const SECRET_KEY = /pass(word)?|secret|token|(^|_)key$|credential/i;
+// configdrive: its user_data often carries keys and passwords, as Ironic masks it too.
+const SECRET_KEY = /pass(word)?|secret|token|(^|_)key$|credential|^configdrive$/i;
 
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);

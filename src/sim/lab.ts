@@ -1,4 +1,5 @@
 // A lab of simulated machines, each behind its own Redfish BMC on 127.0.0.1.
+import { bootAgentOnRamdiskBoot, type AgentBootOptions } from './boot.js';
 import { SimMachine, type ResetType } from './machine.js';
 import { startRedfishBmc, type RedfishBmc } from './redfish-bmc.js';
 
@@ -16,6 +17,8 @@ export interface LabOptions {
   basePort?: number;
   /** Index of the first machine; lets two labs sharing one database keep distinct names and MACs. */
   firstIndex?: number;
+  /** Given: a machine that boots the ramdisk (PXE, virtual media) runs the agent against this API. */
+  agent?: AgentBootOptions;
 }
 
 export interface LabMachine {
@@ -35,9 +38,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const firstIndex = options.firstIndex ?? 0;
   const bmcs: RedfishBmc[] = [];
   const machines: LabMachine[] = [];
+  const detachAgents: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const { machine } of machines) machine.stop();
-    await Promise.all(bmcs.map((bmc) => bmc.close()));
+    await Promise.all([...bmcs.map((bmc) => bmc.close()), ...detachAgents.map((detach) => detach())]);
   };
   try {
     for (let offset = 0; offset < options.count; offset++) {
@@ -54,6 +58,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         password: options.password,
       });
       bmcs.push(bmc);
+      if (options.agent) detachAgents.push(bootAgentOnRamdiskBoot(machine, options.agent));
       machines.push({ machine, bmcUrl: bmc.url, name: machine.id, macs: machine.macs });
     }
   } catch (error) {

@@ -36,7 +36,8 @@ export const RESET_TYPES = Object.keys(RESET_EFFECTS) as ResetType[];
 
 /** The device a machine boots from when no override is enabled: its own disk. */
 const DEFAULT_BOOT_TARGET: BootTarget = 'Hdd';
-export const DEFAULT_DISK_SIZE_BYTES = 1024 ** 3;
+/** Sparse, so free until written; 4 GiB is the smallest disk the agent takes for a root device. */
+export const DEFAULT_DISK_SIZE_BYTES = 4 * 1024 ** 3;
 const NICS_PER_MACHINE = 2;
 
 export interface SimMachineOptions {

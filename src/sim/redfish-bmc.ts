@@ -33,6 +33,9 @@ const MANAGERS = `${ROOT}/Managers`;
 const CHASSIS = `${ROOT}/Chassis`;
 const SESSION_SERVICE = `${ROOT}/SessionService`;
 const SESSIONS = `${SESSION_SERVICE}/Sessions`;
+const UPDATE_SERVICE = `${ROOT}/UpdateService`;
+const TASK_SERVICE = `${ROOT}/TaskService`;
+const TASKS = `${TASK_SERVICE}/Tasks`;
 const MANAGER_ID = 'BMC';
 const CHASSIS_ID = 'Chassis';
 
@@ -77,7 +80,7 @@ interface Reply {
 }
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
-type Handler = (body: unknown) => Reply;
+type Handler = (body: unknown) => Reply | Promise<Reply>;
 interface Route {
   /** Methods reachable without credentials: reading the service root, logging in. */
   publicMethods?: Method[];
@@ -134,7 +137,7 @@ function parseBootPatch(body: unknown): Partial<BootOverride> {
   }, {});
 }
 
-function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, Route> {
+function buildRoutes(machine: SimMachine, sessions: SessionStore, outOfBand: OutOfBand): Map<string, Route> {
   const systemPath = `${SYSTEMS}/${machine.systemId}`;
   const resetPath = `${systemPath}/Actions/ComputerSystem.Reset`;
   const nicsPath = `${systemPath}/EthernetInterfaces`;
@@ -160,6 +163,7 @@ function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, R
         'BootSourceOverrideTarget@Redfish.AllowableValues': BOOT_TARGETS,
       },
       EthernetInterfaces: link(nicsPath),
+      ...outOfBand.systemProperties,
       Links: { ManagedBy: [link(managerPath)], Chassis: [link(chassisPath)] },
       Actions: {
         '#ComputerSystem.Reset': { target: resetPath, 'ResetType@Redfish.AllowableValues': machine.resetTypes },
@@ -186,6 +190,8 @@ function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, R
               Managers: link(MANAGERS),
               Chassis: link(CHASSIS),
               SessionService: link(SESSION_SERVICE),
+              UpdateService: link(UPDATE_SERVICE),
+              TaskService: link(TASK_SERVICE),
               Links: { Sessions: link(SESSIONS) },
             }),
         },
@@ -302,6 +308,7 @@ function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, R
         },
       },
     ],
+    ...outOfBand.routes,
     [
       SESSION_SERVICE,
       {
@@ -331,6 +338,259 @@ function buildRoutes(machine: SimMachine, sessions: SessionStore): Map<string, R
     ],
   ]);
 }
+
+/** The lab machine's hardware as inventory reports it. */
+const LAB_CPUS = { Count: 4, Model: 'Tempered Lab vCPU' };
+const LAB_MEMORY_GIB = 8;
+const INITIAL_BIOS_ATTRIBUTES: Readonly<Record<string, string | number | boolean>> = {
+  BootMode: 'Uefi',
+  ProcTurboMode: 'Enabled',
+  LogicalProc: 'Enabled',
+  SriovGlobalEnable: 'Disabled',
+  NumLock: 'On',
+};
+const IMAGE_DOWNLOAD_TIMEOUT_MS = 10_000;
+
+/** Fetches an image as a BMC would before using it; the reason when it cannot. */
+async function downloadProblem(url: unknown): Promise<string | undefined> {
+  if (typeof url !== 'string' || !URL.canParse(url)) return `The image URI ${JSON.stringify(url)} is not a URL.`;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(IMAGE_DOWNLOAD_TIMEOUT_MS) });
+    await response.arrayBuffer();
+    return response.ok ? undefined : `Downloading ${url} answered HTTP ${response.status}.`;
+  } catch (error) {
+    return `Downloading ${url} failed: ${error instanceof Error ? error.message : String(error)}.`;
+  }
+}
+
+/**
+ * What sushy-tools' fake driver cannot do, so the driver is proven here: BIOS settings staged
+ * until the next boot, firmware updates followed through a task, a virtual CD, and an inventory.
+ */
+function outOfBandRoutes(machine: SimMachine) {
+  const systemPath = `${SYSTEMS}/${machine.systemId}`;
+  const biosPath = `${systemPath}/Bios`;
+  const biosSettingsPath = `${biosPath}/Settings`;
+  const virtualMediaPath = `${systemPath}/VirtualMedia`;
+  const cdPath = `${virtualMediaPath}/Cd`;
+  const storagePath = `${systemPath}/Storage`;
+  const diskPath = `${storagePath}/1/Drives/0`;
+  const simpleUpdatePath = `${UPDATE_SERVICE}/Actions/UpdateService.SimpleUpdate`;
+  const firmwareInventoryPath = `${UPDATE_SERVICE}/FirmwareInventory`;
+
+  const bios = { ...INITIAL_BIOS_ATTRIBUTES };
+  let pendingBios: Record<string, string | number | boolean> = {};
+  // Staged BIOS settings take effect when the machine boots, as on real servers.
+  machine.on('power', (state) => {
+    if (state !== 'On') return;
+    Object.assign(bios, pendingBios);
+    pendingBios = {};
+  });
+
+  const firmware = { BIOS: '1.0.0', BMC: '1.0.0' };
+  const tasks = new Map<string, { state: 'Running' | 'Completed' | 'Exception'; message: string }>();
+  const taskResource = (id: string) => {
+    const task = tasks.get(id)!;
+    return {
+      '@odata.id': `${TASKS}/${id}`,
+      '@odata.type': '#Task.v1_4_3.Task',
+      Id: id,
+      Name: 'Firmware update',
+      TaskState: task.state,
+      TaskStatus: task.state === 'Exception' ? 'Critical' : 'OK',
+      Messages: [{ Message: task.message }],
+    };
+  };
+  const bumpVersion = (version: string) => version.replace(/\d+$/, (patch) => String(Number(patch) + 1));
+  const simpleUpdate = async (body: unknown): Promise<Reply> => {
+    const { ImageURI: imageUri } = requireObject(body, 'UpdateService.SimpleUpdate');
+    if (typeof imageUri !== 'string') {
+      throw new RedfishRequestError(400, 'Base.1.0.ActionParameterMissing', 'The action UpdateService.SimpleUpdate requires the parameter ImageURI.');
+    }
+    const id = String(tasks.size + 1);
+    tasks.set(id, { state: 'Running', message: `Downloading ${imageUri}.` });
+    void downloadProblem(imageUri).then((problem) => {
+      if (problem) {
+        tasks.set(id, { state: 'Exception', message: problem });
+        return;
+      }
+      tasks.set(id, { state: 'Running', message: 'Flashing the BIOS image.' });
+      setTimeout(() => {
+        firmware.BIOS = bumpVersion(firmware.BIOS);
+        tasks.set(id, { state: 'Completed', message: `BIOS updated to ${firmware.BIOS}.` });
+      }, machine.powerDelayMs).unref();
+    });
+    return { status: 202, headers: { Location: `${TASKS}/${id}` }, body: taskResource(id) };
+  };
+
+  let media: { image: string; inserted: boolean } = { image: '', inserted: false };
+  const insertMedia = async (body: unknown): Promise<Reply> => {
+    const { Image: image } = requireObject(body, 'VirtualMedia.InsertMedia');
+    // Like sushy-tools, the BMC downloads the image at once, so a bad URL fails the insert.
+    const problem = await downloadProblem(image);
+    if (problem) throw new RedfishRequestError(400, 'Base.1.0.ActionParameterValueFormatError', problem);
+    media = { image: image as string, inserted: true };
+    return noContent;
+  };
+
+  const routes: [string, Route][] = [
+    [
+      biosPath,
+      {
+        methods: {
+          GET: () =>
+            ok({
+              '@odata.id': biosPath,
+              '@odata.type': '#Bios.v1_1_0.Bios',
+              Id: 'BIOS',
+              Name: 'BIOS Configuration',
+              Attributes: bios,
+              '@Redfish.Settings': { SettingsObject: link(biosSettingsPath) },
+            }),
+        },
+      },
+    ],
+    [
+      biosSettingsPath,
+      {
+        methods: {
+          GET: () => ok({ '@odata.id': biosSettingsPath, '@odata.type': '#Bios.v1_1_0.Bios', Id: 'Settings', Attributes: pendingBios }),
+          PATCH: (body) => {
+            const attributes = requireObject(requireObject(body, 'a Bios PATCH').Attributes, 'Attributes');
+            for (const [name, value] of Object.entries(attributes)) {
+              if (!(name in bios)) throw new RedfishRequestError(400, 'Base.1.0.PropertyUnknown', `The BIOS attribute ${name} is not known.`);
+              if (typeof value !== typeof bios[name]) {
+                throw new RedfishRequestError(400, 'Base.1.0.PropertyValueTypeError', `The BIOS attribute ${name} must be a ${typeof bios[name]}.`);
+              }
+            }
+            pendingBios = { ...pendingBios, ...(attributes as typeof pendingBios) };
+            return noContent;
+          },
+        },
+      },
+    ],
+    [virtualMediaPath, { methods: { GET: () => ok(collection(virtualMediaPath, 'VirtualMediaCollection', 'Virtual Media', [cdPath])) } }],
+    [
+      cdPath,
+      {
+        methods: {
+          GET: () =>
+            ok({
+              '@odata.id': cdPath,
+              '@odata.type': '#VirtualMedia.v1_4_0.VirtualMedia',
+              Id: 'Cd',
+              Name: 'Virtual CD',
+              MediaTypes: ['CD', 'DVD'],
+              ConnectedVia: media.inserted ? 'URI' : 'NotConnected',
+              Image: media.image,
+              Inserted: media.inserted,
+              WriteProtected: true,
+              Actions: {
+                '#VirtualMedia.InsertMedia': { target: `${cdPath}/Actions/VirtualMedia.InsertMedia` },
+                '#VirtualMedia.EjectMedia': { target: `${cdPath}/Actions/VirtualMedia.EjectMedia` },
+              },
+            }),
+        },
+      },
+    ],
+    [`${cdPath}/Actions/VirtualMedia.InsertMedia`, { methods: { POST: insertMedia } }],
+    [
+      `${cdPath}/Actions/VirtualMedia.EjectMedia`,
+      {
+        methods: {
+          POST: () => {
+            media = { image: '', inserted: false };
+            return noContent;
+          },
+        },
+      },
+    ],
+    [storagePath, { methods: { GET: () => ok(collection(storagePath, 'StorageCollection', 'Storage', [`${storagePath}/1`])) } }],
+    [
+      `${storagePath}/1`,
+      {
+        methods: {
+          GET: () =>
+            ok({ '@odata.id': `${storagePath}/1`, '@odata.type': '#Storage.v1_8_0.Storage', Id: '1', Name: 'Local storage', Drives: [link(diskPath)] }),
+        },
+      },
+    ],
+    [
+      diskPath,
+      {
+        methods: {
+          GET: () =>
+            ok({
+              '@odata.id': diskPath,
+              '@odata.type': '#Drive.v1_9_0.Drive',
+              Id: '0',
+              Name: 'Disk 0',
+              CapacityBytes: machine.diskSizeBytes,
+              Model: 'Tempered Lab Disk',
+              SerialNumber: `${machine.id}-disk0`,
+              Status: healthy,
+            }),
+        },
+      },
+    ],
+    [
+      UPDATE_SERVICE,
+      {
+        methods: {
+          GET: () =>
+            ok({
+              '@odata.id': UPDATE_SERVICE,
+              '@odata.type': '#UpdateService.v1_8_0.UpdateService',
+              Id: 'UpdateService',
+              Name: 'Update Service',
+              ServiceEnabled: true,
+              FirmwareInventory: link(firmwareInventoryPath),
+              Actions: { '#UpdateService.SimpleUpdate': { target: simpleUpdatePath, 'TransferProtocol@Redfish.AllowableValues': ['HTTP', 'HTTPS'] } },
+            }),
+        },
+      },
+    ],
+    [simpleUpdatePath, { methods: { POST: simpleUpdate } }],
+    [
+      firmwareInventoryPath,
+      {
+        methods: {
+          GET: () =>
+            ok(collection(firmwareInventoryPath, 'SoftwareInventoryCollection', 'Firmware', Object.keys(firmware).map((id) => `${firmwareInventoryPath}/${id}`))),
+        },
+      },
+    ],
+    ...(Object.keys(firmware) as (keyof typeof firmware)[]).map((id): [string, Route] => [
+      `${firmwareInventoryPath}/${id}`,
+      {
+        methods: {
+          GET: () =>
+            ok({ '@odata.id': `${firmwareInventoryPath}/${id}`, '@odata.type': '#SoftwareInventory.v1_2_0.SoftwareInventory', Id: id, Name: id, Version: firmware[id], Updateable: true }),
+        },
+      },
+    ]),
+    [TASK_SERVICE, { methods: { GET: () => ok({ '@odata.id': TASK_SERVICE, '@odata.type': '#TaskService.v1_1_4.TaskService', Id: 'TaskService', Tasks: link(TASKS) }) } }],
+    [TASKS, { methods: { GET: () => ok(collection(TASKS, 'TaskCollection', 'Tasks', [...tasks.keys()].map((id) => `${TASKS}/${id}`))) } }],
+  ];
+
+  return {
+    systemProperties: {
+      ProcessorSummary: { ...LAB_CPUS, Status: healthy },
+      MemorySummary: { TotalSystemMemoryGiB: LAB_MEMORY_GIB, Status: healthy },
+      Storage: link(storagePath),
+      VirtualMedia: link(virtualMediaPath),
+      Bios: link(biosPath),
+    },
+    routes,
+    /** Tasks appear as they are created, so they are routed by lookup. */
+    taskRoute(path: string): Route | undefined {
+      const id = path.startsWith(`${TASKS}/`) ? path.slice(TASKS.length + 1) : undefined;
+      return id && tasks.has(id) ? { methods: { GET: () => ok(taskResource(id)) } } : undefined;
+    },
+  };
+}
+
+type OutOfBand = ReturnType<typeof outOfBandRoutes>;
 
 interface Session {
   id: string;
@@ -430,7 +690,8 @@ export async function startRedfishBmc(machine: SimMachine, options: RedfishBmcOp
   const credentialsMatch = (userName: string, password: string) =>
     timingSafeEqual(digest(`${userName}:${password}`), expectedCredentials);
   const sessions = new SessionStore(credentialsMatch);
-  const routes = buildRoutes(machine, sessions);
+  const outOfBand = outOfBandRoutes(machine);
+  const routes = buildRoutes(machine, sessions, outOfBand);
 
   const isAuthorized = (request: IncomingMessage): boolean => {
     if (sessions.isValid(request.headers['x-auth-token'] as string | undefined)) return true;
@@ -445,7 +706,7 @@ export async function startRedfishBmc(machine: SimMachine, options: RedfishBmcOp
     // Clients differ on trailing slashes (sushy asks for /redfish/v1/), so both spellings work.
     const path = new URL(request.url ?? '/', 'http://bmc').pathname.replace(/\/+$/, '');
     const method = request.method as Method;
-    const route = routes.get(path) ?? sessions.route(path);
+    const route = routes.get(path) ?? sessions.route(path) ?? outOfBand.taskRoute(path);
     // Credentials first, so a stranger cannot probe which resources exist.
     if (!route?.publicMethods?.includes(method) && !isAuthorized(request)) return unauthorized;
     if (!route) {

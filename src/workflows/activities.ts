@@ -13,3 +13,12 @@ export const bmc = proxyActivities<Activities>({
   startToCloseTimeout: '60s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
+
+/**
+ * Calls to the agent: quick (commands are started, then polled), retried while a booting or busy
+ * agent may still answer.
+ */
+export const agent = proxyActivities<Activities>({
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 8 },
+});

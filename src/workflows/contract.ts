@@ -30,13 +30,24 @@ export interface PowerInput {
   context: RequestContext;
 }
 
+/** A step a caller asks for by name (manual cleaning), with its arguments. */
+export interface RequestedStep {
+  interface: string;
+  step: string;
+  args: Record<string, unknown>;
+}
+
 export interface ProvisionInput {
   nodeUuid: string;
   verb: Verb;
   /** The state the API saw when it accepted the verb; the first transition starts from it. */
   fromState: ProvisionState;
   context: RequestContext;
+  /** Manual cleaning: these steps, in this order. */
+  cleanSteps?: RequestedStep[];
+  /** Run only out-of-band steps, without booting the ramdisk. */
+  disableRamdisk?: boolean;
 }
 
-/** Transient states a provision operation knows how to drive in this version. */
-export const DRIVEN_STATES: readonly ProvisionState[] = ['verifying'];
+/** Verbs whose operations this version does not have yet. */
+export const UNIMPLEMENTED_VERBS: readonly Verb[] = ['inspect', 'boot'];

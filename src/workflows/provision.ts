@@ -1,39 +1,149 @@
 // One workflow for every provision verb. The verb's first transition tells which handler
-// drives the node from there, one handler per transient state (as Metal3 has per host state).
-import { upsertSearchAttributes } from '@temporalio/workflow';
-import type { ProvisionEvent, ProvisionState } from '../domain/provision.js';
+// drives the node from there, one handler per transient state (as Metal3 has one per host
+// state); when a handler is done the node takes the `done` transition, which may lead to the
+// next handler (undeploy: deleting, then cleaning).
+import { ApplicationFailure, condition, defineQuery, setHandler } from '@temporalio/workflow';
+import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
+import type { StepKind, StepStatus } from '../domain/steps.js';
 import { bmc, db } from './activities.js';
-import { Operation, ProvisionStateKey, type ProvisionInput, type RequestContext } from './contract.js';
+import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
+import { updateSearchAttribute } from './search-attributes.js';
+import { settlePower } from './power.js';
+import { abortSignal, agentHeartbeatSignal } from './signals.js';
+import { runSteps, StepAborted, StepPlan, type StepRun } from './step-runner.js';
 
-type Handler = (nodeUuid: string, context: RequestContext) => Promise<void>;
+/** The plan of the running clean or deploy, each step with its status. */
+export const planQuery = defineQuery<StepStatus[]>('plan');
 
-/** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
-async function verify(nodeUuid: string, context: RequestContext): Promise<void> {
-  const powerState = await bmc.bmcVerify(nodeUuid);
-  await db.recordPowerState(nodeUuid, powerState, null, context);
+/** How long a booting ramdisk may take to heartbeat before the operation fails. */
+const AGENT_BOOT_TIMEOUT = '30 minutes';
+
+class ProvisionOperation {
+  state: ProvisionState;
+  plan = new StepPlan([]);
+  heartbeats = 0;
+  abortRequested = false;
+
+  constructor(readonly input: ProvisionInput) {
+    this.state = input.fromState;
+  }
+
+  get nodeUuid() {
+    return this.input.nodeUuid;
+  }
+
+  async transition(event: ProvisionEvent, error?: string): Promise<void> {
+    const { nodeUuid, context } = this.input;
+    const next = await db.transitionProvision({ nodeUuid, event, from: this.state, context, error });
+    this.state = next.provision_state;
+    updateSearchAttribute(ProvisionStateKey, this.state);
+  }
+
+  /** A wait shown as the wait state of the operation (clean wait / wait call-back), where abort is legal. */
+  async waiting(wait: () => Promise<void>): Promise<void> {
+    await this.transition('wait');
+    try {
+      await wait();
+    } finally {
+      if (!this.abortRequested) await this.transition('resume');
+    }
+  }
+
+  stepRun(kind: StepKind): StepRun {
+    return {
+      nodeUuid: this.nodeUuid,
+      kind,
+      context: this.input.context,
+      aborted: () => this.abortRequested,
+      waiting: (wait) => this.waiting(wait),
+    };
+  }
+
+  /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk and we wait for its heartbeat. */
+  async ensureAgent(): Promise<void> {
+    if (await db.agentIsAlive(this.nodeUuid)) return;
+    const heartbeatsBefore = this.heartbeats;
+    await this.boot('ramdisk');
+    await this.waiting(async () => {
+      const heartbeated = await condition(() => this.heartbeats > heartbeatsBefore || this.abortRequested, AGENT_BOOT_TIMEOUT);
+      if (this.abortRequested) throw new StepAborted();
+      if (!heartbeated) {
+        throw ApplicationFailure.nonRetryable(`the agent did not heartbeat within ${AGENT_BOOT_TIMEOUT} of booting the ramdisk`, 'AgentTimeout');
+      }
+    });
+  }
+
+  /** Reboots (or powers on) the machine into the ramdisk or its deployed instance, counting the boot. */
+  async boot(into: 'ramdisk' | 'instance'): Promise<void> {
+    await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
+    await db.recordBoot(this.nodeUuid, into, this.input.context);
+    await settlePower(this.nodeUuid, 'rebooting', this.input.context);
+  }
+
+  async powerOff(): Promise<void> {
+    await settlePower(this.nodeUuid, 'power off', this.input.context);
+    await db.forgetAgent(this.nodeUuid);
+  }
+
+  async runPlan(kind: StepKind): Promise<void> {
+    const { cleanSteps, disableRamdisk } = this.input;
+    if (!disableRamdisk) await this.ensureAgent();
+    this.plan = new StepPlan(await db.planSteps(this.nodeUuid, kind, kind === 'clean' ? cleanSteps : undefined, !disableRamdisk));
+    await runSteps(this.stepRun(kind), this.plan);
+  }
 }
 
-const HANDLERS: Partial<Record<ProvisionState, Handler>> = { verifying: verify };
+type Handler = (op: ProvisionOperation) => Promise<void>;
 
-export async function provisionWorkflow({ nodeUuid, verb, fromState, context }: ProvisionInput): Promise<ProvisionState> {
-  upsertSearchAttributes([{ key: Operation, value: verb }]);
-  let state = fromState;
-  const transition = async (event: ProvisionEvent, error?: string) => {
-    const next = await db.transitionProvision({ nodeUuid, event, from: state, context, error });
-    state = next.provision_state;
-    upsertSearchAttributes([{ key: ProvisionStateKey, value: state }]);
-  };
+const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['cleaning', 'clean wait', 'deploying', 'wait call-back']);
 
-  await transition(verb);
-  const handler = HANDLERS[state];
-  if (!handler) return state;
-  try {
-    await handler(nodeUuid, context);
-  } catch (err) {
-    await transition('fail', failureMessage(err));
-    throw err;
+const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
+  /** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
+  async verifying(op) {
+    const powerState = await bmc.bmcVerify(op.nodeUuid);
+    await db.recordPowerState(op.nodeUuid, powerState, null, op.input.context);
+  },
+
+  async cleaning(op) {
+    await op.runPlan('clean');
+    // Fast-track keeps the agent up for the next operation; otherwise the machine rests.
+    if (!(await db.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
+  },
+
+  async deploying(op) {
+    await op.runPlan('deploy');
+    await op.boot('instance');
+  },
+
+  /** Tear-down before cleaning: the tenant's instance stops. */
+  async deleting(op) {
+    await op.powerOff();
+  },
+};
+
+export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
+  updateSearchAttribute(Operation, input.verb);
+  const op = new ProvisionOperation(input);
+  setHandler(planQuery, () => op.plan.steps);
+  setHandler(agentHeartbeatSignal, () => void op.heartbeats++);
+  setHandler(abortSignal, () => void (op.abortRequested = true));
+
+  await op.transition(input.verb);
+  for (let handler = HANDLERS[op.state]; handler; handler = HANDLERS[op.state]) {
+    try {
+      await handler(op);
+    } catch (err) {
+      const aborted = err instanceof StepAborted || op.abortRequested;
+      const failedIn = op.state;
+      const event = aborted && allowedEvents(failedIn).includes('abort') ? 'abort' : 'fail';
+      await op.transition(event, aborted ? `aborted on request while ${failedIn}` : failureMessage(err));
+      // A machine that failed mid-clean or mid-deploy is left off, not half-provisioned and running.
+      if (POWER_OFF_ON_FAILURE.has(failedIn)) await op.powerOff();
+      if (aborted) return op.state;
+      throw err;
+    }
+    await op.transition('done');
   }
-  await transition('done');
-  return state;
+  return op.state;
 }

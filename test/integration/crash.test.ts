@@ -35,7 +35,7 @@ describe('a worker killed with -9 mid-operation', () => {
     const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.power_state === 'power on' && n.target_power_state === null, 90_000);
     assert.equal(node.last_error, null);
     assert.equal(machine.powerState, 'On');
-    assert.equal((await handle.describe()).status.name, 'COMPLETED');
+    assert.equal(await handle.result(), 'power on');
     const events = await h.get(`/v1/nodes/${uuid}/history?kind=power`);
     assert.equal(events.body.history.length, 1, 'one power change recorded, not two');
   });

@@ -17,10 +17,20 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
 
-function env(name: string): string {
+export function env(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with "npm test"`);
   return value;
+}
+
+/** A fresh, migrated database of its own in the run's PostgreSQL. */
+export async function createTestDatabase(id: string, logger: pino.Logger): Promise<string> {
+  const serverUrl = new URL(env('TEST_POSTGRES_URL'));
+  const database = `test_${id}`;
+  await createDatabaseIfMissing(new URL('/postgres', serverUrl).toString(), database);
+  const databaseUrl = new URL(`/${database}`, serverUrl).toString();
+  await migrate(databaseUrl, logger);
+  return databaseUrl;
 }
 
 export interface HttpResult<T = any> {
@@ -34,6 +44,8 @@ export interface HarnessOptions {
   powerDelayMs?: number;
   /** false: no worker in this process; start one with spawnWorker(). */
   inProcessWorker?: boolean;
+  /** Cleaning leaves the agent running (Ironic's fast_track). */
+  fastTrack?: boolean;
 }
 
 let runtimeInstalled = false;
@@ -42,14 +54,11 @@ export async function startHarness(options: HarnessOptions = {}) {
   const id = randomBytes(5).toString('hex');
   const scratch = mkdtempSync(path.join(env('TEST_SCRATCH_DIR'), `${id}-`));
   const logFile = path.join(scratch, 'tempered.log');
-  const logStream = createWriteStream(logFile);
+  // Appending, as every process of the harness (workers, lab agents) writes to this file too.
+  const logStream = createWriteStream(logFile, { flags: 'a' });
   const logger = pino({ level: 'debug' }, logStream);
 
-  const serverUrl = new URL(env('TEST_POSTGRES_URL'));
-  const database = `test_${id}`;
-  await createDatabaseIfMissing(new URL('/postgres', serverUrl).toString(), database);
-  const databaseUrl = new URL(`/${database}`, serverUrl).toString();
-  await migrate(databaseUrl, logger);
+  const databaseUrl = await createTestDatabase(id, logger);
 
   const config: Config = {
     databaseUrl,
@@ -61,6 +70,8 @@ export async function startHarness(options: HarnessOptions = {}) {
     logLevel: 'debug',
     authMode: 'token',
     adminToken: `tmp_admin_${id}_${randomBytes(16).toString('hex')}`,
+    agentTokenKey: randomBytes(32).toString('base64url'),
+    fastTrack: options.fastTrack ?? false,
   };
   const pool = createPool(databaseUrl, 5);
   const api = await startApi(config, logger);
@@ -78,7 +89,13 @@ export async function startHarness(options: HarnessOptions = {}) {
   let lab: Lab | undefined;
   let nodeUuids: string[] = [];
   if (options.labCount) {
-    lab = await startLab({ count: options.labCount, dataDir: scratch, powerDelayMs: options.powerDelayMs ?? 0, ...credentials });
+    lab = await startLab({
+      count: options.labCount,
+      dataDir: scratch,
+      powerDelayMs: options.powerDelayMs ?? 0,
+      agent: { apiUrl: api.url, logFile },
+      ...credentials,
+    });
     nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);
   }
 

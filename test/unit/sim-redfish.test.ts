@@ -6,12 +6,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PowerState } from '../../src/domain/power.js';
 import { createRedfishDriver, redfishDriver } from '../../src/drivers/redfish.js';
-import { BmcError, type Bmc } from '../../src/drivers/types.js';
+import type { Bmc } from '../../src/drivers/types.js';
 import { startLab } from '../../src/sim/lab.js';
 import { DEFAULT_DISK_SIZE_BYTES, SimMachine, type ResetType, type SimPowerState } from '../../src/sim/machine.js';
 import { startRedfishBmc, type RedfishBmc } from '../../src/sim/redfish-bmc.js';
+import { rejectsWithKind, waitForPower } from '../support/bmc.js';
 
 const USERNAME = 'admin';
 const PASSWORD = 'Sup3r-s3cret!';
@@ -30,15 +30,8 @@ const driverInfo = (address: string, overrides: Record<string, unknown> = {}) =>
 const connect = (overrides: Record<string, unknown> = {}): Bmc =>
   redfishDriver.connect({ nodeUuid: 'x', driverInfo: driverInfo(bmc.url, overrides) });
 
-async function waitForPower(target: Bmc, expected: PowerState): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  let state = await target.getPowerState();
-  while (state !== expected) {
-    if (Date.now() > deadline) assert.fail(`power state stayed "${state}", expected "${expected}"`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    state = await target.getPowerState();
-  }
-}
+/** The lab machines here settle within their 200 ms power delay. */
+const LAB_POLL = { timeoutMs: 5_000, pollMs: 20 };
 
 /** Runs `action` and returns the power changes the machine went through meanwhile. */
 async function powerChangesDuring(subject: SimMachine, action: () => Promise<void>): Promise<SimPowerState[]> {
@@ -51,16 +44,6 @@ async function powerChangesDuring(subject: SimMachine, action: () => Promise<voi
     subject.off('power', record);
   }
   return changes;
-}
-
-async function rejectsWithKind(promise: Promise<unknown>, kind: BmcError['kind']): Promise<BmcError> {
-  const error = await promise.then(
-    () => assert.fail(`expected a BmcError of kind ${kind}`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof BmcError, `expected a BmcError, got ${String(error)}`);
-  assert.equal(error.kind, kind, error.message);
-  return error;
 }
 
 before(async () => {
@@ -146,7 +129,7 @@ describe('redfish driver against the simulated BMC', () => {
   it('powers on, off and reboots, waiting out the power delay', async (t) => {
     const driver = connect();
     await driver.setPowerState('power on');
-    await waitForPower(driver, 'power on');
+    await waitForPower(driver, 'power on', LAB_POLL);
 
     const reset = t.mock.method(machine, 'reset');
     await driver.setPowerState('power on');
@@ -154,14 +137,14 @@ describe('redfish driver against the simulated BMC', () => {
     reset.mock.restore();
 
     await driver.setPowerState('power off');
-    await waitForPower(driver, 'power off');
+    await waitForPower(driver, 'power off', LAB_POLL);
 
     await driver.setPowerState('power on');
-    await waitForPower(driver, 'power on');
+    await waitForPower(driver, 'power on', LAB_POLL);
     const changes = await powerChangesDuring(machine, async () => {
       await driver.setPowerState('rebooting');
       assert.equal(await driver.getPowerState(), 'power off', 'a restart drops power at once');
-      await waitForPower(driver, 'power on');
+      await waitForPower(driver, 'power on', LAB_POLL);
     });
     assert.deepEqual(changes, ['Off', 'On']);
   });
@@ -169,11 +152,11 @@ describe('redfish driver against the simulated BMC', () => {
   it('powers a machine that is off on when asked to reboot', async (t) => {
     const driver = connect();
     await driver.setPowerState('power off');
-    await waitForPower(driver, 'power off');
+    await waitForPower(driver, 'power off', LAB_POLL);
     const reset = t.mock.method(machine, 'reset');
     await driver.setPowerState('rebooting');
     assert.deepEqual(reset.mock.calls.map((call) => call.arguments[0]), ['On']);
-    await waitForPower(driver, 'power on');
+    await waitForPower(driver, 'power on', LAB_POLL);
   });
 
   it('sets the boot device once or persistently', async () => {

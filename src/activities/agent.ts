@@ -1,0 +1,89 @@
+// Activities that talk to a node's agent. The agent's URL and token are read and derived here,
+// from the node row and the worker's AGENT_TOKEN_KEY: neither ever enters a workflow.
+import { ApplicationFailure } from '@temporalio/common';
+import { AgentError, agentClientForNode, type AgentClient } from '../agent/client.js';
+import { findNode, type NodeRecord } from '../db/nodes.js';
+import type { Pool } from '../db/pool.js';
+import type { Step, StepKind, StepOutcome } from '../domain/steps.js';
+
+export interface AgentCommandStatus {
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  outcome: StepOutcome;
+  error?: string;
+}
+
+/**
+ * Arguments the built-in deploy steps take from the node's instance_info (Ironic's keys), so the
+ * image location, checksum and config drive are read here rather than carried through history.
+ */
+function builtInArgs(node: NodeRecord, step: Step): Record<string, unknown> | undefined {
+  const info = node.instance_info as Record<string, any>;
+  if (step.interface !== 'deploy') return undefined;
+  if (step.step === 'write_image') {
+    return {
+      image_source: info.image_source,
+      disk_format: info.image_disk_format ?? 'raw',
+      os_hash_algo: info.image_os_hash_algo,
+      os_hash_value: info.image_os_hash_value,
+    };
+  }
+  if (step.step === 'write_configdrive') {
+    const given = (info.configdrive ?? {}) as Record<string, any>;
+    const hostname = node.name ?? node.uuid;
+    return { configdrive: { ...given, meta_data: { uuid: node.uuid, name: hostname, hostname, ...given.meta_data } } };
+  }
+  return undefined;
+}
+
+export function createAgentActivities(pool: Pool, tokenKey: string | undefined) {
+  async function withAgent<T>(nodeUuid: string, call: (client: AgentClient, node: NodeRecord) => Promise<T>): Promise<T> {
+    if (!tokenKey) throw ApplicationFailure.nonRetryable('AGENT_TOKEN_KEY is not set on the worker: it cannot talk to agents', 'Misconfigured');
+    const node = await findNode(pool, nodeUuid);
+    if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
+    try {
+      return await call(agentClientForNode(node, tokenKey), node);
+    } catch (err) {
+      if (err instanceof AgentError && !err.retryable) throw ApplicationFailure.nonRetryable(err.message, 'AgentError');
+      throw err;
+    }
+  }
+
+  return {
+    agentListSteps(nodeUuid: string, kind: StepKind): Promise<Step[]> {
+      return withAgent(nodeUuid, async (client, node) =>
+        (await client.getSteps(kind))
+          // No config drive asked for: nothing to write.
+          .filter((s) => !(s.step === 'write_configdrive' && !node.instance_info.configdrive))
+          .map((s): Step => ({ ...s, args: {}, runner: 'agent' })),
+      );
+    },
+
+    /**
+     * Starts the step on the agent and answers the command's id. Idempotent: when a retry finds
+     * the agent already running (or done with) this step since `since`, that command is the answer.
+     */
+    agentStartStep(nodeUuid: string, kind: StepKind, step: Step, since: string): Promise<string> {
+      return withAgent(nodeUuid, async (client, node) => {
+        const command = `execute_${kind}_step`;
+        const earlier = (await client.listCommands())
+          .filter((c) => c.command_name === command && c.started_at >= since && c.command_status !== 'FAILED')
+          .at(-1);
+        if (earlier) return earlier.id;
+        const args = { ...step.args, ...builtInArgs(node, step) };
+        const started = await client.executeStep(kind, { interface: step.interface, step: step.step, args }, { properties: node.properties as any });
+        return started.id;
+      });
+    },
+
+    agentCommandStatus(nodeUuid: string, commandId: string): Promise<AgentCommandStatus> {
+      return withAgent(nodeUuid, async (client) => {
+        const record = await client.getCommand(commandId);
+        return {
+          status: record.command_status === 'SUCCEEDED' || record.command_status === 'FAILED' ? record.command_status : 'RUNNING',
+          outcome: { kind: 'done' },
+          error: record.command_error ? `${record.command_name}: ${record.command_error.message}` : undefined,
+        };
+      });
+    },
+  };
+}

@@ -1,0 +1,82 @@
+// Activities of the step engine: the plan, running out-of-band steps, and recording progress.
+import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { templatesForTraits } from '../db/deploy-templates.js';
+import { insertEvent } from '../db/events.js';
+import { findNode, updateNode, type NodeRecord } from '../db/nodes.js';
+import type { Pool } from '../db/pool.js';
+import { orderSteps, overlaySteps, stepName, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
+import { driverSteps } from '../drivers/steps.js';
+import type { RequestContext, RequestedStep } from '../workflows/contract.js';
+import type { createAgentActivities } from './agent.js';
+import { connectBmc } from './bmc.js';
+
+async function loadNode(pool: Pool, nodeUuid: string): Promise<NodeRecord> {
+  const node = await findNode(pool, nodeUuid);
+  if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
+  return node;
+}
+
+export interface StepProgress {
+  nodeUuid: string;
+  kind: StepKind;
+  step: Step;
+  phase: 'start' | 'end';
+  context: RequestContext;
+}
+
+export function createStepActivities(pool: Pool, agentSteps: ReturnType<typeof createAgentActivities>['agentListSteps']) {
+  return {
+    /**
+     * The plan: automated runs every enabled step (driver, agent, then deploy templates of the
+     * node's traits overlaid) by priority; manual runs the requested steps in the order given.
+     */
+    async planSteps(nodeUuid: string, kind: StepKind, requested: RequestedStep[] | undefined, withAgent: boolean): Promise<Step[]> {
+      const node = await loadNode(pool, nodeUuid);
+      const available = [...driverSteps(node.driver, kind).map((s) => s.definition), ...(withAgent ? await agentSteps(nodeUuid, kind) : [])];
+      if (requested) {
+        const byName = new Map(available.map((s) => [stepName(s), s]));
+        return requested.map((r) => {
+          const known = byName.get(stepName(r));
+          if (!known) {
+            throw ApplicationFailure.nonRetryable(
+              `unknown ${kind} step ${stepName(r)}${withAgent ? '' : ' (the ramdisk is disabled: only out-of-band steps run)'}`,
+              'UnknownStep',
+            );
+          }
+          return { ...known, args: { ...known.args, ...r.args } };
+        });
+      }
+      const templates = kind === 'deploy' ? await templatesForTraits(pool, node.traits) : [];
+      const templateSteps = templates.flatMap((t) =>
+        t.steps.map((s): Step => ({ abortable: false, reboot_requested: false, runner: 'bmc', ...s })),
+      );
+      return orderSteps(overlaySteps(available, templateSteps), node.driver);
+    },
+
+    async recordStep({ nodeUuid, kind, step, phase, context }: StepProgress): Promise<void> {
+      const field = kind === 'clean' ? 'clean_step' : 'deploy_step';
+      const shown = { interface: step.interface, step: step.step, priority: step.priority, runner: step.runner };
+      await updateNode(pool, nodeUuid, { [field]: phase === 'start' ? shown : null });
+      await insertEvent(pool, {
+        node_uuid: nodeUuid,
+        kind: 'provision',
+        verb: `${kind} step ${phase}`,
+        message: stepName(step),
+        user_name: context.user,
+        project: context.project,
+        request_id: context.requestId,
+        workflow_id: activityInfo().workflowExecution?.workflowId ?? null,
+      });
+    },
+
+    async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepOutcome> {
+      const node = await loadNode(pool, nodeUuid);
+      const implementation = driverSteps(node.driver, kind).find((s) => stepName(s.definition) === stepName(step));
+      if (!implementation) {
+        throw ApplicationFailure.nonRetryable(`driver ${node.driver} has no ${kind} step ${stepName(step)}`, 'UnknownStep');
+      }
+      return connectBmc(node, (bmc) => implementation.run(bmc, step.args, attempt, state));
+    },
+  };
+}

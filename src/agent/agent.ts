@@ -1,0 +1,147 @@
+// The agent's life: serve commands, look the machine up by its MACs until the control plane
+// answers with a node and a token, then heartbeat on the interval it was given. A control plane
+// that is down or not yet expecting this machine is retried with capped, jittered backoff.
+import { createSocket } from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { HIDDEN_TOKEN, hashAgentToken } from '../domain/agent.js';
+import { AGENT_VERSION } from './commands.js';
+import type { Platform } from './platform/types.js';
+import { CommandRunner, startCommandServer } from './server.js';
+
+export interface RetryPolicy {
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface AgentOptions {
+  apiUrl: string;
+  platform: Platform;
+  logger: Logger;
+  /** 0.0.0.0 on a machine; 127.0.0.1 in the lab. */
+  listenHost: string;
+  /** 9999 (ironic-python-agent's) on a machine; 0 (any free port) in the lab. */
+  listenPort: number;
+  /** The host in the callback URL; default: the listen address, or the local address facing the API. */
+  advertiseHost?: string;
+  retry?: RetryPolicy;
+}
+
+export interface RunningAgent {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, maxMs: 30_000 };
+const REQUEST_TIMEOUT_MS = 10_000;
+
+interface LookupAnswer {
+  node: { uuid: string };
+  config: { heartbeat_interval: number; agent_token: string };
+}
+
+/** The local address this machine uses to reach `apiUrl`: a connected UDP socket sends nothing but knows it. */
+async function addressFacing(apiUrl: string): Promise<string> {
+  const { hostname, port } = new URL(apiUrl);
+  const socket = createSocket(hostname.includes(':') ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(Number(port) || 80, hostname.replace(/^\[|\]$/g, ''), () => resolve());
+    });
+    return socket.address().address;
+  } finally {
+    socket.close();
+  }
+}
+
+function retryDelay(attempt: number, policy: RetryPolicy): number {
+  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** attempt);
+  return ceiling / 2 + (Math.random() * ceiling) / 2;
+}
+
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const { apiUrl, platform, logger } = options;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const stopping = new AbortController();
+  let tokenHash: string | undefined;
+  const runner = new CommandRunner({ platform, logger });
+  const server = await startCommandServer({ host: options.listenHost, port: options.listenPort, runner, tokenHash: () => tokenHash, logger });
+  const wildcard = ['0.0.0.0', '::'].includes(options.listenHost);
+  const host = options.advertiseHost ?? (wildcard ? await addressFacing(apiUrl) : options.listenHost);
+  const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+  logger.info({ callbackUrl, platform: platform.name }, 'agent listening');
+
+  const call = (path: string, init: RequestInit = {}) =>
+    fetch(`${apiUrl}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json' },
+      signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+    });
+
+  /** Retries `attempt` until it returns a value; undefined once the agent stops. */
+  async function persist<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T | undefined> {
+    for (let failures = 0; !stopping.signal.aborted; failures++) {
+      try {
+        const value = await attempt();
+        if (value !== undefined) return value;
+      } catch (err) {
+        if (stopping.signal.aborted) break;
+        logger.warn({ error: (err as Error).message }, `${what} failed`);
+      }
+      await sleep(retryDelay(failures, retry), undefined, { signal: stopping.signal }).catch(() => {});
+    }
+    return undefined;
+  }
+
+  async function lookup(): Promise<{ nodeUuid: string; intervalMs: number; token: string } | undefined> {
+    const macs = await platform.macAddresses();
+    const response = await call(`/v1/lookup?addresses=${encodeURIComponent(macs.join(','))}`);
+    if (!response.ok) {
+      logger.info({ status: response.status, macs }, 'lookup: no node expects this machine yet');
+      return undefined;
+    }
+    const answer = (await response.json()) as LookupAnswer;
+    if (answer.config.agent_token === HIDDEN_TOKEN) {
+      // Another agent holds this node's token; only a reset on the control plane (a reboot of the node) frees it.
+      logger.warn({ node: answer.node.uuid }, 'lookup: the node already has an agent token; waiting for it to be reset');
+      return undefined;
+    }
+    logger.info({ node: answer.node.uuid, interval_s: answer.config.heartbeat_interval }, 'looked up');
+    return { nodeUuid: answer.node.uuid, intervalMs: answer.config.heartbeat_interval * 1000, token: answer.config.agent_token };
+  }
+
+  /** true: heartbeat taken; false: the token is no longer valid; throws on anything retryable. */
+  async function heartbeat(nodeUuid: string, token: string): Promise<boolean> {
+    const response = await call(`/v1/heartbeat/${nodeUuid}`, {
+      method: 'POST',
+      body: JSON.stringify({ callback_url: callbackUrl, agent_version: AGENT_VERSION, agent_token: token }),
+    });
+    if (response.status === 401) return false;
+    if (response.status !== 202) throw new Error(`heartbeat answered ${response.status}`);
+    return true;
+  }
+
+  const life = (async () => {
+    while (!stopping.signal.aborted) {
+      const session = await persist('lookup', lookup);
+      if (!session) return;
+      tokenHash = hashAgentToken(session.token);
+      let accepted: boolean | undefined = true;
+      while (accepted && !stopping.signal.aborted) {
+        accepted = await persist('heartbeat', async () => heartbeat(session.nodeUuid, session.token));
+        if (accepted) await sleep(session.intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
+      }
+      if (accepted === false) logger.warn({ node: session.nodeUuid }, 'heartbeat refused: looking up again');
+    }
+  })();
+
+  return {
+    url: callbackUrl,
+    async stop() {
+      stopping.abort();
+      await life;
+      await server.close();
+    },
+  };
+}

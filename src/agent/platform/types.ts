@@ -1,0 +1,77 @@
+// What the agent needs from the machine it runs on. Two implementations: linux.ts (a real
+// ramdisk: lsblk, sgdisk, efibootmgr, kexec) and sim.ts (a lab machine whose disk is a file).
+// Image and config-drive writing is the same on both: bytes into the disk's path.
+
+export interface Disk {
+  /** Kernel name, e.g. sda or nvme0n1. */
+  name: string;
+  /** Where to write: /dev/sda, or the lab machine's disk file. */
+  path: string;
+  sizeBytes: number;
+  model: string | null;
+  vendor: string | null;
+  serial: string | null;
+  wwn: string | null;
+  rotational: boolean;
+}
+
+export interface Inventory {
+  cpu: { count: number; model_name: string | null; architecture: string };
+  memory: { total_bytes: number };
+  disks: Disk[];
+  interfaces: { name: string; mac_address: string }[];
+  boot: { current_boot_mode: 'uefi' | 'bios' };
+  system_vendor: { manufacturer: string | null; product_name: string | null; serial_number: string | null };
+}
+
+/** A byte range of a disk. */
+export interface Extent {
+  offset: number;
+  length: number;
+}
+
+export interface BootloaderRequest {
+  /** Unique GUID (PARTUUID) of the EFI system partition; default: the disk's only one. */
+  efiSystemPartitionUuid?: string;
+  /** Path of the EFI program on that partition. */
+  loader: string;
+  label: string;
+}
+
+export interface BootEntry {
+  label: string;
+  loader: string;
+  partitionNumber: number;
+  partitionUuid: string;
+}
+
+export interface KexecRequest {
+  /** PARTUUID of the deployed root file system that holds kernel and initrd. */
+  rootPartitionUuid: string;
+  /** Paths inside that file system. */
+  kernel: string;
+  initrd?: string;
+  cmdline: string;
+}
+
+export interface Platform {
+  readonly name: 'linux' | 'sim';
+  /** For transient files, such as a qcow2 image waiting for conversion. */
+  readonly scratchDir: string;
+  /** The machine's NIC addresses, lower case, for lookup. */
+  macAddresses(): Promise<string[]>;
+  inventory(): Promise<Inventory>;
+  /** Clears partition tables and file-system signatures, so nothing on the disk is recognised. */
+  eraseDeviceMetadata(disk: Disk): Promise<void>;
+  /** Overwrites the whole disk with zeros. */
+  eraseDevice(disk: Disk): Promise<void>;
+  /** Makes the config drive's extent a partition where the platform keeps a partition table for it. */
+  addConfigDrivePartition(disk: Disk, extent: Extent): Promise<void>;
+  installBootloader(disk: Disk, request: BootloaderRequest): Promise<BootEntry>;
+  /** Loads the deployed kernel and jumps into it; does not return on a real machine. */
+  kexec(disk: Disk, request: KexecRequest): Promise<void>;
+  /** Flushes every write to the disks. */
+  sync(): Promise<void>;
+  powerOff(): Promise<void>;
+  reboot(): Promise<void>;
+}

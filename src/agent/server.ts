@@ -1,0 +1,175 @@
+// The agent's command API, shaped like ironic-python-agent's: POST /v1/commands runs a command
+// and answers its record (RUNNING for async ones; ?wait=true waits), GET polls. Every call but
+// GET /v1/status must carry the agent token (X-Agent-Token header or ?agent_token=).
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { agentTokenMatches } from '../domain/agent.js';
+import { AGENT_VERSION, COMMANDS, InvalidParams, type CommandContext } from './commands.js';
+
+export type CommandStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface CommandRecord {
+  id: string;
+  command_name: string;
+  command_status: CommandStatus;
+  command_error: { type: string; message: string } | null;
+  command_result: unknown;
+  started_at: string;
+  finished_at: string | null;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs commands one at a time, as the agent's disks can take only one writer. */
+export class CommandRunner {
+  readonly #commands = new Map<string, { record: CommandRecord; finished: Promise<void> }>();
+
+  constructor(private readonly context: CommandContext) {}
+
+  start(name: string, params: unknown): { record: CommandRecord; finished: Promise<void> } {
+    const spec = COMMANDS[name];
+    if (!spec) throw new HttpError(400, 'unknown_command', `unknown command "${name}"; known: ${Object.keys(COMMANDS).join(', ')}`);
+    const running = [...this.#commands.values()].find(({ record }) => record.command_status === 'RUNNING');
+    if (running) throw new HttpError(409, 'busy', `command ${running.record.command_name} (${running.record.id}) is still running`);
+    let run;
+    try {
+      run = spec.prepare(params);
+    } catch (err) {
+      if (err instanceof InvalidParams) throw new HttpError(400, 'invalid_params', err.message);
+      throw err;
+    }
+    const record: CommandRecord = {
+      id: randomUUID(),
+      command_name: name,
+      command_status: 'RUNNING',
+      command_error: null,
+      command_result: null,
+      started_at: new Date().toISOString(),
+      finished_at: null,
+    };
+    const { logger } = this.context;
+    // Params are never logged nor echoed: image URLs may be pre-signed and user_data may hold secrets.
+    logger.info({ command: name, id: record.id }, 'command started');
+    const finished = run(this.context).then(
+      (result) => {
+        Object.assign(record, { command_status: 'SUCCEEDED', command_result: result ?? {}, finished_at: new Date().toISOString() });
+        logger.info({ command: name, id: record.id }, 'command succeeded');
+      },
+      (err: Error) => {
+        Object.assign(record, { command_status: 'FAILED', command_error: { type: err.name, message: err.message }, finished_at: new Date().toISOString() });
+        logger.error({ command: name, id: record.id, error: err.message }, 'command failed');
+      },
+    );
+    const entry = { record, finished };
+    this.#commands.set(record.id, entry);
+    return entry;
+  }
+
+  get(id: string) {
+    return this.#commands.get(id);
+  }
+
+  list(): CommandRecord[] {
+    return [...this.#commands.values()].map(({ record }) => record);
+  }
+
+  isAsync(name: string): boolean {
+    return COMMANDS[name]?.async ?? false;
+  }
+}
+
+const commandRequest = z.strictObject({ name: z.string().min(1).max(64), params: z.unknown().optional() });
+
+export interface CommandServerOptions {
+  host: string;
+  port: number;
+  runner: CommandRunner;
+  /** The token the control plane gave; undefined until lookup succeeded, and then every call is refused. */
+  tokenHash: () => string | undefined;
+  logger: Logger;
+}
+
+export interface CommandServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startCommandServer({ host, port, runner, tokenHash, logger }: CommandServerOptions): Promise<CommandServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.json({ limit: '1mb', type: () => true, strict: false }));
+  const startedAt = new Date().toISOString();
+
+  app.get('/v1/status', (_req, res) => {
+    res.json({ started_at: startedAt, version: AGENT_VERSION });
+  });
+
+  const requireToken: RequestHandler = (req, _res, next) => {
+    const presented = req.get('x-agent-token') ?? (typeof req.query.agent_token === 'string' ? req.query.agent_token : undefined);
+    if (!agentTokenMatches(presented, tokenHash())) {
+      logger.warn({ method: req.method, path: req.path, from: req.ip }, 'command call without a valid agent token');
+      return next(new HttpError(401, 'unauthorized', 'a valid agent token is required'));
+    }
+    next();
+  };
+  app.use('/v1/commands', requireToken);
+
+  const wait = (query: unknown) => (query as Record<string, unknown>).wait === 'true';
+
+  app.post('/v1/commands', async (req, res) => {
+    const parsed = commandRequest.safeParse(req.body);
+    if (!parsed.success) throw new HttpError(400, 'invalid_input', `body: ${parsed.error.issues[0].message}`);
+    const { record, finished } = runner.start(parsed.data.name, parsed.data.params);
+    if (wait(req.query) || !runner.isAsync(parsed.data.name)) await finished;
+    res.json(record);
+  });
+
+  app.get('/v1/commands', (_req, res) => {
+    res.json({ commands: runner.list() });
+  });
+
+  app.get('/v1/commands/:id', async (req, res) => {
+    const entry = runner.get(req.params.id);
+    if (!entry) throw new HttpError(404, 'not_found', `no command ${req.params.id}`);
+    if (wait(req.query)) await entry.finished;
+    res.json(entry.record);
+  });
+
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`)));
+  const errors: ErrorRequestHandler = (err, _req, res, _next) => {
+    const error =
+      err instanceof HttpError
+        ? err
+        : err?.type === 'entity.parse.failed'
+          ? new HttpError(400, 'invalid_json', 'request body is not valid JSON')
+          : new HttpError(500, 'internal_error', String(err?.message ?? err));
+    if (error.status === 500) logger.error({ err }, 'request failed');
+    res.status(error.status).json({ error: { code: error.code, message: error.message } });
+  };
+  app.use(errors);
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s)).once('error', reject);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,118 @@
+// The ramdisk agent's side door into the API, after Ironic's: lookup (which node am I? here is your
+// token) and heartbeat (I am alive at this URL). Agents hold no API token: lookup answers only for
+// nodes whose state expects an agent, and heartbeats prove themselves with the agent token.
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { claimAgentToken, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
+import { insertEvent } from '../db/events.js';
+import { findNode, type NodeRecord } from '../db/nodes.js';
+import type { Pool } from '../db/pool.js';
+import {
+  HIDDEN_TOKEN,
+  agentTokenMatches,
+  deriveAgentToken,
+  expectsAgent,
+  hashAgentToken,
+  newAgentTokenNonce,
+} from '../domain/agent.js';
+import { maskSecrets } from '../domain/secrets.js';
+import { ApiError, parse } from './errors.js';
+import type { Operations } from './operations.js';
+
+/** Ironic's [api]ramdisk_heartbeat_timeout: an agent silent this long is taken for gone. */
+const HEARTBEAT_TIMEOUT_SECONDS = 300;
+/** How often agents heartbeat: well inside the timeout, so a lost heartbeat or two is no alarm. */
+const HEARTBEAT_INTERVAL_SECONDS = 30;
+
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+
+const lookupQuery = z
+  .strictObject({
+    addresses: z
+      .string()
+      .transform((list) => list.toLowerCase().split(',').filter(Boolean))
+      .pipe(z.array(z.string().regex(MAC, 'must be MAC addresses such as 52:54:00:12:34:56, comma separated')).max(64))
+      .optional(),
+    node_uuid: z.uuid({ message: 'must be a UUID' }).optional(),
+  })
+  .refine((query) => query.node_uuid || query.addresses?.length, 'give addresses or node_uuid');
+
+const heartbeatBody = z.strictObject({
+  callback_url: z.url({ protocol: /^https?$/, message: 'must be the http(s) URL of the agent' }).max(2048),
+  agent_version: z.string().min(1).max(64),
+  agent_token: z.string().max(512).optional(),
+  // Ironic 1.72: the agent's own account of what it is doing; accepted, not yet used.
+  agent_status: z.enum(['start', 'end', 'error']).optional(),
+  agent_status_message: z.string().max(1024).optional(),
+});
+
+/** One answer for "no such node" and "not expecting an agent", so lookups cannot probe the inventory. */
+const noAgentExpected = () => new ApiError(404, 'not_found', 'no node expecting an agent matches');
+
+const unauthorized = () => new ApiError(401, 'unauthorized', 'a valid agent_token is required');
+
+export function agentRouter(pool: Pool, operations: Operations, tokenKey: string | undefined): Router {
+  const router = Router();
+
+  async function nodeByLookup(query: z.infer<typeof lookupQuery>): Promise<NodeRecord | undefined> {
+    if (query.node_uuid) return findNode(pool, query.node_uuid);
+    const uuids = await findNodeUuidsByAddresses(pool, query.addresses!);
+    // MACs spread over two nodes say nothing reliable about which machine is asking.
+    return uuids.length === 1 ? findNode(pool, uuids[0]) : undefined;
+  }
+
+  router.get('/lookup', async (req, res) => {
+    const query = parse(lookupQuery, req.query, 'query');
+    if (!tokenKey) throw new ApiError(503, 'agent_token_key_missing', 'AGENT_TOKEN_KEY is not set on the API: agents cannot be given tokens');
+    const node = await nodeByLookup(query);
+    if (!node || !expectsAgent(node)) throw noAgentExpected();
+    const nonce = newAgentTokenNonce();
+    const token = deriveAgentToken(tokenKey, node.uuid, nonce);
+    // Only the first lookup of a session gets the token; later ones (a second agent, an attacker on
+    // the provisioning network) see it hidden, and the agent that has it keeps using it.
+    const issued = await claimAgentToken(pool, node.uuid, { nonce, hash: hashAgentToken(token) });
+    res.set('cache-control', 'no-store').json({
+      node: {
+        uuid: node.uuid,
+        name: node.name,
+        properties: node.properties,
+        instance_info: maskSecrets(node.instance_info),
+        driver_internal_info: maskSecrets(node.driver_internal_info),
+      },
+      config: {
+        heartbeat_timeout: HEARTBEAT_TIMEOUT_SECONDS,
+        heartbeat_interval: HEARTBEAT_INTERVAL_SECONDS,
+        agent_token: issued ? token : HIDDEN_TOKEN,
+        agent_token_required: true,
+      },
+    });
+  });
+
+  router.post('/heartbeat/:node', async (req, res) => {
+    const ident = String(req.params.node);
+    const body = parse(heartbeatBody, req.body);
+    const node = await findNode(pool, ident);
+    if (!node || !expectsAgent(node)) throw noAgentExpected();
+    if (!agentTokenMatches(body.agent_token, node.driver_internal_info.agent_token_hash)) {
+      await recordRefusedHeartbeat(req, node.uuid, body.agent_token === undefined ? 'no agent_token' : 'a wrong agent_token');
+      throw unauthorized();
+    }
+    const at = new Date().toISOString();
+    await recordAgentHeartbeat(pool, node.uuid, { agent_url: body.callback_url, agent_version: body.agent_version, agent_last_heartbeat: at });
+    await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
+    res.status(202).end();
+  });
+
+  async function recordRefusedHeartbeat(req: Request, nodeUuid: string, what: string): Promise<void> {
+    await insertEvent(pool, {
+      node_uuid: nodeUuid,
+      kind: 'auth',
+      verb: 'heartbeat',
+      severity: 'error',
+      request_id: req.res?.locals.requestId ?? null,
+      message: `agent heartbeat with ${what} from ${req.ip}`,
+    });
+  }
+
+  return router;
+}

@@ -1,0 +1,63 @@
+// Asking for a provision verb, shared by PUT /v1/nodes/{id}/states/provision and the deployment
+// API: the state machine is asked first (409), then the operation starts under the node's lock.
+import type { Request } from 'express';
+import { updateNode, type NodeRecord } from '../db/nodes.js';
+import type { Pool } from '../db/pool.js';
+import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
+import { UNIMPLEMENTED_VERBS, type RequestedStep } from '../workflows/contract.js';
+import { requestContext } from './context.js';
+import { ApiError, badRequest, conflict } from './errors.js';
+import type { Operations } from './operations.js';
+
+export interface ProvisionOptions {
+  cleanSteps?: RequestedStep[];
+  disableRamdisk?: boolean;
+  /** Stored in instance_info for write_configdrive; for deploy and rebuild. */
+  configdrive?: Record<string, unknown>;
+}
+
+/** instance_info keys a deploy cannot do without (Ironic's names). */
+const REQUIRED_FOR_DEPLOY = ['image_source', 'image_os_hash_algo', 'image_os_hash_value'];
+
+export async function requestProvision(
+  req: Request,
+  pool: Pool,
+  operations: Operations,
+  node: NodeRecord,
+  verb: Verb,
+  options: ProvisionOptions = {},
+): Promise<void> {
+  if (UNIMPLEMENTED_VERBS.includes(verb)) {
+    throw new ApiError(400, 'not_implemented', `"${verb}" is not available in this version of Tempered`, 'target');
+  }
+  try {
+    nextState(node, verb);
+  } catch (err) {
+    if (err instanceof IllegalTransition) throw conflict('illegal_state', err.message);
+    throw err;
+  }
+  if (verb === 'clean' && !options.cleanSteps?.length) throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
+  if (verb !== 'clean' && options.cleanSteps) throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
+  if (verb === 'deploy' || verb === 'rebuild') {
+    const missing = REQUIRED_FOR_DEPLOY.find((key) => !node.instance_info[key]);
+    if (missing) throw badRequest(`instance_info.${missing}`, `set it on the node before deploying (PATCH /v1/nodes/${node.uuid})`);
+  } else if (options.configdrive) {
+    throw badRequest('configdrive', 'a configdrive goes only with deploy or rebuild');
+  }
+
+  if (verb === 'abort') {
+    // Abort is no new operation: it is a message to the one holding the node.
+    if (!(await operations.signalAbort(node.uuid, requestContext(req)))) throw conflict('illegal_state', 'no operation is running to abort');
+    return;
+  }
+  // instance_info is the caller's own input to the deploy, not state: it is written before the start.
+  if (options.configdrive) await updateNode(pool, node.uuid, { instance_info: { ...node.instance_info, configdrive: options.configdrive } });
+  await operations.startProvision(node, {
+    nodeUuid: node.uuid,
+    verb,
+    fromState: node.provision_state,
+    context: requestContext(req),
+    cleanSteps: options.cleanSteps,
+    disableRamdisk: options.disableRamdisk,
+  });
+}

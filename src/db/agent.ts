@@ -1,0 +1,62 @@
+// The agent's session with a node, kept in nodes.driver_internal_info: the token's nonce and hash,
+// and what the last heartbeat said. Updates merge into the jsonb, so they never clobber keys an
+// operation writes at the same time.
+import type { Queryable } from './pool.js';
+
+/** driver_internal_info keys of the agent session. */
+export interface AgentSession {
+  agent_token_nonce?: string;
+  agent_token_hash?: string;
+  agent_url?: string;
+  agent_version?: string;
+  agent_last_heartbeat?: string;
+}
+
+/** The UUIDs of the nodes owning any of these MAC addresses (lower case, colon separated). */
+export async function findNodeUuidsByAddresses(db: Queryable, addresses: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ node_uuid: string }>(
+    'SELECT DISTINCT node_uuid FROM ports WHERE address = ANY($1::text[])',
+    [addresses],
+  );
+  return rows.map((row) => row.node_uuid);
+}
+
+/**
+ * Stores a new token's nonce and hash unless the node already has a token; true when this call
+ * stored them. One statement, so two agents looking up at once cannot both get a token.
+ */
+export async function claimAgentToken(db: Queryable, nodeUuid: string, token: { nonce: string; hash: string }): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now()
+     WHERE uuid = $1 AND NOT driver_internal_info ? 'agent_token_hash'`,
+    [nodeUuid, JSON.stringify({ agent_token_nonce: token.nonce, agent_token_hash: token.hash } satisfies AgentSession)],
+  );
+  return rowCount === 1;
+}
+
+export async function recordAgentHeartbeat(
+  db: Queryable,
+  nodeUuid: string,
+  heartbeat: Required<Pick<AgentSession, 'agent_url' | 'agent_version' | 'agent_last_heartbeat'>>,
+): Promise<void> {
+  await db.query(
+    'UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1',
+    [nodeUuid, JSON.stringify(heartbeat)],
+  );
+}
+
+const AGENT_SESSION_KEYS: (keyof AgentSession)[] = [
+  'agent_token_nonce',
+  'agent_token_hash',
+  'agent_url',
+  'agent_version',
+  'agent_last_heartbeat',
+];
+
+/** Forgets the agent: its machine rebooted or powered off, so a new agent starts a new session. */
+export async function clearAgentSession(db: Queryable, nodeUuid: string): Promise<void> {
+  await db.query('UPDATE nodes SET driver_internal_info = driver_internal_info - $2::text[], updated_at = now() WHERE uuid = $1', [
+    nodeUuid,
+    AGENT_SESSION_KEYS,
+  ]);
+}

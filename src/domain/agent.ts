@@ -1,0 +1,75 @@
+// Rules for the in-band agent: which nodes may talk to an agent, and the agent token.
+// Pure computation (hashing is no I/O), shared by the API, which mints and checks tokens, and
+// the activities, which derive the token again to call the agent.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ProvisionState } from './provision.js';
+
+/**
+ * States whose operation expects an agent to look up and heartbeat, after Ironic: the *ing and
+ * *wait states of inspect, clean and deploy. (Tempered has no rescue or service states yet.)
+ */
+export const AGENT_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
+  'inspecting',
+  'cleaning',
+  'clean wait',
+  'deploying',
+  'wait call-back',
+]);
+
+/** With fast-track a booted agent may also stay up in these states, waiting for the next operation. */
+export const FAST_TRACK_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['manageable', 'available']);
+
+export interface AgentNode {
+  provision_state: ProvisionState;
+  driver_internal_info: Record<string, unknown>;
+}
+
+/**
+ * Whether an agent running on `node` may look up and heartbeat. Fast-track is a per-node switch the
+ * system sets (driver_internal_info.fast_track), as a warm pool or a cleaning that keeps the agent up will.
+ */
+export function expectsAgent(node: AgentNode): boolean {
+  if (AGENT_STATES.has(node.provision_state)) return true;
+  return node.driver_internal_info.fast_track === true && FAST_TRACK_STATES.has(node.provision_state);
+}
+
+/** What lookups after the first see in place of the token, as in Ironic. */
+export const HIDDEN_TOKEN = '******';
+
+/**
+ * The agent token is never stored. It is HMAC(key, node uuid, nonce): the database keeps only the
+ * random nonce and the token's SHA-256, so reading the database is not enough to impersonate an
+ * agent or to command one; the API and the worker, which hold the key, can derive it again.
+ */
+export function deriveAgentToken(key: string, nodeUuid: string, nonce: string): string {
+  return createHmac('sha256', key).update(`tempered-agent-token\0${nodeUuid}\0${nonce}`).digest('base64url');
+}
+
+export function newAgentTokenNonce(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function hashAgentToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Constant-time check of `token` against a stored hash; false for a missing token or hash. */
+export function agentTokenMatches(token: string | undefined, storedHash: unknown): boolean {
+  if (!token || typeof storedHash !== 'string') return false;
+  const given = Buffer.from(hashAgentToken(token), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return given.length === stored.length && timingSafeEqual(given, stored);
+}
+
+/** Ironic's fast_track_timeout: an agent that heartbeated this recently is used without a reboot. */
+export const FAST_TRACK_TIMEOUT_SECONDS = 300;
+
+/** Whether the node's agent is alive: powered on, with a heartbeat within the fast-track timeout. */
+export function isAgentAlive(
+  node: { power_state: string | null; driver_internal_info: Record<string, unknown> },
+  now: Date,
+): boolean {
+  const { agent_url, agent_last_heartbeat } = node.driver_internal_info;
+  if (node.power_state !== 'power on' || typeof agent_url !== 'string' || typeof agent_last_heartbeat !== 'string') return false;
+  return now.getTime() - Date.parse(agent_last_heartbeat) <= FAST_TRACK_TIMEOUT_SECONDS * 1000;
+}

@@ -1,0 +1,78 @@
+// Clean and deploy steps: what a step is, what it may answer, and the order a plan runs in.
+// Pure: the workflow's step runner and the API's validation both use it.
+
+export const STEP_KINDS = ['clean', 'deploy'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+/** Who runs a step: the agent in the ramdisk, the BMC, or the control plane itself. */
+export const STEP_RUNNERS = ['agent', 'bmc'] as const;
+export type StepRunner = (typeof STEP_RUNNERS)[number];
+
+export interface Step {
+  interface: string;
+  step: string;
+  priority: number;
+  args: Record<string, unknown>;
+  abortable: boolean;
+  reboot_requested: boolean;
+  runner: StepRunner;
+  /** Only nodes with one of these drivers run the step; absent: every driver. */
+  drivers?: string[];
+}
+
+/** What running a step answers, after the seed's "Asynchronous clean steps". */
+export type StepOutcome =
+  | { kind: 'done' }
+  /**
+   * Not finished: sleep durably this long, then run the same step again, handing it `state`
+   * (plain JSON without secrets: it is kept in the workflow's history).
+   */
+  | { kind: 'rerun_after'; seconds: number; state?: unknown }
+  /** Finished, and these steps must run right after it. */
+  | { kind: 'run_next'; steps: Step[] };
+
+export const done = (): StepOutcome => ({ kind: 'done' });
+export const rerunAfter = (seconds: number, state?: unknown): StepOutcome => ({ kind: 'rerun_after', seconds, state });
+export const runNext = (steps: Step[]): StepOutcome => ({ kind: 'run_next', steps });
+
+export const stepName = (step: Pick<Step, 'interface' | 'step'>) => `${step.interface}.${step.step}`;
+
+/** Ironic's tie-break for equal priorities: earlier interfaces run first. */
+const INTERFACE_ORDER = ['vendor', 'power', 'management', 'firmware', 'deploy', 'bios', 'raid'];
+
+function interfaceRank(name: string): number {
+  const rank = INTERFACE_ORDER.indexOf(name);
+  return rank === -1 ? INTERFACE_ORDER.length : rank;
+}
+
+/**
+ * Overlays steps by (interface, step): a later source replaces an earlier one's priority and
+ * args, so a deploy template may re-prioritise, or with priority 0 disable, a built-in step.
+ */
+export function overlaySteps(...sources: Step[][]): Step[] {
+  const byName = new Map<string, Step>();
+  for (const source of sources) {
+    for (const step of source) {
+      const existing = byName.get(stepName(step));
+      byName.set(stepName(step), existing ? { ...existing, priority: step.priority, args: { ...existing.args, ...step.args } } : step);
+    }
+  }
+  return [...byName.values()];
+}
+
+/** The automated plan: enabled steps for this driver, highest priority first. */
+export function orderSteps(steps: Step[], driver: string): Step[] {
+  return steps
+    .filter((s) => s.priority > 0 && (!s.drivers || s.drivers.includes(driver)))
+    .sort((a, b) => b.priority - a.priority || interfaceRank(a.interface) - interfaceRank(b.interface));
+}
+
+/** For the node's clean_step / deploy_step and the plan query: no internals. */
+export interface StepStatus {
+  name: string;
+  priority: number;
+  runner: StepRunner;
+  status: 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
+  /** How often RerunAfter sent the step back. */
+  reruns: number;
+}

@@ -1,0 +1,60 @@
+// Out-of-band steps: the clean and deploy steps a BMC runs, per driver. Each answers a
+// StepOutcome, so a slow one (a firmware update) says "check again in N seconds" instead of
+// holding a worker.
+import { done, rerunAfter, runNext, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
+import type { Bmc } from './types.js';
+
+export interface DriverStep {
+  definition: Step;
+  kinds: readonly StepKind[];
+  /** `attempt` counts the reruns so far; `state` is what the previous call handed on with RerunAfter. */
+  run(bmc: Bmc, args: Record<string, unknown>, attempt: number, state: unknown): Promise<StepOutcome>;
+}
+
+const bmcStep = (iface: string, step: string, priority: number, extra: Partial<Step> = {}): Step => ({
+  interface: iface,
+  step,
+  priority,
+  args: {},
+  abortable: false,
+  reboot_requested: false,
+  runner: 'bmc',
+  ...extra,
+});
+
+/** Every driver's: the instance boots from its disk from now on (after the agent's install_bootloader, 60). */
+const prepareInstanceBoot: DriverStep = {
+  definition: bmcStep('deploy', 'prepare_instance_boot', 55),
+  kinds: ['deploy'],
+  async run(bmc) {
+    await bmc.setBootDevice('disk', { persistent: true });
+    return done();
+  },
+};
+
+/**
+ * The fake driver's steps exercise the step engine itself: one that is not finished until its
+ * third re-check, one that asks for two more steps, and the two it asks for. Priority 0: they run
+ * only when asked for by name.
+ */
+const testStep = (step: string, run: DriverStep['run']): DriverStep => ({
+  definition: bmcStep('test', step, 0, { drivers: ['fake'], abortable: true }),
+  kinds: ['clean', 'deploy'],
+  run,
+});
+
+const FAKE_STEPS: DriverStep[] = [
+  testStep('wait_three_times', async (_bmc, args, attempt) => (attempt < 3 ? rerunAfter(Number(args.seconds ?? 60)) : done())),
+  testStep('spawn_two', async () => runNext([FAKE_STEPS[2].definition, FAKE_STEPS[3].definition])),
+  testStep('first_spawned', async () => done()),
+  testStep('second_spawned', async () => done()),
+];
+
+const STEPS_BY_DRIVER: Record<string, DriverStep[]> = {
+  fake: [prepareInstanceBoot, ...FAKE_STEPS],
+  redfish: [prepareInstanceBoot],
+};
+
+export function driverSteps(driver: string, kind: StepKind): DriverStep[] {
+  return (STEPS_BY_DRIVER[driver] ?? [prepareInstanceBoot]).filter((s) => s.kinds.includes(kind));
+}

@@ -1,0 +1,122 @@
+// The IPMI driver (ipmitool) against OpenIPMI's ipmi_sim: power and boot device round trips,
+// the graceful power off with its forced fallback, and the faults an operator meets.
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import { powerOffGracefully, type GracefulPowerOffState } from '../../src/drivers/graceful-power-off.js';
+import { createIpmiDriver, ipmiDriver } from '../../src/drivers/ipmi.js';
+import type { Bmc } from '../../src/drivers/types.js';
+import { freeUdpPort, startIpmiSim, type IpmiSim } from './emulators.js';
+import { rejectsWithKind, waitForPower } from '../support/bmc.js';
+
+const USERNAME = 'admin';
+const PASSWORD = 'ipmi-S3cret';
+
+describe('ipmi driver against ipmi_sim', () => {
+  let sim: IpmiSim;
+  const driverInfo = (port: number, overrides: Record<string, unknown> = {}) => ({
+    ipmi_address: '127.0.0.1',
+    ipmi_port: port,
+    ipmi_username: USERNAME,
+    ipmi_password: PASSWORD,
+    ...overrides,
+  });
+  const connect = (overrides: Record<string, unknown> = {}): Bmc => ipmiDriver.connect({ nodeUuid: 'n', driverInfo: driverInfo(sim.port, overrides) });
+
+  before(async () => {
+    sim = await startIpmiSim({ username: USERNAME, password: PASSWORD });
+  });
+  after(() => sim?.stop());
+
+  it('verifies with mc info, the port given as a number or a string', async () => {
+    await connect().validate();
+    await connect({ ipmi_port: String(sim.port) }).validate();
+  });
+
+  it('powers on, off, resets and cycles, each reaching the chassis', async () => {
+    const bmc = connect();
+    await bmc.setPowerState('power on');
+    assert.equal(await sim.chassis('power'), '1');
+    assert.equal(await bmc.getPowerState(), 'power on');
+    await bmc.setPowerState('rebooting');
+    assert.equal(await bmc.getPowerState(), 'power on', 'a hard reset keeps the power on');
+    // ipmi_sim cuts the power, then restores it about a second later.
+    await bmc.setPowerState('power cycle');
+    await waitForPower(bmc, 'power on');
+    await bmc.setPowerState('power off');
+    assert.equal(await sim.chassis('power'), '0');
+    assert.equal(await bmc.getPowerState(), 'power off');
+    // A cycle of a machine that is off would leave it off in IPMI; the driver powers it on.
+    await bmc.setPowerState('power cycle');
+    assert.equal(await bmc.getPowerState(), 'power on');
+    await rejectsWithKind(bmc.setPowerState('soft rebooting'), 'unsupported');
+  });
+
+  it('powers off gracefully, and forces it when the OS ignores the request', async () => {
+    const bmc = connect();
+    await bmc.setPowerState('power on');
+    const runStep = async (forceAfterSeconds: number) => {
+      let state: GracefulPowerOffState | undefined;
+      const started = Date.now();
+      for (let checks = 0; ; checks++) {
+        assert.ok(checks < 50, 'the graceful power off never finished');
+        // The clock is passed in, so the test need not wait out the grace period.
+        const result = await powerOffGracefully(bmc, forceAfterSeconds, state, started + checks * 1000);
+        if (result.done) return;
+        state = result.state;
+      }
+    };
+    await runStep(600);
+    assert.equal(await sim.chassis('power'), '0');
+
+    await bmc.setPowerState('power on');
+    await sim.ignoreSoftPowerOff(true);
+    try {
+      await runStep(3);
+    } finally {
+      await sim.ignoreSoftPowerOff(false);
+    }
+    assert.equal(await sim.chassis('power'), '0');
+  });
+
+  it('sets the boot device pxe, disk, cdrom and bios, and refuses uefi-http', async () => {
+    const bmc = connect();
+    const stored = { pxe: 'pxe', disk: 'default', cdrom: 'cdrom', bios: 'bios' } as const;
+    for (const [device, chassisValue] of Object.entries(stored)) {
+      await bmc.setBootDevice(device as keyof typeof stored, { persistent: true, mode: 'uefi' });
+      assert.equal(await sim.chassis('boot'), chassisValue);
+    }
+    await bmc.setBootDevice('pxe', { persistent: false });
+    // ipmi_sim drops the persistent and efiboot flags, so only the device reads back.
+    assert.equal((await bmc.getBootDevice()).device, 'pxe');
+    await rejectsWithKind(bmc.setBootDevice('uefi-http', { persistent: false }), 'unsupported');
+  });
+
+  it('reports a wrong password as a non-retryable auth error, without the password', async () => {
+    const wrong = 'not-the-password';
+    const error = await rejectsWithKind(connect({ ipmi_password: wrong }).validate(), 'auth');
+    assert.equal(error.retryable, false);
+    assert.match(error.message, /rejected the user name or password.*RAKP 2 HMAC is invalid/);
+    assert.ok(!error.message.includes(wrong));
+    await rejectsWithKind(connect({ ipmi_username: 'nobody' }).getPowerState(), 'auth');
+  });
+
+  it('reports a BMC that is down as unreachable and retryable', async () => {
+    const down = ipmiDriver.connect({ nodeUuid: 'n', driverInfo: driverInfo(await freeUdpPort()) });
+    const error = await rejectsWithKind(down.getPowerState(), 'unreachable');
+    assert.equal(error.retryable, true);
+    assert.match(error.message, /did not answer/);
+  });
+
+  it('kills ipmitool when a BMC swallows requests, so no worker hangs', async (t) => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    t.after(() => silent.close());
+    const slow = createIpmiDriver({ lanRetries: 5, lanTimeoutSeconds: 5, commandTimeoutMs: 500 }).connect({
+      nodeUuid: 'n',
+      driverInfo: driverInfo(silent.address().port),
+    });
+    const error = await rejectsWithKind(slow.getPowerState(), 'unreachable');
+    assert.match(error.message, /gave no answer to ipmitool power status within 500 ms/);
+  });
+});

@@ -1,0 +1,94 @@
+// The step engine under Temporal's time-skipping test server: RerunAfter sleeps durably (three
+// one-minute waits pass in no real time), RunNext inserts its steps right after the step, and
+// every step's start and end is in the event log in order.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createActivities } from '../../src/activities/index.js';
+import { toolPath } from '../../src/cli/paths.js';
+import { listEvents } from '../../src/db/events.js';
+import { findNode, insertNode } from '../../src/db/nodes.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { provisionWorkflow } from '../../src/workflows/provision.js';
+import { createTestDatabase, env } from '../support/harness.js';
+
+describe('step engine (time-skipping)', () => {
+  let testEnv: TestWorkflowEnvironment;
+  let pool: Pool;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = `steps-${randomBytes(4).toString('hex')}`;
+
+  before(async () => {
+    pool = createPool(await createTestDatabase(`steps_${randomBytes(4).toString('hex')}`, pino({ level: 'warn' })), 5);
+    testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+    });
+    worker = await Worker.create({
+      connection: testEnv.nativeConnection,
+      taskQueue,
+      activities: createActivities(pool),
+      workflowBundle: { codePath: env('TEMPERED_WORKFLOW_BUNDLE') },
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await testEnv?.teardown();
+    await pool?.end();
+  });
+
+  it('reruns a step after durable sleeps and runs the steps another asks for next, in order', async (t) => {
+    const nodeUuid = randomUUID();
+    await insertNode(pool, { uuid: nodeUuid, name: 'stepper', driver: 'fake', provision_state: 'manageable' });
+    const started = performance.now();
+    const handle = await testEnv.client.workflow.start(provisionWorkflow, {
+      workflowId: `node/${nodeUuid}`,
+      taskQueue,
+      args: [
+        {
+          nodeUuid,
+          verb: 'clean',
+          fromState: 'manageable',
+          context: { user: 'tester', project: null, requestId: 'req-steps' },
+          disableRamdisk: true,
+          cleanSteps: [
+            { interface: 'test', step: 'wait_three_times', args: { seconds: 60 } },
+            { interface: 'test', step: 'spawn_two', args: {} },
+          ],
+        },
+      ],
+    });
+    assert.equal(await handle.result(), 'manageable');
+    t.diagnostic(`three 60 s reruns took ${Math.round(performance.now() - started)} ms of real time`);
+
+    const description = await handle.describe();
+    const workflowSeconds = (description.closeTime!.getTime() - description.startTime.getTime()) / 1000;
+    assert.ok(workflowSeconds >= 180, `the workflow slept its three reruns (${workflowSeconds} s of workflow time)`);
+
+    const events = await listEvents(pool, { node_uuid: nodeUuid, kind: 'provision' }, { limit: 100 });
+    assert.deepEqual(
+      events.filter((e) => e.verb?.startsWith('clean step')).map((e) => `${e.verb?.slice('clean step '.length)} ${e.message}`),
+      [
+        'start test.wait_three_times',
+        'end test.wait_three_times',
+        'start test.spawn_two',
+        'end test.spawn_two',
+        'start test.first_spawned',
+        'end test.first_spawned',
+        'start test.second_spawned',
+        'end test.second_spawned',
+      ],
+    );
+    // While it waited the node showed "clean wait", where an abort is allowed.
+    const states = events.filter((e) => e.to_state).map((e) => e.to_state);
+    assert.deepEqual(states.filter((s) => s === 'clean wait').length, 3);
+    const node = (await findNode(pool, nodeUuid))!;
+    assert.deepEqual([node.provision_state, node.clean_step, node.last_error], ['manageable', null, null]);
+  });
+});

@@ -1,0 +1,70 @@
+// An HTTP image server on loopback for agent tests and the image benchmark, with the failures
+// a real one has: /<name> serves a file, /truncated/<name> announces the whole file but hangs up
+// halfway, and anything else is a 404.
+import { createHash, randomFillSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Large reads, as a real image server makes, so the server is not what a benchmark measures. */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export interface ImageServer {
+  url(name: string): string;
+  close(): Promise<void>;
+}
+
+export async function startImageServer(files: Record<string, string>): Promise<ImageServer> {
+  const server = createServer((request, response) => {
+    const [, prefix, name] = /^\/(?:(truncated)\/)?([^/]+)$/.exec(request.url ?? '') ?? [];
+    const file = name === undefined ? undefined : files[name];
+    if (!file) {
+      response.writeHead(404).end('not found');
+      return;
+    }
+    const { size } = statSync(file);
+    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+    if (prefix === 'truncated') {
+      createReadStream(file, { end: Math.floor(size / 2) - 1, highWaterMark: READ_CHUNK_BYTES })
+        .on('end', () => response.destroy())
+        .pipe(response, { end: false });
+    } else {
+      createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }).pipe(response);
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Writes `bytes` of incompressible data to `file` (in 4 MiB chunks) and returns its sha256. */
+export async function writeRandomImage(file: string, bytes: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(file);
+  const chunk = Buffer.alloc(4 * 1024 * 1024);
+  for (let written = 0; written < bytes; written += chunk.length) {
+    const piece = chunk.subarray(0, Math.min(chunk.length, bytes - written));
+    randomFillSync(piece);
+    hash.update(piece);
+    if (!out.write(piece)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+/** sha256 of `length` bytes of `file` from its start. */
+export async function hashFilePrefix(file: string, length: number, algorithm = 'sha256'): Promise<string> {
+  const hash = createHash(algorithm);
+  for await (const chunk of createReadStream(file, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

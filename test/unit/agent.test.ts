@@ -1,0 +1,212 @@
+// The agent program's core, in this process against a fake control plane, with the simulated
+// platform on a sparse 4 GiB disk file: lookup and heartbeats (through an outage), the token on
+// the command API, and the commands' work on the disk, read back with sgdisk, wipefs and isoinfo.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
+import { AgentClient, resultOf, type CommandRecord } from '../../src/agent/client.js';
+import { configDriveExtent } from '../../src/agent/disks.js';
+import { readGpt } from '../../src/agent/gpt.js';
+import { SimPlatform } from '../../src/agent/platform/sim.js';
+import type { KexecRequest } from '../../src/agent/platform/types.js';
+import { freePort } from '../../src/cli/ports.js';
+import { startFakeControlPlane, type FakeControlPlane } from '../support/fake-control-plane.js';
+import { hashFilePrefix, startImageServer, writeRandomImage, type ImageServer } from '../support/image-server.js';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const NODE_UUID = '5e1ab000-0000-4000-8000-00000000abcd';
+const TOKEN = 'unit-test-agent-token-0123456789-abcdefghij';
+const MACS = ['52:54:00:aa:00:00', '52:54:00:aa:00:01'];
+
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+function readBytes(file: string, offset: number, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, offset);
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('the agent', () => {
+  const scratch = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR ?? os.tmpdir(), 'agent-'));
+  const disk = path.join(scratch, 'disk.img');
+  const machineCalls: string[] = [];
+  const kexecs: KexecRequest[] = [];
+  let controlPlane: FakeControlPlane;
+  let agent: RunningAgent;
+  let client: AgentClient;
+  let images: ImageServer;
+  let smallImageHash: string;
+  let backedImageHash: string;
+
+  before(async () => {
+    const fd = openSync(disk, 'w');
+    ftruncateSync(fd, 4 * GiB);
+    closeSync(fd);
+    smallImageHash = await writeRandomImage(path.join(scratch, 'small.raw'), 8 * MiB);
+    sh('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', path.join(scratch, 'small.raw'), path.join(scratch, 'backed.qcow2')]);
+    backedImageHash = await hashFilePrefix(path.join(scratch, 'backed.qcow2'), statSync(path.join(scratch, 'backed.qcow2')).size);
+    images = await startImageServer({
+      'small.raw': path.join(scratch, 'small.raw'),
+      'backed.qcow2': path.join(scratch, 'backed.qcow2'),
+    });
+
+    // The control plane is down when the agent starts: it must keep trying.
+    const port = await freePort();
+    agent = await startAgent({
+      apiUrl: `http://127.0.0.1:${port}`,
+      platform: new SimPlatform({
+        diskPath: disk,
+        macs: MACS,
+        serial: 'unit-disk',
+        scratchDir: scratch,
+        control: {
+          powerOff: () => machineCalls.push('power off'),
+          reboot: () => machineCalls.push('reboot'),
+          kexec: (request) => kexecs.push(request),
+        },
+      }),
+      logger: pino({ level: 'silent' }),
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      retry: { initialMs: 20, maxMs: 100 },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    controlPlane = await startFakeControlPlane({ port, nodeUuid: NODE_UUID, token: TOKEN, heartbeatInterval: 0.05 });
+    client = new AgentClient(agent.url, TOKEN, { timeoutMs: 60_000 });
+  });
+  after(async () => {
+    await agent?.stop();
+    await controlPlane?.close();
+    await images?.close();
+  });
+
+  /** Runs an async command and waits for its end. */
+  const finished = async (record: Promise<CommandRecord>) => client.getCommand((await record).id, { wait: true });
+  const deployStep = (step: string, args: Record<string, unknown>) => finished(client.executeStep('deploy', { step, args }));
+
+  it('looks itself up by its MACs once the control plane answers, then heartbeats with its token', async () => {
+    await waitUntil('three heartbeats', () => controlPlane.heartbeats.length >= 3);
+    assert.deepEqual(controlPlane.lookups, [MACS.join(',')]);
+    for (const heartbeat of controlPlane.heartbeats.slice(0, 3)) {
+      assert.deepEqual(heartbeat, { path: `/v1/heartbeat/${NODE_UUID}`, callback_url: agent.url, agent_version: '1.0.0', agent_token: TOKEN });
+    }
+  });
+
+  it('refuses every command call without the token, and takes it as a header or ?agent_token=', async () => {
+    const post = (query: string, headers: Record<string, string> = {}) =>
+      fetch(`${agent.url}/v1/commands${query}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"name":"sync"}' });
+    assert.equal((await post('')).status, 401);
+    assert.equal((await post('', { 'x-agent-token': 'wrong' })).status, 401);
+    assert.equal((await fetch(`${agent.url}/v1/commands`)).status, 401);
+    await assert.rejects(new AgentClient(agent.url, 'not-the-token').listCommands(), (err: any) => err.status === 401 && !err.retryable);
+    assert.equal((await post(`?agent_token=${TOKEN}`)).status, 200);
+    assert.equal((await fetch(`${agent.url}/v1/status`)).status, 200, 'status needs no token');
+  });
+
+  it('reports the hardware and its steps; refuses unknown commands and bad params with 400', async () => {
+    const inventory = await client.getHardwareInfo();
+    assert.deepEqual(
+      inventory.disks.map((d) => [d.path, d.sizeBytes]),
+      [[disk, 4 * GiB]],
+    );
+    assert.deepEqual(inventory.interfaces.map((i) => i.mac_address), MACS);
+    assert.deepEqual((await client.getSteps('clean')).map((s) => [s.step, s.priority]), [['erase_devices_metadata', 99], ['erase_devices', 10]]);
+    assert.deepEqual((await client.getSteps('deploy')).map((s) => s.step), ['write_image', 'write_configdrive', 'install_bootloader']);
+    await assert.rejects(client.runCommand('format_c'), (err: any) => err.status === 400 && /unknown command/.test(err.message));
+    await assert.rejects(
+      client.executeStep('deploy', { step: 'write_image', args: { image_source: 'ftp://x/y', os_hash_algo: 'md5', os_hash_value: 'ab' } }),
+      (err: any) => err.status === 400 && /write_image\.args\.image_source/.test(err.message),
+    );
+  });
+
+  it('writes a config-2 drive at the end of the disk that isoinfo reads back', async () => {
+    const configdrive = { meta_data: { uuid: NODE_UUID, hostname: 'lab-000' }, network_data: { links: [] }, user_data: '#cloud-config\n' };
+    const record = await deployStep('write_configdrive', { configdrive });
+    assert.equal(record.command_status, 'SUCCEEDED', JSON.stringify(record.command_error));
+    const extent = configDriveExtent(4 * GiB);
+    const iso = path.join(scratch, 'configdrive.iso');
+    writeFileSync(iso, readBytes(disk, extent.offset, extent.length));
+    assert.match(sh('isoinfo', ['-d', '-i', iso]), /Volume id: config-2/);
+    const metaData = sh('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/meta_data.json']);
+    assert.deepEqual(JSON.parse(metaData), configdrive.meta_data);
+    assert.equal(sh('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/user_data']), configdrive.user_data);
+  });
+
+  it('installs the UEFI boot entry for the EFI system partition and kexecs into the root partition', async () => {
+    sh('sgdisk', ['--clear', '--new=1:1M:+100M', '--typecode=1:ef00', '--new=2:0:+1G', '--typecode=2:8300', disk]);
+    const [esp, root] = await readGpt(disk);
+    const record = await deployStep('install_bootloader', { efi_system_part_uuid: esp.uniqueGuid });
+    assert.equal(record.command_status, 'SUCCEEDED', JSON.stringify(record.command_error));
+    const nvram = JSON.parse(readFileSync(`${disk}.nvram.json`, 'utf8'));
+    assert.deepEqual(nvram.boot_order, [{ label: 'tempered', loader: '\\EFI\\BOOT\\BOOTX64.EFI', partitionNumber: 1, partitionUuid: esp.uniqueGuid }]);
+
+    const kexec = await finished(client.kexec({ root_partition_uuid: root.uniqueGuid, kernel: '/boot/vmlinuz', initrd: '/boot/initrd.img', cmdline: 'root=UUID=x ro' }));
+    assert.equal(kexec.command_status, 'SUCCEEDED', JSON.stringify(kexec.command_error));
+    assert.deepEqual(kexecs, [{ rootPartitionUuid: root.uniqueGuid, kernel: '/boot/vmlinuz', initrd: '/boot/initrd.img', cmdline: 'root=UUID=x ro' }]);
+  });
+
+  it('erase_devices_metadata clears the partition tables and every signature on the disk', async () => {
+    sh('sgdisk', ['--clear', '--new=1:1M:+100M', '--typecode=1:ef00', '--new=2:0:+1G', disk]);
+    assert.match(sh('wipefs', ['--no-act', disk]), /gpt[\s\S]*PMBR/);
+    // ISO9660 says "CD001" in its first volume descriptor, 32 KiB into the config drive.
+    const isoSignature = () => readBytes(disk, configDriveExtent(4 * GiB).offset + 0x8001, 5).toString('latin1');
+    assert.equal(isoSignature(), 'CD001', 'the config drive of the earlier test is there');
+    const record = await finished(client.executeStep('clean', { step: 'erase_devices_metadata' }));
+    assert.equal(record.command_status, 'SUCCEEDED', JSON.stringify(record.command_error));
+    assert.equal(sh('wipefs', ['--no-act', disk]).trim(), '', 'no signature left on the disk');
+    assert.notEqual(isoSignature(), 'CD001', 'nor on the config drive');
+    assert.deepEqual(await readGpt(disk), []);
+    assert.match(sh('sgdisk', ['--print', disk]), /Creating new GPT entries|GPT: not present/);
+  });
+
+  it('refuses a corrupted image, and leaves what it wrote unbootable', async () => {
+    sh('sgdisk', ['--clear', '--new=1:1M:+100M', disk]);
+    const wrongHash = smallImageHash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const record = await deployStep('write_image', { image_source: images.url('small.raw'), os_hash_algo: 'sha256', os_hash_value: wrongHash });
+    assert.equal(record.command_status, 'FAILED');
+    assert.match(record.command_error!.message, new RegExp(`checksum mismatch: the sha256 of .*small.raw is ${smallImageHash}, expected ${wrongHash}`));
+    assert.ok(readBytes(disk, 0, MiB).equals(Buffer.alloc(MiB)), 'the start of the disk is zeroed');
+    assert.throws(() => resultOf(record), /execute_deploy_step failed: image checksum mismatch/);
+  });
+
+  it('fails clearly on a missing image, a truncated download, a qcow2 posing as raw and a qcow2 with a backing file', async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ image_source: images.url('missing.raw') }, /GET http:\/\/127\.0\.0\.1:\d+\/missing\.raw answered 404/],
+      [{ image_source: `${images.url('truncated')}/small.raw` }, /image download truncated: received \d+ of 8388608 bytes/],
+      [{ image_source: images.url('backed.qcow2'), os_hash_value: backedImageHash }, /qcow2, but its disk_format says raw/],
+      [{ image_source: images.url('backed.qcow2'), os_hash_value: backedImageHash, disk_format: 'qcow2' }, /backing file/],
+    ];
+    for (const [args, error] of cases) {
+      const record = await deployStep('write_image', { os_hash_algo: 'sha256', os_hash_value: smallImageHash, ...args });
+      assert.equal(record.command_status, 'FAILED', JSON.stringify(args));
+      assert.match(record.command_error!.message, error);
+    }
+  });
+
+  it('reboots and powers off the machine around it', async () => {
+    assert.equal((await finished(client.reboot())).command_status, 'SUCCEEDED');
+    assert.equal((await finished(client.powerOff())).command_status, 'SUCCEEDED');
+    assert.deepEqual(machineCalls, ['reboot', 'power off']);
+    const commands = await client.listCommands();
+    assert.ok(commands.every((c) => c.command_status !== 'RUNNING'), 'the command list shows every command, all finished');
+  });
+});
