@@ -2,7 +2,7 @@
 // StepOutcome, so a slow one (a firmware update) says "check again in N seconds" instead of
 // holding a worker.
 import { done, rerunAfter, runNext, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
-import type { Bmc } from './types.js';
+import { BmcError, type BiosApplyState, type BiosSettings, type Bmc, type FirmwareUpdateState, type StepResult } from './types.js';
 
 export interface DriverStep {
   definition: Step;
@@ -50,9 +50,34 @@ const FAKE_STEPS: DriverStep[] = [
   testStep('second_spawned', async () => done()),
 ];
 
+/** A driver's StepResult as the step engine's outcome. */
+function fromStepResult<S>(result: StepResult<S>): StepOutcome {
+  return result.done ? done() : rerunAfter(result.rerunAfterSeconds, result.state);
+}
+
+/** Priority 0: run when a deploy template or a manual clean asks, with their args. */
+const biosApply: DriverStep = {
+  definition: bmcStep('bios', 'apply_configuration', 0),
+  kinds: ['clean', 'deploy'],
+  async run(bmc, args, _attempt, state) {
+    if (!bmc.applyBiosSettings) throw new BmcError('this BMC cannot apply BIOS settings', 'unsupported');
+    return fromStepResult(await bmc.applyBiosSettings(args.settings as BiosSettings, state as BiosApplyState | undefined));
+  },
+};
+
+const firmwareUpdate: DriverStep = {
+  definition: bmcStep('firmware', 'update', 0),
+  kinds: ['clean', 'deploy'],
+  async run(bmc, args, _attempt, state) {
+    if (!bmc.updateFirmware) throw new BmcError('this BMC cannot update firmware', 'unsupported');
+    const request = { imageUrl: String(args.image_url), targets: args.targets as string[] | undefined };
+    return fromStepResult(await bmc.updateFirmware(request, state as FirmwareUpdateState | undefined));
+  },
+};
+
 const STEPS_BY_DRIVER: Record<string, DriverStep[]> = {
   fake: [prepareInstanceBoot, ...FAKE_STEPS],
-  redfish: [prepareInstanceBoot],
+  redfish: [prepareInstanceBoot, biosApply, firmwareUpdate],
 };
 
 export function driverSteps(driver: string, kind: StepKind): DriverStep[] {

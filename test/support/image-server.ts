@@ -1,6 +1,7 @@
 // An HTTP image server on loopback for agent tests and the image benchmark, with the failures
 // a real one has: /<name> serves a file, /truncated/<name> announces the whole file but hangs up
 // halfway, and anything else is a 404.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
@@ -67,4 +68,15 @@ export async function hashFilePrefix(file: string, length: number, algorithm = '
   const hash = createHash(algorithm);
   for await (const chunk of createReadStream(file, { start: 0, end: length - 1 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * A whole-disk image as a deploy writes it: a GPT with an EFI system partition (for
+ * install_bootloader) and a root partition full of random bytes. Returns its sha256.
+ */
+export async function writeDiskImage(file: string, bytes: number): Promise<string> {
+  await writeRandomImage(file, bytes);
+  execFileSync('sgdisk', ['--zap-all', file], { stdio: 'ignore' });
+  execFileSync('sgdisk', ['-n1:2048:+8M', '-t1:ef00', '-n2:0:0', '-t2:8300', file], { stdio: 'ignore' });
+  return hashFilePrefix(file, bytes);
 }
