@@ -19,11 +19,19 @@ export interface Config {
   fastTrack: boolean;
   /** The ramdisk ISO virtual-media boots insert. */
   ramdiskIsoUrl?: string;
+  /** How long a booting ramdisk may take to heartbeat before the operation fails. */
+  agentBootTimeoutSeconds: number;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new Error(`${name} is not set (npm start sets it for the local services)`);
+  return value;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not "${env[name]}"`);
   return value;
 }
 
@@ -49,5 +57,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentTokenKey: env.AGENT_TOKEN_KEY || undefined,
     fastTrack: env.FAST_TRACK === 'true',
     ramdiskIsoUrl: env.RAMDISK_ISO_URL || undefined,
+    agentBootTimeoutSeconds: positiveNumber(env, 'AGENT_BOOT_TIMEOUT_SECONDS', 1800),
   };
 }

@@ -11,6 +11,8 @@ export interface ActivityOptions {
   fastTrack?: boolean;
   /** The ramdisk ISO a virtual-media boot inserts. */
   ramdiskIsoUrl?: string;
+  /** How long a booting ramdisk may take to heartbeat. */
+  agentBootTimeoutSeconds?: number;
 }
 
 export function createActivities(pool: Pool, options: ActivityOptions = {}) {

@@ -39,6 +39,8 @@ export interface TransitionRequest {
 export interface NodeStateOptions {
   /** Ironic's [deploy]fast_track: cleaning leaves the agent running for the next operation. */
   fastTrack?: boolean;
+  /** Ironic's deploy_callback_timeout: how long a booting ramdisk may take to heartbeat (default 30 minutes). */
+  agentBootTimeoutSeconds?: number;
 }
 
 /** deployed_by records who deployed (the audit trail asked for in the seed); undeploy clears it. */
@@ -68,8 +70,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
             'IllegalTransition',
           );
         }
-        // A failure records why; a new verb starts with a clean slate; `done` keeps what is there.
-        const lastError = request.event === 'fail' ? (request.error ?? 'unknown error') : request.event === 'done' ? undefined : null;
+        // A failure or an abort records why; a new verb starts with a clean slate; `done` keeps what is there.
+        const lastError = request.error ?? (request.event === 'fail' ? 'unknown error' : request.event === 'done' ? undefined : null);
         await updateNode(client, node.uuid, {
           ...next,
           provision_updated_at: new Date(),
@@ -92,10 +94,13 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       });
     },
 
-    /** Whether the node's agent is alive, so an operation can use it without booting (fast-track). */
-    async agentIsAlive(nodeUuid: string): Promise<boolean> {
+    /**
+     * Whether the node's agent is alive, so an operation can use it without booting (fast-track),
+     * and how long a booting one may take to heartbeat.
+     */
+    async agentStatus(nodeUuid: string): Promise<{ alive: boolean; bootTimeoutSeconds: number }> {
       const node = await findNode(pool, nodeUuid);
-      return node !== undefined && isAgentAlive(node, new Date());
+      return { alive: node !== undefined && isAgentAlive(node, new Date()), bootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 1800 };
     },
 
     /**

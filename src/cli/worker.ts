@@ -41,7 +41,12 @@ export async function createWorker(config: Config, connection: NativeConnection,
     connection,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
-    activities: createActivities(pool, { agentTokenKey: config.agentTokenKey, fastTrack: config.fastTrack, ramdiskIsoUrl: config.ramdiskIsoUrl }),
+    activities: createActivities(pool, {
+      agentTokenKey: config.agentTokenKey,
+      fastTrack: config.fastTrack,
+      ramdiskIsoUrl: config.ramdiskIsoUrl,
+      agentBootTimeoutSeconds: config.agentBootTimeoutSeconds,
+    }),
     ...workflowSource(),
     shutdownGraceTime: '10s',
   });

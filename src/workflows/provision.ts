@@ -16,9 +16,6 @@ import { runSteps, StepAborted, StepPlan, type StepRun } from './step-runner.js'
 /** The plan of the running clean or deploy, each step with its status. */
 export const planQuery = defineQuery<StepStatus[]>('plan');
 
-/** How long a booting ramdisk may take to heartbeat before the operation fails. */
-const AGENT_BOOT_TIMEOUT = '30 minutes';
-
 class ProvisionOperation {
   state: ProvisionState;
   plan = new StepPlan([]);
@@ -62,14 +59,15 @@ class ProvisionOperation {
 
   /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk and we wait for its heartbeat. */
   async ensureAgent(): Promise<void> {
-    if (await db.agentIsAlive(this.nodeUuid)) return;
+    const { alive, bootTimeoutSeconds } = await db.agentStatus(this.nodeUuid);
+    if (alive) return;
     const heartbeatsBefore = this.heartbeats;
     await this.boot('ramdisk');
     await this.waiting(async () => {
-      const heartbeated = await condition(() => this.heartbeats > heartbeatsBefore || this.abortRequested, AGENT_BOOT_TIMEOUT);
+      const heartbeated = await condition(() => this.heartbeats > heartbeatsBefore || this.abortRequested, bootTimeoutSeconds * 1000);
       if (this.abortRequested) throw new StepAborted();
       if (!heartbeated) {
-        throw ApplicationFailure.nonRetryable(`the agent did not heartbeat within ${AGENT_BOOT_TIMEOUT} of booting the ramdisk`, 'AgentTimeout');
+        throw ApplicationFailure.nonRetryable(`the agent did not heartbeat within ${bootTimeoutSeconds} s of booting the ramdisk`, 'AgentTimeout');
       }
     });
   }

@@ -46,6 +46,9 @@ export interface HarnessOptions {
   inProcessWorker?: boolean;
   /** Cleaning leaves the agent running (Ironic's fast_track). */
   fastTrack?: boolean;
+  agentBootTimeoutSeconds?: number;
+  /** false: lab machines boot no agent, as a broken ramdisk would. */
+  labAgents?: boolean;
 }
 
 let runtimeInstalled = false;
@@ -72,6 +75,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     adminToken: `tmp_admin_${id}_${randomBytes(16).toString('hex')}`,
     agentTokenKey: randomBytes(32).toString('base64url'),
     fastTrack: options.fastTrack ?? false,
+    agentBootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 120,
   };
   const pool = createPool(databaseUrl, 5);
   const api = await startApi(config, logger);
@@ -93,7 +97,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       count: options.labCount,
       dataDir: scratch,
       powerDelayMs: options.powerDelayMs ?? 0,
-      agent: { apiUrl: api.url, logFile },
+      agent: options.labAgents === false ? undefined : { apiUrl: api.url, logFile },
       ...credentials,
     });
     nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);
@@ -147,6 +151,9 @@ export async function startHarness(options: HarnessOptions = {}) {
           DATABASE_URL: config.databaseUrl,
           TEMPORAL_ADDRESS: config.temporalAddress,
           TEMPORAL_TASK_QUEUE: config.taskQueue,
+          AGENT_TOKEN_KEY: config.agentTokenKey,
+          FAST_TRACK: String(config.fastTrack),
+          AGENT_BOOT_TIMEOUT_SECONDS: String(config.agentBootTimeoutSeconds),
           LOG_LEVEL: 'debug',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,15 +1,27 @@
 // An HTTP image server on loopback for agent tests and the image benchmark, with the failures
 // a real one has: /<name> serves a file, /truncated/<name> announces the whole file but hangs up
-// halfway, and anything else is a 404.
+// halfway, /slow/<name> serves it at 8 MiB/s, and anything else is a 404.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Transform } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 
 /** Large reads, as a real image server makes, so the server is not what a benchmark measures. */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+const SLOW_BYTES_PER_SECOND = 8 * 1024 * 1024;
+const SLOW_CHUNK_BYTES = 256 * 1024;
+
+function throttle(bytesPerSecond: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      setTimeout(() => callback(null, chunk), (chunk.length / bytesPerSecond) * 1000);
+    },
+  });
+}
 
 export interface ImageServer {
   url(name: string): string;
@@ -18,7 +30,7 @@ export interface ImageServer {
 
 export async function startImageServer(files: Record<string, string>): Promise<ImageServer> {
   const server = createServer((request, response) => {
-    const [, prefix, name] = /^\/(?:(truncated)\/)?([^/]+)$/.exec(request.url ?? '') ?? [];
+    const [, prefix, name] = /^\/(?:(truncated|slow)\/)?([^/]+)$/.exec(request.url ?? '') ?? [];
     const file = name === undefined ? undefined : files[name];
     if (!file) {
       response.writeHead(404).end('not found');
@@ -30,6 +42,9 @@ export async function startImageServer(files: Record<string, string>): Promise<I
       createReadStream(file, { end: Math.floor(size / 2) - 1, highWaterMark: READ_CHUNK_BYTES })
         .on('end', () => response.destroy())
         .pipe(response, { end: false });
+    } else if (prefix === 'slow') {
+      // A far-away image server: long enough a download for a test to act in the middle of it.
+      createReadStream(file, { highWaterMark: SLOW_CHUNK_BYTES }).pipe(throttle(SLOW_BYTES_PER_SECOND)).pipe(response);
     } else {
       createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }).pipe(response);
     }
