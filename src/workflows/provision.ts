@@ -81,6 +81,7 @@ class ProvisionOperation {
 
   async powerOff(): Promise<void> {
     await settlePower(this.nodeUuid, 'power off', this.input.context);
+    await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
     await db.forgetAgent(this.nodeUuid);
   }
 

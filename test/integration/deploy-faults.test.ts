@@ -2,6 +2,7 @@
 // fast-track path when it goes right.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { planQuery } from '../../src/workflows/provision.js';
@@ -134,5 +135,42 @@ describe('fast-track', () => {
       [1, 1, 2],
       'one ramdisk boot for cleaning and the deploy together, then the instance',
     );
+  });
+});
+
+describe('virtual-media boot', () => {
+  let h: Harness;
+  let images: ImageServer;
+  let imageHash: string;
+  before(async () => {
+    const folder = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR!, 'vmedia-'));
+    imageHash = await writeDiskImage(path.join(folder, 'disk.raw'), 16 * MiB);
+    writeFileSync(path.join(folder, 'ramdisk.iso'), 'a ramdisk ISO stands here');
+    images = await startImageServer({ 'disk.raw': path.join(folder, 'disk.raw'), 'ramdisk.iso': path.join(folder, 'ramdisk.iso') });
+    h = await startHarness({ labCount: 1, powerDelayMs: 100, ramdiskIsoUrl: images.url('ramdisk.iso') });
+  });
+  after(async () => {
+    await h?.close();
+    await images?.close();
+  });
+
+  it('boots the ramdisk from the inserted ISO, ejects it afterwards, and boots the instance from disk', async () => {
+    const uuid = h.nodeUuids[0];
+    const { machine, bmcUrl } = h.lab!.machines[0];
+    const boots: string[] = [];
+    machine.on('power', (state, bootTarget) => state === 'On' && boots.push(bootTarget));
+    await h.http('PATCH', `/v1/nodes/${uuid}`, { boot_interface: 'virtual-media' });
+    await provision(h, uuid, { target: 'manage' });
+    assert.equal((await provision(h, uuid, { target: 'provide' })).provision_state, 'available');
+    await h.http('PATCH', `/v1/nodes/${uuid}`, {
+      instance_info: { image_source: images.url('disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
+    });
+    const active = await provision(h, uuid, { target: 'active' });
+    assert.equal(active.provision_state, 'active', active.last_error);
+    assert.deepEqual(boots, ['Cd', 'Cd', 'Hdd']);
+
+    const auth = `Basic ${Buffer.from(`${h.credentials.username}:${h.credentials.password}`).toString('base64')}`;
+    const cd = await fetch(`${bmcUrl}/redfish/v1/Systems/${machine.systemId}/VirtualMedia/Cd`, { headers: { authorization: auth } });
+    assert.equal((await cd.json()).Inserted, false, 'the ramdisk ISO was ejected');
   });
 });

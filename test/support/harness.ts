@@ -49,6 +49,8 @@ export interface HarnessOptions {
   agentBootTimeoutSeconds?: number;
   /** false: lab machines boot no agent, as a broken ramdisk would. */
   labAgents?: boolean;
+  /** The ISO virtual-media boots insert. */
+  ramdiskIsoUrl?: string;
 }
 
 let runtimeInstalled = false;
@@ -76,6 +78,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     agentTokenKey: randomBytes(32).toString('base64url'),
     fastTrack: options.fastTrack ?? false,
     agentBootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 120,
+    ramdiskIsoUrl: options.ramdiskIsoUrl,
   };
   const pool = createPool(databaseUrl, 5);
   const api = await startApi(config, logger);
@@ -154,6 +157,7 @@ export async function startHarness(options: HarnessOptions = {}) {
           AGENT_TOKEN_KEY: config.agentTokenKey,
           FAST_TRACK: String(config.fastTrack),
           AGENT_BOOT_TIMEOUT_SECONDS: String(config.agentBootTimeoutSeconds),
+          ...(config.ramdiskIsoUrl ? { RAMDISK_ISO_URL: config.ramdiskIsoUrl } : {}),
           LOG_LEVEL: 'debug',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
