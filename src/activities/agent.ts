@@ -2,8 +2,9 @@
 // from the node row and the worker's AGENT_TOKEN_KEY: neither ever enters a workflow.
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient } from '../agent/client.js';
-import { findNode, type NodeRecord } from '../db/nodes.js';
+import type { NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
+import { requireNode } from './nodes.js';
 import type { Step, StepKind, StepOutcome } from '../domain/steps.js';
 
 export interface AgentCommandStatus {
@@ -38,8 +39,7 @@ function builtInArgs(node: NodeRecord, step: Step): Record<string, unknown> | un
 export function createAgentActivities(pool: Pool, tokenKey: string | undefined) {
   async function withAgent<T>(nodeUuid: string, call: (client: AgentClient, node: NodeRecord) => Promise<T>): Promise<T> {
     if (!tokenKey) throw ApplicationFailure.nonRetryable('AGENT_TOKEN_KEY is not set on the worker: it cannot talk to agents', 'Misconfigured');
-    const node = await findNode(pool, nodeUuid);
-    if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
+    const node = await requireNode(pool, nodeUuid);
     try {
       return await call(agentClientForNode(node, tokenKey), node);
     } catch (err) {

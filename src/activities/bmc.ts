@@ -1,8 +1,9 @@
 // Activities that talk to a node's BMC. They take a node UUID and read the credentials from
 // the database themselves, so no secret ever enters a workflow's history.
 import { ApplicationFailure } from '@temporalio/common';
-import { findNode, type NodeRecord } from '../db/nodes.js';
+import type { NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
+import { requireNode } from './nodes.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import { getDriver } from '../drivers/registry.js';
 import { BmcError, type Bmc } from '../drivers/types.js';
@@ -26,8 +27,7 @@ export interface BmcActivityOptions {
 
 export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}) {
   async function withBmc<T>(nodeUuid: string, call: (bmc: Bmc, node: NodeRecord) => Promise<T>): Promise<T> {
-    const node = await findNode(pool, nodeUuid);
-    if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
+    const node = await requireNode(pool, nodeUuid);
     return connectBmc(node, (bmc) => call(bmc, node));
   }
 

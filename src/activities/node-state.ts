@@ -2,8 +2,9 @@
 // also writes the event, and each is idempotent: a retry after a crash finds its work done.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { findNode, updateNode, type NodeChanges, type NodeRecord } from '../db/nodes.js';
+import { findNode, updateNode, type NodeChanges } from '../db/nodes.js';
 import { clearAgentSession } from '../db/agent.js';
+import { requireNode } from './nodes.js';
 import { insertEvent } from '../db/events.js';
 import { isAgentAlive } from '../domain/agent.js';
 import { inTransaction, type Pool } from '../db/pool.js';
@@ -18,12 +19,6 @@ function eventOrigin(context: RequestContext) {
     request_id: context.requestId,
     workflow_id: activityInfo().workflowExecution?.workflowId ?? null,
   };
-}
-
-async function lockNode(client: Parameters<typeof findNode>[0], nodeUuid: string): Promise<NodeRecord> {
-  const node = await findNode(client, nodeUuid, { forUpdate: true });
-  if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
-  return node;
 }
 
 export interface TransitionRequest {
@@ -54,7 +49,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
   return {
     async transitionProvision(request: TransitionRequest): Promise<NextState> {
       return inTransaction(pool, async (client) => {
-        const node = await lockNode(client, request.nodeUuid);
+        const node = await requireNode(client, request.nodeUuid);
         let next: NextState;
         try {
           next = nextState({ ...node, provision_state: request.from }, request.event);
@@ -109,7 +104,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
      */
     async recordBoot(nodeUuid: string, into: 'ramdisk' | 'instance', context: RequestContext): Promise<void> {
       await inTransaction(pool, async (client) => {
-        const node = await lockNode(client, nodeUuid);
+        const node = await requireNode(client, nodeUuid, { forUpdate: true });
         await clearAgentSession(client, nodeUuid);
         const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
@@ -137,7 +132,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
 
     async beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
       await inTransaction(pool, async (client) => {
-        await lockNode(client, nodeUuid);
+        await requireNode(client, nodeUuid, { forUpdate: true });
         await updateNode(client, nodeUuid, { target_power_state: target, last_error: null });
       });
     },
@@ -145,7 +140,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
     /** Records the settled power state; also used by verify to learn the state it found. */
     async recordPowerState(nodeUuid: string, powerState: PowerState, verb: string | null, context: RequestContext): Promise<void> {
       await inTransaction(pool, async (client) => {
-        const node = await lockNode(client, nodeUuid);
+        const node = await requireNode(client, nodeUuid, { forUpdate: true });
         await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
         if (node.power_state === powerState && node.target_power_state === null) return;
         await insertEvent(client, {
@@ -161,7 +156,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
 
     async failPowerChange(nodeUuid: string, target: PowerTarget, error: string, context: RequestContext): Promise<void> {
       await inTransaction(pool, async (client) => {
-        const node = await lockNode(client, nodeUuid);
+        const node = await requireNode(client, nodeUuid, { forUpdate: true });
         if (node.target_power_state === null && node.last_error === error) return;
         await updateNode(client, nodeUuid, { target_power_state: null, last_error: error });
         await insertEvent(client, {

@@ -3,19 +3,14 @@ import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { templatesForTraits } from '../db/deploy-templates.js';
 import { insertEvent } from '../db/events.js';
-import { findNode, updateNode, type NodeRecord } from '../db/nodes.js';
+import { updateNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { orderSteps, overlaySteps, stepName, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
 import { driverSteps } from '../drivers/steps.js';
 import type { RequestContext, RequestedStep } from '../workflows/contract.js';
 import type { createAgentActivities } from './agent.js';
 import { connectBmc } from './bmc.js';
-
-async function loadNode(pool: Pool, nodeUuid: string): Promise<NodeRecord> {
-  const node = await findNode(pool, nodeUuid);
-  if (!node) throw ApplicationFailure.nonRetryable(`node ${nodeUuid} no longer exists`, 'NodeNotFound');
-  return node;
-}
+import { requireNode } from './nodes.js';
 
 export interface StepProgress {
   nodeUuid: string;
@@ -32,7 +27,7 @@ export function createStepActivities(pool: Pool, agentSteps: ReturnType<typeof c
      * node's traits overlaid) by priority; manual runs the requested steps in the order given.
      */
     async planSteps(nodeUuid: string, kind: StepKind, requested: RequestedStep[] | undefined, withAgent: boolean): Promise<Step[]> {
-      const node = await loadNode(pool, nodeUuid);
+      const node = await requireNode(pool, nodeUuid);
       const available = [...driverSteps(node.driver, kind).map((s) => s.definition), ...(withAgent ? await agentSteps(nodeUuid, kind) : [])];
       if (requested) {
         const byName = new Map(available.map((s) => [stepName(s), s]));
@@ -71,7 +66,7 @@ export function createStepActivities(pool: Pool, agentSteps: ReturnType<typeof c
     },
 
     async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepOutcome> {
-      const node = await loadNode(pool, nodeUuid);
+      const node = await requireNode(pool, nodeUuid);
       const implementation = driverSteps(node.driver, kind).find((s) => stepName(s.definition) === stepName(step));
       if (!implementation) {
         throw ApplicationFailure.nonRetryable(`driver ${node.driver} has no ${kind} step ${stepName(step)}`, 'UnknownStep');

@@ -84,20 +84,8 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
   redfish: {
     name: 'redfish',
     description: 'DMTF Redfish over HTTP(S), for current Dell iDRAC, HPE iLO, Lenovo XCC, Supermicro and OpenBMC machines.',
-    capabilities: [
-      'power',
-      'reboot',
-      'soft_power_off',
-      'soft_reboot',
-      'power_cycle',
-      'boot_device',
-      'persistent_boot_device',
-      'boot_mode',
-      'virtual_media',
-      'inventory',
-      'firmware_update',
-      'bios',
-    ],
+    // Redfish is the one protocol that covers all of them.
+    capabilities: CAPABILITIES,
     bootDevices: ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'],
     notes: [
       'Each power action uses a ResetType the system advertises, best first: reboot ForceRestart, GracefulRestart, PowerCycle; power cycle PowerCycle, else ForceRestart; power off ForceOff, else GracefulShutdown.',

@@ -3,25 +3,15 @@
 // the failures an operator must be able to read: no heartbeat, a bad checksum.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { openSync, readSync, closeSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configDriveExtent } from '../../src/agent/disks.js';
-import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../support/image-server.js';
+import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { readBytes } from '../support/files.js';
 
 const MiB = 1024 ** 2;
-
-function readBytes(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe('clean and deploy lab machines', () => {
   let h: Harness;

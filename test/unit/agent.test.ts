@@ -3,7 +3,7 @@
 // the command API, and the commands' work on the disk, read back with sgdisk, wipefs and isoinfo.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +16,8 @@ import { SimPlatform } from '../../src/agent/platform/sim.js';
 import type { KexecRequest } from '../../src/agent/platform/types.js';
 import { freePort } from '../../src/cli/ports.js';
 import { startFakeControlPlane, type FakeControlPlane } from '../support/fake-control-plane.js';
-import { hashFilePrefix, startImageServer, writeRandomImage, type ImageServer } from '../support/image-server.js';
+import { hashFilePrefix, startImageServer, writeRandomImage, type ImageServer } from '../../src/sim/images.js';
+import { readBytes } from '../support/files.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -33,17 +34,6 @@ async function waitUntil(what: string, done: () => boolean, timeoutMs = 10_000):
 }
 
 const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-function readBytes(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, offset);
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe('the agent', () => {
   const scratch = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR ?? os.tmpdir(), 'agent-'));
