@@ -56,8 +56,9 @@ function fromStepResult<S>(result: StepResult<S>): StepOutcome {
 }
 
 /** Priority 0: run when a deploy template or a manual clean asks, with their args. */
+/** The machine reboots for the settings to take effect, so the agent is booted again after it. */
 const biosApply: DriverStep = {
-  definition: bmcStep('bios', 'apply_configuration', 0),
+  definition: bmcStep('bios', 'apply_configuration', 0, { reboot_requested: true }),
   kinds: ['clean', 'deploy'],
   async run(bmc, args, _attempt, state) {
     if (!bmc.applyBiosSettings) throw new BmcError('this BMC cannot apply BIOS settings', 'unsupported');

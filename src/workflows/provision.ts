@@ -54,13 +54,21 @@ class ProvisionOperation {
       context: this.input.context,
       aborted: () => this.abortRequested,
       waiting: (wait) => this.waiting(wait),
+      rebootIntoRamdisk: async () => {
+        if (!this.input.disableRamdisk) await this.bootAgent();
+      },
     };
   }
 
-  /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk and we wait for its heartbeat. */
+  /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk. */
   async ensureAgent(): Promise<void> {
     const { alive, bootTimeoutSeconds } = await db.agentStatus(this.nodeUuid);
-    if (alive) return;
+    if (!alive) await this.bootAgent(bootTimeoutSeconds);
+  }
+
+  /** Boots the ramdisk and waits, durably, for the new agent's heartbeat. */
+  async bootAgent(timeoutSeconds?: number): Promise<void> {
+    const bootTimeoutSeconds = timeoutSeconds ?? (await db.agentStatus(this.nodeUuid)).bootTimeoutSeconds;
     const heartbeatsBefore = this.heartbeats;
     await this.boot('ramdisk');
     await this.waiting(async () => {

@@ -19,6 +19,8 @@ export interface StepRun {
   aborted: () => boolean;
   /** Runs a wait with the node shown in its wait state (clean wait, wait call-back), where abort is allowed. */
   waiting: (wait: () => Promise<void>) => Promise<void>;
+  /** After a step that asked for a reboot (one that rebooted the machine, as a BIOS change does): the agent is booted again. */
+  rebootIntoRamdisk: () => Promise<void>;
 }
 
 /** What the plan query shows: every step, with where it is. */
@@ -109,5 +111,6 @@ export async function runSteps(run: StepRun, plan: StepPlan): Promise<void> {
     }
     status.status = 'done';
     await db.recordStep({ nodeUuid: run.nodeUuid, kind: run.kind, step, phase: 'end', context: run.context });
+    if (step.reboot_requested) await run.rebootIntoRamdisk();
   }
 }
