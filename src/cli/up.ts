@@ -1,12 +1,13 @@
 // `tempered up`: the whole system on embedded defaults, stopped cleanly by Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { newToken } from '../api/auth.js';
 import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
+import { hashFilePrefix, startImageServer, writeDiskImage } from '../sim/images.js';
 import { startLab } from '../sim/lab.js';
 import { enrollLab } from './enroll-lab.js';
 import { sibling } from './paths.js';
@@ -87,7 +88,10 @@ export async function up(options: UpOptions): Promise<void> {
       });
       stops.push(lab.close);
       await enrollLab({ url: apiUrl, token: env.TEMPERED_ADMIN_TOKEN }, lab, credentials);
-      labLine = `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+`;
+      const demoImage = await serveDemoImage(path.join(options.dataDir, 'lab', 'images'), options.labBasePort - 1, stops);
+      labLine =
+        `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+` +
+        `\n  demo image:   ${demoImage}`;
     }
     console.log(
       `\nTempered is up.\n` +
@@ -105,6 +109,34 @@ export async function up(options: UpOptions): Promise<void> {
     await stopAll();
     process.exit(1);
   }
+}
+
+const DEMO_IMAGE_NAME = 'demo.raw';
+const DEMO_IMAGE_BYTES = 32 * 1024 ** 2;
+
+/**
+ * Serves a small whole-disk image (GPT with an EFI system partition) for deploying the lab, made
+ * on the first start; returns the banner line. Without sgdisk the lab still comes up, imageless.
+ */
+async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise<string> {
+  const file = path.join(dir, DEMO_IMAGE_NAME);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    // Made under another name first, so an interrupted start leaves no half-made image behind.
+    const partial = `${file}.partial`;
+    try {
+      await writeDiskImage(partial, DEMO_IMAGE_BYTES);
+    } catch (err) {
+      rmSync(partial, { force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none: sgdisk is missing (Debian: apt-get install gdisk), so no demo image to deploy';
+      throw err;
+    }
+    renameSync(partial, file);
+  }
+  const sha256 = await hashFilePrefix(file, statSync(file).size);
+  const server = await startImageServer({ [DEMO_IMAGE_NAME]: file }, port);
+  stops.push(server.close);
+  return `${server.url(DEMO_IMAGE_NAME)} (raw, sha256 ${sha256})`;
 }
 
 const ADMIN_TOKEN_FILE = 'admin-token';

@@ -14,6 +14,8 @@ export interface AgentBootOptions {
   apiUrl: string;
   /** The agents' JSON log lines are appended here; absent: discarded. */
   logFile?: string;
+  /** The agent program, run by plain node; absent: the one beside this module, run as this process runs (compiled, or under tsx). */
+  program?: string;
 }
 
 /** Boot targets that load the ramdisk rather than the machine's own disk. */
@@ -35,8 +37,7 @@ export function bootAgentOnRamdiskBoot(machine: SimMachine, options: AgentBootOp
   const startAgent = () => {
     const log = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
     const args = [
-      ...process.execArgv,
-      sibling(import.meta.url, '../agent/main'),
+      ...(options.program ? [options.program] : [...process.execArgv, sibling(import.meta.url, '../agent/main')]),
       ...['--platform', 'sim', '--api-url', options.apiUrl, '--listen', '127.0.0.1:0', '--advertise-host', '127.0.0.1'],
       ...['--sim-disk', machine.diskPath, '--sim-macs', machine.macs.join(','), '--sim-serial', machine.id, '--scratch-dir', os.tmpdir()],
     ];
@@ -51,13 +52,17 @@ export function bootAgentOnRamdiskBoot(machine: SimMachine, options: AgentBootOp
     agent = child;
   };
 
-  const onPower = (state: SimPowerState, bootTarget: BootTarget) => {
+  const onPower = (state: SimPowerState) => {
     if (state === 'Off') void stopAgent();
-    else if (RAMDISK_BOOT_TARGETS.has(bootTarget)) startAgent();
+  };
+  const onBoot = (bootTarget: BootTarget) => {
+    if (RAMDISK_BOOT_TARGETS.has(bootTarget)) startAgent();
   };
   machine.on('power', onPower);
+  machine.on('boot', onBoot);
   return async () => {
     machine.off('power', onPower);
+    machine.off('boot', onBoot);
     await stopAgent();
   };
 }

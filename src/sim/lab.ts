@@ -8,6 +8,8 @@ export interface LabOptions {
   /** Folder for the machines' disk files. */
   dataDir: string;
   powerDelayMs?: number;
+  /** Power-on self test: how long a machine takes from power on to starting its boot device. */
+  postDelayMs?: number;
   diskSizeBytes?: number;
   resetTypes?: readonly ResetType[];
   /** BMC credentials, the same for every machine. */
@@ -50,6 +52,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         diskDir: options.dataDir,
         diskSizeBytes: options.diskSizeBytes,
         powerDelayMs: options.powerDelayMs,
+        postDelayMs: options.postDelayMs,
         resetTypes: options.resetTypes,
       });
       const bmc = await startRedfishBmc(machine, {

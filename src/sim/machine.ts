@@ -48,13 +48,17 @@ export interface SimMachineOptions {
   diskSizeBytes?: number;
   /** How long a power change takes to land after the BMC accepted it. */
   powerDelayMs?: number;
+  /** How long the firmware takes (POST) from power on until it starts the boot device. */
+  postDelayMs?: number;
   /** The reset types the BMC advertises and accepts; default all of RESET_TYPES. */
   resetTypes?: readonly ResetType[];
 }
 
 interface SimMachineEvents {
-  /** Emitted on every power change; `bootTarget` is the device booted, 'None' when powering off. */
-  power: [state: SimPowerState, bootTarget: BootTarget];
+  /** Emitted on every power change. */
+  power: [state: SimPowerState];
+  /** Emitted when POST is over and the firmware starts `bootTarget`; not if the machine goes off first. */
+  boot: [bootTarget: BootTarget];
 }
 
 export class SimMachine extends EventEmitter<SimMachineEvents> {
@@ -64,11 +68,13 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
   readonly diskPath: string;
   readonly diskSizeBytes: number;
   readonly powerDelayMs: number;
+  readonly postDelayMs: number;
   readonly resetTypes: readonly ResetType[];
 
   #powerState: SimPowerState = 'Off';
   #bootOverride: BootOverride = { target: 'None', enabled: 'Disabled', mode: 'UEFI' };
   #pendingPowerChange: NodeJS.Timeout | undefined;
+  #pendingBoot: NodeJS.Timeout | undefined;
 
   /** Builds the machine and creates its sparse disk file (kept, with its contents, if it exists). */
   static async create(options: SimMachineOptions): Promise<SimMachine> {
@@ -97,6 +103,7 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
     this.diskSizeBytes = options.diskSizeBytes ?? DEFAULT_DISK_SIZE_BYTES;
     this.diskPath = path.join(options.diskDir, `${this.id}.img`);
     this.powerDelayMs = options.powerDelayMs ?? 0;
+    this.postDelayMs = options.postDelayMs ?? 0;
     this.resetTypes = options.resetTypes ?? RESET_TYPES;
   }
 
@@ -124,9 +131,15 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
     }
   }
 
-  /** Drops any pending power change, so nothing fires after the lab is closed. */
+  /** Drops any pending power change and boot, so nothing fires after the lab is closed. */
   stop(): void {
     this.#cancelPendingPowerChange();
+    this.#cancelPendingBoot();
+  }
+
+  #cancelPendingBoot(): void {
+    clearTimeout(this.#pendingBoot);
+    this.#pendingBoot = undefined;
   }
 
   #cancelPendingPowerChange(): void {
@@ -148,7 +161,21 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
   #setPowerState(state: SimPowerState): void {
     if (state === this.#powerState) return;
     this.#powerState = state;
-    this.emit('power', state, state === 'On' ? this.#consumeBootTarget() : 'None');
+    this.#cancelPendingBoot();
+    this.emit('power', state);
+    if (state === 'On') this.#scheduleBoot(this.#consumeBootTarget());
+  }
+
+  /** A BMC reports the machine on at once; the boot device starts only after POST. */
+  #scheduleBoot(bootTarget: BootTarget): void {
+    if (this.postDelayMs <= 0) {
+      this.emit('boot', bootTarget);
+      return;
+    }
+    this.#pendingBoot = setTimeout(() => {
+      this.#pendingBoot = undefined;
+      this.emit('boot', bootTarget);
+    }, this.postDelayMs).unref();
   }
 
   /** The device this boot uses; a "Once" override is spent by it, as on real BMCs. */

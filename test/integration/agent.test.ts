@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { AgentClient, agentClientForNode } from '../../src/agent/client.js';
 import { findNode } from '../../src/db/nodes.js';
 import { deriveAgentToken } from '../../src/domain/agent.js';
-import { hashFilePrefix, startImageServer, writeRandomImage, type ImageServer } from '../support/image-server.js';
+import { hashFilePrefix, startImageServer, writeRandomImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const MiB = 1024 ** 2;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { planQuery } from '../../src/workflows/provision.js';
-import { startImageServer, writeDiskImage, type ImageServer } from '../support/image-server.js';
+import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const MiB = 1024 ** 2;
@@ -158,7 +158,7 @@ describe('virtual-media boot', () => {
     const uuid = h.nodeUuids[0];
     const { machine, bmcUrl } = h.lab!.machines[0];
     const boots: string[] = [];
-    machine.on('power', (state, bootTarget) => state === 'On' && boots.push(bootTarget));
+    machine.on('boot', (bootTarget) => boots.push(bootTarget));
     await h.http('PATCH', `/v1/nodes/${uuid}`, { boot_interface: 'virtual-media' });
     await provision(h, uuid, { target: 'manage' });
     assert.equal((await provision(h, uuid, { target: 'provide' })).provision_state, 'available');

@@ -1,6 +1,7 @@
-// An HTTP image server on loopback for agent tests and the image benchmark, with the failures
-// a real one has: /<name> serves a file, /truncated/<name> announces the whole file but hangs up
-// halfway, /slow/<name> serves it at 8 MiB/s, and anything else is a 404.
+// Disk images for the lab, and the HTTP image server on loopback that deploys fetch them from
+// (`up --lab`, the tests, the benchmarks). It has the failures a real one has: /<name> serves a
+// file, /truncated/<name> announces the whole file but hangs up halfway, /slow/<name> serves it
+// at 8 MiB/s, and anything else is a 404.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
@@ -28,7 +29,8 @@ export interface ImageServer {
   close(): Promise<void>;
 }
 
-export async function startImageServer(files: Record<string, string>): Promise<ImageServer> {
+/** Serves `files` (URL name → path) on 127.0.0.1:`port`; 0 picks a free port. */
+export async function startImageServer(files: Record<string, string>, port = 0): Promise<ImageServer> {
   const server = createServer((request, response) => {
     const [, prefix, name] = /^\/(?:(truncated|slow)\/)?([^/]+)$/.exec(request.url ?? '') ?? [];
     const file = name === undefined ? undefined : files[name];
@@ -49,11 +51,11 @@ export async function startImageServer(files: Record<string, string>): Promise<I
       createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }).pipe(response);
     }
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const { port: listening } = server.address() as AddressInfo;
   return {
-    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    url: (name) => `http://127.0.0.1:${listening}/${name}`,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());

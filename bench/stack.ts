@@ -1,0 +1,156 @@
+// What every end-to-end benchmark runs on: a throw-away PostgreSQL cluster and Temporal dev
+// server, the compiled worker and API each in its own process (as in production), and a lab of
+// simulated machines enrolled through the API, whose agents log to one file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { newToken } from '../src/api/auth.js';
+import { enrollLab } from '../src/cli/enroll-lab.js';
+import { freePort } from '../src/cli/ports.js';
+import { startPostgres } from '../src/cli/postgres.js';
+import { startTemporal } from '../src/cli/temporal-server.js';
+import { migrate } from '../src/db/migrate.js';
+import { createLogger } from '../src/logger.js';
+import { startLab, type Lab } from '../src/sim/lab.js';
+
+export interface BenchLabOptions {
+  count: number;
+  powerDelayMs: number;
+  postDelayMs?: number;
+}
+
+export interface BenchStack {
+  /** A folder deleted by close(); the lab's disk files are in it. */
+  scratch: string;
+  apiUrl: string;
+  lab: Lab;
+  /** Node UUIDs in lab order. */
+  uuids: string[];
+  client: Client;
+  workerPid: number;
+  apiPid: number;
+  /** The lab agents' JSON log lines. */
+  agentLogFile: string;
+  /** A request to the API as the admin; throws unless it answers `expectedStatus`. */
+  call(method: string, urlPath: string, body?: unknown, expectedStatus?: number): Promise<any>;
+  close(): Promise<void>;
+}
+
+type Stop = () => Promise<void>;
+
+export async function startBenchStack(labOptions: BenchLabOptions): Promise<BenchStack> {
+  const logger = createLogger('bench', 'warn');
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'tempered-bench-'));
+  // PostgreSQL runs as its own user when we are root, and must reach its folder.
+  chmodSync(scratch, 0o755);
+  const stops: Stop[] = [async () => rmSync(scratch, { recursive: true, force: true })];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  try {
+    const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
+    stops.push(postgres.stop);
+    const temporal = await startTemporal({ port: await freePort(), logFile: path.join(scratch, 'temporal.log') }, logger);
+    stops.push(temporal.stop);
+    await migrate(postgres.url, logger);
+
+    const apiPort = await freePort();
+    const adminToken = newToken();
+    const env = {
+      ...process.env,
+      DATABASE_URL: postgres.url,
+      TEMPORAL_ADDRESS: temporal.address,
+      API_PORT: String(apiPort),
+      LOG_LEVEL: 'warn',
+      TEMPERED_ADMIN_TOKEN: adminToken,
+      // The API issues agent tokens and the worker checks them: one key for both.
+      AGENT_TOKEN_KEY: randomBytes(32).toString('base64url'),
+    };
+    const worker = startChild('worker', env, stops);
+    const api = startChild('api', env, stops);
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    for (let i = 0; !(await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false)); i++) {
+      if (i > 600) throw new Error('API did not come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const credentials = { username: 'admin', password: 'bench-password' };
+    const agentLogFile = path.join(scratch, 'agents.log');
+    const lab = await startLab({
+      ...labOptions,
+      dataDir: scratch,
+      diskSizeBytes: 4 * 1024 ** 3,
+      // Compiled, as on a real ramdisk: under tsx each agent would take twice the CPU to start.
+      agent: { apiUrl, logFile: agentLogFile, program: 'dist/agent/main.js' },
+      ...credentials,
+    });
+    stops.push(lab.close);
+    const uuids = await enrollLab({ url: apiUrl, token: adminToken }, lab, credentials);
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push(() => connection.close());
+
+    const call = async (method: string, urlPath: string, body?: unknown, expectedStatus = 200) => {
+      const response = await fetch(`${apiUrl}${urlPath}`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      if (response.status !== expectedStatus) throw new Error(`${method} ${urlPath} answered ${response.status}: ${text}`);
+      return text ? JSON.parse(text) : undefined;
+    };
+    return {
+      scratch,
+      apiUrl,
+      lab,
+      uuids,
+      client: new Client({ connection }),
+      workerPid: worker.pid!,
+      apiPid: api.pid!,
+      agentLogFile,
+      call,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv, stops: Stop[]): ChildProcess {
+  const child = spawn(process.execPath, ['dist/cli/index.js', command], { env, stdio: 'inherit' });
+  stops.push(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  });
+  return child;
+}
+
+export function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
+}
+
+/** Samples the processes' RSS every 200 ms until stopped; stop() returns each one's peak in MB. */
+export function samplePeakRss(pids: number[]): { stop(): number[] } {
+  const peaks = pids.map(() => 0);
+  const sample = () => pids.forEach((pid, i) => (peaks[i] = Math.max(peaks[i], rssMb(pid))));
+  sample();
+  const timer = setInterval(sample, 200);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
