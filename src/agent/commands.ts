@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeConfigDrive } from './configdrive.js';
 import { selectRootDevice, type RootDeviceHints } from './disks.js';
-import { DISK_FORMATS, HASH_ALGORITHMS, writeImage } from './image.js';
+import { DISK_FORMATS, HASH_ALGORITHMS } from '../domain/image.js';
+import { writeImage } from './image.js';
 import type { Disk, Platform } from './platform/types.js';
 
 export const AGENT_VERSION = '1.0.0';

@@ -7,13 +7,9 @@ import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { DiskFormat, HashAlgorithm } from '../domain/image.js';
 import { runCommand } from './exec.js';
 import type { Disk, Platform } from './platform/types.js';
-
-export const HASH_ALGORITHMS = ['sha256', 'sha512'] as const;
-export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
-export const DISK_FORMATS = ['raw', 'qcow2'] as const;
-export type DiskFormat = (typeof DISK_FORMATS)[number];
 
 export interface ImageSource {
   image_source: string;

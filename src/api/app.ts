@@ -6,6 +6,7 @@ import { agentRouter } from './agent.js';
 import { authenticate, type AuthMode } from './auth.js';
 import { requestId } from './context.js';
 import { deployTemplatesRouter } from './deploy-templates.js';
+import { deploymentsRouter } from './deployments.js';
 import { driversRouter } from './drivers.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
@@ -51,6 +52,7 @@ export function createApp({ pool, operations, logger, authMode, agentTokenKey }:
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations));
+  app.use('/v1/deployments', deploymentsRouter(pool, operations));
   app.use('/v1/deploy_templates', deployTemplatesRouter(pool));
   app.use('/v1/ports', portsRouter(pool));
   app.use('/v1/events', eventsRouter(pool));

@@ -15,7 +15,8 @@ export class ApiError extends Error {
 }
 
 export const badRequest = (field: string, message: string) => new ApiError(400, 'invalid_input', message, field);
-export const notFound = (what: string, ident: string) => new ApiError(404, 'not_found', `${what} "${ident}" was not found`);
+/** `field`: the body field that named it, when it was named in a body. */
+export const notFound = (what: string, ident: string, field?: string) => new ApiError(404, 'not_found', `${what} "${ident}" was not found`, field);
 export const conflict = (code: string, message: string) => new ApiError(409, code, message);
 
 /** The first zod issue, with the field it names spelled as a dotted path. */

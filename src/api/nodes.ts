@@ -11,7 +11,7 @@ import { requestContext } from './context.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { applyPatchBody } from './patch.js';
-import { requestProvision } from './provisioning.js';
+import { DEPLOY_VERBS, requestProvision } from './provisioning.js';
 import {
   createNode,
   historyQuery,
@@ -108,8 +108,13 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     const { target, clean_steps, disable_ramdisk, configdrive } = parse(provisionRequest, req.body);
     const verb = normalizeVerb(target);
     if (!verb) throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
+    if (configdrive && !DEPLOY_VERBS.has(verb)) throw badRequest('configdrive', 'a configdrive goes only with deploy or rebuild');
     const node = await loadNode(req, TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision');
-    await requestProvision(req, pool, operations, node, verb, { cleanSteps: clean_steps, disableRamdisk: disable_ramdisk, configdrive });
+    await requestProvision(req, pool, operations, node, verb, {
+      cleanSteps: clean_steps,
+      disableRamdisk: disable_ramdisk,
+      instanceInfo: configdrive && { ...node.instance_info, configdrive },
+    });
     res.status(202).location(`/v1/nodes/${node.uuid}/states`).end();
   });
 

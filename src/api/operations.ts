@@ -1,8 +1,14 @@
 // Starting node operations on Temporal. The workflow ID node/<uuid> is the node's lock:
 // a second start fails with WorkflowExecutionAlreadyStarted, answered as 409.
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { NodeRecord } from '../db/nodes.js';
+import type { StepStatus } from '../domain/steps.js';
 import {
   NodeName,
   NodeUuid,
@@ -13,6 +19,7 @@ import {
   type ProvisionInput,
   type RequestContext,
 } from '../workflows/contract.js';
+import { planQuery } from '../workflows/provision.js';
 import { abortSignal, agentHeartbeatSignal } from '../workflows/signals.js';
 import { conflict } from './errors.js';
 
@@ -32,10 +39,21 @@ export class Operations {
 
   /** The operation holding the node's lock, if any. */
   async runningOperation(nodeUuid: string): Promise<string | undefined> {
+    const running = await this.describeRunning(nodeUuid);
+    return running && (running.typedSearchAttributes.get(Operation) ?? running.type);
+  }
+
+  /** The steps of the node's running clean or deploy, each with its status; undefined when none runs. */
+  async queryPlan(nodeUuid: string): Promise<StepStatus[] | undefined> {
+    const running = await this.describeRunning(nodeUuid);
+    if (running?.type !== 'provisionWorkflow') return undefined;
+    return this.client.workflow.getHandle(running.workflowId, running.runId).query(planQuery);
+  }
+
+  private async describeRunning(nodeUuid: string): Promise<WorkflowExecutionDescription | undefined> {
     try {
       const description = await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).describe();
-      if (description.status.name !== 'RUNNING') return undefined;
-      return description.typedSearchAttributes.get(Operation) ?? description.type;
+      return description.status.name === 'RUNNING' ? description : undefined;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;

@@ -2,7 +2,7 @@
 // API: the state machine is asked first (409), then the operation starts under the node's lock.
 import type { Request } from 'express';
 import { updateNode, type NodeRecord } from '../db/nodes.js';
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
 import { UNIMPLEMENTED_VERBS, type RequestedStep } from '../workflows/contract.js';
 import { requestContext } from './context.js';
@@ -12,9 +12,14 @@ import type { Operations } from './operations.js';
 export interface ProvisionOptions {
   cleanSteps?: RequestedStep[];
   disableRamdisk?: boolean;
-  /** Stored in instance_info for write_configdrive; for deploy and rebuild. */
-  configdrive?: Record<string, unknown>;
+  /** For deploy and rebuild: the node's instance_info for this deploy (image, config drive…), replacing what it has. */
+  instanceInfo?: Record<string, unknown>;
+  /** The caller's own record of the operation (a deployment), kept only if the operation starts. */
+  recordStart?: (db: PoolClient) => Promise<void>;
 }
+
+/** The verbs that write an image: the ones instance_info goes with. */
+export const DEPLOY_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild']);
 
 /** instance_info keys a deploy cannot do without (Ironic's names). */
 const REQUIRED_FOR_DEPLOY = ['image_source', 'image_os_hash_algo', 'image_os_hash_value'];
@@ -38,11 +43,10 @@ export async function requestProvision(
   }
   if (verb === 'clean' && !options.cleanSteps?.length) throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
   if (verb !== 'clean' && options.cleanSteps) throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
-  if (verb === 'deploy' || verb === 'rebuild') {
-    const missing = REQUIRED_FOR_DEPLOY.find((key) => !node.instance_info[key]);
+  if (DEPLOY_VERBS.has(verb)) {
+    const instanceInfo = options.instanceInfo ?? node.instance_info;
+    const missing = REQUIRED_FOR_DEPLOY.find((key) => !instanceInfo[key]);
     if (missing) throw badRequest(`instance_info.${missing}`, `set it on the node before deploying (PATCH /v1/nodes/${node.uuid})`);
-  } else if (options.configdrive) {
-    throw badRequest('configdrive', 'a configdrive goes only with deploy or rebuild');
   }
 
   if (verb === 'abort') {
@@ -50,14 +54,20 @@ export async function requestProvision(
     if (!(await operations.signalAbort(node.uuid, requestContext(req)))) throw conflict('illegal_state', 'no operation is running to abort');
     return;
   }
-  // instance_info is the caller's own input to the deploy, not state: it is written before the start.
-  if (options.configdrive) await updateNode(pool, node.uuid, { instance_info: { ...node.instance_info, configdrive: options.configdrive } });
-  await operations.startProvision(node, {
-    nodeUuid: node.uuid,
-    verb,
-    fromState: node.provision_state,
-    context: requestContext(req),
-    cleanSteps: options.cleanSteps,
-    disableRamdisk: options.disableRamdisk,
+  // instance_info is the caller's own input to the deploy, not state: it is written before the
+  // start, in a transaction committed only once the start won the node's lock. So a refused
+  // request changes nothing, and the row lock the write takes keeps the new operation's
+  // activities (which lock the node row first) from reading the node before the commit.
+  await inTransaction(pool, async (client) => {
+    if (options.instanceInfo) await updateNode(client, node.uuid, { instance_info: options.instanceInfo });
+    await options.recordStart?.(client);
+    await operations.startProvision(node, {
+      nodeUuid: node.uuid,
+      verb,
+      fromState: node.provision_state,
+      context: requestContext(req),
+      cleanSteps: options.cleanSteps,
+      disableRamdisk: options.disableRamdisk,
+    });
   });
 }

@@ -1,6 +1,7 @@
 // Request shapes. Objects are strict: an unknown field is a 400 naming it.
 import { z } from 'zod';
 import { EVENT_KINDS } from '../db/events.js';
+import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
 
@@ -56,6 +57,15 @@ export const jsonPatch = z
 
 export const traitsRequest = z.strictObject({ traits: z.array(trait).max(50) });
 
+/** An OpenStack config drive (config-2) as Ironic takes it: JSON the agent writes as an ISO. */
+const configDrive = z.strictObject({
+  meta_data: jsonObject.optional(),
+  network_data: jsonObject.optional(),
+  user_data: z.string().max(64 * 1024).optional(),
+  vendor_data: jsonObject.optional(),
+});
+export type ConfigDrive = z.infer<typeof configDrive>;
+
 export const powerRequest = z.strictObject({ target: z.enum(POWER_TARGETS) });
 export const provisionRequest = z.strictObject({
   target: z.string().min(1),
@@ -71,15 +81,42 @@ export const provisionRequest = z.strictObject({
     .max(50)
     .optional(),
   disable_ramdisk: z.boolean().optional(),
-  configdrive: z
-    .strictObject({
-      meta_data: z.record(z.string(), z.unknown()).optional(),
-      network_data: z.record(z.string(), z.unknown()).optional(),
-      user_data: z.string().max(64 * 1024).optional(),
-      vendor_data: z.record(z.string(), z.unknown()).optional(),
-    })
-    .optional(),
+  configdrive: configDrive.optional(),
 });
+/** An OpenSSH public key line: type, base64 key, optional comment. */
+const sshPublicKey = z
+  .string()
+  .max(16 * 1024)
+  .regex(/^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}( .*)?$/, 'must be an OpenSSH public key such as "ssh-ed25519 AAAA… user@host"');
+
+/** POST /v1/deployments: Ironic's instance_info keys, with ssh_keys and user_data for the config drive. */
+export const createDeployment = z
+  .strictObject({
+    node: z.string().min(1).max(255).optional(),
+    allocation: z.string().min(1).max(255).optional(),
+    image_source: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    os_hash_algo: z.enum(HASH_ALGORITHMS),
+    os_hash_value: z.string().regex(/^[0-9a-fA-F]+$/, 'must be a hexadecimal digest'),
+    image_disk_format: z.enum(DISK_FORMATS).default('raw'),
+    configdrive: configDrive.optional(),
+    user_data: configDrive.shape.user_data,
+    ssh_keys: z.array(sshPublicKey).max(32).default([]),
+    traits: z.array(trait).max(50).default([]),
+  })
+  .superRefine((request, ctx) => {
+    const digits = HASH_HEX_DIGITS[request.os_hash_algo];
+    if (request.os_hash_value.length !== digits) {
+      ctx.addIssue({ code: 'custom', path: ['os_hash_value'], message: `a ${request.os_hash_algo} digest has ${digits} hex digits` });
+    }
+    if (request.configdrive && request.user_data !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['user_data'], message: 'give user_data alone or inside configdrive, not both' });
+    }
+    if (request.configdrive?.meta_data?.public_keys !== undefined && request.ssh_keys.length) {
+      ctx.addIssue({ code: 'custom', path: ['ssh_keys'], message: 'give keys as ssh_keys or in configdrive.meta_data.public_keys, not both' });
+    }
+  });
+export type CreateDeployment = z.infer<typeof createDeployment>;
+
 export const maintenanceRequest = z.strictObject({ reason: z.string().max(255).optional() });
 
 /** `limit` (default 100, at most 1000) and `marker` (the last UUID of the previous page). */
@@ -119,3 +156,5 @@ export const eventListQuery = pageQuery.extend({
 });
 
 export const historyQuery = eventListQuery.pick({ limit: true, marker: true, kind: true });
+
+export const deploymentListQuery = pageQuery.extend({ node: z.string().optional() });

@@ -1,9 +1,12 @@
 // What the API returns: Ironic-shaped JSON with every secret masked.
 import type { Request } from 'express';
+import type { DeploymentRow } from '../db/deployments.js';
 import type { EventRecord } from '../db/events.js';
 import type { NodeRecord } from '../db/nodes.js';
 import type { PortRecord } from '../db/ports.js';
+import type { DeploymentState } from '../domain/deployments.js';
 import { maskSecrets } from '../domain/secrets.js';
+import type { StepStatus } from '../domain/steps.js';
 
 function baseUrl(req: Request): string {
   return `${req.protocol}://${req.get('host')}`;
@@ -23,6 +26,29 @@ export function nodeView(req: Request, node: NodeRecord) {
 
 export function portView(req: Request, port: PortRecord) {
   return { ...port, links: link(req, `/v1/ports/${port.uuid}`) };
+}
+
+/**
+ * A deployment with its live status; `steps`, the plan of the operation running for it (null when
+ * none runs), only where asked for, as it costs a query of the node's workflow.
+ */
+export function deploymentView(req: Request, deployment: DeploymentRow, state: DeploymentState, steps?: StepStatus[] | null) {
+  const { uuid, node_uuid, node, created_by, project, image_source, traits, created_at, updated_at, deleted_at } = deployment;
+  return {
+    uuid,
+    node_uuid,
+    node_name: node?.name ?? null,
+    created_by,
+    project,
+    image_source,
+    traits,
+    ...state,
+    ...(steps !== undefined && { steps }),
+    created_at,
+    updated_at,
+    deleted_at,
+    links: link(req, `/v1/deployments/${uuid}`),
+  };
 }
 
 export function eventView(event: EventRecord) {

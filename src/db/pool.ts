@@ -1,6 +1,7 @@
 import pg from 'pg';
 
 export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
 export type Queryable = pg.Pool | pg.PoolClient;
 
 export function createPool(databaseUrl: string, max = 20): pg.Pool {

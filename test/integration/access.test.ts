@@ -2,7 +2,9 @@
 // Each call gets a fresh node owned by project A and leased to project B, so no call's
 // effect leaks into the next one's answer.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { insertDeployment } from '../../src/db/deployments.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 const CALLERS = ['admin', 'owner member', 'owner reader', 'lessee', 'stranger', 'no token', 'bad token'] as const;
@@ -12,7 +14,10 @@ interface Fixture {
   node: string;
   port: string;
   token: string;
+  deployment: string;
 }
+
+const DEPLOYMENT = { image_source: 'http://127.0.0.1:9/disk.raw', os_hash_algo: 'sha256', os_hash_value: '0'.repeat(64) };
 
 // [what, method, path, body, expected statuses in CALLERS order]
 const MATRIX: Array<[string, string, (f: Fixture) => string, ((f: Fixture) => unknown) | undefined, string]> = [
@@ -42,6 +47,12 @@ const MATRIX: Array<[string, string, (f: Fixture) => string, ((f: Fixture) => un
   ['create a port', 'POST', () => '/v1/ports', (f) => ({ address: macFor(f.node), node_uuid: f.node }), '201 201 403 403 400 401 401'],
   ['show a port', 'GET', (f) => `/v1/ports/${f.port}`, undefined, '200 200 200 200 404 401 401'],
   ['delete a port', 'DELETE', (f) => `/v1/ports/${f.port}`, undefined, '204 204 403 403 404 401 401'],
+  ['create a deployment', 'POST', () => '/v1/deployments', (f) => ({ node: f.node, ...DEPLOYMENT }), '409 409 403 409 404 401 401'],
+  ['list deployments', 'GET', () => '/v1/deployments', undefined, '200 200 200 200 200 401 401'],
+  ['list deployments of a node', 'GET', (f) => `/v1/deployments?node=${f.node}`, undefined, '200 200 200 200 404 401 401'],
+  ['show a deployment', 'GET', (f) => `/v1/deployments/${f.deployment}`, undefined, '200 200 200 200 404 401 401'],
+  // The fixture's deployment is recorded on the enrolled node, which the state machine refuses to undeploy.
+  ['delete a deployment', 'DELETE', (f) => `/v1/deployments/${f.deployment}`, undefined, '409 409 403 409 404 401 401'],
   ['list events', 'GET', () => '/v1/events', undefined, '200 200 200 200 200 401 401'],
   ['list events of a node', 'GET', (f) => `/v1/events?node=${f.node}`, undefined, '200 200 200 200 404 401 401'],
   ['create a token', 'POST', () => '/v1/auth/tokens', () => ({ project_id: 'p', user_id: 'u' }), '201 403 403 403 403 401 401'],
@@ -83,7 +94,18 @@ describe('access matrix', () => {
     const node = await h.http('POST', '/v1/nodes', { driver: 'fake', owner: 'project-a', lessee: 'project-b' });
     const port = await h.http('POST', '/v1/ports', { address: macFor(node.body.uuid), node_uuid: node.body.uuid });
     const token = await h.http('POST', '/v1/auth/tokens', { project_id: 'spare', user_id: 'spare' });
-    return { node: node.body.uuid, port: port.body.uuid, token: token.body.uuid };
+    // Written straight to the table: an enrolled node cannot be deployed through the API.
+    const deployment = randomUUID();
+    await insertDeployment(h.pool, {
+      uuid: deployment,
+      node_uuid: node.body.uuid,
+      created_by: 'bob',
+      project: 'project-b',
+      image_source: DEPLOYMENT.image_source,
+      traits: [],
+      request_id: `req-${deployment}`,
+    });
+    return { node: node.body.uuid, port: port.body.uuid, token: token.body.uuid, deployment };
   }
 
   for (const [what, method, path, body, statuses] of MATRIX) {
