@@ -42,7 +42,10 @@ export function createStepActivities(pool: Pool, agentSteps: ReturnType<typeof c
           return { ...known, args: { ...known.args, ...r.args } };
         });
       }
-      const templates = kind === 'deploy' ? await templatesForTraits(pool, node.traits) : [];
+      // As in Ironic, a deploy asking for traits (the deployment API's instance_info.traits) gets their
+      // templates only; otherwise every trait of the node counts.
+      const requestedTraits = node.instance_info.traits as string[] | undefined;
+      const templates = kind === 'deploy' ? await templatesForTraits(pool, requestedTraits ?? node.traits) : [];
       const templateSteps = templates.flatMap((t) =>
         t.steps.map((s): Step => ({ abortable: false, reboot_requested: false, runner: 'bmc', ...s })),
       );

@@ -19,9 +19,10 @@ import {
   type ProvisionInput,
   type RequestContext,
 } from '../workflows/contract.js';
-import { planQuery } from '../workflows/provision.js';
-import { abortSignal, agentHeartbeatSignal } from '../workflows/signals.js';
+import { abortSignal, agentHeartbeatSignal, planQuery } from '../workflows/signals.js';
 import { conflict } from './errors.js';
+
+const PLAN_QUERY_DEADLINE_MS = 3000;
 
 export class Operations {
   constructor(
@@ -47,7 +48,10 @@ export class Operations {
   async queryPlan(nodeUuid: string): Promise<StepStatus[] | undefined> {
     const running = await this.describeRunning(nodeUuid);
     if (running?.type !== 'provisionWorkflow') return undefined;
-    return this.client.workflow.getHandle(running.workflowId, running.runId).query(planQuery);
+    // A query needs a live worker; without one, answer without the plan rather than hang the request.
+    return this.client.connection
+      .withDeadline(Date.now() + PLAN_QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(running.workflowId, running.runId).query(planQuery))
+      .catch(() => undefined);
   }
 
   private async describeRunning(nodeUuid: string): Promise<WorkflowExecutionDescription | undefined> {

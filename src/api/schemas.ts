@@ -62,7 +62,6 @@ const configDrive = z.strictObject({
   meta_data: jsonObject.optional(),
   network_data: jsonObject.optional(),
   user_data: z.string().max(64 * 1024).optional(),
-  vendor_data: jsonObject.optional(),
 });
 export type ConfigDrive = z.infer<typeof configDrive>;
 

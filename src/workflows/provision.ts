@@ -2,19 +2,16 @@
 // drives the node from there, one handler per transient state (as Metal3 has one per host
 // state); when a handler is done the node takes the `done` transition, which may lead to the
 // next handler (undeploy: deleting, then cleaning).
-import { ApplicationFailure, condition, defineQuery, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
-import type { StepKind, StepStatus } from '../domain/steps.js';
+import type { StepKind } from '../domain/steps.js';
 import { bmc, db } from './activities.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import { settlePower } from './power.js';
-import { abortSignal, agentHeartbeatSignal } from './signals.js';
+import { abortSignal, agentHeartbeatSignal, planQuery } from './signals.js';
 import { runSteps, StepAborted, StepPlan, type StepRun } from './step-runner.js';
-
-/** The plan of the running clean or deploy, each step with its status. */
-export const planQuery = defineQuery<StepStatus[]>('plan');
 
 class ProvisionOperation {
   state: ProvisionState;

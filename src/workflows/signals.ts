@@ -1,8 +1,13 @@
-// Signals the API sends to a node's running operation. Safe to import from workflow code.
-import { defineSignal } from '@temporalio/workflow';
+// Messages between the API and a node's running operation: signals in, the plan query out.
+// Safe to import from workflow code.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { StepStatus } from '../domain/steps.js';
 
 /** The node's agent heartbeated. Carries no token: signals are in the workflow history. */
 export const agentHeartbeatSignal = defineSignal<[{ agentUrl: string; at: string }]>('agentHeartbeat');
 
 /** Abort the running clean or deploy: it stops at the next point its current step allows. */
 export const abortSignal = defineSignal<[{ user: string | null; requestId: string }]>('abort');
+
+/** The plan of the running clean or deploy, each step with its status. */
+export const planQuery = defineQuery<StepStatus[]>('plan');
