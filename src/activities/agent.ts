@@ -1,5 +1,6 @@
 // Activities that talk to a node's agent. The agent's URL and token are read and derived here,
 // from the node row and the worker's AGENT_TOKEN_KEY: neither ever enters a workflow.
+import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient } from '../agent/client.js';
 import type { NodeRecord } from '../db/nodes.js';
@@ -59,19 +60,31 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
     },
 
     /**
-     * Starts the step on the agent and answers the command's id. Idempotent: when a retry finds
-     * the agent already running (or done with) this step since `since`, that command is the answer.
+     * Starts the step on the agent and answers the command's id. Idempotent: the id is kept on the
+     * node under this activity's own key (the same on every retry), and a retry whose first try
+     * reached the agent but not the database finds the agent busy with that very command.
      */
-    agentStartStep(nodeUuid: string, kind: StepKind, step: Step, since: string): Promise<string> {
+    agentStartStep(nodeUuid: string, kind: StepKind, step: Step): Promise<string> {
       return withAgent(nodeUuid, async (client, node) => {
+        const info = activityInfo();
+        const key = `${info.workflowExecution?.workflowId}/${info.activityId}`;
+        const stored = node.driver_internal_info.agent_step_command as { key: string; id: string } | undefined;
+        if (stored?.key === key) return stored.id;
         const command = `execute_${kind}_step`;
-        const earlier = (await client.listCommands())
-          .filter((c) => c.command_name === command && c.started_at >= since && c.command_status !== 'FAILED')
-          .at(-1);
-        if (earlier) return earlier.id;
-        const args = { ...step.args, ...builtInArgs(node, step) };
-        const started = await client.executeStep(kind, { interface: step.interface, step: step.step, args }, { properties: node.properties as any });
-        return started.id;
+        let id: string;
+        try {
+          const args = { ...step.args, ...builtInArgs(node, step) };
+          id = (await client.executeStep(kind, { interface: step.interface, step: step.step, args }, { properties: node.properties as any })).id;
+        } catch (err) {
+          const running = err instanceof AgentError && err.status === 409 ? (await client.listCommands()).find((c) => c.command_name === command && c.command_status === 'RUNNING') : undefined;
+          if (!running) throw err;
+          id = running.id;
+        }
+        await pool.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
+          nodeUuid,
+          JSON.stringify({ agent_step_command: { key, id } }),
+        ]);
+        return id;
       });
     },
 

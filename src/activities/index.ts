@@ -16,12 +16,11 @@ export interface ActivityOptions {
 }
 
 export function createActivities(pool: Pool, options: ActivityOptions = {}) {
-  const agent = createAgentActivities(pool, options.agentTokenKey);
   return {
     ...createNodeStateActivities(pool, options),
     ...createBmcActivities(pool, options),
-    ...agent,
-    ...createStepActivities(pool, agent.agentListSteps),
+    ...createAgentActivities(pool, options.agentTokenKey),
+    ...createStepActivities(pool),
   };
 }
 

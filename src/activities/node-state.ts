@@ -12,7 +12,8 @@ import { IllegalTransition, nextState, type NextState, type ProvisionEvent, type
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import type { RequestContext } from '../workflows/contract.js';
 
-function eventOrigin(context: RequestContext) {
+/** Who asked and which operation did it, for an event row. */
+export function eventOrigin(context: RequestContext) {
   return {
     user_name: context.user,
     project: context.project,
@@ -38,10 +39,11 @@ export interface NodeStateOptions {
   agentBootTimeoutSeconds?: number;
 }
 
-/** deployed_by records who deployed (the audit trail asked for in the seed); undeploy clears it. */
-function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deployed_by'> {
+/** deployed_by records who deployed (the audit trail asked for in the seed); undeploy clears it and the instance's inputs. */
+function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deployed_by' | 'instance_info'> {
   if (request.event === 'deploy' || request.event === 'rebuild') return { deployed_by: request.context.user };
-  if (request.event === 'undeploy') return { deployed_by: null };
+  // The tenant's image, traits and config drive (its user_data, its keys) must not reach the next one.
+  if (request.event === 'undeploy') return { deployed_by: null, instance_info: {} };
   return {};
 }
 
@@ -49,21 +51,29 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
   return {
     async transitionProvision(request: TransitionRequest): Promise<NextState> {
       return inTransaction(pool, async (client) => {
-        const node = await requireNode(client, request.nodeUuid);
-        let next: NextState;
-        try {
-          next = nextState({ ...node, provision_state: request.from }, request.event);
-        } catch (err) {
-          if (err instanceof IllegalTransition) throw ApplicationFailure.nonRetryable(err.message, 'IllegalTransition');
-          throw err;
-        }
+        const node = await requireNode(client, request.nodeUuid, { forUpdate: true });
         if (node.provision_state !== request.from) {
-          // Already applied by an earlier attempt of this activity.
-          if (node.provision_state === next.provision_state) return next;
+          // Applied by an earlier attempt of this activity: the node's latest transition is this one.
+          const { rows } = await client.query<{ verb: string; from_state: string; workflow_id: string | null }>(
+            `SELECT verb, from_state, workflow_id FROM events WHERE node_uuid = $1 AND kind = 'provision' AND to_state IS NOT NULL
+             ORDER BY id DESC LIMIT 1`,
+            [node.uuid],
+          );
+          const last = rows[0];
+          if (last?.verb === request.event && last.from_state === request.from && last.workflow_id === eventOrigin(request.context).workflow_id) {
+            return { provision_state: node.provision_state, target_provision_state: node.target_provision_state };
+          }
           throw ApplicationFailure.nonRetryable(
             `node is in state "${node.provision_state}", expected "${request.from}" for ${request.event}`,
             'IllegalTransition',
           );
+        }
+        let next: NextState;
+        try {
+          next = nextState(node, request.event);
+        } catch (err) {
+          if (err instanceof IllegalTransition) throw ApplicationFailure.nonRetryable(err.message, 'IllegalTransition');
+          throw err;
         }
         // A failure or an abort records why; a new verb starts with a clean slate; `done` keeps what is there.
         const lastError = request.error ?? (request.event === 'fail' ? 'unknown error' : request.event === 'done' ? undefined : null);

@@ -1,15 +1,14 @@
 // Activities of the step engine: the plan, running out-of-band steps, and recording progress.
-import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { templatesForTraits } from '../db/deploy-templates.js';
 import { insertEvent } from '../db/events.js';
 import { updateNode } from '../db/nodes.js';
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool } from '../db/pool.js';
 import { orderSteps, overlaySteps, stepName, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
 import { driverSteps } from '../drivers/steps.js';
 import type { RequestContext, RequestedStep } from '../workflows/contract.js';
-import type { createAgentActivities } from './agent.js';
 import { connectBmc } from './bmc.js';
+import { eventOrigin } from './node-state.js';
 import { requireNode } from './nodes.js';
 
 export interface StepProgress {
@@ -20,15 +19,21 @@ export interface StepProgress {
   context: RequestContext;
 }
 
-export function createStepActivities(pool: Pool, agentSteps: ReturnType<typeof createAgentActivities>['agentListSteps']) {
+export function createStepActivities(pool: Pool) {
   return {
     /**
      * The plan: automated runs every enabled step (driver, agent, then deploy templates of the
      * node's traits overlaid) by priority; manual runs the requested steps in the order given.
      */
-    async planSteps(nodeUuid: string, kind: StepKind, requested: RequestedStep[] | undefined, withAgent: boolean): Promise<Step[]> {
+    async planSteps(
+      nodeUuid: string,
+      kind: StepKind,
+      requested: RequestedStep[] | undefined,
+      agentSteps: Step[],
+      withAgent: boolean,
+    ): Promise<Step[]> {
       const node = await requireNode(pool, nodeUuid);
-      const available = [...driverSteps(node.driver, kind).map((s) => s.definition), ...(withAgent ? await agentSteps(nodeUuid, kind) : [])];
+      const available = [...driverSteps(node.driver, kind).map((s) => s.definition), ...agentSteps];
       if (requested) {
         const byName = new Map(available.map((s) => [stepName(s), s]));
         return requested.map((r) => {
@@ -55,16 +60,15 @@ export function createStepActivities(pool: Pool, agentSteps: ReturnType<typeof c
     async recordStep({ nodeUuid, kind, step, phase, context }: StepProgress): Promise<void> {
       const field = kind === 'clean' ? 'clean_step' : 'deploy_step';
       const shown = { interface: step.interface, step: step.step, priority: step.priority, runner: step.runner };
-      await updateNode(pool, nodeUuid, { [field]: phase === 'start' ? shown : null });
-      await insertEvent(pool, {
-        node_uuid: nodeUuid,
-        kind: 'provision',
-        verb: `${kind} step ${phase}`,
-        message: stepName(step),
-        user_name: context.user,
-        project: context.project,
-        request_id: context.requestId,
-        workflow_id: activityInfo().workflowExecution?.workflowId ?? null,
+      await inTransaction(pool, async (client) => {
+        await updateNode(client, nodeUuid, { [field]: phase === 'start' ? shown : null });
+        await insertEvent(client, {
+          node_uuid: nodeUuid,
+          kind: 'provision',
+          verb: `${kind} step ${phase}`,
+          message: stepName(step),
+          ...eventOrigin(context),
+        });
       });
     },
 

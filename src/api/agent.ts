@@ -98,7 +98,9 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
       throw unauthorized();
     }
     const at = new Date().toISOString();
-    await recordAgentHeartbeat(pool, node.uuid, { agent_url: body.callback_url, agent_version: body.agent_version, agent_last_heartbeat: at });
+    const heartbeat = { agent_url: body.callback_url, agent_version: body.agent_version, agent_last_heartbeat: at };
+    // The session may have ended (the machine rebooted) since the token was checked: then it is refused too.
+    if (!(await recordAgentHeartbeat(pool, node.uuid, node.driver_internal_info.agent_token_hash as string, heartbeat))) throw unauthorized();
     await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
     res.status(202).end();
   });

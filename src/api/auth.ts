@@ -90,6 +90,9 @@ export async function bootstrapAdminToken(pool: Pool, configured: string | undef
   const fields = { project_id: 'admin', user_id: 'admin', role: 'admin' as const };
   if (configured) {
     await insertToken(pool, configured, { ...fields, uuid: randomUUID() });
+    // Stored before, then revoked or given another role: starting would leave the operator locked out.
+    const stored = await findLiveToken(pool, configured);
+    if (stored?.role !== 'admin') throw new Error('TEMPERED_ADMIN_TOKEN is revoked or not an admin token; set another');
     return undefined;
   }
   if (await hasLiveAdminToken(pool)) return undefined;

@@ -41,6 +41,10 @@ export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 };
 
+const PG_UNIQUE_VIOLATION = '23505';
+/** PostgreSQL refuses NUL in text (22021) and in jsonb strings (22P05). */
+const PG_BAD_TEXT = new Set(['22021', '22P05']);
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let apiError: ApiError;
@@ -49,8 +53,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (err?.type === 'entity.parse.failed') apiError = new ApiError(400, 'invalid_json', 'request body is not valid JSON', 'body');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500) {
       apiError = new ApiError(err.status, 'bad_request', err.message);
+    } else if (err?.code === PG_UNIQUE_VIOLATION) {
+      // Two requests raced past the existence check; the database kept the first.
+      apiError = new ApiError(409, 'conflict', `that already exists (${err.constraint ?? 'a unique field'})`);
+    } else if (PG_BAD_TEXT.has(err?.code)) {
+      apiError = new ApiError(400, 'invalid_input', 'text may not contain NUL characters (\\u0000)', 'body');
     } else {
-      logger.error({ err, method: req.method, path: req.path }, 'request failed');
+      // Only the message and code: a database error's `where` and `detail` quote the row, secrets and all.
+      logger.error({ err: { message: err?.message, code: err?.code, stack: err?.stack }, method: req.method, path: req.path }, 'request failed');
       apiError = new ApiError(500, 'internal_error', 'internal error; see the API log for this request id');
     }
     res.status(apiError.status).json({

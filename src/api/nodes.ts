@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { listEvents, insertEvent } from '../db/events.js';
-import { deleteNode, findNode, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
+import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { checkDriverInfo } from '../domain/drivers.js';
 import type { Action } from '../domain/policy.js';
@@ -163,7 +163,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   router.put('/:node/traits/:trait', async (req, res) => {
     const name = parse(trait, req.params.trait, 'trait');
     const node = await loadNode(req, 'node:update');
-    if (!node.traits.includes(name)) await updateNode(pool, node.uuid, { traits: [...node.traits, name] });
+    await addTrait(pool, node.uuid, name);
     res.status(204).end();
   });
 
@@ -176,8 +176,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   router.delete('/:node/traits/:trait', async (req, res) => {
     const name = parse(trait, req.params.trait, 'trait');
     const node = await loadNode(req, 'node:update');
-    if (!node.traits.includes(name)) throw notFound('trait', name);
-    await updateNode(pool, node.uuid, { traits: node.traits.filter((t) => t !== name) });
+    if (!(await removeTrait(pool, node.uuid, name))) throw notFound('trait', name);
     res.status(204).end();
   });
 

@@ -46,11 +46,13 @@ export class Operations {
 
   /** The steps of the node's running clean or deploy, each with its status; undefined when none runs. */
   async queryPlan(nodeUuid: string): Promise<StepStatus[] | undefined> {
-    const running = await this.describeRunning(nodeUuid);
-    if (running?.type !== 'provisionWorkflow') return undefined;
-    // A query needs a live worker; without one, answer without the plan rather than hang the request.
+    // A query needs a live worker, and Temporal may be away: then the answer comes without the plan.
     return this.client.connection
-      .withDeadline(Date.now() + PLAN_QUERY_DEADLINE_MS, () => this.client.workflow.getHandle(running.workflowId, running.runId).query(planQuery))
+      .withDeadline(Date.now() + PLAN_QUERY_DEADLINE_MS, async () => {
+        const running = await this.describeRunning(nodeUuid);
+        if (running?.type !== 'provisionWorkflow') return undefined;
+        return this.client.workflow.getHandle(running.workflowId, running.runId).query(planQuery);
+      })
       .catch(() => undefined);
   }
 

@@ -2,6 +2,7 @@
 // object, applied to the fields a caller may write.
 import jsonPatchLib from 'fast-json-patch';
 import mergePatch from 'json-merge-patch';
+import { isSecretKey } from '../domain/secrets.js';
 import { badRequest, parse } from './errors.js';
 import { jsonPatch } from './schemas.js';
 
@@ -15,7 +16,15 @@ function checkWritable(field: string, writable: readonly string[]): void {
 export function applyPatchBody(document: Record<string, unknown>, writable: readonly string[], body: unknown): Record<string, unknown> {
   if (Array.isArray(body)) {
     const operations = parse(jsonPatch, body, 'body');
-    for (const op of operations) checkWritable(op.path.split('/')[1], writable);
+    for (const op of operations) {
+      checkWritable(op.path.split('/')[1], writable);
+      if (op.from !== undefined) checkWritable(op.from.split('/')[1], writable);
+      // Copying, moving or testing a secret would read it back through the response or the answer.
+      const touched = [op.path, op.from ?? ''].flatMap((pointer) => pointer.split('/'));
+      if (op.op !== 'add' && op.op !== 'replace' && op.op !== 'remove' && touched.some(isSecretKey)) {
+        throw badRequest(op.path.slice(1).replaceAll('/', '.'), `"${op.op}" may not touch a secret`);
+      }
+    }
     try {
       return applyPatch(structuredClone(document), operations as jsonPatchLib.Operation[], true, false).newDocument;
     } catch (err) {

@@ -4,10 +4,12 @@ import type { Request } from 'express';
 import { updateNode, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
+import { isSecretKey } from '../domain/secrets.js';
 import { UNIMPLEMENTED_VERBS, type RequestedStep } from '../workflows/contract.js';
 import { requestContext } from './context.js';
-import { ApiError, badRequest, conflict } from './errors.js';
+import { ApiError, badRequest, conflict, parse } from './errors.js';
 import type { Operations } from './operations.js';
+import { deployImageInfo } from './schemas.js';
 
 export interface ProvisionOptions {
   cleanSteps?: RequestedStep[];
@@ -20,9 +22,6 @@ export interface ProvisionOptions {
 
 /** The verbs that write an image: the ones instance_info goes with. */
 export const DEPLOY_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild']);
-
-/** instance_info keys a deploy cannot do without (Ironic's names). */
-const REQUIRED_FOR_DEPLOY = ['image_source', 'image_os_hash_algo', 'image_os_hash_value'];
 
 export async function requestProvision(
   req: Request,
@@ -43,10 +42,14 @@ export async function requestProvision(
   }
   if (verb === 'clean' && !options.cleanSteps?.length) throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
   if (verb !== 'clean' && options.cleanSteps) throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
+  options.cleanSteps?.forEach((step, index) => {
+    // Step arguments travel in the workflow's history, which the Temporal UI shows: no credentials there.
+    const secret = Object.keys(step.args).find(isSecretKey);
+    if (secret) throw badRequest(`clean_steps.${index}.args.${secret}`, 'credentials may not be step arguments');
+  });
   if (DEPLOY_VERBS.has(verb)) {
-    const instanceInfo = options.instanceInfo ?? node.instance_info;
-    const missing = REQUIRED_FOR_DEPLOY.find((key) => !instanceInfo[key]);
-    if (missing) throw badRequest(`instance_info.${missing}`, `set it on the node before deploying (PATCH /v1/nodes/${node.uuid})`);
+    // Refused here rather than on the machine: set the image on the node (PATCH) before deploying.
+    parse(deployImageInfo, options.instanceInfo ?? node.instance_info, 'instance_info');
   }
 
   if (verb === 'abort') {

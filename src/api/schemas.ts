@@ -1,7 +1,7 @@
 // Request shapes. Objects are strict: an unknown field is a 400 naming it.
 import { z } from 'zod';
 import { EVENT_KINDS } from '../db/events.js';
-import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS } from '../domain/image.js';
+import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
 
@@ -89,13 +89,31 @@ const sshPublicKey = z
   .regex(/^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}( .*)?$/, 'must be an OpenSSH public key such as "ssh-ed25519 AAAA… user@host"');
 
 /** POST /v1/deployments: Ironic's instance_info keys, with ssh_keys and user_data for the config drive. */
+const imageSource = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
+const hexDigest = z.string().regex(/^[0-9a-fA-F]+$/, 'must be a hexadecimal digest');
+
+function checkDigestLength(algorithm: HashAlgorithm, digest: string, path: string[], ctx: z.RefinementCtx): void {
+  const digits = HASH_HEX_DIGITS[algorithm];
+  if (digest.length !== digits) ctx.addIssue({ code: 'custom', path, message: `a ${algorithm} digest has ${digits} hex digits` });
+}
+
+/** The image keys of a node's instance_info a deploy needs (Ironic's names); other keys may be there too. */
+export const deployImageInfo = z
+  .looseObject({
+    image_source: imageSource,
+    image_os_hash_algo: z.enum(HASH_ALGORITHMS),
+    image_os_hash_value: hexDigest,
+    image_disk_format: z.enum(DISK_FORMATS).optional(),
+  })
+  .superRefine((info, ctx) => checkDigestLength(info.image_os_hash_algo, info.image_os_hash_value, ['image_os_hash_value'], ctx));
+
 export const createDeployment = z
   .strictObject({
     node: z.string().min(1).max(255).optional(),
     allocation: z.string().min(1).max(255).optional(),
-    image_source: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }),
+    image_source: imageSource,
     os_hash_algo: z.enum(HASH_ALGORITHMS),
-    os_hash_value: z.string().regex(/^[0-9a-fA-F]+$/, 'must be a hexadecimal digest'),
+    os_hash_value: hexDigest,
     image_disk_format: z.enum(DISK_FORMATS).default('raw'),
     configdrive: configDrive.optional(),
     user_data: configDrive.shape.user_data,
@@ -103,10 +121,7 @@ export const createDeployment = z
     traits: z.array(trait).max(50).default([]),
   })
   .superRefine((request, ctx) => {
-    const digits = HASH_HEX_DIGITS[request.os_hash_algo];
-    if (request.os_hash_value.length !== digits) {
-      ctx.addIssue({ code: 'custom', path: ['os_hash_value'], message: `a ${request.os_hash_algo} digest has ${digits} hex digits` });
-    }
+    checkDigestLength(request.os_hash_algo, request.os_hash_value, ['os_hash_value'], ctx);
     if (request.configdrive && request.user_data !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['user_data'], message: 'give user_data alone or inside configdrive, not both' });
     }

@@ -100,7 +100,7 @@ export async function up(options: UpOptions): Promise<void> {
         `                curl -H "Authorization: Bearer $(cat ${path.join(options.dataDir, ADMIN_TOKEN_FILE)})" ${apiUrl}/v1/nodes\n` +
         `  Temporal UI:  ${temporalUi}\n` +
         `  Temporal:     ${config.temporalAddress}\n` +
-        `  PostgreSQL:   ${config.databaseUrl}\n` +
+        `  PostgreSQL:   ${withoutPassword(config.databaseUrl)}\n` +
         `  data folder:  ${options.dataDir}${labLine}\n` +
         `Press Ctrl-C to stop everything.\n`,
     );
@@ -182,4 +182,11 @@ async function waitForHealth(apiUrl: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`the API did not answer on ${apiUrl}/healthz within 60 s`);
+}
+
+/** A connection URL fit to print: a password given in DATABASE_URL stays off the terminal. */
+function withoutPassword(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  if (url.password) url.password = '******';
+  return url.toString();
 }

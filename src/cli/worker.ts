@@ -11,7 +11,7 @@ import { sibling } from './paths.js';
 /** Built by `npm run build`; without it (tests, tsx) the worker bundles the sources itself. */
 const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
-export function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   const codePath = process.env.TEMPERED_WORKFLOW_BUNDLE ?? PREBUILT_BUNDLE;
   if (existsSync(codePath)) return { workflowBundle: { codePath } };
   return { workflowsPath: sibling(import.meta.url, '../workflows/index') };

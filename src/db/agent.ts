@@ -34,15 +34,19 @@ export async function claimAgentToken(db: Queryable, nodeUuid: string, token: { 
   return rowCount === 1;
 }
 
+/** Records a heartbeat of the session whose token hash is `tokenHash`; false when that session has ended. */
 export async function recordAgentHeartbeat(
   db: Queryable,
   nodeUuid: string,
+  tokenHash: string,
   heartbeat: Required<Pick<AgentSession, 'agent_url' | 'agent_version' | 'agent_last_heartbeat'>>,
-): Promise<void> {
-  await db.query(
-    'UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1',
-    [nodeUuid, JSON.stringify(heartbeat)],
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now()
+     WHERE uuid = $1 AND driver_internal_info->>'agent_token_hash' = $3`,
+    [nodeUuid, JSON.stringify(heartbeat), tokenHash],
   );
+  return rowCount === 1;
 }
 
 const AGENT_SESSION_KEYS: (keyof AgentSession)[] = [

@@ -156,3 +156,17 @@ export async function updateNode(db: Queryable, uuid: string, changes: NodeChang
 export async function deleteNode(db: Queryable, uuid: string): Promise<void> {
   await db.query('DELETE FROM nodes WHERE uuid = $1', [uuid]);
 }
+
+/** Adds a trait in one statement, so concurrent additions do not lose each other. */
+export async function addTrait(db: Queryable, uuid: string, trait: string): Promise<void> {
+  await db.query('UPDATE nodes SET traits = array_append(traits, $2), updated_at = now() WHERE uuid = $1 AND NOT $2 = ANY(traits)', [uuid, trait]);
+}
+
+/** Removes a trait in one statement; false when the node did not have it. */
+export async function removeTrait(db: Queryable, uuid: string, trait: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE nodes SET traits = array_remove(traits, $2), updated_at = now() WHERE uuid = $1 AND $2 = ANY(traits)', [
+    uuid,
+    trait,
+  ]);
+  return rowCount === 1;
+}

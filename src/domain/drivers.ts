@@ -165,7 +165,7 @@ function valueProblem(spec: DriverInfoField, value: unknown): string | undefined
 
 /** The first problem with `info` for `driver`, or undefined when it is valid. */
 export function checkDriverInfo(driver: string, info: Record<string, unknown>): DriverInfoProblem | undefined {
-  const description = DRIVERS[driver];
+  const description = Object.hasOwn(DRIVERS, driver) ? DRIVERS[driver] : undefined;
   if (!description) return { field: 'driver', message: `unknown driver "${driver}"; known: ${DRIVER_NAMES.join(', ')}` };
   const known = new Map(description.driverInfo.map((f) => [f.name, f]));
   for (const [key, value] of Object.entries(info)) {

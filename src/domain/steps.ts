@@ -72,7 +72,7 @@ export interface StepStatus {
   name: string;
   priority: number;
   runner: StepRunner;
-  status: 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
+  status: 'pending' | 'running' | 'waiting' | 'done' | 'failed';
   /** How often RerunAfter sent the step back. */
   reruns: number;
 }

@@ -55,8 +55,10 @@ function fromStepResult<S>(result: StepResult<S>): StepOutcome {
   return result.done ? done() : rerunAfter(result.rerunAfterSeconds, result.state);
 }
 
-/** Priority 0: run when a deploy template or a manual clean asks, with their args. */
-/** The machine reboots for the settings to take effect, so the agent is booted again after it. */
+/**
+ * Priority 0, like the next: run when a deploy template or a manual clean asks, with their args.
+ * The machine reboots for the settings to take effect, so the agent is booted again after it.
+ */
 const biosApply: DriverStep = {
   definition: bmcStep('bios', 'apply_configuration', 0, { reboot_requested: true }),
   kinds: ['clean', 'deploy'],

@@ -1,4 +1,4 @@
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
 import { bmc, db } from './activities.js';
 import type { PowerInput, RequestContext } from './contract.js';
@@ -6,19 +6,22 @@ import { Operation } from './contract.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
 
-const POLL_INTERVAL = '1s';
 const POWER_TIMEOUT_SECONDS = 300;
 
-/** Polls with durable sleeps: a slow BMC costs no worker thread and survives a worker crash. */
+/**
+ * Polls with durable sleeps, 1 s at first and backing off to 10 s: a slow BMC costs no worker
+ * thread and survives a worker crash, and a long one does not fill the workflow's history.
+ */
 async function waitForPowerState(nodeUuid: string, wanted: PowerState): Promise<void> {
-  for (let waited = 0; waited <= POWER_TIMEOUT_SECONDS; waited++) {
+  const deadline = Date.now() + POWER_TIMEOUT_SECONDS * 1000;
+  for (let pause = 1000; Date.now() < deadline; pause = Math.min(pause * 1.5, 10_000)) {
     if ((await bmc.bmcGetPowerState(nodeUuid)) === wanted) return;
-    await sleep(POLL_INTERVAL);
+    await sleep(pause);
   }
   throw ApplicationFailure.nonRetryable(`BMC did not reach "${wanted}" within ${POWER_TIMEOUT_SECONDS} s`, 'PowerTimeout');
 }
 
-/** Asks the BMC once, waits until the machine is there, and records it on the node and in the log. */
+/** Asks the BMC, waits until the machine is there, and records it on the node and in the log. */
 export async function settlePower(nodeUuid: string, target: PowerTarget, context: RequestContext): Promise<PowerState> {
   const wanted = settledPowerState(target);
   await bmc.bmcSetPowerState(nodeUuid, target);
@@ -33,7 +36,8 @@ export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): 
   try {
     return await settlePower(nodeUuid, target, context);
   } catch (err) {
-    await db.failPowerChange(nodeUuid, target, failureMessage(err), context);
+    // Recorded even when the workflow was cancelled, so the node does not keep a target it will never reach.
+    await CancellationScope.nonCancellable(() => db.failPowerChange(nodeUuid, target, failureMessage(err), context));
     throw err;
   }
 }

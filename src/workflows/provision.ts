@@ -2,10 +2,10 @@
 // drives the node from there, one handler per transient state (as Metal3 has one per host
 // state); when a handler is done the node takes the `done` transition, which may lead to the
 // next handler (undeploy: deleting, then cleaning).
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
 import type { StepKind } from '../domain/steps.js';
-import { bmc, db } from './activities.js';
+import { agent, bmc, db } from './activities.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
@@ -18,6 +18,7 @@ class ProvisionOperation {
   plan = new StepPlan([]);
   heartbeats = 0;
   abortRequested = false;
+  agentBootTimeoutSeconds = 0;
 
   constructor(readonly input: ProvisionInput) {
     this.state = input.fromState;
@@ -37,11 +38,10 @@ class ProvisionOperation {
   /** A wait shown as the wait state of the operation (clean wait / wait call-back), where abort is legal. */
   async waiting(wait: () => Promise<void>): Promise<void> {
     await this.transition('wait');
-    try {
-      await wait();
-    } finally {
-      if (!this.abortRequested) await this.transition('resume');
-    }
+    await wait();
+    // An abort that came while a step could not be interrupted takes effect now, still in the wait state.
+    if (this.abortRequested) throw new StepAborted();
+    await this.transition('resume');
   }
 
   stepRun(kind: StepKind): StepRun {
@@ -60,28 +60,35 @@ class ProvisionOperation {
   /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk. */
   async ensureAgent(): Promise<void> {
     const { alive, bootTimeoutSeconds } = await db.agentStatus(this.nodeUuid);
-    if (!alive) await this.bootAgent(bootTimeoutSeconds);
+    this.agentBootTimeoutSeconds = bootTimeoutSeconds;
+    if (!alive) await this.bootAgent();
   }
 
-  /** Boots the ramdisk and waits, durably, for the new agent's heartbeat. */
-  async bootAgent(timeoutSeconds?: number): Promise<void> {
-    const bootTimeoutSeconds = timeoutSeconds ?? (await db.agentStatus(this.nodeUuid)).bootTimeoutSeconds;
-    const heartbeatsBefore = this.heartbeats;
-    await this.boot('ramdisk');
+  /** Boots the ramdisk and waits, durably, for the new agent's heartbeat: the node shows the wait from the boot on. */
+  async bootAgent(): Promise<void> {
+    const timeout = this.agentBootTimeoutSeconds;
     await this.waiting(async () => {
-      const heartbeated = await condition(() => this.heartbeats > heartbeatsBefore || this.abortRequested, bootTimeoutSeconds * 1000);
+      const heartbeatsAtBoot = await this.boot('ramdisk');
+      const heartbeated = await condition(() => this.heartbeats > heartbeatsAtBoot || this.abortRequested, timeout * 1000);
       if (this.abortRequested) throw new StepAborted();
       if (!heartbeated) {
-        throw ApplicationFailure.nonRetryable(`the agent did not heartbeat within ${bootTimeoutSeconds} s of booting the ramdisk`, 'AgentTimeout');
+        throw ApplicationFailure.nonRetryable(`the agent did not heartbeat within ${timeout} s of booting the ramdisk`, 'AgentTimeout');
       }
     });
   }
 
-  /** Reboots (or powers on) the machine into the ramdisk or its deployed instance, counting the boot. */
-  async boot(into: 'ramdisk' | 'instance'): Promise<void> {
+  /**
+   * Boots the machine into the ramdisk or its deployed instance, counting the boot, and answers
+   * the heartbeats counted when the old agent's session ended (only a new agent's count after it).
+   * Off, then on: each is idempotent, so a retried call never boots the machine twice.
+   */
+  async boot(into: 'ramdisk' | 'instance'): Promise<number> {
     await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
     await db.recordBoot(this.nodeUuid, into, this.input.context);
-    await settlePower(this.nodeUuid, 'rebooting', this.input.context);
+    const heartbeatsAtBoot = this.heartbeats;
+    await settlePower(this.nodeUuid, 'power off', this.input.context);
+    await settlePower(this.nodeUuid, 'power on', this.input.context);
+    return heartbeatsAtBoot;
   }
 
   async powerOff(): Promise<void> {
@@ -93,7 +100,8 @@ class ProvisionOperation {
   async runPlan(kind: StepKind): Promise<void> {
     const { cleanSteps, disableRamdisk } = this.input;
     if (!disableRamdisk) await this.ensureAgent();
-    this.plan = new StepPlan(await db.planSteps(this.nodeUuid, kind, kind === 'clean' ? cleanSteps : undefined, !disableRamdisk));
+    const agentSteps = disableRamdisk ? [] : await agent.agentListSteps(this.nodeUuid, kind);
+    this.plan = new StepPlan(await db.planSteps(this.nodeUuid, kind, kind === 'clean' ? cleanSteps : undefined, agentSteps, !disableRamdisk));
     await runSteps(this.stepRun(kind), this.plan);
   }
 }
@@ -141,9 +149,15 @@ export async function provisionWorkflow(input: ProvisionInput): Promise<Provisio
       const aborted = err instanceof StepAborted || op.abortRequested;
       const failedIn = op.state;
       const event = aborted && allowedEvents(failedIn).includes('abort') ? 'abort' : 'fail';
-      await op.transition(event, aborted ? `aborted on request while ${failedIn}` : failureMessage(err));
-      // A machine that failed mid-clean or mid-deploy is left off, not half-provisioned and running.
-      if (POWER_OFF_ON_FAILURE.has(failedIn)) await op.powerOff();
+      const why = aborted ? `aborted on request while ${failedIn}` : isCancellation(err) ? 'the operation was cancelled' : failureMessage(err);
+      // Even when the workflow itself was cancelled (from the Temporal UI), the node must not stay mid-operation.
+      await CancellationScope.nonCancellable(async () => {
+        await op.transition(event, why);
+        // A machine that failed mid-clean or mid-deploy is left off, not half-provisioned and running.
+        if (POWER_OFF_ON_FAILURE.has(failedIn)) {
+          await op.powerOff().catch((powerErr) => log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }));
+        }
+      });
       if (aborted) return op.state;
       throw err;
     }

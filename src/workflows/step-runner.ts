@@ -2,14 +2,15 @@
 // order; a step answering RerunAfter is slept on durably and run again, one answering RunNext
 // gets those steps inserted right after it. Agent commands are polled the same way: no activity
 // ever blocks for minutes, and a crashed worker resumes the plan where it was.
-import { ApplicationFailure, condition, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
 import { stepName, type Step, type StepKind, type StepOutcome, type StepStatus } from '../domain/steps.js';
 import { agent, bmc, db } from './activities.js';
 import type { RequestContext } from './contract.js';
 import { failureMessage } from './failures.js';
 
-/** How often a running agent command is asked whether it has finished. */
-const AGENT_POLL_SECONDS = 2;
+/** A running agent command is asked whether it has finished after 2 s, then less and less often. */
+const AGENT_POLL_FIRST_SECONDS = 2;
+const AGENT_POLL_MAX_SECONDS = 30;
 
 export interface StepRun {
   nodeUuid: string;
@@ -58,24 +59,23 @@ async function pause(run: StepRun, step: Step, seconds: number): Promise<void> {
   if (await condition(run.aborted, seconds * 1000)) throw new StepAborted();
 }
 
-async function runAgentStep(run: StepRun, step: Step, since: string): Promise<StepOutcome> {
-  const commandId = await agent.agentStartStep(run.nodeUuid, run.kind, step, since);
+async function runAgentStep(run: StepRun, step: Step): Promise<StepOutcome> {
+  const commandId = await agent.agentStartStep(run.nodeUuid, run.kind, step);
   let outcome: StepOutcome | undefined;
   await run.waiting(async () => {
-    for (;;) {
+    // Backing off keeps an hours-long erase from filling the workflow's history with polls.
+    for (let seconds = AGENT_POLL_FIRST_SECONDS; ; seconds = Math.min(seconds * 1.5, AGENT_POLL_MAX_SECONDS)) {
       const command = await agent.agentCommandStatus(run.nodeUuid, commandId);
       if (command.status === 'SUCCEEDED') return void (outcome = command.outcome);
       if (command.status === 'FAILED') throw ApplicationFailure.nonRetryable(command.error ?? 'the agent reported a failure', 'AgentStepFailed');
-      await pause(run, step, AGENT_POLL_SECONDS);
+      await pause(run, step, seconds);
     }
   });
   return outcome!;
 }
 
 function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Promise<StepOutcome> {
-  // Workflow time is deterministic, so a replay asks with the same `since`.
-  const since = new Date().toISOString();
-  return step.runner === 'agent' ? runAgentStep(run, step, since) : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
+  return step.runner === 'agent' ? runAgentStep(run, step) : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
 }
 
 /**
@@ -106,7 +106,7 @@ export async function runSteps(run: StepRun, plan: StepPlan): Promise<void> {
       }
     } catch (err) {
       status.status = 'failed';
-      if (err instanceof StepAborted) throw err;
+      if (err instanceof StepAborted || isCancellation(err)) throw err;
       throw ApplicationFailure.nonRetryable(`${run.kind} step ${stepName(step)} failed: ${failureMessage(err)}`, 'StepFailed');
     }
     status.status = 'done';

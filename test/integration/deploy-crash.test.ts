@@ -52,13 +52,14 @@ describe('deploy with a worker killed twice', () => {
     await killWorker(worker);
     worker = h.spawnWorker();
 
-    // 2: the agent is writing the image.
-    await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.deploy_step?.step === 'write_image' && n.provision_state === 'wait call-back', 60_000);
+    // 2: the agent is writing the image. (An activity the killed worker had in flight is retried only
+    // once its start-to-close timeout, a minute, has passed: hence the generous wait.)
+    await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.deploy_step?.step === 'write_image' && n.provision_state === 'wait call-back', 150_000);
     await new Promise((r) => setTimeout(r, 1000));
     await killWorker(worker);
     worker = h.spawnWorker();
 
-    const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state !== 'deploying' && n.provision_state !== 'wait call-back', 120_000);
+    const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state !== 'deploying' && n.provision_state !== 'wait call-back', 180_000);
     assert.equal(node.provision_state, 'active', node.last_error);
     assert.equal(await hashFilePrefix(machine.diskPath, imageBytes), imageHash);
     const history = (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history;
