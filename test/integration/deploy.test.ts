@@ -118,6 +118,15 @@ describe('clean and deploy lab machines', () => {
       );
     assert.equal(await ranBios(withTrait), true);
     assert.equal(await ranBios(without), false);
+
+    // Rebuild: the same node, a new image, active again without passing through cleaning.
+    await setImage(without, 'disk.qcow2', qcowHash, 'qcow2');
+    const bootsBefore = (await node(without)).driver_internal_info.instance_boots;
+    await provision(without, { target: 'rebuild' });
+    const rebuilt = await node(without);
+    assert.equal(rebuilt.provision_state, 'active', rebuilt.last_error);
+    assert.equal(rebuilt.driver_internal_info.instance_boots, bootsBefore + 1);
+    assert.equal(await hashFilePrefix(h.lab!.machines[0].machine.diskPath, imageBytes), qcowRawHash);
   });
 
   it('fails a deploy with a bad checksum naming write_image, and leaves the machine off', async () => {
