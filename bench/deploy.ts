@@ -3,7 +3,7 @@
 //   npm run bench:deploy -- [--nodes 100] [--delay-ms 0] [--post-seconds 0] [--image-mib 16]
 //
 // Hardware time of one deploy, the part a faster Tempered could not remove:
-//   power      every boot of the deploy is one simulated power transition of --delay-ms;
+//   power      every power change of the machine during the deploy takes --delay-ms;
 //   POST       --post-seconds before the ramdisk starts (the workflow ends when the instance is
 //              powered on, so the instance's own POST is outside the measured time);
 //   ramdisk    from the machine starting its ramdisk to the agent listening (the lab's agent is
@@ -103,12 +103,18 @@ try {
   const before = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
   const logOffset = existsSync(stack.agentLogFile) ? statSync(stack.agentLogFile).size : 0;
   const ramdiskStarts = new Map<string, number[]>();
+  const powerChanges = uuids.map(() => 0);
   const detach = lab.machines.map(({ machine }, i) => {
+    const onPower = () => powerChanges[i]++;
+    machine.on('power', onPower);
     const onBoot = (target: BootTarget) => {
       if (RAMDISK_TARGETS.has(target)) ramdiskStarts.set(uuids[i], [...(ramdiskStarts.get(uuids[i]) ?? []), Date.now()]);
     };
     machine.on('boot', onBoot);
-    return () => machine.off('boot', onBoot);
+    return () => {
+      machine.off('boot', onBoot);
+      machine.off('power', onPower);
+    };
   });
   const rss = samplePeakRss([stack.workerPid, stack.apiPid]);
   started = performance.now();
@@ -133,7 +139,7 @@ try {
     const listened = agents.get(uuid)?.listenedAt ?? [];
     const ramdisk = (ramdiskStarts.get(uuid) ?? []).reduce((sum, start, k) => sum + (listened[k] ?? start) - start, 0);
     return {
-      power: boots[i] * powerDelayMs,
+      power: powerChanges[i] * powerDelayMs,
       post: ramdiskBoots[i] * postDelayMs,
       ramdisk,
       commands: agents.get(uuid)?.commandsMs ?? 0,
