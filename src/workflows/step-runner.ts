@@ -10,7 +10,7 @@ import { failureMessage } from './failures.js';
 
 /** A running agent command is asked whether it has finished after 2 s, then less and less often. */
 const AGENT_POLL_FIRST_SECONDS = 2;
-const AGENT_POLL_MAX_SECONDS = 30;
+const AGENT_POLL_MAX_SECONDS = 10;
 
 export interface StepRun {
   nodeUuid: string;
