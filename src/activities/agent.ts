@@ -67,9 +67,9 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
     agentStartStep(nodeUuid: string, kind: StepKind, step: Step): Promise<string> {
       return withAgent(nodeUuid, async (client, node) => {
         const info = activityInfo();
-        const key = `${info.workflowExecution?.workflowId}/${info.activityId}`;
-        const stored = node.driver_internal_info.agent_step_command as { key: string; id: string } | undefined;
-        if (stored?.key === key) return stored.id;
+        const activity = `${info.workflowExecution?.workflowId}/${info.activityId}`;
+        const stored = node.driver_internal_info.agent_step_command as { activity: string; id: string } | undefined;
+        if (stored?.activity === activity) return stored.id;
         const command = `execute_${kind}_step`;
         let id: string;
         try {
@@ -82,7 +82,7 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
         }
         await pool.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
           nodeUuid,
-          JSON.stringify({ agent_step_command: { key, id } }),
+          JSON.stringify({ agent_step_command: { activity, id } }),
         ]);
         return id;
       });
