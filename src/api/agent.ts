@@ -18,13 +18,13 @@ import {
 import { maskSecrets } from '../domain/secrets.js';
 import { ApiError, parse } from './errors.js';
 import type { Operations } from './operations.js';
+import { MAC } from './schemas.js';
 
 /** Ironic's [api]ramdisk_heartbeat_timeout: an agent silent this long is taken for gone. */
 const HEARTBEAT_TIMEOUT_SECONDS = 300;
 /** How often agents heartbeat: well inside the timeout, so a lost heartbeat or two is no alarm. */
 const HEARTBEAT_INTERVAL_SECONDS = 30;
 
-const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
 const lookupQuery = z
   .strictObject({

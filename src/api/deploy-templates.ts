@@ -8,7 +8,7 @@ import { authorize } from './auth.js';
 import { conflict, notFound, parse } from './errors.js';
 import { applyPatchBody } from './patch.js';
 import { pageQuery, trait } from './schemas.js';
-import { pageView } from './views.js';
+import { pageView, templateView } from './views.js';
 
 /** Interfaces a deploy template may add steps to (Ironic's, less the in-band-only ones). */
 const TEMPLATE_INTERFACES = ['deploy', 'bios', 'raid', 'management', 'firmware', 'power'] as const;
@@ -34,10 +34,6 @@ const templateFields = z.strictObject({
 });
 const WRITABLE = ['name', 'steps', 'extra'];
 
-function view(req: Request, t: DeployTemplateRecord) {
-  return { ...t, links: [{ rel: 'self', href: `${req.protocol}://${req.get('host')}/v1/deploy_templates/${t.uuid}` }] };
-}
-
 export function deployTemplatesRouter(pool: Pool): Router {
   const router = Router();
 
@@ -58,17 +54,17 @@ export function deployTemplatesRouter(pool: Pool): Router {
     const fields = parse(templateFields, req.body);
     await assertNameFree(fields.name);
     const template = await insertTemplate(pool, { ...fields, uuid: randomUUID() });
-    res.status(201).location(`/v1/deploy_templates/${template.uuid}`).json(view(req, template));
+    res.status(201).location(`/v1/deploy_templates/${template.uuid}`).json(templateView(req, template));
   });
 
   router.get('/', async (req, res) => {
     const { limit, marker } = parse(pageQuery, req.query, 'query');
     const templates = await listTemplates(pool, { limit, marker });
-    res.json(pageView(req, 'deploy_templates', templates, templates.map((t) => view(req, t)), limit));
+    res.json(pageView(req, 'deploy_templates', templates, templates.map((t) => templateView(req, t)), limit));
   });
 
   router.get('/:template', async (req, res) => {
-    res.json(view(req, await load(req)));
+    res.json(templateView(req, await load(req)));
   });
 
   router.patch('/:template', async (req, res) => {
@@ -77,7 +73,7 @@ export function deployTemplatesRouter(pool: Pool): Router {
     const { name, steps, extra } = template;
     const fields = parse(templateFields, applyPatchBody({ name, steps, extra }, WRITABLE, req.body));
     await assertNameFree(fields.name, template.uuid);
-    res.json(view(req, await updateTemplate(pool, template.uuid, fields)));
+    res.json(templateView(req, await updateTemplate(pool, template.uuid, fields)));
   });
 
   router.delete('/:template', async (req, res) => {

@@ -6,7 +6,8 @@ import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
 
 const NAME = /^[A-Za-z0-9._~-]+$/;
-const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+/** A MAC address as ports store it: lower case, colon separated. */
+export const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 const jsonObject = z.record(z.string(), z.unknown());

@@ -1,6 +1,7 @@
 // What the API returns: Ironic-shaped JSON with every secret masked.
 import type { Request } from 'express';
 import type { DeploymentRow } from '../db/deployments.js';
+import type { DeployTemplateRecord } from '../db/deploy-templates.js';
 import type { EventRecord } from '../db/events.js';
 import type { NodeRecord } from '../db/nodes.js';
 import type { PortRecord } from '../db/ports.js';
@@ -22,6 +23,10 @@ export function nodeView(req: Request, node: NodeRecord) {
     instance_info: maskSecrets(node.instance_info),
     links: link(req, `/v1/nodes/${node.uuid}`),
   };
+}
+
+export function templateView(req: Request, template: DeployTemplateRecord) {
+  return { ...template, links: link(req, `/v1/deploy_templates/${template.uuid}`) };
 }
 
 export function portView(req: Request, port: PortRecord) {

@@ -1,6 +1,6 @@
 // API tokens. The token itself is never stored: only its SHA-256.
-import { createHash } from 'node:crypto';
 import type { Role } from '../domain/policy.js';
+import { sha256Hex } from '../domain/secrets.js';
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
 
@@ -16,7 +16,7 @@ export interface TokenRecord {
 const COLUMNS = 'uuid, project_id, user_id, role, created_at, revoked_at';
 
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 /** Inserts a token; a token already stored (same hash) is left as it is. */

@@ -1,7 +1,8 @@
 // Rules for the in-band agent: which nodes may talk to an agent, and the agent token.
 // Pure computation (hashing is no I/O), shared by the API, which mints and checks tokens, and
 // the activities, which derive the token again to call the agent.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from './secrets.js';
 import type { ProvisionState } from './provision.js';
 
 /**
@@ -50,7 +51,7 @@ export function newAgentTokenNonce(): string {
 }
 
 export function hashAgentToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return sha256Hex(token);
 }
 
 /** Constant-time check of `token` against a stored hash; false for a missing token or hash. */

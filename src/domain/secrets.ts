@@ -1,5 +1,7 @@
 // Secret masking for everything the API returns: keys that look like credentials read back
 // as "******", like Ironic's mask_dict_password.
+import { createHash } from 'node:crypto';
+
 export const MASK = '******';
 
 // configdrive: its user_data often carries keys and passwords, as Ironic masks it too.
@@ -17,4 +19,9 @@ export function maskSecrets<T>(value: T): T {
     ) as T;
   }
   return value;
+}
+
+/** How tokens are kept at rest: they are long random strings, so a plain SHA-256 is enough. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
 }
