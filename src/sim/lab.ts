@@ -1,7 +1,7 @@
 // A lab of simulated machines, each behind its own Redfish BMC on 127.0.0.1.
 import { bootAgentOnRamdiskBoot, type AgentBootOptions } from './boot.js';
 import { SimMachine, type ResetType } from './machine.js';
-import { startRedfishBmc, type RedfishBmc } from './redfish-bmc.js';
+import { startRedfishBmc, type RedfishBmc } from './redfish/server.js';
 
 export interface LabOptions {
   count: number;

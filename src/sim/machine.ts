@@ -1,5 +1,6 @@
-// One simulated lab machine: power, a boot override, NICs and a disk file. Its power model
-// follows sushy-tools: a reset is accepted at once and takes effect after a delay.
+// One simulated lab machine: power, a boot override, NICs, a disk file, BIOS settings, firmware
+// and a virtual CD. Its power model follows sushy-tools: a reset is accepted at once and takes
+// effect after a delay.
 import { EventEmitter } from 'node:events';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,6 +41,22 @@ const DEFAULT_BOOT_TARGET: BootTarget = 'Hdd';
 export const DEFAULT_DISK_SIZE_BYTES = 4 * 1024 ** 3;
 const NICS_PER_MACHINE = 2;
 
+export type BiosValue = string | number | boolean;
+const INITIAL_BIOS_ATTRIBUTES: Readonly<Record<string, BiosValue>> = {
+  BootMode: 'Uefi',
+  ProcTurboMode: 'Enabled',
+  LogicalProc: 'Enabled',
+  SriovGlobalEnable: 'Disabled',
+  NumLock: 'On',
+};
+export type FirmwareComponent = 'BIOS' | 'BMC';
+
+export interface VirtualMedia {
+  image: string;
+  inserted: boolean;
+}
+const NO_MEDIA: VirtualMedia = { image: '', inserted: false };
+
 export interface SimMachineOptions {
   /** Position in the lab; fixes the id, system UUID and MACs, so a restarted lab looks the same. */
   index: number;
@@ -70,11 +87,17 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
   readonly powerDelayMs: number;
   readonly postDelayMs: number;
   readonly resetTypes: readonly ResetType[];
+  readonly cpus = { count: 4, model: 'Tempered Lab vCPU' };
+  readonly memoryGiB = 8;
 
   #powerState: SimPowerState = 'Off';
   #bootOverride: BootOverride = { target: 'None', enabled: 'Disabled', mode: 'UEFI' };
   #pendingPowerChange: NodeJS.Timeout | undefined;
   #pendingBoot: NodeJS.Timeout | undefined;
+  #bios: Record<string, BiosValue> = { ...INITIAL_BIOS_ATTRIBUTES };
+  #pendingBios: Record<string, BiosValue> = {};
+  #firmware: Record<FirmwareComponent, string> = { BIOS: '1.0.0', BMC: '1.0.0' };
+  #virtualMedia: VirtualMedia = NO_MEDIA;
 
   /** Builds the machine and creates its sparse disk file (kept, with its contents, if it exists). */
   static async create(options: SimMachineOptions): Promise<SimMachine> {
@@ -117,6 +140,41 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
 
   setBootOverride(change: Partial<BootOverride>): void {
     this.#bootOverride = { ...this.#bootOverride, ...change };
+  }
+
+  get biosAttributes(): Readonly<Record<string, BiosValue>> {
+    return { ...this.#bios };
+  }
+
+  get pendingBiosAttributes(): Readonly<Record<string, BiosValue>> {
+    return { ...this.#pendingBios };
+  }
+
+  /** Stages BIOS settings; they take effect when the machine next powers on, as on real servers. */
+  stageBiosAttributes(changes: Readonly<Record<string, BiosValue>>): void {
+    this.#pendingBios = { ...this.#pendingBios, ...changes };
+  }
+
+  get firmwareVersions(): Readonly<Record<FirmwareComponent, string>> {
+    return { ...this.#firmware };
+  }
+
+  /** Flashes a new BIOS image: the patch level goes up by one. Returns the new version. */
+  flashBios(): string {
+    this.#firmware.BIOS = this.#firmware.BIOS.replace(/\d+$/, (patch) => String(Number(patch) + 1));
+    return this.#firmware.BIOS;
+  }
+
+  get virtualMedia(): Readonly<VirtualMedia> {
+    return { ...this.#virtualMedia };
+  }
+
+  insertMedia(image: string): void {
+    this.#virtualMedia = { image, inserted: true };
+  }
+
+  ejectMedia(): void {
+    this.#virtualMedia = NO_MEDIA;
   }
 
   /** Applies a Redfish reset. A newer reset replaces one still pending. */
@@ -162,8 +220,14 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
     if (state === this.#powerState) return;
     this.#powerState = state;
     this.#cancelPendingBoot();
+    if (state === 'On') this.#applyPendingBios();
     this.emit('power', state);
     if (state === 'On') this.#scheduleBoot(this.#consumeBootTarget());
+  }
+
+  #applyPendingBios(): void {
+    Object.assign(this.#bios, this.#pendingBios);
+    this.#pendingBios = {};
   }
 
   /** A BMC reports the machine on at once; the boot device starts only after POST. */

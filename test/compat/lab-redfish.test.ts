@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { createRedfishDriver } from '../../src/drivers/redfish.js';
 import type { Bmc, FirmwareUpdateState, StepResult } from '../../src/drivers/types.js';
 import { SimMachine } from '../../src/sim/machine.js';
-import { startRedfishBmc, type RedfishBmc } from '../../src/sim/redfish-bmc.js';
+import { startRedfishBmc, type RedfishBmc } from '../../src/sim/redfish/server.js';
 import { scratchDir, serveFiles, type FileServer } from './emulators.js';
 import { rejectsWithKind, waitForPower } from '../support/bmc.js';
 

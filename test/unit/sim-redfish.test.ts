@@ -10,7 +10,7 @@ import { createRedfishDriver, redfishDriver } from '../../src/drivers/redfish.js
 import type { Bmc } from '../../src/drivers/types.js';
 import { startLab } from '../../src/sim/lab.js';
 import { DEFAULT_DISK_SIZE_BYTES, SimMachine, type ResetType, type SimPowerState } from '../../src/sim/machine.js';
-import { startRedfishBmc, type RedfishBmc } from '../../src/sim/redfish-bmc.js';
+import { startRedfishBmc, type RedfishBmc } from '../../src/sim/redfish/server.js';
 import { rejectsWithKind, waitForPower } from '../support/bmc.js';
 
 const USERNAME = 'admin';
