@@ -1,4 +1,5 @@
 // Settings from the environment, with the embedded defaults `npm start` uses.
+import type { WorkerOptions } from '@temporalio/worker';
 import { DEFAULT_TASK_QUEUE } from './workflows/contract.js';
 
 export interface Config {
@@ -21,7 +22,34 @@ export interface Config {
   ramdiskIsoUrl?: string;
   /** How long a booting ramdisk may take to heartbeat before the operation fails. */
   agentBootTimeoutSeconds: number;
+  /** Connections each process (worker, API) keeps to PostgreSQL at most. */
+  pgPoolSize: number;
+  worker: WorkerCapacity;
 }
+
+/**
+ * How much one worker takes on at once. The defaults suit a 2-core machine: activities mostly
+ * wait on BMCs and agents (cheap to hold many), workflow tasks take CPU (few at once), and the
+ * sticky cache keeps every running operation's workflow in memory so a task needs no replay.
+ */
+export type WorkerCapacity = Required<
+  Pick<
+    WorkerOptions,
+    | 'maxConcurrentActivityTaskExecutions'
+    | 'maxConcurrentWorkflowTaskExecutions'
+    | 'maxConcurrentLocalActivityExecutions'
+    // Workflows kept in memory between tasks; beyond it a woken workflow replays its history.
+    | 'maxCachedWorkflows'
+  >
+>;
+
+export const DEFAULT_WORKER_CAPACITY: WorkerCapacity = {
+  maxConcurrentActivityTaskExecutions: 200,
+  maxConcurrentWorkflowTaskExecutions: 10,
+  maxConcurrentLocalActivityExecutions: 200,
+  maxCachedWorkflows: 2000,
+};
+export const DEFAULT_PG_POOL_SIZE = 20;
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -32,6 +60,12 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not "${env[name]}"`);
+  return value;
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = positiveNumber(env, name, fallback);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be a whole number, not "${env[name]}"`);
   return value;
 }
 
@@ -58,5 +92,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fastTrack: env.FAST_TRACK === 'true',
     ramdiskIsoUrl: env.RAMDISK_ISO_URL || undefined,
     agentBootTimeoutSeconds: positiveNumber(env, 'AGENT_BOOT_TIMEOUT_SECONDS', 1800),
+    pgPoolSize: positiveInteger(env, 'PG_POOL_SIZE', DEFAULT_PG_POOL_SIZE),
+    worker: {
+      maxConcurrentActivityTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_WORKER_CAPACITY.maxConcurrentActivityTaskExecutions),
+      maxConcurrentWorkflowTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', DEFAULT_WORKER_CAPACITY.maxConcurrentWorkflowTaskExecutions),
+      maxConcurrentLocalActivityExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES', DEFAULT_WORKER_CAPACITY.maxConcurrentLocalActivityExecutions),
+      maxCachedWorkflows: positiveInteger(env, 'WORKER_MAX_CACHED_WORKFLOWS', DEFAULT_WORKER_CAPACITY.maxCachedWorkflows),
+    },
   };
 }

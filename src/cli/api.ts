@@ -14,7 +14,7 @@ export interface RunningApi {
 }
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const pool = createPool(config.databaseUrl);
+  const pool = createPool(config.databaseUrl, config.pgPoolSize);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
   if (config.authMode === 'none') {

@@ -48,6 +48,7 @@ export async function createWorker(config: Config, connection: NativeConnection,
       agentBootTimeoutSeconds: config.agentBootTimeoutSeconds,
     }),
     ...workflowSource(),
+    ...config.worker,
     shutdownGraceTime: '10s',
   });
 }
@@ -56,7 +57,7 @@ export async function createWorker(config: Config, connection: NativeConnection,
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const pool = createPool(config.databaseUrl);
+  const pool = createPool(config.databaseUrl, config.pgPoolSize);
   try {
     const worker = await createWorker(config, connection, pool);
     logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, 'worker started');

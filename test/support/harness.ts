@@ -12,7 +12,7 @@ import { startApi } from '../../src/cli/api.js';
 import { enrollLab } from '../../src/cli/enroll-lab.js';
 import { createDatabaseIfMissing } from '../../src/cli/postgres.js';
 import { createWorker, installRuntimeLogger } from '../../src/cli/worker.js';
-import type { Config } from '../../src/config.js';
+import { DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
@@ -79,8 +79,10 @@ export async function startHarness(options: HarnessOptions = {}) {
     fastTrack: options.fastTrack ?? false,
     agentBootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 120,
     ramdiskIsoUrl: options.ramdiskIsoUrl,
+    pgPoolSize: 5,
+    worker: DEFAULT_WORKER_CAPACITY,
   };
-  const pool = createPool(databaseUrl, 5);
+  const pool = createPool(databaseUrl, config.pgPoolSize);
   const api = await startApi(config, logger);
 
   let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
