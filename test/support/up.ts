@@ -1,0 +1,70 @@
+// `tempered up` as `npm start` runs it, in a child process on free ports with its own data folder.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { freePort } from '../../src/cli/ports.js';
+
+export interface UpPorts {
+  api: number;
+  temporal: number;
+  ui: number;
+  /** The lab's first BMC; the demo image is served one below. */
+  lab: number;
+}
+
+export async function freeUpPorts(): Promise<UpPorts> {
+  return { api: await freePort(), temporal: await freePort(), ui: await freePort(), lab: 20000 + Math.floor(Math.random() * 20000) };
+}
+
+export interface RunningUp {
+  child: ChildProcess;
+  /** What it printed so far (banner, logs). */
+  output: () => string;
+  /** Ctrl-C, then the exit code is checked to be 0. */
+  stop: () => Promise<void>;
+  /** fetch against its API with the admin token `up` keeps in the data folder. */
+  api: (p: string, init?: RequestInit) => Promise<Response>;
+}
+
+export async function startUp(dataDir: string, ports: UpPorts, { lab = 2, labPowerDelayMs = 50 } = {}): Promise<RunningUp> {
+  const env: NodeJS.ProcessEnv = { ...process.env, API_PORT: String(ports.api), LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL;
+  delete env.TEMPORAL_ADDRESS;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/index.ts', 'up', '--lab', String(lab), '--lab-power-delay', String(labPowerDelayMs),
+      '--data-dir', dataDir, '--temporal-port', String(ports.temporal), '--temporal-ui-port', String(ports.ui),
+      '--lab-base-port', String(ports.lab)],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const deadline = Date.now() + 120_000;
+  while (!output.includes('Tempered is up')) {
+    if (child.exitCode !== null) throw new Error(`up exited early:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`up did not come up:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.match(output, new RegExp(`API: +http://127.0.0.1:${ports.api}`));
+  assert.match(output, new RegExp(`Temporal UI: +http://127.0.0.1:${ports.ui}`));
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      child.kill('SIGINT');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0);
+    },
+    api: (p, init = {}) =>
+      fetch(`http://127.0.0.1:${ports.api}${p}`, {
+        ...init,
+        headers: { ...init.headers, authorization: `Bearer ${readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}` },
+      }),
+  };
+}
