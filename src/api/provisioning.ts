@@ -3,6 +3,7 @@
 import type { Request } from 'express';
 import { updateNode, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { bootsRamdisk } from '../domain/drivers.js';
 import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
 import { isSecretKey } from '../domain/secrets.js';
 import { UNIMPLEMENTED_VERBS, type RequestedStep } from '../workflows/contract.js';
@@ -70,7 +71,8 @@ export async function requestProvision(
       fromState: node.provision_state,
       context: requestContext(req),
       cleanSteps: options.cleanSteps,
-      disableRamdisk: options.disableRamdisk,
+      // The fake deploy interface never boots the ramdisk: only out-of-band steps run.
+      disableRamdisk: options.disableRamdisk || !bootsRamdisk(node.deploy_interface),
     });
   });
 }

@@ -1,6 +1,7 @@
 // Request shapes. Objects are strict: an unknown field is a 400 naming it.
 import { z } from 'zod';
 import { EVENT_KINDS } from '../db/events.js';
+import { DEPLOY_INTERFACES } from '../domain/drivers.js';
 import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
@@ -38,7 +39,7 @@ export const nodeFields = z.strictObject({
   retired: z.boolean().default(false),
   retired_reason: nullableText(255).default(null),
   boot_interface: z.enum(['pxe', 'virtual-media']).default('pxe'),
-  deploy_interface: z.enum(['agent', 'ramdisk']).default('agent'),
+  deploy_interface: z.enum(DEPLOY_INTERFACES).default('agent'),
 });
 export type NodeFields = z.infer<typeof nodeFields>;
 

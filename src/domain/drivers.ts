@@ -35,6 +35,19 @@ export const CAPABILITY_DESCRIPTIONS: Readonly<Record<Capability, string>> = {
 export const BOOT_DEVICES = ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'] as const;
 export type BootDevice = (typeof BOOT_DEVICES)[number];
 
+/**
+ * How a node is deployed: `agent` writes the image from the ramdisk's agent; `ramdisk` boots the
+ * ramdisk as the instance; `fake` (Ironic's no-hardware mode) boots no ramdisk and writes
+ * nothing, running only the BMC's out-of-band steps, so a whole lifecycle runs without an agent.
+ */
+export const DEPLOY_INTERFACES = ['agent', 'ramdisk', 'fake'] as const;
+export type DeployInterface = (typeof DEPLOY_INTERFACES)[number];
+
+/** Whether cleaning and deploying a node with this deploy interface boot the agent's ramdisk. */
+export function bootsRamdisk(deployInterface: string): boolean {
+  return deployInterface !== 'fake';
+}
+
 export type DriverInfoType = 'string' | 'boolean-or-string' | 'integer-or-string';
 
 export interface DriverInfoField {
