@@ -61,13 +61,14 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
 
     /**
      * Starts the step on the agent and answers the command's id. Idempotent: the id is kept on the
-     * node under this activity's own key (the same on every retry), and a retry whose first try
-     * reached the agent but not the database finds the agent busy with that very command.
+     * node under this activity's own key (the same on every retry, and never the same in another run
+     * of the node's workflow id, whose activity ids start over), and a retry whose first try reached
+     * the agent but not the database finds the agent busy with that very command.
      */
     agentStartStep(nodeUuid: string, kind: StepKind, step: Step): Promise<string> {
       return withAgent(nodeUuid, async (client, node) => {
         const info = activityInfo();
-        const activity = `${info.workflowExecution?.workflowId}/${info.activityId}`;
+        const activity = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`;
         const stored = node.driver_internal_info.agent_step_command as { activity: string; id: string } | undefined;
         if (stored?.activity === activity) return stored.id;
         const command = `execute_${kind}_step`;

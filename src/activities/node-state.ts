@@ -3,7 +3,7 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { findNode, updateNode, type NodeChanges } from '../db/nodes.js';
-import { clearAgentSession } from '../db/agent.js';
+import { clearAgentSession, clearAgentStepCommand } from '../db/agent.js';
 import { requireNode } from './nodes.js';
 import { insertEvent } from '../db/events.js';
 import { isAgentAlive } from '../domain/agent.js';
@@ -77,13 +77,15 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         }
         // A failure or an abort records why; a new verb starts with a clean slate; `done` keeps what is there.
         const lastError = request.error ?? (request.event === 'fail' ? 'unknown error' : request.event === 'done' ? undefined : null);
+        const operationEnds = request.event === 'done' || request.event === 'fail' || request.event === 'abort';
+        if (operationEnds) await clearAgentStepCommand(client, node.uuid);
         await updateNode(client, node.uuid, {
           ...next,
           provision_updated_at: new Date(),
           last_error: lastError,
           ...deploymentChanges(request),
           // A step shown on the node belongs to the operation in progress only.
-          ...(request.event === 'done' || request.event === 'fail' || request.event === 'abort' ? { clean_step: null, deploy_step: null } : {}),
+          ...(operationEnds ? { clean_step: null, deploy_step: null } : {}),
         });
         await insertEvent(client, {
           node_uuid: node.uuid,

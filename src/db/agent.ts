@@ -64,3 +64,8 @@ export async function clearAgentSession(db: Queryable, nodeUuid: string): Promis
     AGENT_SESSION_KEYS,
   ]);
 }
+
+/** Forgets the agent command an operation's step started: the next operation starts its own. */
+export async function clearAgentStepCommand(db: Queryable, nodeUuid: string): Promise<void> {
+  await db.query(`UPDATE nodes SET driver_internal_info = driver_internal_info - 'agent_step_command' WHERE uuid = $1`, [nodeUuid]);
+}
