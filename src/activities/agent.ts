@@ -6,11 +6,11 @@ import { AgentError, agentClientForNode, type AgentClient } from '../agent/clien
 import type { NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
-import type { Step, StepKind, StepOutcome } from '../domain/steps.js';
+import type { Step, StepKind, StepResult } from '../domain/steps.js';
 
 export interface AgentCommandStatus {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-  outcome: StepOutcome;
+  outcome: StepResult;
   error?: string;
 }
 

@@ -4,7 +4,7 @@ import { templatesForTraits } from '../db/deploy-templates.js';
 import { insertEvent } from '../db/events.js';
 import { updateNode } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { orderSteps, overlaySteps, stepName, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
+import { orderSteps, overlaySteps, stepName, type Step, type StepKind, type StepResult } from '../domain/steps.js';
 import { driverSteps } from '../drivers/steps.js';
 import type { RequestContext, RequestedStep } from '../workflows/contract.js';
 import { connectBmc } from './bmc.js';
@@ -72,7 +72,7 @@ export function createStepActivities(pool: Pool) {
       });
     },
 
-    async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepOutcome> {
+    async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepResult> {
       const node = await requireNode(pool, nodeUuid);
       const implementation = driverSteps(node.driver, kind).find((s) => stepName(s.definition) === stepName(step));
       if (!implementation) {

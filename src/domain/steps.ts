@@ -20,20 +20,26 @@ export interface Step {
   drivers?: string[];
 }
 
-/** What running a step answers, after the seed's "Asynchronous clean steps". */
-export type StepOutcome =
+/**
+ * What running a step answers, on either side of the driver boundary (drivers, the agent, the
+ * step runner), after Metal3's provisioner Result: build it with the constructors below.
+ */
+export type StepResult<State = unknown> =
   | { kind: 'done' }
   /**
    * Not finished: sleep durably this long, then run the same step again, handing it `state`
    * (plain JSON without secrets: it is kept in the workflow's history).
    */
-  | { kind: 'rerun_after'; seconds: number; state?: unknown }
+  | { kind: 'rerun_after'; seconds: number; state?: State }
   /** Finished, and these steps must run right after it. */
-  | { kind: 'run_next'; steps: Step[] };
+  | { kind: 'run_next'; steps: Step[] }
+  /** The step ran and reports that what it did failed (a firmware task ending in an exception). */
+  | { kind: 'failed'; message: string };
 
-export const done = (): StepOutcome => ({ kind: 'done' });
-export const rerunAfter = (seconds: number, state?: unknown): StepOutcome => ({ kind: 'rerun_after', seconds, state });
-export const runNext = (steps: Step[]): StepOutcome => ({ kind: 'run_next', steps });
+export const done = (): StepResult<never> => ({ kind: 'done' });
+export const rerunAfter = <State>(seconds: number, state?: State): StepResult<State> => ({ kind: 'rerun_after', seconds, state });
+export const runNext = (steps: Step[]): StepResult<never> => ({ kind: 'run_next', steps });
+export const failed = (message: string): StepResult<never> => ({ kind: 'failed', message });
 
 export const stepName = (step: Pick<Step, 'interface' | 'step'>) => `${step.interface}.${step.step}`;
 

@@ -16,8 +16,8 @@ import {
   type FirmwareUpdateRequest,
   type FirmwareUpdateState,
   type Inventory,
-  type StepResult,
 } from './types.js';
+import { done, failed, rerunAfter, type StepResult } from '../domain/steps.js';
 
 export interface RedfishDriverOptions {
   /** Limit for each HTTP request, body included. */
@@ -285,7 +285,7 @@ class RedfishConnection implements Bmc {
     });
     // The task monitor comes in Location (202), or the task itself in the body; neither: done at once.
     const taskMonitor = response.location ?? taskSchema.safeParse(response.body).data?.['@odata.id'];
-    return taskMonitor ? { done: false, rerunAfterSeconds: this.#stepPollSeconds, state: { taskMonitor } } : { done: true };
+    return taskMonitor ? rerunAfter(this.#stepPollSeconds, { taskMonitor }) : done();
   }
 
   async getBiosSettings(): Promise<BiosSettings> {
@@ -295,13 +295,13 @@ class RedfishConnection implements Bmc {
 
   async applyBiosSettings(settings: BiosSettings, state?: BiosApplyState): Promise<StepResult<BiosApplyState>> {
     const { path, bios } = await this.#bios();
-    if (Object.entries(settings).every(([name, value]) => bios.Attributes[name] === value)) return { done: true };
+    if (Object.entries(settings).every(([name, value]) => bios.Attributes[name] === value)) return done();
     if (!state) {
       // Changes are staged in the settings resource and take effect when the machine next boots.
       await this.#client.request('PATCH', bios['@Redfish.Settings']?.SettingsObject?.['@odata.id'] ?? `${path}/Settings`, { Attributes: settings });
       await this.setPowerState('rebooting');
     }
-    return { done: false, rerunAfterSeconds: this.#stepPollSeconds, state: { staged: true } };
+    return rerunAfter(this.#stepPollSeconds, { staged: true });
   }
 
   async #followTask({ taskMonitor }: FirmwareUpdateState): Promise<StepResult<FirmwareUpdateState>> {
@@ -311,10 +311,10 @@ class RedfishConnection implements Bmc {
     const state = task?.TaskState ?? (response.status === 202 ? 'Running' : 'Completed');
     const messages = (task?.Messages ?? []).flatMap((m) => m.Message ?? []).join('; ');
     if (TASK_FAILED_STATES.has(state) || (state === 'Completed' && task?.TaskStatus === 'Critical')) {
-      throw this.#client.error('protocol', `failed the firmware update (task ${taskMonitor} ${state}): ${messages || 'no details'}`);
+      return failed(this.#client.error('protocol', `failed the firmware update (task ${taskMonitor} ${state}): ${messages || 'no details'}`).message);
     }
-    if (state === 'Completed') return { done: true };
-    return { done: false, rerunAfterSeconds: this.#stepPollSeconds, state: { taskMonitor } };
+    if (state === 'Completed') return done();
+    return rerunAfter(this.#stepPollSeconds, { taskMonitor });
   }
 
   async #bios() {

@@ -1,14 +1,14 @@
 // Out-of-band steps: the clean and deploy steps a BMC runs, per driver. Each answers a
-// StepOutcome, so a slow one (a firmware update) says "check again in N seconds" instead of
+// StepResult, so a slow one (a firmware update) says "check again in N seconds" instead of
 // holding a worker.
-import { done, rerunAfter, runNext, type Step, type StepKind, type StepOutcome } from '../domain/steps.js';
-import { BmcError, type BiosApplyState, type BiosSettings, type Bmc, type FirmwareUpdateState, type StepResult } from './types.js';
+import { done, failed, rerunAfter, runNext, type Step, type StepKind, type StepResult } from '../domain/steps.js';
+import { BmcError, type BiosApplyState, type BiosSettings, type Bmc, type FirmwareUpdateState } from './types.js';
 
 export interface DriverStep {
   definition: Step;
   kinds: readonly StepKind[];
   /** `attempt` counts the reruns so far; `state` is what the previous call handed on with RerunAfter. */
-  run(bmc: Bmc, args: Record<string, unknown>, attempt: number, state: unknown): Promise<StepOutcome>;
+  run(bmc: Bmc, args: Record<string, unknown>, attempt: number, state: unknown): Promise<StepResult>;
 }
 
 const bmcStep = (iface: string, step: string, priority: number, extra: Partial<Step> = {}): Step => ({
@@ -34,8 +34,8 @@ const prepareInstanceBoot: DriverStep = {
 
 /**
  * The fake driver's steps exercise the step engine itself: one that is not finished until its
- * third re-check, one that asks for two more steps, and the two it asks for. Priority 0: they run
- * only when asked for by name.
+ * third re-check, one that asks for two more steps, the two it asks for, and one that reports a
+ * failure. Priority 0: they run only when asked for by name.
  */
 const testStep = (step: string, run: DriverStep['run']): DriverStep => ({
   definition: bmcStep('test', step, 0, { drivers: ['fake'], abortable: true }),
@@ -48,12 +48,8 @@ const FAKE_STEPS: DriverStep[] = [
   testStep('spawn_two', async () => runNext([FAKE_STEPS[2].definition, FAKE_STEPS[3].definition])),
   testStep('first_spawned', async () => done()),
   testStep('second_spawned', async () => done()),
+  testStep('report_failure', async (_bmc, args) => failed(String(args.message ?? 'the test step failed'))),
 ];
-
-/** A driver's StepResult as the step engine's outcome. */
-function fromStepResult<S>(result: StepResult<S>): StepOutcome {
-  return result.done ? done() : rerunAfter(result.rerunAfterSeconds, result.state);
-}
 
 /**
  * Priority 0, like the next: run when a deploy template or a manual clean asks, with their args.
@@ -64,7 +60,7 @@ const biosApply: DriverStep = {
   kinds: ['clean', 'deploy'],
   async run(bmc, args, _attempt, state) {
     if (!bmc.applyBiosSettings) throw new BmcError('this BMC cannot apply BIOS settings', 'unsupported');
-    return fromStepResult(await bmc.applyBiosSettings(args.settings as BiosSettings, state as BiosApplyState | undefined));
+    return bmc.applyBiosSettings(args.settings as BiosSettings, state as BiosApplyState | undefined);
   },
 };
 
@@ -74,7 +70,7 @@ const firmwareUpdate: DriverStep = {
   async run(bmc, args, _attempt, state) {
     if (!bmc.updateFirmware) throw new BmcError('this BMC cannot update firmware', 'unsupported');
     const request = { imageUrl: String(args.image_url), targets: args.targets as string[] | undefined };
-    return fromStepResult(await bmc.updateFirmware(request, state as FirmwareUpdateState | undefined));
+    return bmc.updateFirmware(request, state as FirmwareUpdateState | undefined);
   },
 };
 

@@ -2,6 +2,7 @@
 // activities ever speaks a protocol.
 import type { BootDevice, DriverDescription } from '../domain/drivers.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
+import type { StepResult } from '../domain/steps.js';
 
 export type { BootDevice } from '../domain/drivers.js';
 
@@ -17,13 +18,6 @@ export interface BootSettings {
   /** undefined when the BMC does not say. */
   mode: BootMode | undefined;
 }
-
-/**
- * What an out-of-band step answers: finished, or "call me again in N seconds with this state",
- * so the workflow sleeps durably between checks and no worker thread waits on the machine.
- * `state` is plain JSON without secrets: it is kept in workflow history.
- */
-export type StepResult<State> = { done: true } | { done: false; rerunAfterSeconds: number; state: State };
 
 export interface Inventory {
   cpus: { count: number | undefined; model: string | undefined };

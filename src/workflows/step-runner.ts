@@ -3,7 +3,7 @@
 // gets those steps inserted right after it. Agent commands are polled the same way: no activity
 // ever blocks for minutes, and a crashed worker resumes the plan where it was.
 import { ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
-import { stepName, type Step, type StepKind, type StepOutcome, type StepStatus } from '../domain/steps.js';
+import { stepName, type Step, type StepKind, type StepResult, type StepStatus } from '../domain/steps.js';
 import { agent, bmc, db } from './activities.js';
 import type { RequestContext } from './contract.js';
 import { failureMessage } from './failures.js';
@@ -59,9 +59,9 @@ async function pause(run: StepRun, step: Step, seconds: number): Promise<void> {
   if (await condition(run.aborted, seconds * 1000)) throw new StepAborted();
 }
 
-async function runAgentStep(run: StepRun, step: Step): Promise<StepOutcome> {
+async function runAgentStep(run: StepRun, step: Step): Promise<StepResult> {
   const commandId = await agent.agentStartStep(run.nodeUuid, run.kind, step);
-  let outcome: StepOutcome | undefined;
+  let outcome: StepResult | undefined;
   await run.waiting(async () => {
     // Backing off keeps an hours-long erase from filling the workflow's history with polls.
     for (let seconds = AGENT_POLL_FIRST_SECONDS; ; seconds = Math.min(seconds * 1.5, AGENT_POLL_MAX_SECONDS)) {
@@ -74,7 +74,7 @@ async function runAgentStep(run: StepRun, step: Step): Promise<StepOutcome> {
   return outcome!;
 }
 
-function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Promise<StepOutcome> {
+function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Promise<StepResult> {
   return step.runner === 'agent' ? runAgentStep(run, step) : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
 }
 
@@ -101,6 +101,7 @@ export async function runSteps(run: StepRun, plan: StepPlan): Promise<void> {
           status.status = 'running';
           continue;
         }
+        if (outcome.kind === 'failed') throw new Error(outcome.message);
         if (outcome.kind === 'run_next') plan.insert(index + 1, outcome.steps);
         break;
       }

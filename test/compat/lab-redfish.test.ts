@@ -7,7 +7,8 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { createRedfishDriver } from '../../src/drivers/redfish.js';
-import type { Bmc, FirmwareUpdateState, StepResult } from '../../src/drivers/types.js';
+import type { StepResult } from '../../src/domain/steps.js';
+import type { Bmc, BiosApplyState, FirmwareUpdateState } from '../../src/drivers/types.js';
 import { SimMachine } from '../../src/sim/machine.js';
 import { startRedfishBmc, type RedfishBmc } from '../../src/sim/redfish/server.js';
 import { scratchDir, serveFiles, type FileServer } from './emulators.js';
@@ -150,13 +151,14 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     const powerChanges: string[] = [];
     machine.on('power', (state) => powerChanges.push(state));
 
-    let result = await driver.applyBiosSettings!({ ProcTurboMode: 'Disabled', NumLock: 'Off' });
-    assert.ok(!result.done && result.rerunAfterSeconds === 1);
-    for (let checks = 0; !result.done; checks++) {
+    let result: StepResult<BiosApplyState> = await driver.applyBiosSettings!({ ProcTurboMode: 'Disabled', NumLock: 'Off' });
+    assert.ok(result.kind === 'rerun_after' && result.seconds === 1);
+    for (let checks = 0; result.kind === 'rerun_after'; checks++) {
       assert.ok(checks < 100, 'BIOS settings never took effect');
       await new Promise((resolve) => setTimeout(resolve, 50));
       result = await driver.applyBiosSettings!({ ProcTurboMode: 'Disabled', NumLock: 'Off' }, result.state);
     }
+    assert.equal(result.kind, 'done');
     assert.deepEqual(powerChanges, ['Off', 'On'], 'exactly one reboot');
     const settings = await driver.getBiosSettings!();
     assert.deepEqual([settings.ProcTurboMode, settings.NumLock], ['Disabled', 'Off']);
@@ -176,28 +178,25 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     assert.equal(await readBiosVersion(), '1.0.0');
     const request = { imageUrl: files.url('bios-1.0.1.bin') };
     let result: StepResult<FirmwareUpdateState> = await driver.updateFirmware!(request);
-    assert.ok(!result.done && result.state.taskMonitor.startsWith('/redfish/v1/TaskService/Tasks/'));
-    for (let checks = 0; !result.done; checks++) {
+    assert.ok(result.kind === 'rerun_after' && result.state?.taskMonitor.startsWith('/redfish/v1/TaskService/Tasks/'));
+    for (let checks = 0; result.kind === 'rerun_after'; checks++) {
       assert.ok(checks < 100, 'the firmware task never finished');
       await new Promise((resolve) => setTimeout(resolve, 50));
       result = await driver.updateFirmware!(request, result.state);
     }
+    assert.equal(result.kind, 'done');
     assert.equal(await readBiosVersion(), '1.0.1');
   });
 
-  it('reports a failed firmware task with the BMC\'s message', async () => {
+  it('reports a failed firmware task as a failed step with the BMC\'s message', async () => {
     const driver = connect();
     const request = { imageUrl: files.url('missing.bin') };
     let result = await driver.updateFirmware!(request);
-    const error = await (async () => {
-      for (let checks = 0; checks < 100 && !result.done; checks++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        result = await driver.updateFirmware!(request, result.done ? undefined : result.state);
-      }
-    })().then(
-      () => assert.fail('the failed task was reported as done'),
-      (caught: unknown) => caught,
-    );
-    assert.match(String(error), /failed the firmware update .*Exception.*missing\.bin answered HTTP 404/);
+    for (let checks = 0; checks < 100 && result.kind === 'rerun_after'; checks++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      result = await driver.updateFirmware!(request, result.state);
+    }
+    assert.equal(result.kind, 'failed', 'the failed task was not reported as failed');
+    assert.match(result.kind === 'failed' ? result.message : '', /failed the firmware update .*Exception.*missing\.bin answered HTTP 404/);
   });
 });

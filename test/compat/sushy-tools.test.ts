@@ -83,7 +83,7 @@ describe('redfish driver against sushy-tools', () => {
     let state;
     for (;;) {
       const result = await powerOffGracefully(bmc, 60, state);
-      if (result.done) break;
+      if (result.kind !== 'rerun_after') break;
       state = result.state;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

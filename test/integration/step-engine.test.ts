@@ -91,4 +91,32 @@ describe('step engine (time-skipping)', () => {
     const node = (await findNode(pool, nodeUuid))!;
     assert.deepEqual([node.provision_state, node.clean_step, node.last_error], ['manageable', null, null]);
   });
+
+  it('fails the clean with the message of a step that reports failure, running nothing after it', async () => {
+    const nodeUuid = randomUUID();
+    await insertNode(pool, { uuid: nodeUuid, name: 'failing-stepper', driver: 'fake', provision_state: 'manageable' });
+    const handle = await testEnv.client.workflow.start(provisionWorkflow, {
+      workflowId: `node/${nodeUuid}`,
+      taskQueue,
+      args: [
+        {
+          nodeUuid,
+          verb: 'clean',
+          fromState: 'manageable',
+          context: { user: 'tester', project: null, requestId: 'req-steps-fail' },
+          disableRamdisk: true,
+          cleanSteps: [
+            { interface: 'test', step: 'report_failure', args: { message: 'firmware task ended in Exception' } },
+            { interface: 'test', step: 'first_spawned', args: {} },
+          ],
+        },
+      ],
+    });
+    await handle.result().catch(() => undefined);
+    const node = (await findNode(pool, nodeUuid))!;
+    assert.equal(node.provision_state, 'clean failed');
+    assert.match(node.last_error ?? '', /clean step test\.report_failure failed: firmware task ended in Exception/);
+    const events = await listEvents(pool, { node_uuid: nodeUuid, kind: 'provision' }, { limit: 100 });
+    assert.ok(!events.some((e) => e.message === 'test.first_spawned'), 'no step ran after the failed one');
+  });
 });
