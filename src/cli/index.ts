@@ -22,6 +22,7 @@ program
   .command('up')
   .description('run everything locally: PostgreSQL, the Temporal dev server, worker, API and optionally a simulated lab')
   .option('--lab <count>', 'simulated machines with emulated Redfish BMCs, enrolled as nodes', wholeNumber, 0)
+  .option('--light', 'run the lab machines\' agents inside one process (for big labs: ~0.1 MB per machine) instead of one process each', false)
   .option('--lab-power-delay <ms>', 'how long the lab machines take to change power state', wholeNumber, 2000)
   .option('--lab-base-port <port>', 'lab machine i has its BMC on this port + i; the demo image is served on this port - 1', wholeNumber, 16000)
   .option('--temporal-port <port>', 'gRPC port of the local Temporal dev server', wholeNumber, 7233)

@@ -16,6 +16,8 @@ import { startTemporal } from './temporal-server.js';
 
 export interface UpOptions {
   lab: number;
+  /** The lab's agents run inside the lab's process (one process for all machines). */
+  light: boolean;
   labPowerDelay: number;
   labBasePort: number;
   temporalPort: number;
@@ -83,7 +85,7 @@ export async function up(options: UpOptions): Promise<void> {
         dataDir: path.join(options.dataDir, 'lab'),
         powerDelayMs: options.labPowerDelay,
         basePort: options.labBasePort,
-        agent: { apiUrl, logFile: path.join(options.dataDir, 'lab', 'agents.log') },
+        agent: { apiUrl, logFile: path.join(options.dataDir, 'lab', 'agents.log'), light: options.light },
         ...credentials,
       });
       stops.push(lab.close);
@@ -92,6 +94,7 @@ export async function up(options: UpOptions): Promise<void> {
       const missing = missingLabTools();
       labLine =
         `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+` +
+        `${options.light ? ', light: agents run in this process' : ''}` +
         `\n  demo image:   ${demoImage}` +
         (missing.length ? `\n  MISSING:      ${missing.join('; ')}` : '');
     }

@@ -1,5 +1,5 @@
 // A lab of simulated machines, each behind its own Redfish BMC on 127.0.0.1.
-import { bootAgentOnRamdiskBoot, type AgentBootOptions } from './boot.js';
+import { agentLauncher, bootAgentOnRamdiskBoot, type AgentBootOptions } from './boot.js';
 import { SimMachine, type ResetType } from './machine.js';
 import { startRedfishBmc, type RedfishBmc } from './redfish/server.js';
 
@@ -45,6 +45,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     for (const { machine } of machines) machine.stop();
     await Promise.all([...bmcs.map((bmc) => bmc.close()), ...detachAgents.map((detach) => detach())]);
   };
+  const launchAgent = options.agent && agentLauncher(options.agent);
   try {
     for (let offset = 0; offset < options.count; offset++) {
       const machine = await SimMachine.create({
@@ -61,7 +62,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         password: options.password,
       });
       bmcs.push(bmc);
-      if (options.agent) detachAgents.push(bootAgentOnRamdiskBoot(machine, options.agent));
+      if (launchAgent) detachAgents.push(bootAgentOnRamdiskBoot(machine, launchAgent));
       machines.push({ machine, bmcUrl: bmc.url, name: machine.id, macs: machine.macs });
     }
   } catch (error) {

@@ -49,6 +49,8 @@ export interface HarnessOptions {
   agentBootTimeoutSeconds?: number;
   /** false: lab machines boot no agent, as a broken ramdisk would. */
   labAgents?: boolean;
+  /** Light lab: the agents run inside the test's process, not one process per machine. */
+  lightLab?: boolean;
   /** The ISO virtual-media boots insert. */
   ramdiskIsoUrl?: string;
 }
@@ -102,7 +104,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       count: options.labCount,
       dataDir: scratch,
       powerDelayMs: options.powerDelayMs ?? 0,
-      agent: options.labAgents === false ? undefined : { apiUrl: api.url, logFile },
+      agent: options.labAgents === false ? undefined : { apiUrl: api.url, logFile, light: options.lightLab },
       ...credentials,
     });
     nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);
