@@ -1,8 +1,9 @@
 // The test run: one PostgreSQL cluster and one Temporal dev server for all test files (each
 // file makes its own database and task queue), the workflow bundle built once, then node's
-// test runner over the files. Services stop when the run ends, pass or fail.
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// test runner over the files. Services stop when the run ends — pass, fail, a failed start or
+// Ctrl-C — and the run ends with one plain line: `N passed, N failed[, N skipped]`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../src/cli/postgres.js';
@@ -11,29 +12,86 @@ import { startTemporal } from '../src/cli/temporal-server.js';
 import { writeWorkflowBundle } from '../src/cli/worker.js';
 import { createLogger } from '../src/logger.js';
 
+const TEST_DIRS = ['test/unit', 'test/integration', 'test/compat'];
+
+/** What test/support/summary-reporter.mjs writes. */
+interface TestSummary {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
 const logger = createLogger('test-run', 'warn');
 const given = process.argv.slice(2);
 const files = given.length
   ? given
-  : ['test/unit', 'test/integration', 'test/compat'].flatMap((dir) =>
-      readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join(dir, f)),
+  : TEST_DIRS.filter((dir) => existsSync(dir)).flatMap((dir) =>
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => path.join(dir, f)),
     );
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'tempered-test-'));
 chmodSync(scratch, 0o755); // PostgreSQL runs as its own user and must reach its folder
-const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
-const temporal = await startTemporal({ port: await freePort(), logFile: path.join(scratch, 'temporal.log') }, logger).catch(async (err) => {
-  await postgres.stop();
-  throw err;
-});
-const bundle = path.join(scratch, 'workflow-bundle.js');
-await writeWorkflowBundle(bundle);
+const summaryFile = path.join(scratch, 'summary.json');
+const stops: Array<() => Promise<void>> = [];
+let child: ChildProcess | undefined;
+
+/** Stops every service started so far, once; a failing stop is reported, never fatal. */
+let stopping: Promise<void> | undefined;
+function stopServices(): Promise<void> {
+  stopping ??= (async () => {
+    for (const stop of stops.reverse()) {
+      await stop().catch((err: unknown) => console.error(`test run: stopping a service failed: ${String(err)}`));
+    }
+    rmSync(scratch, { recursive: true, force: true });
+  })();
+  return stopping;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\ntest run: ${signal}, stopping the services`);
+    child?.kill(signal);
+    void stopServices().then(() => process.exit(130));
+  });
+}
+
+function readSummary(): TestSummary | undefined {
+  try {
+    return JSON.parse(readFileSync(summaryFile, 'utf8')) as TestSummary;
+  } catch {
+    return undefined;
+  }
+}
 
 let code = 1;
 try {
-  const child = spawn(
+  const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
+  stops.push(() => postgres.stop());
+  const temporal = await startTemporal(
+    { port: await freePort(), logFile: path.join(scratch, 'temporal.log') },
+    logger,
+  );
+  stops.push(() => temporal.stop());
+  const bundle = path.join(scratch, 'workflow-bundle.js');
+  await writeWorkflowBundle(bundle);
+
+  child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      '--test-timeout=600000',
+      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+      '--test-reporter-destination=stdout',
+      '--test-reporter=./test/support/summary-reporter.mjs',
+      `--test-reporter-destination=${summaryFile}`,
+      ...files,
+    ],
     {
       stdio: 'inherit',
       env: {
@@ -45,10 +103,18 @@ try {
       },
     },
   );
-  code = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  const running = child;
+  code = await new Promise<number>((resolve) => running.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  const summary = readSummary();
+  if (summary) {
+    const skipped = summary.skipped ? `, ${summary.skipped} skipped` : '';
+    console.log(`\n${summary.passed} passed, ${summary.failed} failed${skipped}`);
+    if (summary.failed > 0) code ||= 1;
+  }
+} catch (err) {
+  console.error(`test run: ${err instanceof Error ? err.message : String(err)}`);
+  code = 1;
 } finally {
-  await temporal.stop();
-  await postgres.stop();
-  rmSync(scratch, { recursive: true, force: true });
+  await stopServices();
 }
 process.exit(code);
