@@ -3,14 +3,13 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient } from '../agent/client.js';
-import type { NodeRecord } from '../db/nodes.js';
+import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
-import type { Step, StepKind, StepResult } from '../domain/steps.js';
+import type { Step, StepKind } from '../domain/steps.js';
 
 export interface AgentCommandStatus {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-  outcome: StepResult;
   error?: string;
 }
 
@@ -81,10 +80,7 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
           if (!running) throw err;
           id = running.id;
         }
-        await pool.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
-          nodeUuid,
-          JSON.stringify({ agent_step_command: { activity, id } }),
-        ]);
+        await mergeDriverInternalInfo(pool, nodeUuid, { agent_step_command: { activity, id } });
         return id;
       });
     },
@@ -94,7 +90,6 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
         const record = await client.getCommand(commandId);
         return {
           status: record.command_status === 'SUCCEEDED' || record.command_status === 'FAILED' ? record.command_status : 'RUNNING',
-          outcome: { kind: 'done' },
           error: record.command_error ? `${record.command_name}: ${record.command_error.message}` : undefined,
         };
       });

@@ -5,7 +5,9 @@ import type { NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
+import { stepName, type Step, type StepKind, type StepResult } from '../domain/steps.js';
 import { getDriver } from '../drivers/registry.js';
+import { driverSteps } from '../drivers/steps.js';
 import { BmcError, type Bmc } from '../drivers/types.js';
 
 /** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
@@ -66,6 +68,16 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
       return withBmc(nodeUuid, async (bmc, node) => {
         if (node.boot_interface === 'virtual-media') await bmc.ejectVirtualMedia?.();
       });
+    },
+
+    /** One attempt of an out-of-band step; `state` is what its previous attempt asked to be given back. */
+    async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepResult> {
+      const node = await requireNode(pool, nodeUuid);
+      const implementation = driverSteps(node.driver, kind).find((s) => stepName(s.definition) === stepName(step));
+      if (!implementation) {
+        throw ApplicationFailure.nonRetryable(`driver ${node.driver} has no ${kind} step ${stepName(step)}`, 'UnknownStep');
+      }
+      return connectBmc(node, (bmc) => implementation.run(bmc, step.args, attempt, state));
     },
   };
 }

@@ -15,13 +15,19 @@ export interface ActivityOptions {
   agentBootTimeoutSeconds?: number;
 }
 
-export function createActivities(pool: Pool, options: ActivityOptions = {}) {
+/** Our own records: node state, the event log, step plans. Quick and idempotent (local activities). */
+export type RecordActivities = ReturnType<typeof createNodeStateActivities> & ReturnType<typeof createStepActivities>;
+/** Calls to a node's BMC. */
+export type BmcActivities = ReturnType<typeof createBmcActivities>;
+/** Calls to a node's in-band agent. */
+export type AgentActivities = ReturnType<typeof createAgentActivities>;
+
+/** Every activity the worker registers; workflows reach them through one proxy per group. */
+export function createActivities(pool: Pool, options: ActivityOptions = {}): RecordActivities & BmcActivities & AgentActivities {
   return {
     ...createNodeStateActivities(pool, options),
+    ...createStepActivities(pool),
     ...createBmcActivities(pool, options),
     ...createAgentActivities(pool, options.agentTokenKey),
-    ...createStepActivities(pool),
   };
 }
-
-export type Activities = ReturnType<typeof createActivities>;

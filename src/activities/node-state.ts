@@ -2,24 +2,19 @@
 // also writes the event, and each is idempotent: a retry after a crash finds its work done.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { findNode, updateNode, type NodeChanges } from '../db/nodes.js';
 import { clearAgentSession, clearAgentStepCommand } from '../db/agent.js';
-import { requireNode } from './nodes.js';
-import { insertEvent } from '../db/events.js';
-import { isAgentAlive } from '../domain/agent.js';
+import { lastProvisionTransition, recordEvent, type EventOrigin } from '../db/events.js';
+import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { IllegalTransition, nextState, type NextState, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
+import { isAgentAlive } from '../domain/agent.js';
+import type { RequestContext } from '../domain/context.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
-import type { RequestContext } from '../workflows/contract.js';
+import { IllegalTransition, nextState, type NextState, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
+import { requireNode } from './nodes.js';
 
 /** Who asked and which operation did it, for an event row. */
-export function eventOrigin(context: RequestContext) {
-  return {
-    user_name: context.user,
-    project: context.project,
-    request_id: context.requestId,
-    workflow_id: activityInfo().workflowExecution?.workflowId ?? null,
-  };
+export function eventOrigin(context: RequestContext): EventOrigin {
+  return { ...context, workflowId: activityInfo().workflowExecution?.workflowId ?? null };
 }
 
 export interface TransitionRequest {
@@ -54,13 +49,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         const node = await requireNode(client, request.nodeUuid, { forUpdate: true });
         if (node.provision_state !== request.from) {
           // Applied by an earlier attempt of this activity: the node's latest transition is this one.
-          const { rows } = await client.query<{ verb: string; from_state: string; workflow_id: string | null }>(
-            `SELECT verb, from_state, workflow_id FROM events WHERE node_uuid = $1 AND kind = 'provision' AND to_state IS NOT NULL
-             ORDER BY id DESC LIMIT 1`,
-            [node.uuid],
-          );
-          const last = rows[0];
-          if (last?.verb === request.event && last.from_state === request.from && last.workflow_id === eventOrigin(request.context).workflow_id) {
+          const last = await lastProvisionTransition(client, node.uuid);
+          if (last?.verb === request.event && last.from_state === request.from && last.workflow_id === eventOrigin(request.context).workflowId) {
             return { provision_state: node.provision_state, target_provision_state: node.target_provision_state };
           }
           throw ApplicationFailure.nonRetryable(
@@ -87,16 +77,19 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           // A step shown on the node belongs to the operation in progress only.
           ...(operationEnds ? { clean_step: null, deploy_step: null } : {}),
         });
-        await insertEvent(client, {
-          node_uuid: node.uuid,
-          kind: 'provision',
-          verb: request.event,
-          from_state: request.from,
-          to_state: next.provision_state,
-          severity: request.event === 'fail' ? 'error' : 'info',
-          message: request.error ?? null,
-          ...eventOrigin(request.context),
-        });
+        await recordEvent(
+          client,
+          {
+            node_uuid: node.uuid,
+            kind: 'provision',
+            verb: request.event,
+            from_state: request.from,
+            to_state: next.provision_state,
+            severity: request.event === 'fail' ? 'error' : 'info',
+            message: request.error ?? null,
+          },
+          eventOrigin(request.context),
+        );
         return next;
       });
     },
@@ -120,11 +113,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         await clearAgentSession(client, nodeUuid);
         const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
-        await client.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
-          nodeUuid,
-          JSON.stringify({ boots: count('boots'), [counter]: count(counter) }),
-        ]);
-        await insertEvent(client, { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}`, ...eventOrigin(context) });
+        await mergeDriverInternalInfo(client, nodeUuid, { boots: count('boots'), [counter]: count(counter) });
+        await recordEvent(client, { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}` }, eventOrigin(context));
       });
     },
 
@@ -135,10 +125,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
 
     /** After cleaning: with fast-track the agent stays up, and may look up while the node is available. */
     async keepAgentAfterCleaning(nodeUuid: string): Promise<boolean> {
-      await pool.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1', [
-        nodeUuid,
-        JSON.stringify({ fast_track: options.fastTrack === true }),
-      ]);
+      await mergeDriverInternalInfo(pool, nodeUuid, { fast_track: options.fastTrack === true });
       return options.fastTrack === true;
     },
 
@@ -155,14 +142,11 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
         if (node.power_state === powerState && node.target_power_state === null) return;
-        await insertEvent(client, {
-          node_uuid: nodeUuid,
-          kind: 'power',
-          verb,
-          from_state: node.power_state,
-          to_state: powerState,
-          ...eventOrigin(context),
-        });
+        await recordEvent(
+          client,
+          { node_uuid: nodeUuid, kind: 'power', verb, from_state: node.power_state, to_state: powerState },
+          eventOrigin(context),
+        );
       });
     },
 
@@ -171,16 +155,11 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         if (node.target_power_state === null && node.last_error === error) return;
         await updateNode(client, nodeUuid, { target_power_state: null, last_error: error });
-        await insertEvent(client, {
-          node_uuid: nodeUuid,
-          kind: 'power',
-          verb: target,
-          from_state: node.power_state,
-          to_state: node.power_state,
-          severity: 'error',
-          message: error,
-          ...eventOrigin(context),
-        });
+        await recordEvent(
+          client,
+          { node_uuid: nodeUuid, kind: 'power', verb: target, from_state: node.power_state, to_state: node.power_state, severity: 'error', message: error },
+          eventOrigin(context),
+        );
       });
     },
   };

@@ -1,15 +1,26 @@
-// Activities of the step engine: the plan, running out-of-band steps, and recording progress.
+// Activities of the step engine's bookkeeping: the plan of a clean or deploy, and its progress
+// on the node and in the event log. Running a step belongs to the BMC or the agent activities.
 import { ApplicationFailure } from '@temporalio/common';
 import { templatesForTraits } from '../db/deploy-templates.js';
-import { insertEvent } from '../db/events.js';
+import { recordEvent } from '../db/events.js';
 import { updateNode } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { orderSteps, overlaySteps, stepName, type Step, type StepKind, type StepResult } from '../domain/steps.js';
+import type { RequestContext } from '../domain/context.js';
+import { orderSteps, overlaySteps, stepName, type RequestedStep, type Step, type StepKind } from '../domain/steps.js';
 import { driverSteps } from '../drivers/steps.js';
-import type { RequestContext, RequestedStep } from '../workflows/contract.js';
-import { connectBmc } from './bmc.js';
 import { eventOrigin } from './node-state.js';
 import { requireNode } from './nodes.js';
+
+export interface StepPlanRequest {
+  nodeUuid: string;
+  kind: StepKind;
+  /** Manual cleaning: these steps, in this order; otherwise every enabled step. */
+  requested?: RequestedStep[];
+  /** The steps the node's agent offers; none when the operation runs without the ramdisk. */
+  agentSteps: Step[];
+  /** False when the ramdisk is disabled, so only out-of-band steps can run. */
+  withRamdisk: boolean;
+}
 
 export interface StepProgress {
   nodeUuid: string;
@@ -25,13 +36,7 @@ export function createStepActivities(pool: Pool) {
      * The plan: automated runs every enabled step (driver, agent, then deploy templates of the
      * node's traits overlaid) by priority; manual runs the requested steps in the order given.
      */
-    async planSteps(
-      nodeUuid: string,
-      kind: StepKind,
-      requested: RequestedStep[] | undefined,
-      agentSteps: Step[],
-      withAgent: boolean,
-    ): Promise<Step[]> {
+    async planSteps({ nodeUuid, kind, requested, agentSteps, withRamdisk }: StepPlanRequest): Promise<Step[]> {
       const node = await requireNode(pool, nodeUuid);
       const available = [...driverSteps(node.driver, kind).map((s) => s.definition), ...agentSteps];
       if (requested) {
@@ -40,7 +45,7 @@ export function createStepActivities(pool: Pool) {
           const known = byName.get(stepName(r));
           if (!known) {
             throw ApplicationFailure.nonRetryable(
-              `unknown ${kind} step ${stepName(r)}${withAgent ? '' : ' (the ramdisk is disabled: only out-of-band steps run)'}`,
+              `unknown ${kind} step ${stepName(r)}${withRamdisk ? '' : ' (the ramdisk is disabled: only out-of-band steps run)'}`,
               'UnknownStep',
             );
           }
@@ -62,23 +67,12 @@ export function createStepActivities(pool: Pool) {
       const shown = { interface: step.interface, step: step.step, priority: step.priority, runner: step.runner };
       await inTransaction(pool, async (client) => {
         await updateNode(client, nodeUuid, { [field]: phase === 'start' ? shown : null });
-        await insertEvent(client, {
-          node_uuid: nodeUuid,
-          kind: 'provision',
-          verb: `${kind} step ${phase}`,
-          message: stepName(step),
-          ...eventOrigin(context),
-        });
+        await recordEvent(
+          client,
+          { node_uuid: nodeUuid, kind: 'provision', verb: `${kind} step ${phase}`, message: stepName(step) },
+          eventOrigin(context),
+        );
       });
-    },
-
-    async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepResult> {
-      const node = await requireNode(pool, nodeUuid);
-      const implementation = driverSteps(node.driver, kind).find((s) => stepName(s.definition) === stepName(step));
-      if (!implementation) {
-        throw ApplicationFailure.nonRetryable(`driver ${node.driver} has no ${kind} step ${stepName(step)}`, 'UnknownStep');
-      }
-      return connectBmc(node, (bmc) => implementation.run(bmc, step.args, attempt, state));
     },
   };
 }

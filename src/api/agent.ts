@@ -4,7 +4,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { claimAgentToken, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
-import { insertEvent } from '../db/events.js';
+import { recordEvent } from '../db/events.js';
 import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import {
@@ -106,14 +106,11 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
   });
 
   async function recordRefusedHeartbeat(req: Request, nodeUuid: string, what: string): Promise<void> {
-    await insertEvent(pool, {
-      node_uuid: nodeUuid,
-      kind: 'auth',
-      verb: 'heartbeat',
-      severity: 'error',
-      request_id: req.res?.locals.requestId ?? null,
-      message: `agent heartbeat with ${what} from ${req.ip}`,
-    });
+    await recordEvent(
+      pool,
+      { node_uuid: nodeUuid, kind: 'auth', verb: 'heartbeat', severity: 'error', message: `agent heartbeat with ${what} from ${req.ip}` },
+      { requestId: req.res?.locals.requestId },
+    );
   }
 
   return router;

@@ -1,7 +1,7 @@
 // Bearer-token authentication and the policy check every router uses.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { insertEvent } from '../db/events.js';
+import { recordEvent } from '../db/events.js';
 import type { Pool } from '../db/pool.js';
 import { findLiveToken, hasLiveAdminToken, insertToken } from '../db/tokens.js';
 import { canSee, isAllowed, type Action, type Caller } from '../domain/policy.js';
@@ -34,14 +34,17 @@ export function authenticate(pool: Pool, mode: AuthMode): RequestHandler {
     const record = token ? await findLiveToken(pool, token) : undefined;
     if (!record) {
       // Admins see these in the event log; the token itself is never recorded.
-      await insertEvent(pool, {
-        node_uuid: null,
-        kind: 'auth',
-        verb: 'authenticate',
-        severity: 'error',
-        request_id: res.locals.requestId,
-        message: `invalid or revoked API token for ${req.method} ${req.path} from ${req.ip}`,
-      });
+      await recordEvent(
+        pool,
+        {
+          node_uuid: null,
+          kind: 'auth',
+          verb: 'authenticate',
+          severity: 'error',
+          message: `invalid or revoked API token for ${req.method} ${req.path} from ${req.ip}`,
+        },
+        { requestId: res.locals.requestId },
+      );
       return next(new ApiError(401, 'unauthenticated', 'the API token is invalid or revoked'));
     }
     const caller: Caller = { userId: record.user_id, projectId: record.project_id, role: record.role };

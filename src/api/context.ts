@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { RequestContext } from '../workflows/contract.js';
+import type { RequestContext } from '../domain/context.js';
 import { callerOf } from './auth.js';
 
 const REQUEST_ID_HEADER = 'x-openstack-request-id';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { listEvents, insertEvent } from '../db/events.js';
+import { listEvents, recordEvent } from '../db/events.js';
 import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { checkDriverInfo } from '../domain/drivers.js';
@@ -135,17 +135,11 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     await inTransaction(pool, async (client) => {
       const node = (await findNode(client, uuid, { forUpdate: true }))!;
       await updateNode(client, node.uuid, { maintenance: on, maintenance_reason: reason, ...(on ? {} : { fault: null }) });
-      await insertEvent(client, {
-        node_uuid: node.uuid,
-        kind: 'maintenance',
-        verb: on ? 'set' : 'unset',
-        from_state: String(node.maintenance),
-        to_state: String(on),
-        message: reason,
-        user_name: context.user,
-        project: context.project,
-        request_id: context.requestId,
-      });
+      await recordEvent(
+        client,
+        { node_uuid: node.uuid, kind: 'maintenance', verb: on ? 'set' : 'unset', from_state: String(node.maintenance), to_state: String(on), message: reason },
+        context,
+      );
     });
   }
 

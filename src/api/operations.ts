@@ -8,6 +8,7 @@ import {
 } from '@temporalio/client';
 import type { TypedSearchAttributes } from '@temporalio/common';
 import type { NodeRecord } from '../db/nodes.js';
+import type { RequestContext } from '../domain/context.js';
 import type { StepStatus } from '../domain/steps.js';
 import {
   NodeName,
@@ -17,7 +18,6 @@ import {
   nodeWorkflowId,
   type PowerInput,
   type ProvisionInput,
-  type RequestContext,
 } from '../workflows/contract.js';
 import { abortSignal, agentHeartbeatSignal, planQuery } from '../workflows/signals.js';
 import { conflict } from './errors.js';

@@ -1,4 +1,5 @@
 // The event log: one row per power, provision, maintenance or fault change.
+import type { RequestContext } from '../domain/context.js';
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
 
@@ -21,13 +22,20 @@ export interface EventRecord {
   message: string | null;
 }
 
+/** What happened: the kind of event and its particulars. */
 export type NewEvent = Pick<EventRecord, 'node_uuid' | 'kind'> &
-  Partial<Omit<EventRecord, 'uuid' | 'created_at' | 'node_uuid' | 'kind'>>;
+  Partial<Pick<EventRecord, 'verb' | 'from_state' | 'to_state' | 'severity' | 'message'>>;
+
+/** Who caused it: the request's caller and, inside an operation, its workflow. */
+export interface EventOrigin extends Partial<RequestContext> {
+  workflowId?: string | null;
+}
 
 const COLUMNS =
   'uuid, created_at, node_uuid, kind, verb, from_state, to_state, severity, user_name, project, request_id, workflow_id, message';
 
-export async function insertEvent(db: Queryable, event: NewEvent): Promise<void> {
+/** Appends one event to the log; every writer (API and activities) goes through here. */
+export async function recordEvent(db: Queryable, event: NewEvent, origin: EventOrigin = {}): Promise<void> {
   await db.query(
     `INSERT INTO events (node_uuid, kind, verb, from_state, to_state, severity, user_name, project, request_id, workflow_id, message)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
@@ -38,13 +46,26 @@ export async function insertEvent(db: Queryable, event: NewEvent): Promise<void>
       event.from_state ?? null,
       event.to_state ?? null,
       event.severity ?? 'info',
-      event.user_name ?? null,
-      event.project ?? null,
-      event.request_id ?? null,
-      event.workflow_id ?? null,
+      origin.user ?? null,
+      origin.project ?? null,
+      origin.requestId ?? null,
+      origin.workflowId ?? null,
       event.message ?? null,
     ],
   );
+}
+
+/** The node's latest provision transition, to tell whether a retried activity already applied its own. */
+export async function lastProvisionTransition(
+  db: Queryable,
+  nodeUuid: string,
+): Promise<Pick<EventRecord, 'verb' | 'from_state' | 'workflow_id'> | undefined> {
+  const { rows } = await db.query<Pick<EventRecord, 'verb' | 'from_state' | 'workflow_id'>>(
+    `SELECT verb, from_state, workflow_id FROM events WHERE node_uuid = $1 AND kind = 'provision' AND to_state IS NOT NULL
+     ORDER BY id DESC LIMIT 1`,
+    [nodeUuid],
+  );
+  return rows[0];
 }
 
 export interface EventFilters {

@@ -153,6 +153,17 @@ export async function updateNode(db: Queryable, uuid: string, changes: NodeChang
   return rows[0];
 }
 
+/**
+ * Merges `values` into the node's driver_internal_info in one statement, so writers of different
+ * keys (an operation, the agent's heartbeat) never clobber each other.
+ */
+export async function mergeDriverInternalInfo(db: Queryable, uuid: string, values: Record<string, unknown>): Promise<void> {
+  await db.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1', [
+    uuid,
+    JSON.stringify(values),
+  ]);
+}
+
 export async function deleteNode(db: Queryable, uuid: string): Promise<void> {
   await db.query('DELETE FROM nodes WHERE uuid = $1', [uuid]);
 }

@@ -41,6 +41,13 @@ export const rerunAfter = <State>(seconds: number, state?: State): StepResult<St
 export const runNext = (steps: Step[]): StepResult<never> => ({ kind: 'run_next', steps });
 export const failed = (message: string): StepResult<never> => ({ kind: 'failed', message });
 
+/** A step a caller asks for by name (manual cleaning), with its arguments. */
+export interface RequestedStep {
+  interface: string;
+  step: string;
+  args: Record<string, unknown>;
+}
+
 export const stepName = (step: Pick<Step, 'interface' | 'step'>) => `${step.interface}.${step.step}`;
 
 /** Ironic's tie-break for equal priorities: earlier interfaces run first. */

@@ -1,29 +1,30 @@
-// Activity stubs with the timeouts and retry policies every workflow shares.
+// Activity stubs, one per group, each typed with that group's activities only and given the
+// timeouts and retry policy its kind of call needs.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import type { AgentActivities, BmcActivities, RecordActivities } from '../activities/index.js';
 
 /**
- * Reads and writes of our own database: quick and idempotent, so they run as local activities,
- * in the worker without a round trip through the Temporal server's task queues (a marker in
- * history instead). That halves the server's work per operation; BMC and agent calls, which an
- * operator wants to see retried and timed in the UI, stay ordinary activities.
+ * Bookkeeping in our own database (node state, event log, step plans): quick and idempotent, so
+ * these run as local activities, in the worker without a round trip through the Temporal server's
+ * task queues (a marker in history instead). BMC and agent calls, which an operator wants to see
+ * retried and timed in the UI, stay ordinary activities.
  */
-export const db = proxyLocalActivities<Activities>({
+export const records = proxyLocalActivities<RecordActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
 /** Calls to a BMC: bounded, because a dead BMC must fail the operation, not hang it. */
-export const bmc = proxyActivities<Activities>({
+export const bmc = proxyActivities<BmcActivities>({
   startToCloseTimeout: '60s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
 
 /**
- * Calls to the agent: quick (commands are started, then polled), retried while a booting or busy
- * agent may still answer.
+ * Calls to the agent: quick (commands are started, then awaited by the workflow), retried while a
+ * booting or busy agent may still answer.
  */
-export const agent = proxyActivities<Activities>({
+export const agent = proxyActivities<AgentActivities>({
   startToCloseTimeout: '60s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 8 },
 });

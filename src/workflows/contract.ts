@@ -2,7 +2,9 @@
 // workflow inputs. Safe to import from workflow code (no I/O, no Node built-ins).
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { PowerTarget } from '../domain/power.js';
+import type { RequestContext } from '../domain/context.js';
 import type { ProvisionState, Verb } from '../domain/provision.js';
+import type { RequestedStep } from '../domain/steps.js';
 
 export const DEFAULT_TASK_QUEUE = 'tempered';
 
@@ -17,24 +19,10 @@ export const Operation = defineSearchAttributeKey('Operation', SearchAttributeTy
 export const ProvisionStateKey = defineSearchAttributeKey('ProvisionState', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [NodeUuid, NodeName, Operation, ProvisionStateKey];
 
-/** Who asked, carried into the event log. Never holds a secret. */
-export interface RequestContext {
-  user: string | null;
-  project: string | null;
-  requestId: string;
-}
-
 export interface PowerInput {
   nodeUuid: string;
   target: PowerTarget;
   context: RequestContext;
-}
-
-/** A step a caller asks for by name (manual cleaning), with its arguments. */
-export interface RequestedStep {
-  interface: string;
-  step: string;
-  args: Record<string, unknown>;
 }
 
 export interface ProvisionInput {

@@ -1,7 +1,8 @@
 import { ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
-import { bmc, db } from './activities.js';
-import type { PowerInput, RequestContext } from './contract.js';
+import { bmc, records } from './activities.js';
+import type { RequestContext } from '../domain/context.js';
+import type { PowerInput } from './contract.js';
 import { Operation } from './contract.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
@@ -26,18 +27,18 @@ export async function settlePower(nodeUuid: string, target: PowerTarget, context
   const wanted = settledPowerState(target);
   await bmc.bmcSetPowerState(nodeUuid, target);
   await waitForPowerState(nodeUuid, wanted);
-  await db.recordPowerState(nodeUuid, wanted, target, context);
+  await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;
 }
 
 export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): Promise<PowerState> {
   updateSearchAttribute(Operation, `power:${target}`);
-  await db.beginPowerChange(nodeUuid, target);
+  await records.beginPowerChange(nodeUuid, target);
   try {
     return await settlePower(nodeUuid, target, context);
   } catch (err) {
     // Recorded even when the workflow was cancelled, so the node does not keep a target it will never reach.
-    await CancellationScope.nonCancellable(() => db.failPowerChange(nodeUuid, target, failureMessage(err), context));
+    await CancellationScope.nonCancellable(() => records.failPowerChange(nodeUuid, target, failureMessage(err), context));
     throw err;
   }
 }

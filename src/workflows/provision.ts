@@ -5,34 +5,136 @@
 import { ApplicationFailure, CancellationScope, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
 import type { StepKind } from '../domain/steps.js';
-import { agent, bmc, db } from './activities.js';
+import { agent, bmc, records } from './activities.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
-import { updateSearchAttribute } from './search-attributes.js';
 import { settlePower } from './power.js';
+import { updateSearchAttribute } from './search-attributes.js';
 import { abortSignal, agentHeartbeatSignal, planQuery } from './signals.js';
-import { runSteps, StepAborted, StepPlan, type StepRun } from './step-runner.js';
+import { planOf, runSteps, StepAborted, type StepPlan, type StepRun } from './step-runner.js';
 
+type Handler = (op: ProvisionOperation) => Promise<void>;
+
+/** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
+async function verify(op: ProvisionOperation): Promise<void> {
+  const powerState = await bmc.bmcVerify(op.nodeUuid);
+  await records.recordPowerState(op.nodeUuid, powerState, null, op.input.context);
+}
+
+/** Clean: run the clean steps; fast-track keeps the agent up for the next operation, otherwise the machine rests. */
+async function clean(op: ProvisionOperation): Promise<void> {
+  await op.runPlan('clean');
+  if (!(await records.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
+}
+
+/** Deploy: run the deploy steps (image, config drive, templates), then boot the instance. */
+async function deploy(op: ProvisionOperation): Promise<void> {
+  await op.runPlan('deploy');
+  await op.boot('instance');
+}
+
+/** Tear-down before cleaning: the tenant's instance stops. */
+async function tearDown(op: ProvisionOperation): Promise<void> {
+  await op.powerOff();
+}
+
+/** What drives the node in each transient state. */
+const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
+  verifying: verify,
+  cleaning: clean,
+  deploying: deploy,
+  deleting: tearDown,
+};
+
+/** States in which a failure leaves a machine half-provisioned: it is powered off rather than left running. */
+const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['cleaning', 'clean wait', 'deploying', 'wait call-back']);
+
+export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
+  updateSearchAttribute(Operation, input.verb);
+  const op = new ProvisionOperation(input);
+  await op.transition(input.verb);
+  for (let handler = HANDLERS[op.state]; handler; handler = HANDLERS[op.state]) {
+    try {
+      await handler(op);
+    } catch (err) {
+      return op.fail(err);
+    }
+    await op.transition('done');
+  }
+  return op.state;
+}
+
+/** One running operation on one node: its state, its plan, and what the API told it (heartbeats, abort). */
 class ProvisionOperation {
   state: ProvisionState;
-  plan = new StepPlan([]);
+  plan: StepPlan = [];
   heartbeats = 0;
   abortRequested = false;
   agentBootTimeoutSeconds = 0;
 
   constructor(readonly input: ProvisionInput) {
     this.state = input.fromState;
+    setHandler(planQuery, () => this.plan.map((planned) => planned.status));
+    setHandler(agentHeartbeatSignal, () => void this.heartbeats++);
+    setHandler(abortSignal, () => void (this.abortRequested = true));
   }
 
-  get nodeUuid() {
+  get nodeUuid(): string {
     return this.input.nodeUuid;
+  }
+
+  /** The one place that decides whether this operation boots the agent's ramdisk. */
+  get usesRamdisk(): boolean {
+    return !this.input.disableRamdisk;
   }
 
   async transition(event: ProvisionEvent, error?: string): Promise<void> {
     const { nodeUuid, context } = this.input;
-    const next = await db.transitionProvision({ nodeUuid, event, from: this.state, context, error });
+    const next = await records.transitionProvision({ nodeUuid, event, from: this.state, context, error });
     this.state = next.provision_state;
     updateSearchAttribute(ProvisionStateKey, this.state);
+  }
+
+  /**
+   * Ends the operation after `err`: aborted on request, or failed with the reason on the node. Answers
+   * the final state of an abort; rethrows a failure so the workflow fails too.
+   */
+  async fail(err: unknown): Promise<ProvisionState> {
+    const aborted = err instanceof StepAborted || this.abortRequested;
+    const failedIn = this.state;
+    const event = aborted && allowedEvents(failedIn).includes('abort') ? 'abort' : 'fail';
+    const why = aborted ? `aborted on request while ${failedIn}` : isCancellation(err) ? 'the operation was cancelled' : failureMessage(err);
+    // Even when the workflow itself was cancelled (from the Temporal UI), the node must not stay mid-operation.
+    await CancellationScope.nonCancellable(async () => {
+      await this.transition(event, why);
+      if (POWER_OFF_ON_FAILURE.has(failedIn)) {
+        await this.powerOff().catch((powerErr) => log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }));
+      }
+    });
+    if (aborted) return this.state;
+    throw err;
+  }
+
+  /** Plans the clean or deploy steps (with the agent's, when the ramdisk is used) and runs them. */
+  async runPlan(kind: StepKind): Promise<void> {
+    if (this.usesRamdisk) await this.ensureAgent();
+    const agentSteps = this.usesRamdisk ? await agent.agentListSteps(this.nodeUuid, kind) : [];
+    const requested = kind === 'clean' ? this.input.cleanSteps : undefined;
+    this.plan = planOf(await records.planSteps({ nodeUuid: this.nodeUuid, kind, requested, agentSteps, withRamdisk: this.usesRamdisk }));
+    await runSteps(this.stepRun(kind), this.plan);
+  }
+
+  private stepRun(kind: StepKind): StepRun {
+    return {
+      nodeUuid: this.nodeUuid,
+      kind,
+      context: this.input.context,
+      aborted: () => this.abortRequested,
+      waiting: (wait) => this.waiting(wait),
+      rebootIntoRamdisk: async () => {
+        if (this.usesRamdisk) await this.bootAgent();
+      },
+    };
   }
 
   /** A wait shown as the wait state of the operation (clean wait / wait call-back), where abort is legal. */
@@ -44,28 +146,15 @@ class ProvisionOperation {
     await this.transition('resume');
   }
 
-  stepRun(kind: StepKind): StepRun {
-    return {
-      nodeUuid: this.nodeUuid,
-      kind,
-      context: this.input.context,
-      aborted: () => this.abortRequested,
-      waiting: (wait) => this.waiting(wait),
-      rebootIntoRamdisk: async () => {
-        if (!this.input.disableRamdisk) await this.bootAgent();
-      },
-    };
-  }
-
   /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk. */
-  async ensureAgent(): Promise<void> {
-    const { alive, bootTimeoutSeconds } = await db.agentStatus(this.nodeUuid);
+  private async ensureAgent(): Promise<void> {
+    const { alive, bootTimeoutSeconds } = await records.agentStatus(this.nodeUuid);
     this.agentBootTimeoutSeconds = bootTimeoutSeconds;
     if (!alive) await this.bootAgent();
   }
 
   /** Boots the ramdisk and waits, durably, for the new agent's heartbeat: the node shows the wait from the boot on. */
-  async bootAgent(): Promise<void> {
+  private async bootAgent(): Promise<void> {
     const timeout = this.agentBootTimeoutSeconds;
     await this.waiting(async () => {
       const heartbeatsAtBoot = await this.boot('ramdisk');
@@ -84,84 +173,17 @@ class ProvisionOperation {
    */
   async boot(into: 'ramdisk' | 'instance'): Promise<number> {
     await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
-    await db.recordBoot(this.nodeUuid, into, this.input.context);
+    await records.recordBoot(this.nodeUuid, into, this.input.context);
     const heartbeatsAtBoot = this.heartbeats;
     await settlePower(this.nodeUuid, 'power off', this.input.context);
     await settlePower(this.nodeUuid, 'power on', this.input.context);
     return heartbeatsAtBoot;
   }
 
+  /** Off, virtual media ejected, agent session forgotten: the machine rests. */
   async powerOff(): Promise<void> {
     await settlePower(this.nodeUuid, 'power off', this.input.context);
     await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
-    await db.forgetAgent(this.nodeUuid);
+    await records.forgetAgent(this.nodeUuid);
   }
-
-  async runPlan(kind: StepKind): Promise<void> {
-    const { cleanSteps, disableRamdisk } = this.input;
-    if (!disableRamdisk) await this.ensureAgent();
-    const agentSteps = disableRamdisk ? [] : await agent.agentListSteps(this.nodeUuid, kind);
-    this.plan = new StepPlan(await db.planSteps(this.nodeUuid, kind, kind === 'clean' ? cleanSteps : undefined, agentSteps, !disableRamdisk));
-    await runSteps(this.stepRun(kind), this.plan);
-  }
-}
-
-type Handler = (op: ProvisionOperation) => Promise<void>;
-
-const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['cleaning', 'clean wait', 'deploying', 'wait call-back']);
-
-const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
-  /** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
-  async verifying(op) {
-    const powerState = await bmc.bmcVerify(op.nodeUuid);
-    await db.recordPowerState(op.nodeUuid, powerState, null, op.input.context);
-  },
-
-  async cleaning(op) {
-    await op.runPlan('clean');
-    // Fast-track keeps the agent up for the next operation; otherwise the machine rests.
-    if (!(await db.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
-  },
-
-  async deploying(op) {
-    await op.runPlan('deploy');
-    await op.boot('instance');
-  },
-
-  /** Tear-down before cleaning: the tenant's instance stops. */
-  async deleting(op) {
-    await op.powerOff();
-  },
-};
-
-export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
-  updateSearchAttribute(Operation, input.verb);
-  const op = new ProvisionOperation(input);
-  setHandler(planQuery, () => op.plan.steps);
-  setHandler(agentHeartbeatSignal, () => void op.heartbeats++);
-  setHandler(abortSignal, () => void (op.abortRequested = true));
-
-  await op.transition(input.verb);
-  for (let handler = HANDLERS[op.state]; handler; handler = HANDLERS[op.state]) {
-    try {
-      await handler(op);
-    } catch (err) {
-      const aborted = err instanceof StepAborted || op.abortRequested;
-      const failedIn = op.state;
-      const event = aborted && allowedEvents(failedIn).includes('abort') ? 'abort' : 'fail';
-      const why = aborted ? `aborted on request while ${failedIn}` : isCancellation(err) ? 'the operation was cancelled' : failureMessage(err);
-      // Even when the workflow itself was cancelled (from the Temporal UI), the node must not stay mid-operation.
-      await CancellationScope.nonCancellable(async () => {
-        await op.transition(event, why);
-        // A machine that failed mid-clean or mid-deploy is left off, not half-provisioned and running.
-        if (POWER_OFF_ON_FAILURE.has(failedIn)) {
-          await op.powerOff().catch((powerErr) => log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }));
-        }
-      });
-      if (aborted) return op.state;
-      throw err;
-    }
-    await op.transition('done');
-  }
-  return op.state;
 }

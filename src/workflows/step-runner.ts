@@ -3,9 +3,9 @@
 // gets those steps inserted right after it. Agent commands are polled the same way: no activity
 // ever blocks for minutes, and a crashed worker resumes the plan where it was.
 import { ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
+import type { RequestContext } from '../domain/context.js';
 import { stepName, type Step, type StepKind, type StepResult, type StepStatus } from '../domain/steps.js';
-import { agent, bmc, db } from './activities.js';
-import type { RequestContext } from './contract.js';
+import { agent, bmc, records } from './activities.js';
 import { failureMessage } from './failures.js';
 
 /** A running agent command is asked whether it has finished after 2 s, then less and less often. */
@@ -24,31 +24,19 @@ export interface StepRun {
   rebootIntoRamdisk: () => Promise<void>;
 }
 
-/** What the plan query shows: every step, with where it is. */
-export class StepPlan {
-  readonly steps: StepStatus[] = [];
-  private readonly queue: Step[] = [];
+/** A step of the plan with where it is; the plan query shows the statuses. */
+export interface PlannedStep {
+  step: Step;
+  status: StepStatus;
+}
 
-  constructor(steps: Step[]) {
-    this.insert(0, steps);
-  }
+export type StepPlan = PlannedStep[];
 
-  insert(at: number, steps: Step[]): void {
-    this.queue.splice(at, 0, ...steps);
-    this.steps.splice(
-      at,
-      0,
-      ...steps.map((s): StepStatus => ({ name: stepName(s), priority: s.priority, runner: s.runner, status: 'pending', reruns: 0 })),
-    );
-  }
-
-  get length(): number {
-    return this.queue.length;
-  }
-
-  at(index: number): Step {
-    return this.queue[index];
-  }
+export function planOf(steps: Step[]): StepPlan {
+  return steps.map((step) => ({
+    step,
+    status: { name: stepName(step), priority: step.priority, runner: step.runner, status: 'pending', reruns: 0 },
+  }));
 }
 
 export class StepAborted extends Error {}
@@ -59,23 +47,43 @@ async function pause(run: StepRun, step: Step, seconds: number): Promise<void> {
   if (await condition(run.aborted, seconds * 1000)) throw new StepAborted();
 }
 
+/** Starts the step on the agent and waits, in the node's wait state, for the command to finish. */
 async function runAgentStep(run: StepRun, step: Step): Promise<StepResult> {
   const commandId = await agent.agentStartStep(run.nodeUuid, run.kind, step);
-  let outcome: StepResult | undefined;
   await run.waiting(async () => {
     // Backing off keeps an hours-long erase from filling the workflow's history with polls.
     for (let seconds = AGENT_POLL_FIRST_SECONDS; ; seconds = Math.min(seconds * 1.5, AGENT_POLL_MAX_SECONDS)) {
       const command = await agent.agentCommandStatus(run.nodeUuid, commandId);
-      if (command.status === 'SUCCEEDED') return void (outcome = command.outcome);
+      if (command.status === 'SUCCEEDED') return;
       if (command.status === 'FAILED') throw ApplicationFailure.nonRetryable(command.error ?? 'the agent reported a failure', 'AgentStepFailed');
       await pause(run, step, seconds);
     }
   });
-  return outcome!;
+  return { kind: 'done' };
 }
 
 function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Promise<StepResult> {
   return step.runner === 'agent' ? runAgentStep(run, step) : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
+}
+
+/** Runs one step to its end: again after each RerunAfter; RunNext's steps go into the plan after it. */
+async function runStep(run: StepRun, plan: StepPlan, index: number): Promise<void> {
+  const { step, status } = plan[index];
+  let state: unknown;
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await runOnce(run, step, attempt, state);
+    if (outcome.kind === 'rerun_after') {
+      state = outcome.state;
+      status.status = 'waiting';
+      status.reruns++;
+      await run.waiting(() => pause(run, step, outcome.seconds));
+      status.status = 'running';
+      continue;
+    }
+    if (outcome.kind === 'failed') throw new Error(outcome.message);
+    if (outcome.kind === 'run_next') plan.splice(index + 1, 0, ...planOf(outcome.steps));
+    return;
+  }
 }
 
 /**
@@ -83,35 +91,22 @@ function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Pro
  * stops before the next step, or inside an abortable step's wait.
  */
 export async function runSteps(run: StepRun, plan: StepPlan): Promise<void> {
+  const progress = (step: Step, phase: 'start' | 'end') =>
+    records.recordStep({ nodeUuid: run.nodeUuid, kind: run.kind, step, phase, context: run.context });
   for (let index = 0; index < plan.length; index++) {
     if (run.aborted()) throw new StepAborted();
-    const step = plan.at(index);
-    const status = plan.steps[index];
+    const { step, status } = plan[index];
     status.status = 'running';
-    await db.recordStep({ nodeUuid: run.nodeUuid, kind: run.kind, step, phase: 'start', context: run.context });
+    await progress(step, 'start');
     try {
-      let state: unknown;
-      for (let attempt = 0; ; attempt++) {
-        const outcome = await runOnce(run, step, attempt, state);
-        if (outcome.kind === 'rerun_after') {
-          state = outcome.state;
-          status.status = 'waiting';
-          status.reruns++;
-          await run.waiting(() => pause(run, step, outcome.seconds));
-          status.status = 'running';
-          continue;
-        }
-        if (outcome.kind === 'failed') throw new Error(outcome.message);
-        if (outcome.kind === 'run_next') plan.insert(index + 1, outcome.steps);
-        break;
-      }
+      await runStep(run, plan, index);
     } catch (err) {
       status.status = 'failed';
       if (err instanceof StepAborted || isCancellation(err)) throw err;
       throw ApplicationFailure.nonRetryable(`${run.kind} step ${stepName(step)} failed: ${failureMessage(err)}`, 'StepFailed');
     }
     status.status = 'done';
-    await db.recordStep({ nodeUuid: run.nodeUuid, kind: run.kind, step, phase: 'end', context: run.context });
+    await progress(step, 'end');
     if (step.reboot_requested) await run.rebootIntoRamdisk();
   }
 }
