@@ -10,6 +10,7 @@ import { deploymentsRouter } from './deployments.js';
 import { driversRouter } from './drivers.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
+import { checkJsonShape } from './json-shape.js';
 import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
 import { portsRouter } from './ports.js';
@@ -41,6 +42,7 @@ export function createApp({ pool, operations, logger, authMode, agentTokenKey }:
     }),
   );
   app.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
+  app.use(checkJsonShape);
 
   app.get('/healthz', async (_req, res) => {
     await pool.query('SELECT 1');

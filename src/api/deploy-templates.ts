@@ -7,7 +7,7 @@ import { isSecretKey } from '../domain/secrets.js';
 import { authorize } from './auth.js';
 import { conflict, notFound, parse } from './errors.js';
 import { applyPatchBody } from './patch.js';
-import { pageQuery, trait } from './schemas.js';
+import { jsonObject, pageQuery, trait } from './schemas.js';
 import { pageView, templateView } from './views.js';
 
 /** Interfaces a deploy template may add steps to (Ironic's, less the in-band-only ones). */
@@ -21,8 +21,7 @@ const templateFields = z.strictObject({
         interface: z.enum(TEMPLATE_INTERFACES),
         step: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a step name such as apply_configuration').max(255),
         // Step arguments travel in workflow history, which the Temporal UI shows: no credentials there.
-        args: z
-          .record(z.string(), z.unknown())
+        args: jsonObject
           .default({})
           .refine((args) => !Object.keys(args).some(isSecretKey), 'credentials may not be step arguments'),
         priority: z.number().int().min(0).max(1000),
@@ -30,7 +29,7 @@ const templateFields = z.strictObject({
     )
     .min(1, 'must hold at least one step')
     .refine((steps) => new Set(steps.map((s) => `${s.interface}.${s.step}`)).size === steps.length, 'an interface.step may appear once'),
-  extra: z.record(z.string(), z.unknown()).default({}),
+  extra: jsonObject.default({}),
 });
 const WRITABLE = ['name', 'steps', 'extra'];
 

@@ -5,13 +5,14 @@ import { DEPLOY_INTERFACES } from '../domain/drivers.js';
 import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
+import { boundedJsonObject } from './json-shape.js';
 
 const NAME = /^[A-Za-z0-9._~-]+$/;
 /** A MAC address as ports store it: lower case, colon separated. */
 export const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
-const jsonObject = z.record(z.string(), z.unknown());
+export const jsonObject = boundedJsonObject();
 const nullableText = (max: number) => z.string().max(max).nullable();
 
 export const nodeName = z
@@ -30,7 +31,8 @@ export const nodeFields = z.strictObject({
   driver: z.string().min(1).max(64),
   driver_info: jsonObject.default({}),
   properties: jsonObject.default({}),
-  instance_info: jsonObject.default({}),
+  // It carries a config drive: user_data alone may take 64 KiB.
+  instance_info: boundedJsonObject(192 * 1024).default({}),
   extra: jsonObject.default({}),
   resource_class: nullableText(80).default(null),
   traits: z.array(trait).max(50).default([]),
@@ -75,7 +77,7 @@ export const provisionRequest = z.strictObject({
       z.strictObject({
         interface: z.string().min(1).max(64),
         step: z.string().min(1).max(255),
-        args: z.record(z.string(), z.unknown()).default({}),
+        args: jsonObject.default({}),
       }),
     )
     .min(1)
