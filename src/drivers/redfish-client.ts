@@ -181,15 +181,17 @@ export class RedfishClient {
     this.#pool = pool;
   }
 
-  /** GET of a resource that must exist; its JSON body. */
-  async get(path: string): Promise<unknown> {
-    return (await this.request('GET', path)).body;
+  /** GET of a resource that must exist, its body checked against `schema`. */
+  async getAs<T>(schema: z.ZodType<T>, path: string): Promise<T> {
+    const result = schema.safeParse((await this.request('GET', path)).body);
+    if (!result.success) throw this.error('protocol', `answered GET ${path} with an unexpected body: ${z.prettifyError(result.error)}`);
+    return result.data;
   }
 
   /** GET of a resource the BMC may lack: undefined on 404 or 501. */
-  async getOptional(path: string): Promise<unknown> {
+  async getOptionalAs<T>(schema: z.ZodType<T>, path: string): Promise<T | undefined> {
     try {
-      return await this.get(path);
+      return await this.getAs(schema, path);
     } catch (error) {
       if (error instanceof RedfishStatusError && (error.status === 404 || error.status === 501)) return undefined;
       throw error;

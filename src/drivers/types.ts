@@ -43,29 +43,52 @@ export interface BiosApplyState {
   staged: true;
 }
 
-/**
- * A connection to one node's BMC, built from its driver_info. The optional members are present
- * exactly when the driver declares the matching capability (virtual_media, inventory,
- * firmware_update, bios); a BMC that lacks one at run time answers with a BmcError 'unsupported'.
- */
-export interface Bmc {
-  /** Proves the BMC answers with these credentials (used by verify). */
-  validate(): Promise<void>;
+export interface BmcPower {
   getPowerState(): Promise<PowerState>;
   /** Asks once and returns; the caller polls getPowerState. Asking for the state the machine is in succeeds. */
   setPowerState(target: BmcPowerTarget): Promise<void>;
+}
+
+export interface BmcBoot {
   setBootDevice(device: BootDevice, options: { persistent: boolean; mode?: BootMode }): Promise<void>;
   getBootDevice(): Promise<BootSettings>;
+}
 
-  insertVirtualMedia?(imageUrl: string): Promise<void>;
+export interface BmcVirtualMedia {
+  insertVirtualMedia(imageUrl: string): Promise<void>;
   /** Succeeds when nothing is inserted. */
-  ejectVirtualMedia?(): Promise<void>;
-  getInventory?(): Promise<Inventory>;
+  ejectVirtualMedia(): Promise<void>;
+}
+
+export interface BmcFirmware {
   /** Starts the update on the first call (no state), then follows its task. */
-  updateFirmware?(request: FirmwareUpdateRequest, state?: FirmwareUpdateState): Promise<StepResult<FirmwareUpdateState>>;
-  getBiosSettings?(): Promise<BiosSettings>;
+  updateFirmware(request: FirmwareUpdateRequest, state?: FirmwareUpdateState): Promise<StepResult<FirmwareUpdateState>>;
+}
+
+export interface BmcBios {
+  getBiosSettings(): Promise<BiosSettings>;
   /** Stages the settings and reboots on the first call, then waits until the BIOS reports them. */
-  applyBiosSettings?(settings: BiosSettings, state?: BiosApplyState): Promise<StepResult<BiosApplyState>>;
+  applyBiosSettings(settings: BiosSettings, state?: BiosApplyState): Promise<StepResult<BiosApplyState>>;
+}
+
+export interface BmcInventory {
+  getInventory(): Promise<Inventory>;
+}
+
+/**
+ * A connection to one node's BMC, built from its driver_info: power and boot always, the other
+ * interfaces exactly when the driver declares the matching capability (virtual_media, inventory,
+ * firmware_update, bios); a BMC that lacks one at run time answers with a BmcError 'unsupported'.
+ */
+export interface Bmc
+  extends BmcPower,
+    BmcBoot,
+    Partial<BmcVirtualMedia>,
+    Partial<BmcFirmware>,
+    Partial<BmcBios>,
+    Partial<BmcInventory> {
+  /** Proves the BMC answers with these credentials (used by verify). */
+  validate(): Promise<void>;
 }
 
 export interface BmcTarget {
