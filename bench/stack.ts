@@ -58,12 +58,14 @@ export async function startBenchStack(labOptions: BenchLabOptions): Promise<Benc
     await migrate(postgres.url, logger);
 
     const apiPort = await freePort();
+    const agentApiPort = await freePort();
     const adminToken = newToken();
     const env = {
       ...process.env,
       DATABASE_URL: postgres.url,
       TEMPORAL_ADDRESS: temporal.address,
       API_PORT: String(apiPort),
+      AGENT_API_PORT: String(agentApiPort),
       LOG_LEVEL: 'warn',
       TEMPERED_ADMIN_TOKEN: adminToken,
       // The API issues agent tokens and the worker checks them: one key for both.
@@ -84,7 +86,7 @@ export async function startBenchStack(labOptions: BenchLabOptions): Promise<Benc
       dataDir: scratch,
       diskSizeBytes: 4 * 1024 ** 3,
       // Compiled, as on a real ramdisk: under tsx each agent would take twice the CPU to start.
-      agent: { apiUrl, logFile: agentLogFile, program: 'dist/agent/main.js' },
+      agent: { apiUrl: `http://127.0.0.1:${agentApiPort}`, logFile: agentLogFile, program: 'dist/agent/main.js' },
       ...credentials,
     });
     stops.push(lab.close);

@@ -9,6 +9,11 @@ export interface Config {
   taskQueue: string;
   apiHost: string;
   apiPort: number;
+  /** The agents' listener (lookup, heartbeat): in production on the provisioning network only. */
+  agentApiHost: string;
+  agentApiPort: number;
+  /** The API's URL as its callers reach it, for links in answers; default: the listen address. */
+  publicUrl?: string;
   logLevel: string;
   /** `none` turns authentication off: development only. */
   authMode: 'token' | 'none';
@@ -75,9 +80,28 @@ function authMode(value: string | undefined): Config['authMode'] {
   throw new Error(`TEMPERED_AUTH must be "token" (the default) or "none", not "${value}"`);
 }
 
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = Number(env[name] || fallback);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} "${env[name]}" is not a port number`);
+  return value;
+}
+
+function publicUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`PUBLIC_URL "${value}" is not a URL`);
+  }
+  if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username) {
+    throw new Error(`PUBLIC_URL "${value}" must be a plain http(s) URL, e.g. https://tempered.example.com`);
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const apiPort = Number(env.API_PORT ?? 6385);
-  if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65535) throw new Error(`API_PORT "${env.API_PORT}" is not a port number`);
+  const apiPort = port(env, 'API_PORT', 6385);
   return {
     databaseUrl: required(env, 'DATABASE_URL'),
     temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
@@ -85,6 +109,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     apiHost: env.API_HOST ?? '127.0.0.1',
     apiPort,
+    agentApiHost: env.AGENT_API_HOST || '127.0.0.1',
+    agentApiPort: port(env, 'AGENT_API_PORT', 6386),
+    publicUrl: publicUrl(env.PUBLIC_URL),
     logLevel: env.LOG_LEVEL ?? 'info',
     authMode: authMode(env.TEMPERED_AUTH),
     adminToken: env.TEMPERED_ADMIN_TOKEN || undefined,

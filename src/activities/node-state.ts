@@ -2,7 +2,7 @@
 // also writes the event, and each is idempotent: a retry after a crash finds its work done.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { clearAgentSession, clearAgentStepCommand } from '../db/agent.js';
+import { clearAgentSession, clearAgentStepCommand, markCleaningStarted } from '../db/agent.js';
 import { lastProvisionTransition, recordEvent, type EventOrigin } from '../db/events.js';
 import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
@@ -77,6 +77,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           // A step shown on the node belongs to the operation in progress only.
           ...(operationEnds ? { clean_step: null, deploy_step: null } : {}),
         });
+        if (next.provision_state === 'cleaning' && node.provision_state !== 'clean wait') await markCleaningStarted(client, node.uuid);
         await recordEvent(
           client,
           {
@@ -141,6 +142,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
+        // The machine's power went (or it rebooted): the agent that ran on it is gone with its session.
+        if (powerState === 'power off' || verb === 'rebooting') await clearAgentSession(client, nodeUuid);
         if (node.power_state === powerState && node.target_power_state === null) return;
         await recordEvent(
           client,

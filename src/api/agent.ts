@@ -1,6 +1,8 @@
 // The ramdisk agent's side door into the API, after Ironic's: lookup (which node am I? here is your
-// token) and heartbeat (I am alive at this URL). Agents hold no API token: lookup answers only for
-// nodes whose state expects an agent, and heartbeats prove themselves with the agent token.
+// token) and heartbeat (I am alive at this URL). Agents hold no API token: lookup answers only to a
+// caller naming the MACs of exactly one node whose state expects an agent, and heartbeats prove
+// themselves with the agent token, from the address the session's lookup came from.
+// Served on the agent listener only (AGENT_API_HOST/AGENT_API_PORT), never on the tenant API's.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { claimAgentToken, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
@@ -26,16 +28,20 @@ const HEARTBEAT_TIMEOUT_SECONDS = 300;
 const HEARTBEAT_INTERVAL_SECONDS = 30;
 
 
-const lookupQuery = z
-  .strictObject({
-    addresses: z
-      .string()
-      .transform((list) => list.toLowerCase().split(',').filter(Boolean))
-      .pipe(z.array(z.string().regex(MAC, 'must be MAC addresses such as 52:54:00:12:34:56, comma separated')).max(64))
-      .optional(),
-    node_uuid: z.uuid({ message: 'must be a UUID' }).optional(),
-  })
-  .refine((query) => query.node_uuid || query.addresses?.length, 'give addresses or node_uuid');
+const lookupQuery = z.strictObject({
+  // Required: a node UUID is no secret (tenants see it), so only the machine's own MACs identify it.
+  addresses: z
+    .string({ message: 'give the MAC addresses of this machine\'s NICs, comma separated' })
+    .transform((list) => list.toLowerCase().split(',').filter(Boolean))
+    .pipe(
+      z
+        .array(z.string().regex(MAC, 'must be MAC addresses such as 52:54:00:12:34:56, comma separated'))
+        .min(1, 'give at least one MAC address')
+        .max(64),
+    ),
+  // Optional, as IPA sends it when it knows: then the MACs must belong to that very node.
+  node_uuid: z.uuid({ message: 'must be a UUID' }).optional(),
+});
 
 const heartbeatBody = z.strictObject({
   callback_url: z.url({ protocol: /^https?$/, message: 'must be the http(s) URL of the agent' }).max(2048),
@@ -49,16 +55,19 @@ const heartbeatBody = z.strictObject({
 /** One answer for "no such node" and "not expecting an agent", so lookups cannot probe the inventory. */
 const noAgentExpected = () => new ApiError(404, 'not_found', 'no node expecting an agent matches');
 
+/** The peer's address: the agent listener is reached directly, never through a proxy (trust proxy is off). */
+const sourceAddress = (req: Request) => req.socket.remoteAddress ?? 'unknown';
+
 const unauthorized = () => new ApiError(401, 'unauthorized', 'a valid agent_token is required');
 
 export function agentRouter(pool: Pool, operations: Operations, tokenKey: string | undefined): Router {
   const router = Router();
 
   async function nodeByLookup(query: z.infer<typeof lookupQuery>): Promise<NodeRecord | undefined> {
-    if (query.node_uuid) return findNode(pool, query.node_uuid);
-    const uuids = await findNodeUuidsByAddresses(pool, query.addresses!);
+    const uuids = await findNodeUuidsByAddresses(pool, query.addresses);
     // MACs spread over two nodes say nothing reliable about which machine is asking.
-    return uuids.length === 1 ? findNode(pool, uuids[0]) : undefined;
+    if (uuids.length !== 1 || (query.node_uuid && query.node_uuid !== uuids[0])) return undefined;
+    return findNode(pool, uuids[0]);
   }
 
   router.get('/lookup', async (req, res) => {
@@ -70,7 +79,7 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
     const token = deriveAgentToken(tokenKey, node.uuid, nonce);
     // Only the first lookup of a session gets the token; later ones (a second agent, an attacker on
     // the provisioning network) see it hidden, and the agent that has it keeps using it.
-    const issued = await claimAgentToken(pool, node.uuid, { nonce, hash: hashAgentToken(token) });
+    const issued = await claimAgentToken(pool, node.uuid, { nonce, hash: hashAgentToken(token), sourceAddress: sourceAddress(req) });
     res.set('cache-control', 'no-store').json({
       node: {
         uuid: node.uuid,
@@ -97,10 +106,20 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
       await recordRefusedHeartbeat(req, node.uuid, body.agent_token === undefined ? 'no agent_token' : 'a wrong agent_token');
       throw unauthorized();
     }
+    // The token is bound to the session of this boot: a copy used from elsewhere is worth nothing.
+    if (node.driver_internal_info.agent_source_address !== sourceAddress(req)) {
+      await recordRefusedHeartbeat(req, node.uuid, 'the agent_token of a session begun from another address');
+      throw unauthorized();
+    }
     const at = new Date().toISOString();
     const heartbeat = { agent_url: body.callback_url, agent_version: body.agent_version, agent_last_heartbeat: at };
-    // The session may have ended (the machine rebooted) since the token was checked: then it is refused too.
-    if (!(await recordAgentHeartbeat(pool, node.uuid, node.driver_internal_info.agent_token_hash as string, heartbeat))) throw unauthorized();
+    const session = { tokenHash: node.driver_internal_info.agent_token_hash as string, sourceAddress: sourceAddress(req) };
+    // The session may have ended (the machine rebooted) since the token was checked, or the callback
+    // URL differ from the session's: then it is refused too.
+    if (!(await recordAgentHeartbeat(pool, node.uuid, session, heartbeat))) {
+      await recordRefusedHeartbeat(req, node.uuid, 'the agent_token of an ended session or another callback_url');
+      throw unauthorized();
+    }
     await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
     res.status(202).end();
   });

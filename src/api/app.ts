@@ -21,6 +21,14 @@ export interface ApiDependencies {
   operations: Operations;
   logger: Logger;
   authMode: AuthMode;
+  /** Where callers reach the API, for links; resolved once the listener is bound, hence a function. */
+  publicUrl: () => string;
+}
+
+export interface AgentApiDependencies {
+  pool: Pool;
+  operations: Operations;
+  logger: Logger;
   /** Key the agent tokens are derived with (AGENT_TOKEN_KEY); without it lookups answer 503. */
   agentTokenKey?: string;
 }
@@ -28,7 +36,8 @@ export interface ApiDependencies {
 /** Bodies beyond this are refused with 413 before they are parsed. */
 const BODY_LIMIT = '256kb';
 
-export function createApp({ pool, operations, logger, authMode, agentTokenKey }: ApiDependencies): express.Express {
+/** What both listeners share: request ids, request logs without bodies, JSON bodies. */
+function baseApp(logger: Logger): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -43,14 +52,31 @@ export function createApp({ pool, operations, logger, authMode, agentTokenKey }:
   );
   app.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
   app.use(checkJsonShape);
+  return app;
+}
+
+/**
+ * The agents' API (lookup, heartbeat) on a listener of its own, so a deployment can put it on the
+ * provisioning network only and keep the tenant API off it (and agents off the tenant API).
+ */
+export function createAgentApp({ pool, operations, logger, agentTokenKey }: AgentApiDependencies): express.Express {
+  const app = baseApp(logger);
+  app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
+  app.use(unknownRoute);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** The API for operators and tenants; every /v1 route needs an API token. */
+export function createApp({ pool, operations, logger, authMode, publicUrl }: ApiDependencies): express.Express {
+  const app = baseApp(logger);
+  Object.defineProperty(app.locals, 'publicUrl', { get: publicUrl });
 
   app.get('/healthz', async (_req, res) => {
     await pool.query('SELECT 1');
     res.json({ status: 'ok' });
   });
   app.get('/', (_req, res) => res.json({ name: 'Tempered', versions: [{ id: 'v1', links: [{ rel: 'self', href: '/v1' }] }] }));
-  app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
-  // Everything under /v1 mounted after this line needs an API token.
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations));

@@ -9,8 +9,9 @@ import type { DeploymentState } from '../domain/deployments.js';
 import { maskSecrets } from '../domain/secrets.js';
 import type { StepStatus } from '../domain/steps.js';
 
+/** Links start at the configured public URL (PUBLIC_URL, else the listen address), never at the Host header a caller sent. */
 function baseUrl(req: Request): string {
-  return `${req.protocol}://${req.get('host')}`;
+  return req.app.locals.publicUrl as string;
 }
 
 const link = (req: Request, path: string) => [{ rel: 'self', href: `${baseUrl(req)}${path}` }];

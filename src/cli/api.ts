@@ -1,7 +1,9 @@
-// Wires the API: a pg pool, a Temporal client, the Express app on a loopback port.
+// Wires the API: a pg pool, a Temporal client, the tenant API and the agents' API, each on a listener of its own.
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type express from 'express';
 import { Client, Connection } from '@temporalio/client';
-import { createApp } from '../api/app.js';
+import { createAgentApp, createApp } from '../api/app.js';
 import { bootstrapAdminToken } from '../api/auth.js';
 import { Operations } from '../api/operations.js';
 import type { Config } from '../config.js';
@@ -10,7 +12,22 @@ import type { Logger } from '../logger.js';
 
 export interface RunningApi {
   url: string;
+  /** Where agents look up and heartbeat. */
+  agentUrl: string;
   close(): Promise<void>;
+}
+
+async function listen(app: express.Express, port: number, host: string): Promise<{ server: Server; url: string }> {
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s)).once('error', reject);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` };
+}
+
+async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
 }
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
@@ -25,18 +42,26 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     // Shown once, on purpose outside the logs: it is a secret, and it is never stored in clear.
     console.log(`\nNo admin token existed, so one was made. Keep it; it is not shown again:\n\n  ${generated}\n`);
   }
-  const app = createApp({ pool, operations: new Operations(client, config.taskQueue), logger, authMode: config.authMode, agentTokenKey: config.agentTokenKey });
-  const server = await new Promise<ReturnType<typeof app.listen>>((resolve, reject) => {
-    const s = app.listen(config.apiPort, config.apiHost, () => resolve(s)).once('error', reject);
+  const operations = new Operations(client, config.taskQueue);
+  let publicUrl = config.publicUrl;
+  const app = createApp({ pool, operations, logger, authMode: config.authMode, publicUrl: () => publicUrl! });
+  const api = await listen(app, config.apiPort, config.apiHost);
+  publicUrl ??= api.url;
+  const agentApi = await listen(
+    createAgentApp({ pool, operations, logger, agentTokenKey: config.agentTokenKey }),
+    config.agentApiPort,
+    config.agentApiHost,
+  ).catch(async (err) => {
+    await closeServer(api.server);
+    throw err;
   });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${config.apiHost}:${port}`;
-  logger.info({ url }, 'API listening');
+  logger.info({ url: api.url, publicUrl, agentUrl: agentApi.url }, 'API listening');
   return {
-    url,
+    url: api.url,
+    agentUrl: agentApi.url,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await closeServer(api.server);
+      await closeServer(agentApi.server);
       await connection.close();
       await pool.end();
     },

@@ -85,7 +85,7 @@ export async function up(options: UpOptions): Promise<void> {
         dataDir: path.join(options.dataDir, 'lab'),
         powerDelayMs: options.labPowerDelay,
         basePort: options.labBasePort,
-        agent: { apiUrl, logFile: path.join(options.dataDir, 'lab', 'agents.log'), light: options.light },
+        agent: { apiUrl: `http://${config.agentApiHost}:${config.agentApiPort}`, logFile: path.join(options.dataDir, 'lab', 'agents.log'), light: options.light },
         ...credentials,
       });
       stops.push(lab.close);
@@ -101,6 +101,7 @@ export async function up(options: UpOptions): Promise<void> {
     console.log(
       `\nTempered is up.\n` +
         `  API:          ${apiUrl}\n` +
+        `  agent API:    http://${config.agentApiHost}:${config.agentApiPort} (lookup, heartbeat)\n` +
         `  admin token:  in ${path.join(options.dataDir, ADMIN_TOKEN_FILE)}; try:\n` +
         `                curl -H "Authorization: Bearer $(cat ${path.join(options.dataDir, ADMIN_TOKEN_FILE)})" ${apiUrl}/v1/nodes\n` +
         `  Temporal UI:  ${temporalUi}\n` +

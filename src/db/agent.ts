@@ -1,5 +1,5 @@
 // The agent's session with a node, kept in nodes.driver_internal_info: the token's nonce and hash,
-// and what the last heartbeat said. Updates merge into the jsonb, so they never clobber keys an
+// the address the session's lookup came from, when it began, and what the last heartbeat said. Updates merge into the jsonb, so they never clobber keys an
 // operation writes at the same time.
 import type { Queryable } from './pool.js';
 
@@ -7,6 +7,10 @@ import type { Queryable } from './pool.js';
 export interface AgentSession {
   agent_token_nonce?: string;
   agent_token_hash?: string;
+  /** The source address of the lookup that began the session: heartbeats must come from it. */
+  agent_source_address?: string;
+  /** When the lookup that began the session was answered (database clock). */
+  agent_session_started_at?: string;
   agent_url?: string;
   agent_version?: string;
   agent_last_heartbeat?: string;
@@ -22,29 +26,47 @@ export async function findNodeUuidsByAddresses(db: Queryable, addresses: readonl
 }
 
 /**
- * Stores a new token's nonce and hash unless the node already has a token; true when this call
- * stored them. One statement, so two agents looking up at once cannot both get a token.
+ * Begins a session (a new token's nonce and hash, the lookup's source address, the start time)
+ * unless the node already has one; true when this call began it. One statement, so two agents
+ * looking up at once cannot both get a token.
  */
-export async function claimAgentToken(db: Queryable, nodeUuid: string, token: { nonce: string; hash: string }): Promise<boolean> {
+export async function claimAgentToken(
+  db: Queryable,
+  nodeUuid: string,
+  session: { nonce: string; hash: string; sourceAddress: string },
+): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now()
+    `UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb
+       || jsonb_build_object('agent_session_started_at', now()), updated_at = now()
      WHERE uuid = $1 AND NOT driver_internal_info ? 'agent_token_hash'`,
-    [nodeUuid, JSON.stringify({ agent_token_nonce: token.nonce, agent_token_hash: token.hash } satisfies AgentSession)],
+    [
+      nodeUuid,
+      JSON.stringify({
+        agent_token_nonce: session.nonce,
+        agent_token_hash: session.hash,
+        agent_source_address: session.sourceAddress,
+      } satisfies AgentSession),
+    ],
   );
   return rowCount === 1;
 }
 
-/** Records a heartbeat of the session whose token hash is `tokenHash`; false when that session has ended. */
+/**
+ * Records a heartbeat of the session whose token hash is `tokenHash`, sent from `sourceAddress`;
+ * false when that session has ended, the heartbeat comes from another address than the lookup,
+ * or it names another callback URL than the session's earlier heartbeats (as Ironic refuses).
+ */
 export async function recordAgentHeartbeat(
   db: Queryable,
   nodeUuid: string,
-  tokenHash: string,
+  session: { tokenHash: string; sourceAddress: string },
   heartbeat: Required<Pick<AgentSession, 'agent_url' | 'agent_version' | 'agent_last_heartbeat'>>,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now()
-     WHERE uuid = $1 AND driver_internal_info->>'agent_token_hash' = $3`,
-    [nodeUuid, JSON.stringify(heartbeat), tokenHash],
+     WHERE uuid = $1 AND driver_internal_info->>'agent_token_hash' = $3 AND driver_internal_info->>'agent_source_address' = $4
+       AND coalesce(driver_internal_info->>'agent_url', $5) = $5`,
+    [nodeUuid, JSON.stringify(heartbeat), session.tokenHash, session.sourceAddress, heartbeat.agent_url],
   );
   return rowCount === 1;
 }
@@ -52,10 +74,21 @@ export async function recordAgentHeartbeat(
 const AGENT_SESSION_KEYS: (keyof AgentSession)[] = [
   'agent_token_nonce',
   'agent_token_hash',
+  'agent_source_address',
+  'agent_session_started_at',
   'agent_url',
   'agent_version',
   'agent_last_heartbeat',
 ];
+
+/** Notes when a cleaning began: fast-track reuses no agent whose session began before it. */
+export async function markCleaningStarted(db: Queryable, nodeUuid: string): Promise<void> {
+  await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info || jsonb_build_object('cleaning_started_at', now()), updated_at = now()
+     WHERE uuid = $1`,
+    [nodeUuid],
+  );
+}
 
 /** Forgets the agent: its machine rebooted or powered off, so a new agent starts a new session. */
 export async function clearAgentSession(db: Queryable, nodeUuid: string): Promise<void> {

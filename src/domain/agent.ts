@@ -65,12 +65,19 @@ export function agentTokenMatches(token: string | undefined, storedHash: unknown
 /** Ironic's fast_track_timeout: an agent that heartbeated this recently is used without a reboot. */
 export const FAST_TRACK_TIMEOUT_SECONDS = 300;
 
-/** Whether the node's agent is alive: powered on, with a heartbeat within the fast-track timeout. */
+/**
+ * Whether the node's agent is alive and may be used without a reboot: powered on, with a heartbeat
+ * within the fast-track timeout, and a session that began after the last cleaning began. An agent
+ * older than the cleaning (one that ran while a tenant had the machine) is never handed the next
+ * tenant's image and config drive: that cleaning boots a fresh ramdisk, whose agent is the one reused.
+ */
 export function isAgentAlive(
   node: { power_state: string | null; driver_internal_info: Record<string, unknown> },
   now: Date,
 ): boolean {
-  const { agent_url, agent_last_heartbeat } = node.driver_internal_info;
+  const { agent_url, agent_last_heartbeat, agent_session_started_at, cleaning_started_at } = node.driver_internal_info;
   if (node.power_state !== 'power on' || typeof agent_url !== 'string' || typeof agent_last_heartbeat !== 'string') return false;
+  if (typeof agent_session_started_at !== 'string') return false;
+  if (typeof cleaning_started_at === 'string' && Date.parse(agent_session_started_at) <= Date.parse(cleaning_started_at)) return false;
   return now.getTime() - Date.parse(agent_last_heartbeat) <= FAST_TRACK_TIMEOUT_SECONDS * 1000;
 }

@@ -51,7 +51,7 @@ describe('the agent in the lab', () => {
     ]);
   const node = async (uuid: string) => (await findNode(h.pool, uuid))!;
   /** Lookups and heartbeats come from agents, which hold no API token. */
-  const asAgent = (method: string, urlPath: string, body?: unknown) => h.http(method, urlPath, body, null);
+  const asAgent = (method: string, urlPath: string, body?: unknown, from?: string) => h.asAgent(method, urlPath, body, from);
 
   it('boots the agent when a machine powers on into PXE; it looks up and heartbeats, and the node shows its URL', async () => {
     const [uuid] = h.nodeUuids;
@@ -79,9 +79,8 @@ describe('the agent in the lab', () => {
     assert.equal(again.body.config.agent_token, '******');
     assert.equal(again.headers.get('cache-control'), 'no-store');
 
-    // The second node is in enroll: no agent expected, whether asked by MAC or by UUID.
+    // The second node is in enroll: no agent expected.
     assert.equal((await asAgent('GET', `/v1/lookup?addresses=${second.macs[0]}`)).status, 404);
-    assert.equal((await asAgent('GET', `/v1/lookup?node_uuid=${h.nodeUuids[1]}`)).status, 404);
     assert.equal((await asAgent('GET', '/v1/lookup?addresses=52:54:00:ff:ff:ff')).status, 404);
     assert.equal((await asAgent('GET', '/v1/lookup?addresses=not-a-mac')).status, 400);
     assert.equal((await asAgent('GET', '/v1/lookup')).status, 400);
@@ -170,8 +169,50 @@ describe('the agent in the lab', () => {
     await assert.rejects(fetch(`${agentUrl}/v1/status`), /fetch failed/);
   });
 
+  it('hands a token only to a caller naming the node\'s MACs, and only on the agents\' listener', async () => {
+    const [first, second] = h.lab!.machines;
+    const uuid = h.nodeUuids[0];
+    await setState(uuid, 'cleaning');
+    // A node UUID is no secret (tenants see theirs): alone it identifies nothing.
+    const byUuid = await asAgent('GET', `/v1/lookup?node_uuid=${uuid}`);
+    assert.equal(byUuid.status, 400);
+    assert.equal(byUuid.body.error.field, 'query.addresses');
+    // Another node's MACs with this node's UUID: no match, no token.
+    assert.equal((await asAgent('GET', `/v1/lookup?addresses=${second.macs[0]}&node_uuid=${uuid}`)).status, 404);
+    // The tenant API does not serve the agents' routes at all.
+    assert.equal((await h.http('GET', `/v1/lookup?addresses=${first.macs.join(',')}`, undefined, null)).status, 401);
+    assert.equal((await h.get(`/v1/lookup?addresses=${first.macs.join(',')}`)).status, 404);
+    const { status, body } = await asAgent('GET', `/v1/lookup?addresses=${first.macs.join(',')}&node_uuid=${uuid}`);
+    assert.equal(status, 200);
+    assert.match(body.config.agent_token, /^[A-Za-z0-9_-]{43}$/);
+    issuedTokens.push(body.config.agent_token);
+  });
+
+  it('binds the token to the session of that boot: another address, another callback URL or an ended session is refused', async () => {
+    const uuid = h.nodeUuids[0];
+    const token = issuedTokens[2];
+    const beat = { callback_url: 'http://127.0.0.1:9999', agent_version: '1.0.0', agent_token: token };
+    // A second machine on the provisioning network that copied the token gets nowhere with it.
+    assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat, '127.0.0.2')).status, 401);
+    assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat)).status, 202);
+    assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, { ...beat, callback_url: 'http://127.0.0.1:9998' })).status, 401);
+    assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat)).status, 202);
+    const { body } = await h.get(`/v1/events?kind=auth&node=${uuid}`);
+    assert.ok(
+      body.events.some((e: any) => /another address/.test(e.message) && /127\.0\.0\.2/.test(e.message)),
+      'the refused heartbeat is an auth event naming its source',
+    );
+    // A power operation ends the session: the machine rebooted or went off, and its agent with it.
+    await setState(uuid, 'manageable');
+    assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power off' })).status, 202);
+    await h.client.workflow.getHandle(`node/${uuid}`).result();
+    assert.equal((await node(uuid)).driver_internal_info.agent_token_hash, undefined);
+    await setState(uuid, 'cleaning');
+    assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat)).status, 401);
+  });
+
   it('never shows an agent token in a log line or an API response', async () => {
-    assert.equal(issuedTokens.length, 2);
+    assert.equal(issuedTokens.length, 3);
     const responses = await Promise.all(h.nodeUuids.flatMap((uuid) => [h.get(`/v1/nodes/${uuid}`), h.get(`/v1/nodes/${uuid}/history`)]));
     const logs = h.logs();
     assert.match(logs, /"msg":"looked up"/, 'the agents log into the harness log');

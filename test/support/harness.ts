@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -74,6 +75,8 @@ export async function startHarness(options: HarnessOptions = {}) {
     taskQueue: `test-${id}`,
     apiHost: '127.0.0.1',
     apiPort: 0,
+    agentApiHost: '127.0.0.1',
+    agentApiPort: 0,
     logLevel: 'debug',
     authMode: 'token',
     adminToken: `tmp_admin_${id}_${randomBytes(16).toString('hex')}`,
@@ -104,7 +107,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       count: options.labCount,
       dataDir: scratch,
       powerDelayMs: options.powerDelayMs ?? 0,
-      agent: options.labAgents === false ? undefined : { apiUrl: api.url, logFile, light: options.lightLab },
+      agent: options.labAgents === false ? undefined : { apiUrl: api.agentUrl, logFile, light: options.lightLab },
       ...credentials,
     });
     nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);
@@ -125,9 +128,37 @@ export async function startHarness(options: HarnessOptions = {}) {
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
 
+  /**
+   * A request to the agents' listener, as an agent sends it (no API token), from `from`: another
+   * loopback address (127.0.0.2) plays a second machine on the provisioning network.
+   */
+  function asAgent<T = any>(method: string, urlPath: string, body?: unknown, from = '127.0.0.1'): Promise<HttpResult<T>> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(
+        `${api.agentUrl}${urlPath}`,
+        { method, localAddress: from, headers: { 'content-type': 'application/json' } },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+          response.on('end', () => {
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
+            resolve({ status: response.statusCode!, body: text ? JSON.parse(text) : undefined, headers });
+          });
+        },
+      );
+      request.once('error', reject);
+      request.end(payload);
+    });
+  }
+
   return {
     config,
+    asAgent,
     apiUrl: api.url,
+    /** The agents' listener (lookup, heartbeat). */
+    agentApiUrl: api.agentUrl,
     pool,
     client,
     lab,

@@ -8,6 +8,8 @@ import { freePort } from '../../src/cli/ports.js';
 
 export interface UpPorts {
   api: number;
+  /** The agents' listener (lookup, heartbeat). */
+  agentApi: number;
   temporal: number;
   ui: number;
   /** The lab's first BMC; the demo image is served one below. */
@@ -15,7 +17,7 @@ export interface UpPorts {
 }
 
 export async function freeUpPorts(): Promise<UpPorts> {
-  return { api: await freePort(), temporal: await freePort(), ui: await freePort(), lab: 20000 + Math.floor(Math.random() * 20000) };
+  return { api: await freePort(), agentApi: await freePort(), temporal: await freePort(), ui: await freePort(), lab: 20000 + Math.floor(Math.random() * 20000) };
 }
 
 export interface RunningUp {
@@ -29,7 +31,7 @@ export interface RunningUp {
 }
 
 export async function startUp(dataDir: string, ports: UpPorts, { lab = 2, labPowerDelayMs = 50 } = {}): Promise<RunningUp> {
-  const env: NodeJS.ProcessEnv = { ...process.env, API_PORT: String(ports.api), LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, API_PORT: String(ports.api), AGENT_API_PORT: String(ports.agentApi), LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
   const child = spawn(
