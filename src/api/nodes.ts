@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { listEvents, recordEvent } from '../db/events.js';
 import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { checkDriverInfo } from '../domain/drivers.js';
+import { checkDriverInfo, secretToGiveAgain } from '../domain/drivers.js';
 import type { Action } from '../domain/policy.js';
 import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
 import { accessNode, authorize, visibleTo } from './auth.js';
@@ -67,10 +67,13 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   router.patch('/:node', async (req, res) => {
     const node = await loadNode(req, 'node:update');
     const editable = Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
-    const fields = parse(nodeFields, applyPatchBody(editable, WRITABLE_NODE_FIELDS, req.body));
+    const patched = applyPatchBody(editable, WRITABLE_NODE_FIELDS, req.body);
+    const fields = parse(nodeFields, patched.document);
     if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
     if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
     checkDriver(fields);
+    const resupply = secretToGiveAgain(fields.driver, node.driver_info, fields.driver_info, patched.keptSecrets);
+    if (resupply) throw badRequest(resupply.field, resupply.message);
     if (fields.name && fields.name !== node.name && (await findNode(pool, fields.name))) {
       throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
     }

@@ -22,6 +22,9 @@ export function nodeView(req: Request, node: NodeRecord) {
     driver_info: maskSecrets(node.driver_info),
     driver_internal_info: maskSecrets(node.driver_internal_info),
     instance_info: maskSecrets(node.instance_info),
+    // Free-form fields too: whatever a caller stores under a secret-looking key is write-only.
+    properties: maskSecrets(node.properties),
+    extra: maskSecrets(node.extra),
     links: link(req, `/v1/nodes/${node.uuid}`),
   };
 }

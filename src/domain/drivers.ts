@@ -62,6 +62,8 @@ export interface DriverInfoField {
   choices?: readonly string[];
   /** For string fields: the longest allowed, in bytes of UTF-8. */
   maxBytes?: number;
+  /** The BMC's host: changing it needs the secret fields given again. */
+  bmcAddress?: boolean;
 }
 
 export interface DriverDescription {
@@ -109,6 +111,7 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
     driverInfo: [
       field('redfish_address', 'BMC base URL, e.g. https://10.0.0.5 (no scheme means https; http:// for emulators).', {
         required: true,
+        bmcAddress: true,
       }),
       field('redfish_system_id', 'Id or path of the ComputerSystem, e.g. /redfish/v1/Systems/1; default: the only member of /redfish/v1/Systems.'),
       field('redfish_username', 'BMC user name.', { required: true }),
@@ -132,7 +135,7 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
       'Many BMCs drop the persistent and efiboot flags of a boot device; the driver cannot tell.',
     ],
     driverInfo: [
-      field('ipmi_address', 'BMC host name or IP address.', { required: true }),
+      field('ipmi_address', 'BMC host name or IP address.', { required: true, bmcAddress: true }),
       field('ipmi_port', `UDP port of the BMC; default ${IPMI_DEFAULT_PORT}.`, { type: 'integer-or-string', range: [1, 65535] }),
       field('ipmi_username', 'BMC user name; default: the anonymous (null) user.', { maxBytes: 16 }),
       // IPMI 2.0 caps passwords at 20 bytes; ipmitool refuses longer ones.
@@ -193,4 +196,23 @@ export function checkDriverInfo(driver: string, info: Record<string, unknown>): 
     }
   }
   return undefined;
+}
+
+/**
+ * When `after` points the node at another BMC than `before`, the secret the body left as stored
+ * (`keptSecrets`: dotted paths such as driver_info.redfish_password): otherwise the stored password
+ * would be sent to whatever host the new address names.
+ */
+export function secretToGiveAgain(
+  driver: string,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  keptSecrets: ReadonlySet<string>,
+): DriverInfoProblem | undefined {
+  const fields = Object.hasOwn(DRIVERS, driver) ? DRIVERS[driver].driverInfo : [];
+  const moved = fields.find((f) => f.bmcAddress && before[f.name] !== after[f.name]);
+  if (!moved) return undefined;
+  const kept = fields.find((f) => f.secret && keptSecrets.has(`driver_info.${f.name}`));
+  if (!kept) return undefined;
+  return { field: `driver_info.${kept.name}`, message: `give ${kept.name} again along with the new ${moved.name}: a stored password is never sent to a new address` };
 }

@@ -21,6 +21,15 @@ export function maskSecrets<T>(value: T): T {
   return value;
 }
 
+/** Whether `value` is, or holds at any depth, a non-empty value under a secret-looking key. */
+export function containsSecret(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(containsSecret);
+  if (value && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => (isSecretKey(k) && v != null && v !== '') || containsSecret(v));
+  }
+  return false;
+}
+
 /** How tokens are kept at rest: they are long random strings, so a plain SHA-256 is enough. */
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
