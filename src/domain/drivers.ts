@@ -11,7 +11,6 @@ export const CAPABILITIES = [
   'persistent_boot_device',
   'boot_mode',
   'virtual_media',
-  'inventory',
   'firmware_update',
   'bios',
 ] as const;
@@ -20,16 +19,15 @@ export type Capability = (typeof CAPABILITIES)[number];
 export const CAPABILITY_DESCRIPTIONS: Readonly<Record<Capability, string>> = {
   power: 'read the power state; power on and off (forced)',
   reboot: 'hard reboot; rebooting a machine that is off powers it on',
-  soft_power_off: 'ask the operating system to shut down (ACPI); graceful power off falls back to forced after a timeout',
+  soft_power_off: 'ask the operating system to shut down (ACPI)',
   soft_reboot: 'ask the operating system to restart',
   power_cycle: 'power off, then on again',
   boot_device: 'set the next boot device (Ironic names: pxe, disk, cdrom, bios, uefi-http)',
   persistent_boot_device: 'keep the boot device for every boot, not only the next one',
   boot_mode: 'choose UEFI or Legacy (BIOS) boot along with the boot device',
   virtual_media: 'insert and eject an ISO by URL on the virtual CD (virtual-media and DHCP-less boot)',
-  inventory: 'read CPUs, memory, disks and NICs with their MAC addresses out of band, for inspection',
   firmware_update: 'update firmware from an image URL, as an out-of-band step polled until its task ends',
-  bios: 'read BIOS settings and apply new ones (applied by a reboot), as an out-of-band step',
+  bios: 'apply BIOS settings (they take effect at a reboot), as an out-of-band step polled until the BIOS reports them',
 };
 
 export const BOOT_DEVICES = ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'] as const;
