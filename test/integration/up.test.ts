@@ -24,9 +24,10 @@ describe('tempered up', () => {
     const { api } = running;
     assert.equal((await fetch(`http://127.0.0.1:${ports.api}/v1/nodes`)).status, 401, 'the API wants a token');
     const nodes = (await (await api('/v1/nodes')).json()).nodes;
-    assert.deepEqual(nodes.map((n: any) => n.name), ['lab-000', 'lab-001']);
+    // the lab enrolls its machines concurrently, so the list's order is theirs, not the names'
+    assert.deepEqual(nodes.map((n: any) => n.name).sort(), ['lab-000', 'lab-001']);
     assert.equal((await fetch(`http://127.0.0.1:${ports.ui}/`)).status, 200, 'the Temporal UI answers');
-    const uuid = nodes[0].uuid;
+    const uuid = nodes.find((n: any) => n.name === 'lab-000').uuid;
     const put = await api(`/v1/nodes/${uuid}/states/provision`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
@@ -42,7 +43,7 @@ describe('tempered up', () => {
 
     running = await startUp(dataDir, ports);
     const again = (await (await api('/v1/nodes')).json()).nodes;
-    assert.deepEqual(again.map((n: any) => [n.name, n.provision_state]), [['lab-000', 'manageable'], ['lab-001', 'enroll']]);
+    assert.deepEqual(again.map((n: any) => [n.name, n.provision_state]).sort(), [['lab-000', 'manageable'], ['lab-001', 'enroll']]);
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
       const client = new Client({ connection });
