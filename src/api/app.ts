@@ -3,6 +3,7 @@ import { pinoHttp } from 'pino-http';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
 import { agentRouter } from './agent.js';
+import { allocationsRouter, nodeAllocationRouter } from './allocations.js';
 import { authenticate, type AuthMode } from './auth.js';
 import { requestId } from './context.js';
 import { deployTemplatesRouter } from './deploy-templates.js';
@@ -80,6 +81,8 @@ export function createApp({ pool, operations, logger, authMode, publicUrl }: Api
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations));
+  app.use('/v1/nodes', nodeAllocationRouter(pool));
+  app.use('/v1/allocations', allocationsRouter(pool));
   app.use('/v1/deployments', deploymentsRouter(pool, operations));
   app.use('/v1/deploy_templates', deployTemplatesRouter(pool));
   app.use('/v1/ports', portsRouter(pool));

@@ -4,13 +4,14 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { findDeployment, insertDeployment, listDeployments, markDeploymentDeleted, type DeploymentRow } from '../db/deployments.js';
+import { findAllocation } from '../db/allocations.js';
 import { findNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { deploymentState, ENDED_STATUSES, type DeploymentState, type DeploymentStatus } from '../domain/deployments.js';
-import type { Action } from '../domain/policy.js';
+import { isAllowed, type Action } from '../domain/policy.js';
 import { accessNode, callerOf, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
-import { ApiError, badRequest, conflict, notFound, parse } from './errors.js';
+import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { requestProvision } from './provisioning.js';
 import { createDeployment, deploymentListQuery, uuid, type ConfigDrive, type CreateDeployment } from './schemas.js';
@@ -68,13 +69,23 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     return deployment;
   }
 
+  /** The node of an active allocation the caller may see (Ironic's allocation-then-deploy). */
+  async function allocatedNode(req: Request, ident: string): Promise<string> {
+    const allocation = await findAllocation(pool, ident);
+    if (!allocation || !isAllowed(callerOf(req), 'allocation:get', { owner: allocation.owner, lessee: null })) {
+      throw notFound('allocation', ident, 'allocation');
+    }
+    if (allocation.state !== 'active' || !allocation.node_uuid) {
+      throw conflict('allocation_not_active', `allocation ${allocation.uuid} is ${allocation.state}: it has no node to deploy`);
+    }
+    return allocation.node_uuid;
+  }
+
   router.post('/', async (req, res) => {
     const request = parse(createDeployment, req.body);
-    if (request.allocation !== undefined) {
-      throw new ApiError(400, 'not_implemented', 'allocations are not available in this version of Tempered; name the node', 'allocation');
-    }
-    const ident = request.node;
-    if (ident === undefined) throw badRequest('node', 'required: the UUID or name of the node to deploy');
+    if (request.allocation !== undefined && request.node !== undefined) throw badRequest('allocation', 'give either node or allocation');
+    const ident = request.allocation !== undefined ? await allocatedNode(req, request.allocation) : request.node;
+    if (ident === undefined) throw badRequest('node', 'required: the UUID or name of the node to deploy (or an allocation)');
     const node = accessNode(req, await findNode(pool, ident), 'node:deploy', () => notFound('node', ident, 'node'));
     const foreign = request.traits.filter((trait) => !node.traits.includes(trait));
     if (foreign.length) throw badRequest('traits', `not traits of node ${node.name ?? node.uuid}: ${foreign.join(', ')}`);

@@ -35,6 +35,9 @@ export interface NodeRecord {
   created_at: Date;
   updated_at: Date | null;
   provision_updated_at: Date | null;
+  /** Set by an allocation (src/db/allocations.ts), never by a PATCH. */
+  allocation_uuid: string | null;
+  instance_uuid: string | null;
 }
 
 /** Columns a caller may set when creating or patching a node. */
@@ -79,7 +82,7 @@ const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properti
   resource_class, traits, owner, lessee, provision_state, target_provision_state, power_state,
   target_power_state, maintenance, maintenance_reason, fault, retired, retired_reason, last_error,
   clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, created_at, updated_at,
-  provision_updated_at`;
+  provision_updated_at, allocation_uuid, instance_uuid`;
 
 const JSON_COLUMNS = new Set(['driver_info', 'driver_internal_info', 'properties', 'instance_info', 'extra', 'clean_step', 'deploy_step']);
 

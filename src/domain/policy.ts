@@ -28,7 +28,14 @@ export type Action =
   | 'port:create'
   | 'port:delete'
   | 'deploy_template:manage'
-  | 'token:manage';
+  | 'token:manage'
+  | 'allocation:create'
+  | 'allocation:get'
+  | 'allocation:change'
+  | 'reservation:create'
+  | 'reservation:get'
+  | 'reservation:update'
+  | 'reservation:cancel';
 
 interface Rule {
   /** Relations (besides admin, who may do everything) that may act. */
@@ -59,6 +66,17 @@ export const POLICY: Readonly<Record<Action, Rule>> = {
   // Templates apply to every node carrying their trait: fleet-wide, so an admin's.
   'deploy_template:manage': ADMIN_ONLY,
   'token:manage': ADMIN_ONLY,
+  // Allocations and reservations relate to a caller like nodes do: { owner, lessee } of the record.
+  // An allocation belongs to its owner project (whose nodes, owned or leased, it may take).
+  'allocation:create': rule(['owner']),
+  'allocation:get': rule(['owner'], true),
+  'allocation:change': rule(['owner']),
+  // A reservation is the owner's hardware promised to the lessee: the owner makes and resizes it,
+  // either may end it early.
+  'reservation:create': rule(['owner']),
+  'reservation:get': rule(['owner', 'lessee'], true),
+  'reservation:update': rule(['owner']),
+  'reservation:cancel': rule(['owner', 'lessee']),
 };
 
 export function relationTo(caller: Caller, node: { owner: string | null; lessee: string | null }): Relation {

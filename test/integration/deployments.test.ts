@@ -150,7 +150,8 @@ describe('deployments', () => {
       [deployment('lab-001', { ssh_keys: ['not a key'] }), 400, 'ssh_keys.0'],
       [deployment('lab-001', { user_data: USER_DATA, configdrive: { user_data: USER_DATA } }), 400, 'user_data'],
       [deployment('lab-001', { node: undefined }), 400, 'node'],
-      [deployment('lab-001', { node: undefined, allocation: 'any-gpu' }), 400, 'allocation'],
+      [deployment('lab-001', { node: undefined, allocation: 'any-gpu' }), 404, 'allocation'],
+      [deployment('lab-001', { allocation: 'any-gpu' }), 400, 'allocation'],
       [deployment('no-such-node'), 404, 'node'],
     ];
     for (const [body, status, field] of cases) {

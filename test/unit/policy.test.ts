@@ -29,6 +29,13 @@ const EXPECTED: Record<Action, string> = {
   'port:delete': 'Y Y . . . .',
   'deploy_template:manage': 'Y . . . . .',
   'token:manage': 'Y . . . . .',
+  'allocation:create': 'Y Y . . . .',
+  'allocation:get': 'Y Y Y . . .',
+  'allocation:change': 'Y Y . . . .',
+  'reservation:create': 'Y Y . . . .',
+  'reservation:get': 'Y Y Y Y Y .',
+  'reservation:update': 'Y Y . . . .',
+  'reservation:cancel': 'Y Y . Y . .',
 };
 
 describe('access policy', () => {
