@@ -1,5 +1,6 @@
 // Settings from the environment, with the embedded defaults `npm start` uses.
 import type { WorkerOptions } from '@temporalio/worker';
+import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from './db/pool.js';
 import { DEFAULT_TASK_QUEUE } from './workflows/contract.js';
 
 export interface Config {
@@ -29,6 +30,10 @@ export interface Config {
   agentBootTimeoutSeconds: number;
   /** Connections each process (worker, API) keeps to PostgreSQL at most. */
   pgPoolSize: number;
+  /** How long getting a PostgreSQL connection may take before the request answers 503. */
+  pgConnectTimeoutMs: number;
+  /** How long one SQL statement may run, or a transaction sit idle, before PostgreSQL ends it. */
+  pgStatementTimeoutMs: number;
   worker: WorkerCapacity;
 }
 
@@ -120,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ramdiskIsoUrl: env.RAMDISK_ISO_URL || undefined,
     agentBootTimeoutSeconds: positiveNumber(env, 'AGENT_BOOT_TIMEOUT_SECONDS', 1800),
     pgPoolSize: positiveInteger(env, 'PG_POOL_SIZE', DEFAULT_PG_POOL_SIZE),
+    pgConnectTimeoutMs: positiveInteger(env, 'PG_CONNECT_TIMEOUT_MS', DEFAULT_PG_CONNECT_TIMEOUT_MS),
+    pgStatementTimeoutMs: positiveInteger(env, 'PG_STATEMENT_TIMEOUT_MS', DEFAULT_PG_STATEMENT_TIMEOUT_MS),
     worker: {
       maxConcurrentActivityTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_WORKER_CAPACITY.maxConcurrentActivityTaskExecutions),
       maxConcurrentWorkflowTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', DEFAULT_WORKER_CAPACITY.maxConcurrentWorkflowTaskExecutions),

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from '../db/pool.js';
 import type { Logger } from '../logger.js';
 
 /** An error the caller can act on: rendered as `{ error: { code, message, field? } }`. */
@@ -9,10 +10,19 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** For a 503: when to try again, sent as Retry-After. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
 }
+
+/** How long a caller should wait before retrying while PostgreSQL or Temporal is away. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** 503 with Retry-After: a service the API needs is away (restarting); the request changed nothing. */
+export const unavailable = (service: string) =>
+  new ApiError(503, 'service_unavailable', `${service} is unavailable; nothing was changed, try again shortly`, undefined, RETRY_AFTER_SECONDS);
 
 export const badRequest = (field: string, message: string) => new ApiError(400, 'invalid_input', message, field);
 /** `field`: the body field that named it, when it was named in a body. */
@@ -56,6 +66,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     } else if (err?.code === PG_UNIQUE_VIOLATION) {
       // Two requests raced past the existence check; the database kept the first.
       apiError = new ApiError(409, 'conflict', `that already exists (${err.constraint ?? 'a unique field'})`);
+    } else if (isDatabaseUnavailable(err)) {
+      logger.warn({ err: { message: err.message, code: err.code }, method: req.method, path: req.path }, 'PostgreSQL is unavailable');
+      apiError = unavailable('the database');
     } else if (PG_BAD_TEXT.has(err?.code)) {
       apiError = new ApiError(400, 'invalid_input', 'text may not contain NUL characters (\\u0000)', 'body');
     } else {
@@ -63,6 +76,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ err: { message: err?.message, code: err?.code, stack: err?.stack }, method: req.method, path: req.path }, 'request failed');
       apiError = new ApiError(500, 'internal_error', 'internal error; see the API log for this request id');
     }
+    if (apiError.retryAfterSeconds !== undefined) res.set('retry-after', String(apiError.retryAfterSeconds));
     res.status(apiError.status).json({
       error: { code: apiError.code, message: apiError.message, ...(apiError.field ? { field: apiError.field } : {}) },
     });

@@ -1,6 +1,8 @@
 // Starting node operations on Temporal. The workflow ID node/<uuid> is the node's lock:
 // a second start fails with WorkflowExecutionAlreadyStarted, answered as 409.
 import {
+  isGrpcDeadlineError,
+  isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   type Client,
@@ -20,9 +22,24 @@ import {
   type ProvisionInput,
 } from '../workflows/contract.js';
 import { abortSignal, agentHeartbeatSignal, planQuery } from '../workflows/signals.js';
-import { conflict } from './errors.js';
+import { conflict, unavailable } from './errors.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
+/**
+ * How long one call to Temporal may take (the client retries within it) before the request is
+ * answered 503: a request never waits, holding a pool connection, for a Temporal that is away.
+ */
+const TEMPORAL_CALL_DEADLINE_MS = 5000;
+/** gRPC status codes of a server that is away or too slow, rather than of a refused request. */
+const GRPC_UNAVAILABLE = 14;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
+function isTemporalUnavailable(err: unknown): boolean {
+  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+    if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED)) return true;
+  }
+  return isGrpcDeadlineError(err);
+}
 
 export class Operations {
   constructor(
@@ -31,16 +48,16 @@ export class Operations {
   ) {}
 
   startPower(node: NodeRecord, input: PowerInput): Promise<string> {
-    return this.start('powerWorkflow', node, `power:${input.target}`, input);
+    return this.call(() => this.start('powerWorkflow', node, `power:${input.target}`, input));
   }
 
   startProvision(node: NodeRecord, input: ProvisionInput): Promise<string> {
-    return this.start('provisionWorkflow', node, input.verb, input);
+    return this.call(() => this.start('provisionWorkflow', node, input.verb, input));
   }
 
   /** The operation holding the node's lock, if any. */
   async runningOperation(nodeUuid: string): Promise<string | undefined> {
-    const running = await this.describeRunning(nodeUuid);
+    const running = await this.call(() => this.describeRunning(nodeUuid));
     return running && (running.typedSearchAttributes.get(Operation) ?? running.type);
   }
 
@@ -69,7 +86,7 @@ export class Operations {
   /** Tells the node's running operation that its agent heartbeated; false when none runs. */
   async signalAgentHeartbeat(nodeUuid: string, heartbeat: { agentUrl: string; at: string }): Promise<boolean> {
     try {
-      await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(agentHeartbeatSignal, heartbeat);
+      await this.call(() => this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(agentHeartbeatSignal, heartbeat));
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;
@@ -80,10 +97,22 @@ export class Operations {
   /** Asks the node's running operation to abort; false when none runs. */
   async signalAbort(nodeUuid: string, context: RequestContext): Promise<boolean> {
     try {
-      await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(abortSignal, { user: context.user, requestId: context.requestId });
+      await this.call(() =>
+        this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(abortSignal, { user: context.user, requestId: context.requestId }),
+      );
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** `rpc` with a short deadline; a Temporal that is away or too slow is a 503 (Retry-After). */
+  private async call<T>(rpc: () => Promise<T>): Promise<T> {
+    try {
+      return await this.client.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, rpc);
+    } catch (err) {
+      if (isTemporalUnavailable(err)) throw unavailable('Temporal');
       throw err;
     }
   }

@@ -7,7 +7,7 @@ import { createAgentApp, createApp } from '../api/app.js';
 import { bootstrapAdminToken } from '../api/auth.js';
 import { Operations } from '../api/operations.js';
 import type { Config } from '../config.js';
-import { createPool } from '../db/pool.js';
+import { openPool } from './database.js';
 import type { Logger } from '../logger.js';
 
 export interface RunningApi {
@@ -31,7 +31,7 @@ async function closeServer(server: Server): Promise<void> {
 }
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const pool = createPool(config.databaseUrl, config.pgPoolSize);
+  const pool = openPool(config, logger);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
   if (config.authMode === 'none') {
@@ -56,14 +56,17 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     throw err;
   });
   logger.info({ url: api.url, publicUrl, agentUrl: agentApi.url }, 'API listening');
+  let closed: Promise<void> | undefined;
   return {
     url: api.url,
     agentUrl: agentApi.url,
-    close: async () => {
-      await closeServer(api.server);
-      await closeServer(agentApi.server);
-      await connection.close();
-      await pool.end();
-    },
+    // Once: Ctrl-C in a terminal reaches the API directly, and `up` then stops it again.
+    close: () =>
+      (closed ??= (async () => {
+        await closeServer(api.server);
+        await closeServer(agentApi.server);
+        await connection.close();
+        await pool.end();
+      })()),
   };
 }

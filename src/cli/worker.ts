@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import type { Config } from '../config.js';
-import { createPool, type Pool } from '../db/pool.js';
+import type { Pool } from '../db/pool.js';
+import { openPool } from './database.js';
 import type { Logger } from '../logger.js';
 import { sibling } from './paths.js';
 
@@ -57,7 +58,7 @@ export async function createWorker(config: Config, connection: NativeConnection,
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const pool = createPool(config.databaseUrl, config.pgPoolSize);
+  const pool = openPool(config, logger);
   try {
     const worker = await createWorker(config, connection, pool);
     logger.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress }, 'worker started');

@@ -23,7 +23,7 @@ describe('step engine (time-skipping)', () => {
   const taskQueue = `steps-${randomBytes(4).toString('hex')}`;
 
   before(async () => {
-    pool = createPool(await createTestDatabase(`steps_${randomBytes(4).toString('hex')}`, pino({ level: 'warn' })), 5);
+    pool = createPool(await createTestDatabase(`steps_${randomBytes(4).toString('hex')}`, pino({ level: 'warn' })), { max: 5 });
     testEnv = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
     });

@@ -12,10 +12,11 @@ import pino from 'pino';
 import { startApi } from '../../src/cli/api.js';
 import { enrollLab } from '../../src/cli/enroll-lab.js';
 import { createDatabaseIfMissing } from '../../src/cli/postgres.js';
+import { openPool } from '../../src/cli/database.js';
 import { createWorker, installRuntimeLogger } from '../../src/cli/worker.js';
 import { DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/pool.js';
+import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
 
 export function env(name: string): string {
@@ -25,8 +26,8 @@ export function env(name: string): string {
 }
 
 /** A fresh, migrated database of its own in the run's PostgreSQL. */
-export async function createTestDatabase(id: string, logger: pino.Logger): Promise<string> {
-  const serverUrl = new URL(env('TEST_POSTGRES_URL'));
+export async function createTestDatabase(id: string, logger: pino.Logger, postgresUrl = env('TEST_POSTGRES_URL')): Promise<string> {
+  const serverUrl = new URL(postgresUrl);
   const database = `test_${id}`;
   await createDatabaseIfMissing(new URL('/postgres', serverUrl).toString(), database);
   const databaseUrl = new URL(`/${database}`, serverUrl).toString();
@@ -54,6 +55,10 @@ export interface HarnessOptions {
   lightLab?: boolean;
   /** The ISO virtual-media boots insert. */
   ramdiskIsoUrl?: string;
+  /** A PostgreSQL server of the test's own (one it may restart); default the run's. */
+  postgresUrl?: string;
+  /** A Temporal server of the test's own (one it may restart); default the run's. */
+  temporalAddress?: string;
 }
 
 let runtimeInstalled = false;
@@ -66,11 +71,11 @@ export async function startHarness(options: HarnessOptions = {}) {
   const logStream = createWriteStream(logFile, { flags: 'a' });
   const logger = pino({ level: 'debug' }, logStream);
 
-  const databaseUrl = await createTestDatabase(id, logger);
+  const databaseUrl = await createTestDatabase(id, logger, options.postgresUrl);
 
   const config: Config = {
     databaseUrl,
-    temporalAddress: env('TEMPORAL_ADDRESS'),
+    temporalAddress: options.temporalAddress ?? env('TEMPORAL_ADDRESS'),
     temporalNamespace: 'default',
     taskQueue: `test-${id}`,
     apiHost: '127.0.0.1',
@@ -85,9 +90,11 @@ export async function startHarness(options: HarnessOptions = {}) {
     agentBootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 120,
     ramdiskIsoUrl: options.ramdiskIsoUrl,
     pgPoolSize: 5,
+    pgConnectTimeoutMs: DEFAULT_PG_CONNECT_TIMEOUT_MS,
+    pgStatementTimeoutMs: DEFAULT_PG_STATEMENT_TIMEOUT_MS,
     worker: DEFAULT_WORKER_CAPACITY,
   };
-  const pool = createPool(databaseUrl, config.pgPoolSize);
+  const pool = openPool(config, logger);
   const api = await startApi(config, logger);
 
   let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;

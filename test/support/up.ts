@@ -24,7 +24,7 @@ export interface RunningUp {
   child: ChildProcess;
   /** What it printed so far (banner, logs). */
   output: () => string;
-  /** Ctrl-C, then the exit code is checked to be 0. */
+  /** Ctrl-C as a terminal sends it (to the whole process group); the exit code must be 0, with no error printed. */
   stop: () => Promise<void>;
   /** fetch against its API with the admin token `up` keeps in the data folder. */
   api: (p: string, init?: RequestInit) => Promise<Response>;
@@ -39,7 +39,8 @@ export async function startUp(dataDir: string, ports: UpPorts, { lab = 2, labPow
     ['--import', 'tsx', 'src/cli/index.ts', 'up', '--lab', String(lab), '--lab-power-delay', String(labPowerDelayMs),
       '--data-dir', dataDir, '--temporal-port', String(ports.temporal), '--temporal-ui-port', String(ports.ui),
       '--lab-base-port', String(ports.lab)],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own process group, as a shell gives a command: Ctrl-C reaches up, its API and its worker at once.
+    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -59,9 +60,12 @@ export async function startUp(dataDir: string, ports: UpPorts, { lab = 2, labPow
     child,
     output: () => output,
     stop: async () => {
-      child.kill('SIGINT');
-      const [code] = await once(child, 'exit');
-      assert.equal(code, 0);
+      const exited = once(child, 'exit');
+      process.kill(-child.pid!, 'SIGINT');
+      const [code] = await exited;
+      assert.equal(code, 0, output);
+      // The API and the worker stop cleanly too: none exits on its own or reports an error on the way out.
+      assert.doesNotMatch(output, /exited \(|Called end on pool more than once|"level":50/);
     },
     api: (p, init = {}) =>
       fetch(`http://127.0.0.1:${ports.api}${p}`, {
