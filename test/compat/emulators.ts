@@ -114,6 +114,51 @@ export async function serveFiles(files: Record<string, string | Buffer>): Promis
   };
 }
 
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  /** The parsed JSON body; undefined when there was none. */
+  body: unknown;
+}
+
+export interface RecordingProxy {
+  url: string;
+  /** Every request forwarded so far, oldest first. */
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy on loopback that forwards every request to `target` and keeps what was asked, so
+ * a test can prove what a client sent to an emulator that does not tell (which ResetType, say).
+ */
+export async function recordRequests(target: string): Promise<RecordingProxy> {
+  const requests: RecordedRequest[] = [];
+  const server = http.createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    requests.push({ method: request.method ?? '', path: request.url ?? '', body: text ? JSON.parse(text) : undefined });
+    const upstream = http.request(new URL(request.url ?? '/', target), { method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on('error', () => response.destroy());
+    upstream.end(text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 export interface SushySystem {
   uuid: string;
   name: string;
@@ -202,6 +247,8 @@ export interface IpmiSim {
   port: number;
   /** What the chassis_control script stored: '1' / '0' for power, pxe / default / cdrom / bios for boot. */
   chassis(name: 'power' | 'boot'): Promise<string>;
+  /** Every power change, shutdown and reset the chassis was asked for, oldest first: 'power 1', 'reset 1'. */
+  chassisLog(): Promise<string[]>;
   /** Makes the simulated OS ignore (or obey again) ACPI shutdown requests. */
   ignoreSoftPowerOff(ignore: boolean): Promise<void>;
   stop(): Promise<void>;
@@ -242,6 +289,7 @@ export async function startIpmiSim(credentials: { username: string; password: st
   return {
     port,
     chassis: async (name) => (await readFile(path.join(stateDir, name), 'utf8').catch(() => '')).trim(),
+    chassisLog: async () => (await readFile(path.join(stateDir, 'log'), 'utf8').catch(() => '')).split('\n').filter(Boolean),
     ignoreSoftPowerOff: async (ignore) => {
       const flag = path.join(stateDir, 'ignore-soft-off');
       if (ignore) await writeFile(flag, '');

@@ -128,11 +128,20 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     assert.equal(machine.bootOverride.target, 'Cd', 'a refused target changes nothing');
   });
 
-  it('inserts and ejects virtual media on the system', async () => {
+  it('inserts and ejects virtual media on the system, as the BMC then reports', async () => {
     const driver = connect();
+    const readCd = async () =>
+      fetch(`${bmc.url}/redfish/v1/Systems/${machine.systemId}/VirtualMedia/Cd`, {
+        headers: { Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` },
+      }).then((r) => r.json());
     await driver.insertVirtualMedia!(files.url('ramdisk.iso'));
+    let cd = await readCd();
+    assert.deepEqual([cd.Inserted, cd.Image, cd.ConnectedVia], [true, files.url('ramdisk.iso'), 'URI']);
     await driver.ejectVirtualMedia!();
+    cd = await readCd();
+    assert.deepEqual([cd.Inserted, cd.Image], [false, '']);
     await rejectsWithKind(driver.insertVirtualMedia!(files.url('absent.iso')), 'protocol');
+    assert.equal((await readCd()).Inserted, false, 'a failed insert leaves the CD empty');
   });
 
   it('applies BIOS settings with a reboot, as a step that reruns until they hold', async () => {

@@ -7,10 +7,12 @@ import type { Bmc } from '../../src/drivers/types.js';
 import {
   makeCertificates,
   scratchDir,
+  recordRequests,
   serveFiles,
   startSushyEmulator,
   type Certificates,
   type FileServer,
+  type RecordingProxy,
   type SushyEmulator,
 } from './emulators.js';
 import { rejectsWithKind, waitForPower } from '../support/bmc.js';
@@ -21,6 +23,7 @@ const PASSWORD = 'sushy-S3cret!';
 describe('redfish driver against sushy-tools', () => {
   let sushy: SushyEmulator;
   let files: FileServer;
+  let recorder: RecordingProxy;
   const driverInfo = (systemIndex = 0) => ({
     redfish_address: sushy.url,
     redfish_system_id: sushy.systems[systemIndex].uuid,
@@ -29,6 +32,15 @@ describe('redfish driver against sushy-tools', () => {
   });
   const connect = (overrides: Record<string, unknown> = {}, systemIndex = 0): Bmc =>
     redfishDriver.connect({ nodeUuid: 'n', driverInfo: { ...driverInfo(systemIndex), ...overrides } });
+  /** A connection through the recording proxy, so the test sees the ResetTypes the driver chose. */
+  const connectRecorded = (systemIndex: number): Bmc =>
+    redfishDriver.connect({ nodeUuid: 'n', driverInfo: { ...driverInfo(systemIndex), redfish_address: recorder.url } });
+  /** The ResetTypes POSTed since the first `count` recorded requests. */
+  const resetTypesSince = (count: number) =>
+    recorder.requests
+      .slice(count)
+      .filter((r) => r.method === 'POST' && r.path.endsWith('/Actions/ComputerSystem.Reset'))
+      .map((r) => (r.body as { ResetType?: string }).ResetType);
   const getAsOperator = async (path: string) =>
     (await fetch(`${sushy.url}${path}`, { headers: { Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` } })).json();
 
@@ -37,8 +49,10 @@ describe('redfish driver against sushy-tools', () => {
       startSushyEmulator({ systems: 3, username: USERNAME, password: PASSWORD }),
       serveFiles({ 'ramdisk.iso': Buffer.alloc(64 * 1024, 7) }),
     ]);
+    recorder = await recordRequests(sushy.url);
   });
   after(async () => {
+    await recorder?.close();
     await sushy?.stop();
     await files?.close();
   });
@@ -65,20 +79,45 @@ describe('redfish driver against sushy-tools', () => {
   });
 
   it('powers on, off and reboots, polling out the late power changes', async () => {
-    const bmc = connect();
+    const bmc = connectRecorded(0);
     assert.equal(await bmc.getPowerState(), 'power off');
+    let seen = recorder.requests.length;
     await bmc.setPowerState('power on');
     await waitForPower(bmc, 'power on');
+    assert.deepEqual(resetTypesSince(seen), ['On']);
+
+    seen = recorder.requests.length;
     await bmc.setPowerState('rebooting');
+    assert.deepEqual(resetTypesSince(seen), ['ForceRestart']);
+    // sushy-tools drops the power at once on a restart and brings it back 1-11 s later.
+    assert.equal(await bmc.getPowerState(), 'power off', 'the reboot cut the power');
     await waitForPower(bmc, 'power on');
+
+    seen = recorder.requests.length;
     await bmc.setPowerState('power off');
     await waitForPower(bmc, 'power off');
+    assert.deepEqual(resetTypesSince(seen), ['ForceOff']);
   });
 
-  it('power-cycles through ForceRestart (no PowerCycle offered)', async () => {
-    const bmc = connect({}, 1);
-    await bmc.setPowerState('power cycle');
+  it('power-cycles a running machine through ForceRestart (no PowerCycle offered)', async () => {
+    const bmc = connectRecorded(1);
+    await bmc.setPowerState('power on');
     await waitForPower(bmc, 'power on');
+    const seen = recorder.requests.length;
+    await bmc.setPowerState('power cycle');
+    assert.deepEqual(resetTypesSince(seen), ['ForceRestart']);
+    assert.equal(await bmc.getPowerState(), 'power off', 'the cycle cut the power');
+    await waitForPower(bmc, 'power on');
+  });
+
+  it('shuts down gracefully with GracefulShutdown, never forcing', async () => {
+    const bmc = connectRecorded(1);
+    await bmc.setPowerState('power on');
+    await waitForPower(bmc, 'power on');
+    const seen = recorder.requests.length;
+    await bmc.setPowerState('soft power off');
+    await waitForPower(bmc, 'power off');
+    assert.deepEqual(resetTypesSince(seen), ['GracefulShutdown']);
   });
 
   it('sets the boot override target and mode', async () => {
