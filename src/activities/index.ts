@@ -2,6 +2,7 @@ import type { Pool } from '../db/pool.js';
 import { createAgentActivities } from './agent.js';
 import { createBmcActivities } from './bmc.js';
 import { createNodeStateActivities } from './node-state.js';
+import { createReservationActivities } from './reservations.js';
 import { createStepActivities } from './steps.js';
 
 export interface ActivityOptions {
@@ -16,7 +17,9 @@ export interface ActivityOptions {
 }
 
 /** Our own records: node state, the event log, step plans. Quick and idempotent (local activities). */
-export type RecordActivities = ReturnType<typeof createNodeStateActivities> & ReturnType<typeof createStepActivities>;
+export type RecordActivities = ReturnType<typeof createNodeStateActivities> &
+  ReturnType<typeof createStepActivities> &
+  ReturnType<typeof createReservationActivities>;
 /** Calls to a node's BMC. */
 export type BmcActivities = ReturnType<typeof createBmcActivities>;
 /** Calls to a node's in-band agent. */
@@ -27,6 +30,7 @@ export function createActivities(pool: Pool, options: ActivityOptions = {}): Rec
   return {
     ...createNodeStateActivities(pool, options),
     ...createStepActivities(pool),
+    ...createReservationActivities(pool),
     ...createBmcActivities(pool, options),
     ...createAgentActivities(pool, options.agentTokenKey),
   };

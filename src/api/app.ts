@@ -15,6 +15,8 @@ import { checkJsonShape } from './json-shape.js';
 import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
 import { portsRouter } from './ports.js';
+import { ReservationWorkflows } from './reservation-workflows.js';
+import { reservationSchedulesRouter, reservationsRouter } from './reservations.js';
 import { tokensRouter } from './tokens.js';
 
 export interface ApiDependencies {
@@ -83,6 +85,9 @@ export function createApp({ pool, operations, logger, authMode, publicUrl }: Api
   app.use('/v1/nodes', nodesRouter(pool, operations));
   app.use('/v1/nodes', nodeAllocationRouter(pool));
   app.use('/v1/allocations', allocationsRouter(pool));
+  const reservationWorkflows = new ReservationWorkflows(operations.client, operations.taskQueue);
+  app.use('/v1/reservations', reservationsRouter(pool, reservationWorkflows));
+  app.use('/v1/reservation_schedules', reservationSchedulesRouter(pool, reservationWorkflows));
   app.use('/v1/deployments', deploymentsRouter(pool, operations));
   app.use('/v1/deploy_templates', deployTemplatesRouter(pool));
   app.use('/v1/ports', portsRouter(pool));

@@ -45,7 +45,7 @@ function configDriveFor({ configdrive, user_data, ssh_keys }: CreateDeployment):
  * The node's instance_info for this deployment, in Ironic's keys. It replaces what the node has,
  * so no image or config drive of an earlier deploy (maybe another tenant's) reaches this one.
  */
-function instanceInfoFor(request: CreateDeployment): Record<string, unknown> {
+export function instanceInfoFor(request: CreateDeployment): Record<string, unknown> {
   const configdrive = configDriveFor(request);
   return {
     image_source: request.image_source,

@@ -43,8 +43,8 @@ function isTemporalUnavailable(err: unknown): boolean {
 
 export class Operations {
   constructor(
-    private readonly client: Client,
-    private readonly taskQueue: string,
+    readonly client: Client,
+    readonly taskQueue: string,
   ) {}
 
   startPower(node: NodeRecord, input: PowerInput): Promise<string> {

@@ -31,7 +31,7 @@ export interface EventOrigin extends Partial<RequestContext> {
   workflowId?: string | null;
 }
 
-const COLUMNS =
+export const EVENT_COLUMNS =
   'uuid, created_at, node_uuid, kind, verb, from_state, to_state, severity, user_name, project, request_id, workflow_id, message';
 
 /** Appends one event to the log; every writer (API and activities) goes through here. */
@@ -84,7 +84,7 @@ export function listEvents(db: Queryable, filters: EventFilters, page: Page): Pr
   return selectPage<EventRecord>(
     db,
     'events',
-    COLUMNS,
+    EVENT_COLUMNS,
     [
       ['node_uuid = ?', filters.node_uuid],
       ['kind = ?', filters.kind],

@@ -17,7 +17,10 @@ export const NodeUuid = defineSearchAttributeKey('NodeUuid', SearchAttributeType
 export const NodeName = defineSearchAttributeKey('NodeName', SearchAttributeType.KEYWORD);
 export const Operation = defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD);
 export const ProvisionStateKey = defineSearchAttributeKey('ProvisionState', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [NodeUuid, NodeName, Operation, ProvisionStateKey];
+export const ReservationId = defineSearchAttributeKey('ReservationId', SearchAttributeType.KEYWORD);
+export const Lessee = defineSearchAttributeKey('Lessee', SearchAttributeType.KEYWORD);
+export const ResourceClass = defineSearchAttributeKey('ResourceClass', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [NodeUuid, NodeName, Operation, ProvisionStateKey, ReservationId, Lessee, ResourceClass];
 
 export interface PowerInput {
   nodeUuid: string;

@@ -1,2 +1,3 @@
 export { powerWorkflow } from './power.js';
 export { provisionWorkflow } from './provision.js';
+export { reservationWorkflow, scheduledReservationWorkflow } from './reservation.js';
