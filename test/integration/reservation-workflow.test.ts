@@ -104,8 +104,15 @@ describe('reservation workflow (time-skipping)', () => {
   });
   after(async () => testEnv?.teardown());
 
-  function worker(fleet: Fleet, taskQueue: string): Promise<Worker> {
-    return Worker.create({ connection: testEnv.nativeConnection, taskQueue, activities: fleet.activities(), workflowBundle: { code } });
+  /** `cached: false` keeps no workflow in the worker between tasks (so none is sticky to a worker that is gone). */
+  function worker(fleet: Fleet, taskQueue: string, cached = true): Promise<Worker> {
+    return Worker.create({
+      connection: testEnv.nativeConnection,
+      taskQueue,
+      activities: fleet.activities(),
+      workflowBundle: { code },
+      ...(!cached && { maxCachedWorkflows: 0 }),
+    });
   }
 
   /** A reservation starting `startIn` from the server's now and lasting `length`. */
@@ -200,14 +207,14 @@ describe('reservation workflow (time-skipping)', () => {
     const fleet = new Fleet(testEnv, ['n0', 'n1']);
     const taskQueue = queue();
     let reservation!: Awaited<ReturnType<typeof reserve>>;
-    const first = await worker(fleet, taskQueue);
+    const first = await worker(fleet, taskQueue, false);
     await first.runUntil(async () => {
       reservation = await reserve(taskQueue, HOUR, DAY);
       await testEnv.sleep(2 * HOUR);
       assert.equal((await reservation.handle.query(reservationStatusQuery)).phase, 'active');
     });
     assert.deepEqual(fleet.nodes('claim').sort(), ['n0', 'n1']);
-    const second = await worker(fleet, taskQueue);
+    const second = await worker(fleet, taskQueue, false);
     await second.runUntil(async () => assert.equal(await reservation.handle.result(), 'ended'));
     assert.deepEqual(fleet.nodes('release').sort(), ['n0', 'n1']);
     for (const at of fleet.times('release')) assert.ok(at >= reservation.end);
