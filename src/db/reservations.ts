@@ -35,7 +35,7 @@ const COLUMNS = `uuid, owner, lessee, resource_class, traits, count, start_at, e
  * cannot both take the last nodes.
  */
 export async function lockCapacity(db: Queryable, owner: string, resourceClass: string): Promise<void> {
-  await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reservations\0${owner}\0${resourceClass}`]);
+  await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`reservations/${owner}/${resourceClass}`]);
 }
 
 /**
