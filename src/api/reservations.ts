@@ -203,8 +203,11 @@ export function reservationsRouter(pool: Pool, workflows: ReservationWorkflows):
   router.delete('/:reservation', async (req, res) => {
     const reservation = await loadReservation(req, 'reservation:cancel');
     if (!HOLDING_STATUSES.includes(reservation.status)) throw conflict('reservation_change_refused', `the reservation is ${reservation.status}`);
-    await workflows.cancel(reservation.uuid, callerOf(req).userId);
-    await recordReservationEvent(pool, req, reservation.uuid, 'cancel', 'cancel requested');
+    // The event is written first (so it precedes what the workflow records next) and kept only if the workflow accepts.
+    await inTransaction(pool, async (client) => {
+      await recordReservationEvent(client, req, reservation.uuid, 'cancel', 'cancel requested');
+      await workflows.cancel(reservation.uuid, callerOf(req).userId);
+    });
     res.status(202).location(`/v1/reservations/${reservation.uuid}`).json(reservationView(req, reservation, await allocationsOf(reservation.uuid)));
   });
 

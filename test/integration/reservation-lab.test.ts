@@ -18,7 +18,7 @@ describe('reservation on the lab', () => {
   before(async () => {
     h = await startHarness({ labCount: 2, powerDelayMs: 100 });
     const file = path.join(path.dirname(h.logFile), 'disk.raw');
-    imageHash = await writeDiskImage(file, 8 * MiB);
+    imageHash = await writeDiskImage(file, 16 * MiB);
     images = await startImageServer({ 'disk.raw': file });
     for (const [user, project] of [['alice', 'acme'], ['bob', 'bigco']] as const) {
       tokens[user] = (await h.http('POST', '/v1/auth/tokens', { project_id: project, user_id: user, role: 'member' })).body.token;
