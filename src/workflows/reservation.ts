@@ -44,7 +44,8 @@ class Reservation {
   }
 
   async run(): Promise<'ended' | 'cancelled'> {
-    await this.sleepUntil(Date.parse(this.input.startAt));
+    const start = Date.parse(this.input.startAt);
+    await this.sleepUntil(() => start);
     if (this.cancelled) return this.finish('cancelled', 'cancelled before it started');
 
     this.phase = 'starting';
@@ -57,21 +58,19 @@ class Reservation {
     }
 
     this.phase = 'active';
-    for (let seen = -1; !this.cancelled && seen !== this.endChanges; ) {
-      seen = this.endChanges;
-      await this.sleepUntil(this.endAt);
-    }
+    await this.sleepUntil(() => this.endAt);
     this.phase = 'ending';
     await Promise.all(this.held.map((held) => this.giveBack(held)));
     this.held = [];
     return this.cancelled ? this.finish('cancelled', 'cancelled; its nodes are given back') : this.finish('ended', 'ended; its nodes are given back');
   }
 
-  /** A durable timer, cut short by a cancel or a new end. */
-  async sleepUntil(at: number): Promise<void> {
-    const ms = at - Date.now();
-    const changes = this.endChanges;
-    if (ms > 0) await condition(() => this.cancelled || this.endChanges !== changes, ms);
+  /** Durable timers until `at()`, read again whenever the end moves; a cancel cuts them short. */
+  async sleepUntil(at: () => number): Promise<void> {
+    while (!this.cancelled && at() > Date.now()) {
+      const changes = this.endChanges;
+      await condition(() => this.cancelled || this.endChanges !== changes, at() - Date.now());
+    }
   }
 
   async finish(status: 'ended' | 'cancelled', message: string): Promise<'ended' | 'cancelled'> {

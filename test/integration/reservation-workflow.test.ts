@@ -199,6 +199,7 @@ describe('reservation workflow (time-skipping)', () => {
       assert.equal(await refusal(moveEnd(start + 2 * HOUR)), 'end_at must be in the future');
       await moveEnd(end + 2 * HOUR); // shorten: ends 7 h from the start of the test
       assert.equal(await handle.result(), 'ended');
+      for (const at of fleet.times('claim')) assert.ok(at >= start, 'moving the end before the start does not start it early');
       for (const at of fleet.times('release')) assert.ok(at >= end + 2 * HOUR && at < end + 3 * HOUR, `released at the new end (${new Date(at).toISOString()})`);
     });
   });
