@@ -18,6 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startImageServer, writeDiskImage } from '../src/sim/images.js';
 import type { BootTarget } from '../src/sim/machine.js';
+import { formatHistoryEvents, historyEvents } from './history-events.js';
 import { percentile, samplePeakRss, startBenchStack, type BenchStack } from './stack.js';
 
 const { values } = parseArgs({
@@ -159,6 +160,8 @@ try {
   console.log(`orchestration ms/deploy:   mean ${ms(mean(overhead))}  p50 ${ms(percentile(overhead, 50))}  p95 ${ms(percentile(overhead, 95))}  (end-to-end minus hardware)`);
   console.log(`reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`);
   console.log(`peak RSS MB:               worker ${workerPeak}, api ${apiPeak}`);
+  const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));
+  console.log(`history events per deploy: ${formatHistoryEvents(histories)}`);
   if (failed.length > 0) console.log(`first failure: ${failed[0].name}: ${failed[0].provision_state}: ${failed[0].last_error}`);
 } finally {
   await stack.close();

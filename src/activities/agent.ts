@@ -2,7 +2,7 @@
 // from the node row and the worker's AGENT_TOKEN_KEY: neither ever enters a workflow.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { AgentError, agentClientForNode, type AgentClient } from '../agent/client.js';
+import { AgentError, agentClientForNode, type AgentClient, type CommandRecord } from '../agent/client.js';
 import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
@@ -11,6 +11,23 @@ import type { Step, StepKind } from '../domain/steps.js';
 export interface AgentCommandStatus {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   error?: string;
+}
+
+export interface StartedCommand extends AgentCommandStatus {
+  commandId: string;
+}
+
+/**
+ * How long starting a step waits for its command to end: a quick step (config drive, bootloader)
+ * is done in the same activity, with no wait state, report or second call.
+ */
+const QUICK_COMMAND_SECONDS = 5;
+
+function commandStatus(record: CommandRecord): AgentCommandStatus {
+  return {
+    status: record.command_status === 'SUCCEEDED' || record.command_status === 'FAILED' ? record.command_status : 'RUNNING',
+    error: record.command_error ? `${record.command_name}: ${record.command_error.message}` : undefined,
+  };
 }
 
 /**
@@ -59,40 +76,41 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
     },
 
     /**
-     * Starts the step on the agent and answers the command's id. Idempotent: the id is kept on the
-     * node under this activity's own key (the same on every retry, and never the same in another run
-     * of the node's workflow id, whose activity ids start over), and a retry whose first try reached
-     * the agent but not the database finds the agent busy with that very command.
+     * Starts the step on the agent and answers the command's id, with how it ended when it ended
+     * within a few seconds (otherwise RUNNING: the workflow waits for the agent's report).
+     * Idempotent: the id is kept on the node under this activity's own key (the same on every retry,
+     * and never the same in another run of the node's workflow id, whose activity ids start over),
+     * and a retry whose first try reached the agent but not the database finds the agent busy with
+     * that very command.
      */
-    agentStartStep(nodeUuid: string, kind: StepKind, step: Step): Promise<string> {
+    agentStartStep(nodeUuid: string, kind: StepKind, step: Step): Promise<StartedCommand> {
       return withAgent(nodeUuid, async (client, node) => {
         const info = activityInfo();
         const activity = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}/${info.activityId}`;
         const stored = node.driver_internal_info.agent_step_command as { activity: string; id: string } | undefined;
-        if (stored?.activity === activity) return stored.id;
-        const command = `execute_${kind}_step`;
-        let id: string;
-        try {
-          const args = { ...step.args, ...builtInArgs(node, step) };
-          id = (await client.executeStep(kind, { interface: step.interface, step: step.step, args }, { properties: node.properties as any })).id;
-        } catch (err) {
-          const running = err instanceof AgentError && err.status === 409 ? (await client.listCommands()).find((c) => c.command_name === command && c.command_status === 'RUNNING') : undefined;
-          if (!running) throw err;
-          id = running.id;
-        }
-        await mergeDriverInternalInfo(pool, nodeUuid, { agent_step_command: { activity, id } });
-        return id;
+        const id = stored?.activity === activity ? stored.id : await startStep(client, node, kind, step, activity);
+        return { commandId: id, ...commandStatus(await client.getCommand(id, { waitSeconds: QUICK_COMMAND_SECONDS })) };
       });
     },
 
     agentCommandStatus(nodeUuid: string, commandId: string): Promise<AgentCommandStatus> {
-      return withAgent(nodeUuid, async (client) => {
-        const record = await client.getCommand(commandId);
-        return {
-          status: record.command_status === 'SUCCEEDED' || record.command_status === 'FAILED' ? record.command_status : 'RUNNING',
-          error: record.command_error ? `${record.command_name}: ${record.command_error.message}` : undefined,
-        };
-      });
+      return withAgent(nodeUuid, async (client) => commandStatus(await client.getCommand(commandId)));
     },
   };
+
+  /** Starts the step's command, or finds the one an earlier try started; keeps its id under `activity`. */
+  async function startStep(client: AgentClient, node: NodeRecord, kind: StepKind, step: Step, activity: string): Promise<string> {
+    const command = `execute_${kind}_step`;
+    let id: string;
+    try {
+      const args = { ...step.args, ...builtInArgs(node, step) };
+      id = (await client.executeStep(kind, { interface: step.interface, step: step.step, args }, { properties: node.properties as any })).id;
+    } catch (err) {
+      const running = err instanceof AgentError && err.status === 409 ? (await client.listCommands()).find((c) => c.command_name === command && c.command_status === 'RUNNING') : undefined;
+      if (!running) throw err;
+      id = running.id;
+    }
+    await mergeDriverInternalInfo(pool, node.uuid, { agent_step_command: { activity, id } });
+    return id;
+  }
 }

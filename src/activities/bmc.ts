@@ -44,8 +44,12 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
     bmcGetPowerState(nodeUuid: string): Promise<PowerState> {
       return withBmc(nodeUuid, (bmc) => bmc.getPowerState());
     },
-    bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<void> {
-      return withBmc(nodeUuid, (bmc) => bmc.setPowerState(target));
+    /** Asks for the change and answers the power state read right after it, sparing a round trip when the BMC is quick. */
+    bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<PowerState> {
+      return withBmc(nodeUuid, async (bmc) => {
+        await bmc.setPowerState(target);
+        return bmc.getPowerState();
+      });
     },
 
     /** Next boot goes to the ramdisk: the network (pxe), or the ramdisk ISO on virtual media. */

@@ -1,13 +1,14 @@
 // The agent's life: serve commands, look the machine up by its MACs until the control plane
-// answers with a node and a token, then heartbeat on the interval it was given. A control plane
-// that is down or not yet expecting this machine is retried with capped, jittered backoff.
+// answers with a node and a token, then heartbeat on the interval it was given, and report each
+// command's end as it happens. A control plane that is down or not yet expecting this machine is
+// retried with capped, jittered backoff.
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { HIDDEN_TOKEN, hashAgentToken } from '../domain/agent.js';
 import { AGENT_VERSION } from './commands.js';
 import type { Platform } from './platform/types.js';
-import { CommandRunner, startCommandServer } from './server.js';
+import { CommandRunner, startCommandServer, type CommandRecord } from './server.js';
 
 export interface RetryPolicy {
   initialMs: number;
@@ -34,6 +35,15 @@ export interface RunningAgent {
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, maxMs: 30_000 };
 const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Tries to report a command's end this often; the control plane's own slow check covers a report that never arrives. */
+const REPORT_ATTEMPTS = 3;
+
+interface Session {
+  nodeUuid: string;
+  intervalMs: number;
+  token: string;
+}
 
 interface LookupAnswer {
   node: { uuid: string };
@@ -65,7 +75,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const stopping = new AbortController();
   let tokenHash: string | undefined;
-  const runner = new CommandRunner({ platform, logger });
+  let session: Session | undefined;
+  const runner = new CommandRunner({ platform, logger }, (record) => void reportEnd(record));
   const server = await startCommandServer({ host: options.listenHost, port: options.listenPort, runner, tokenHash: () => tokenHash, logger });
   const wildcard = ['0.0.0.0', '::'].includes(options.listenHost);
   const host = options.advertiseHost ?? (wildcard ? await addressFacing(apiUrl) : options.listenHost);
@@ -94,7 +105,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     return undefined;
   }
 
-  async function lookup(): Promise<{ nodeUuid: string; intervalMs: number; token: string } | undefined> {
+  async function lookup(): Promise<Session | undefined> {
     const macs = await platform.macAddresses();
     const response = await call(`/v1/lookup?addresses=${encodeURIComponent(macs.join(','))}`);
     if (!response.ok) {
@@ -122,17 +133,41 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     return true;
   }
 
+  /**
+   * Tells the control plane at once that a command ended (id and status, with the agent token), so
+   * the operation waiting on it goes on without polling. Its error stays here, read when asked for.
+   */
+  async function reportEnd(record: CommandRecord): Promise<void> {
+    const current = session;
+    if (!current) return;
+    const body = JSON.stringify({ agent_token: current.token, command_id: record.id, command_status: record.command_status });
+    for (let attempt = 0; attempt < REPORT_ATTEMPTS && !stopping.signal.aborted; attempt++) {
+      try {
+        const response = await call(`/v1/command_result/${current.nodeUuid}`, { method: 'POST', body });
+        // Accepted, or refused for good (the session ended): either way there is nothing to retry.
+        if (response.status < 500) return;
+        logger.warn({ status: response.status, id: record.id }, 'command report not taken');
+      } catch (err) {
+        if (stopping.signal.aborted) return;
+        logger.warn({ error: (err as Error).message, id: record.id }, 'command report failed');
+      }
+      await sleep(retryDelay(attempt, retry), undefined, { signal: stopping.signal }).catch(() => {});
+    }
+  }
+
   const life = (async () => {
     while (!stopping.signal.aborted) {
-      const session = await persist('lookup', lookup);
-      if (!session) return;
-      tokenHash = hashAgentToken(session.token);
+      const current = await persist('lookup', lookup);
+      if (!current) return;
+      session = current;
+      tokenHash = hashAgentToken(current.token);
       let accepted: boolean | undefined = true;
       while (accepted && !stopping.signal.aborted) {
-        accepted = await persist('heartbeat', async () => heartbeat(session.nodeUuid, session.token));
-        if (accepted) await sleep(session.intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
+        accepted = await persist('heartbeat', async () => heartbeat(current.nodeUuid, current.token));
+        if (accepted) await sleep(current.intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
       }
-      if (accepted === false) logger.warn({ node: session.nodeUuid }, 'heartbeat refused: looking up again');
+      session = undefined;
+      if (accepted === false) logger.warn({ node: current.nodeUuid }, 'heartbeat refused: looking up again');
     }
   })();
 

@@ -94,8 +94,10 @@ export class AgentClient {
     return this.#request('POST', `/v1/commands${options.wait ? '?wait=true' : ''}`, { name, params });
   }
 
-  getCommand(id: string, options: { wait?: boolean } = {}): Promise<CommandRecord> {
-    return this.#request('GET', `/v1/commands/${encodeURIComponent(id)}${options.wait ? '?wait=true' : ''}`);
+  /** The command's record; `wait` until it ends, or `waitSeconds` at most (then it may still be RUNNING). */
+  getCommand(id: string, options: { wait?: boolean; waitSeconds?: number } = {}): Promise<CommandRecord> {
+    const wait = options.wait ? '?wait=true' : options.waitSeconds ? `?wait=${options.waitSeconds}` : '';
+    return this.#request('GET', `/v1/commands/${encodeURIComponent(id)}${wait}`);
   }
 
   async listCommands(): Promise<CommandRecord[]> {
@@ -114,7 +116,7 @@ export class AgentClient {
     return (await this.#result<Record<string, AgentStep[]>>(`get_${kind}_steps`))[`${kind}_steps`];
   }
 
-  /** Starts a clean or deploy step and answers its RUNNING record: poll getCommand(id) (on heartbeats) until it ends. */
+  /** Starts a clean or deploy step and answers its RUNNING record; the agent reports its end to the control plane. */
   executeStep(kind: StepKind, step: StepCall, node: { properties: { root_device?: RootDeviceHints } } = { properties: {} }): Promise<CommandRecord> {
     return this.runCommand(`execute_${kind}_step`, { step, node });
   }

@@ -1,5 +1,6 @@
 // The agent's command API, shaped like ironic-python-agent's: POST /v1/commands runs a command
-// and answers its record (RUNNING for async ones; ?wait=true waits), GET polls. Every call but
+// and answers its record (RUNNING for async ones; ?wait=true waits, ?wait=<seconds> waits at most
+// that long), GET polls. Every call but
 // GET /v1/status must carry the agent token (X-Agent-Token header or ?agent_token=).
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -36,7 +37,11 @@ class HttpError extends Error {
 export class CommandRunner {
   readonly #commands = new Map<string, { record: CommandRecord; finished: Promise<void> }>();
 
-  constructor(private readonly context: CommandContext) {}
+  /** `onEnded` hears of every async command that ends, so the agent can report it at once. */
+  constructor(
+    private readonly context: CommandContext,
+    private readonly onEnded: (record: CommandRecord) => void = () => {},
+  ) {}
 
   start(name: string, params: unknown): { record: CommandRecord; finished: Promise<void> } {
     const spec = COMMANDS[name];
@@ -72,6 +77,8 @@ export class CommandRunner {
         logger.error({ command: name, id: record.id, error: err.message }, 'command failed');
       },
     );
+    // Sync commands end before their call is answered: only the async ones are worth a report.
+    if (spec.async) void finished.then(() => this.onEnded(record));
     const entry = { record, finished };
     this.#commands.set(record.id, entry);
     return entry;
@@ -91,6 +98,15 @@ export class CommandRunner {
 }
 
 const commandRequest = z.strictObject({ name: z.string().min(1).max(64), params: z.unknown().optional() });
+
+/** Resolves when `finished` does or after `limitMs`, whichever comes first. */
+async function until(finished: Promise<void>, limitMs: number): Promise<void> {
+  if (limitMs === Infinity) return finished;
+  if (limitMs <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)))]);
+  clearTimeout(timer);
+}
 
 export interface CommandServerOptions {
   host: string;
@@ -127,13 +143,19 @@ export async function startCommandServer({ host, port, runner, tokenHash, logger
   };
   app.use('/v1/commands', requireToken);
 
-  const wait = (query: unknown) => (query as Record<string, unknown>).wait === 'true';
+  /** How long a call waits for its command to end: ?wait=true until it ends, ?wait=<seconds> at most a minute. */
+  const waitLimitMs = (query: unknown): number => {
+    const wait = (query as Record<string, unknown>).wait;
+    if (wait === 'true') return Infinity;
+    const seconds = Number(wait);
+    return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 60) * 1000 : 0;
+  };
 
   app.post('/v1/commands', async (req, res) => {
     const parsed = commandRequest.safeParse(req.body);
     if (!parsed.success) throw new HttpError(400, 'invalid_input', `body: ${parsed.error.issues[0].message}`);
     const { record, finished } = runner.start(parsed.data.name, parsed.data.params);
-    if (wait(req.query) || !runner.isAsync(parsed.data.name)) await finished;
+    await until(finished, runner.isAsync(parsed.data.name) ? waitLimitMs(req.query) : Infinity);
     res.json(record);
   });
 
@@ -144,7 +166,7 @@ export async function startCommandServer({ host, port, runner, tokenHash, logger
   app.get('/v1/commands/:id', async (req, res) => {
     const entry = runner.get(req.params.id);
     if (!entry) throw new HttpError(404, 'not_found', `no command ${req.params.id}`);
-    if (wait(req.query)) await entry.finished;
+    await until(entry.finished, waitLimitMs(req.query));
     res.json(entry.record);
   });
 

@@ -1,5 +1,6 @@
 // The ramdisk agent's side door into the API, after Ironic's: lookup (which node am I? here is your
-// token) and heartbeat (I am alive at this URL). Agents hold no API token: lookup answers only to a
+// token), heartbeat (I am alive at this URL) and, ours, command_result (this command just ended).
+// Agents hold no API token: lookup answers only to a
 // caller naming the MACs of exactly one node whose state expects an agent, and heartbeats prove
 // themselves with the agent token, from the address the session's lookup came from.
 // Served on the agent listener only (AGENT_API_HOST/AGENT_API_PORT), never on the tenant API's.
@@ -52,6 +53,12 @@ const heartbeatBody = z.strictObject({
   agent_status_message: z.string().max(1024).optional(),
 });
 
+const commandResultBody = z.strictObject({
+  agent_token: z.string().max(512).optional(),
+  command_id: z.uuid({ message: 'must be the UUID of an agent command' }),
+  command_status: z.enum(['SUCCEEDED', 'FAILED']),
+});
+
 /** One answer for "no such node" and "not expecting an agent", so lookups cannot probe the inventory. */
 const noAgentExpected = () => new ApiError(404, 'not_found', 'no node expecting an agent matches');
 
@@ -97,37 +104,51 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
     });
   });
 
-  router.post('/heartbeat/:node', async (req, res) => {
-    const ident = String(req.params.node);
-    const body = parse(heartbeatBody, req.body);
-    const node = await findNode(pool, ident);
+  /** The node whose agent session `token` belongs to, called from that session's address; refusals are auth events. */
+  async function agentNode(req: Request, call: string, token: string | undefined): Promise<NodeRecord> {
+    const node = await findNode(pool, String(req.params.node));
     if (!node || !expectsAgent(node)) throw noAgentExpected();
-    if (!agentTokenMatches(body.agent_token, node.driver_internal_info.agent_token_hash)) {
-      await recordRefusedHeartbeat(req, node.uuid, body.agent_token === undefined ? 'no agent_token' : 'a wrong agent_token');
+    if (!agentTokenMatches(token, node.driver_internal_info.agent_token_hash)) {
+      await recordRefusedCall(req, node.uuid, call, token === undefined ? 'no agent_token' : 'a wrong agent_token');
       throw unauthorized();
     }
     // The token is bound to the session of this boot: a copy used from elsewhere is worth nothing.
     if (node.driver_internal_info.agent_source_address !== sourceAddress(req)) {
-      await recordRefusedHeartbeat(req, node.uuid, 'the agent_token of a session begun from another address');
+      await recordRefusedCall(req, node.uuid, call, 'the agent_token of a session begun from another address');
       throw unauthorized();
     }
+    return node;
+  }
+
+  router.post('/heartbeat/:node', async (req, res) => {
+    const body = parse(heartbeatBody, req.body);
+    const node = await agentNode(req, 'heartbeat', body.agent_token);
     const at = new Date().toISOString();
     const heartbeat = { agent_url: body.callback_url, agent_version: body.agent_version, agent_last_heartbeat: at };
     const session = { tokenHash: node.driver_internal_info.agent_token_hash as string, sourceAddress: sourceAddress(req) };
     // The session may have ended (the machine rebooted) since the token was checked, or the callback
     // URL differ from the session's: then it is refused too.
     if (!(await recordAgentHeartbeat(pool, node.uuid, session, heartbeat))) {
-      await recordRefusedHeartbeat(req, node.uuid, 'the agent_token of an ended session or another callback_url');
+      await recordRefusedCall(req, node.uuid, 'heartbeat', 'the agent_token of an ended session or another callback_url');
       throw unauthorized();
     }
     await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
     res.status(202).end();
   });
 
-  async function recordRefusedHeartbeat(req: Request, nodeUuid: string, what: string): Promise<void> {
+  // The agent tells the running operation at once that a command ended, so the workflow waiting
+  // on it wakes without polling. The signal carries the id and status only; a duplicate is harmless.
+  router.post('/command_result/:node', async (req, res) => {
+    const body = parse(commandResultBody, req.body);
+    const node = await agentNode(req, 'command_result', body.agent_token);
+    await operations.signalAgentCommandEnded(node.uuid, { commandId: body.command_id, status: body.command_status });
+    res.status(202).end();
+  });
+
+  async function recordRefusedCall(req: Request, nodeUuid: string, call: string, what: string): Promise<void> {
     await recordEvent(
       pool,
-      { node_uuid: nodeUuid, kind: 'auth', verb: 'heartbeat', severity: 'error', message: `agent heartbeat with ${what} from ${req.ip}` },
+      { node_uuid: nodeUuid, kind: 'auth', verb: call, severity: 'error', message: `agent ${call} with ${what} from ${req.ip}` },
       { requestId: req.res?.locals.requestId },
     );
   }

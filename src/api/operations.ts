@@ -8,7 +8,7 @@ import {
   type Client,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
-import type { TypedSearchAttributes } from '@temporalio/common';
+import type { SignalDefinition, TypedSearchAttributes } from '@temporalio/common';
 import type { NodeRecord } from '../db/nodes.js';
 import type { RequestContext } from '../domain/context.js';
 import type { StepStatus } from '../domain/steps.js';
@@ -21,7 +21,7 @@ import {
   type PowerInput,
   type ProvisionInput,
 } from '../workflows/contract.js';
-import { abortSignal, agentHeartbeatSignal, planQuery } from '../workflows/signals.js';
+import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery, type AgentCommandEnd } from '../workflows/signals.js';
 import { conflict, unavailable } from './errors.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
@@ -84,22 +84,24 @@ export class Operations {
   }
 
   /** Tells the node's running operation that its agent heartbeated; false when none runs. */
-  async signalAgentHeartbeat(nodeUuid: string, heartbeat: { agentUrl: string; at: string }): Promise<boolean> {
-    try {
-      await this.call(() => this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(agentHeartbeatSignal, heartbeat));
-      return true;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
+  signalAgentHeartbeat(nodeUuid: string, heartbeat: { agentUrl: string; at: string }): Promise<boolean> {
+    return this.signal(nodeUuid, agentHeartbeatSignal, heartbeat);
+  }
+
+  /** Tells the node's running operation that an agent command ended; false when none runs. */
+  signalAgentCommandEnded(nodeUuid: string, ended: { commandId: string; status: AgentCommandEnd }): Promise<boolean> {
+    return this.signal(nodeUuid, agentCommandEndedSignal, ended);
   }
 
   /** Asks the node's running operation to abort; false when none runs. */
-  async signalAbort(nodeUuid: string, context: RequestContext): Promise<boolean> {
+  signalAbort(nodeUuid: string, context: RequestContext): Promise<boolean> {
+    return this.signal(nodeUuid, abortSignal, { user: context.user, requestId: context.requestId });
+  }
+
+  /** Sends `signal` to the node's running operation; false when none runs. */
+  private async signal<T>(nodeUuid: string, signal: SignalDefinition<[T]>, payload: T): Promise<boolean> {
     try {
-      await this.call(() =>
-        this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(abortSignal, { user: context.user, requestId: context.requestId }),
-      );
+      await this.call(() => this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(signal, payload));
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;

@@ -9,24 +9,31 @@ import { updateSearchAttribute } from './search-attributes.js';
 
 const POWER_TIMEOUT_SECONDS = 300;
 
+/** The first check after a BMC that has not yet reached the state; each later one waits twice as long, up to 10 s. */
+const POWER_POLL_FIRST_MS = 250;
+const POWER_POLL_MAX_MS = 10_000;
+
 /**
- * Polls with durable sleeps, 1 s at first and backing off to 10 s: a slow BMC costs no worker
- * thread and survives a worker crash, and a long one does not fill the workflow's history.
+ * Polls with durable sleeps, from a quarter second backing off to 10 s: a quick BMC costs little
+ * wait, a slow one costs no worker thread and survives a worker crash, and a long one does not
+ * fill the workflow's history.
  */
 async function waitForPowerState(nodeUuid: string, wanted: PowerState): Promise<void> {
   const deadline = Date.now() + POWER_TIMEOUT_SECONDS * 1000;
-  for (let pause = 1000; Date.now() < deadline; pause = Math.min(pause * 1.5, 10_000)) {
-    if ((await bmc.bmcGetPowerState(nodeUuid)) === wanted) return;
+  for (let pause = POWER_POLL_FIRST_MS; Date.now() < deadline; pause = Math.min(pause * 2, POWER_POLL_MAX_MS)) {
     await sleep(pause);
+    if ((await bmc.bmcGetPowerState(nodeUuid)) === wanted) return;
   }
   throw ApplicationFailure.nonRetryable(`BMC did not reach "${wanted}" within ${POWER_TIMEOUT_SECONDS} s`, 'PowerTimeout');
 }
 
-/** Asks the BMC, waits until the machine is there, and records it on the node and in the log. */
+/**
+ * Asks the BMC, waits until the machine is there, and records it on the node and in the log. The
+ * request answers the state read right after it: a BMC already there costs no sleep and no poll.
+ */
 export async function settlePower(nodeUuid: string, target: PowerTarget, context: RequestContext): Promise<PowerState> {
   const wanted = settledPowerState(target);
-  await bmc.bmcSetPowerState(nodeUuid, target);
-  await waitForPowerState(nodeUuid, wanted);
+  if ((await bmc.bmcSetPowerState(nodeUuid, target)) !== wanted) await waitForPowerState(nodeUuid, wanted);
   await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;
 }

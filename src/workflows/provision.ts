@@ -10,7 +10,7 @@ import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js
 import { failureMessage } from './failures.js';
 import { settlePower } from './power.js';
 import { updateSearchAttribute } from './search-attributes.js';
-import { abortSignal, agentHeartbeatSignal, planQuery } from './signals.js';
+import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery, type AgentCommandEnd } from './signals.js';
 import { planOf, runSteps, StepAborted, type StepPlan, type StepRun } from './step-runner.js';
 
 type Handler = (op: ProvisionOperation) => Promise<void>;
@@ -69,6 +69,8 @@ class ProvisionOperation {
   state: ProvisionState;
   plan: StepPlan = [];
   heartbeats = 0;
+  /** Agent commands reported ended, by id; a duplicated report sets the same entry again. */
+  readonly commandEnds = new Map<string, AgentCommandEnd>();
   abortRequested = false;
   agentBootTimeoutSeconds = 0;
 
@@ -76,6 +78,7 @@ class ProvisionOperation {
     this.state = input.fromState;
     setHandler(planQuery, () => this.plan.map((planned) => planned.status));
     setHandler(agentHeartbeatSignal, () => void this.heartbeats++);
+    setHandler(agentCommandEndedSignal, ({ commandId, status }) => void this.commandEnds.set(commandId, status));
     setHandler(abortSignal, () => void (this.abortRequested = true));
   }
 
@@ -134,6 +137,7 @@ class ProvisionOperation {
       rebootIntoRamdisk: async () => {
         if (this.usesRamdisk) await this.bootAgent();
       },
+      reportedEnd: (commandId) => this.commandEnds.get(commandId),
     };
   }
 

@@ -11,3 +11,12 @@ export const abortSignal = defineSignal<[{ user: string | null; requestId: strin
 
 /** The plan of the running clean or deploy, each step with its status. */
 export const planQuery = defineQuery<StepStatus[]>('plan');
+
+/** How an agent command ended, as its agent reported it. */
+export type AgentCommandEnd = 'SUCCEEDED' | 'FAILED';
+
+/**
+ * The agent reported that a command ended. Only the id and how it ended: the reason of a failure is
+ * read by an activity, so nothing the agent says passes through the history unasked.
+ */
+export const agentCommandEndedSignal = defineSignal<[{ commandId: string; status: AgentCommandEnd }]>('agentCommandEnded');

@@ -1,16 +1,22 @@
 // The step runner shared by cleaning and deploying (and later servicing). It runs a plan in
 // order; a step answering RerunAfter is slept on durably and run again, one answering RunNext
-// gets those steps inserted right after it. Agent commands are polled the same way: no activity
-// ever blocks for minutes, and a crashed worker resumes the plan where it was.
+// gets those steps inserted right after it. An agent command that outlasts its start is waited
+// for durably: the agent reports its end (a signal wakes the wait), and a slow check catches a
+// lost report. No activity ever blocks for minutes, and a crashed worker resumes where it was.
 import { ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
 import type { RequestContext } from '../domain/context.js';
 import { stepName, type Step, type StepKind, type StepResult, type StepStatus } from '../domain/steps.js';
+import type { AgentCommandStatus } from '../activities/agent.js';
 import { agent, bmc, records } from './activities.js';
 import { failureMessage } from './failures.js';
+import type { AgentCommandEnd } from './signals.js';
 
-/** A running agent command is asked whether it has finished after 2 s, then less and less often. */
-const AGENT_POLL_FIRST_SECONDS = 2;
-const AGENT_POLL_MAX_SECONDS = 10;
+/**
+ * The safety net for a lost report: a command not heard of is asked after 30 s, then every 60 s.
+ * Reports are what normally end the wait, so these checks cost nothing while all goes well.
+ */
+const COMMAND_CHECK_FIRST_SECONDS = 30;
+const COMMAND_CHECK_MAX_SECONDS = 60;
 
 export interface StepRun {
   nodeUuid: string;
@@ -22,6 +28,8 @@ export interface StepRun {
   waiting: (wait: () => Promise<void>) => Promise<void>;
   /** After a step that asked for a reboot (one that rebooted the machine, as a BIOS change does): the agent is booted again. */
   rebootIntoRamdisk: () => Promise<void>;
+  /** How the agent reported the command to have ended; undefined while no report came. */
+  reportedEnd: (commandId: string) => AgentCommandEnd | undefined;
 }
 
 /** A step of the plan with where it is; the plan query shows the statuses. */
@@ -47,18 +55,37 @@ async function pause(run: StepRun, step: Step, seconds: number): Promise<void> {
   if (await condition(run.aborted, seconds * 1000)) throw new StepAborted();
 }
 
-/** Starts the step on the agent and waits, in the node's wait state, for the command to finish. */
-async function runAgentStep(run: StepRun, step: Step): Promise<StepResult> {
-  const commandId = await agent.agentStartStep(run.nodeUuid, run.kind, step);
+/**
+ * Waits, in the node's wait state, until the command ends: woken by the agent's report, or finding
+ * the end itself with a slow check when a report was lost. An abort cuts an abortable step's wait short.
+ */
+async function awaitCommand(run: StepRun, step: Step, commandId: string): Promise<AgentCommandStatus> {
+  let command: AgentCommandStatus = { status: 'RUNNING' };
   await run.waiting(async () => {
-    // Backing off keeps an hours-long erase from filling the workflow's history with polls.
-    for (let seconds = AGENT_POLL_FIRST_SECONDS; ; seconds = Math.min(seconds * 1.5, AGENT_POLL_MAX_SECONDS)) {
-      const command = await agent.agentCommandStatus(run.nodeUuid, commandId);
-      if (command.status === 'SUCCEEDED') return;
-      if (command.status === 'FAILED') throw ApplicationFailure.nonRetryable(command.error ?? 'the agent reported a failure', 'AgentStepFailed');
-      await pause(run, step, seconds);
+    const interrupted = () => run.reportedEnd(commandId) !== undefined || (step.abortable && run.aborted());
+    for (let seconds = COMMAND_CHECK_FIRST_SECONDS; command.status === 'RUNNING'; seconds = Math.min(seconds * 2, COMMAND_CHECK_MAX_SECONDS)) {
+      if (!(await condition(interrupted, seconds * 1000))) {
+        command = await agent.agentCommandStatus(run.nodeUuid, commandId);
+        continue;
+      }
+      const reported = run.reportedEnd(commandId);
+      if (!reported) throw new StepAborted();
+      command = { status: reported };
     }
   });
+  return command;
+}
+
+/**
+ * Starts the step on the agent, which answers at once when the command ends within a few seconds;
+ * a longer one is awaited durably. Why a command failed is read by an activity, never carried in
+ * the report.
+ */
+async function runAgentStep(run: StepRun, step: Step): Promise<StepResult> {
+  const started = await agent.agentStartStep(run.nodeUuid, run.kind, step);
+  let command: AgentCommandStatus = started.status === 'RUNNING' ? await awaitCommand(run, step, started.commandId) : started;
+  if (command.status === 'FAILED' && command.error === undefined) command = await agent.agentCommandStatus(run.nodeUuid, started.commandId);
+  if (command.status === 'FAILED') throw ApplicationFailure.nonRetryable(command.error ?? 'the agent reported a failure', 'AgentStepFailed');
   return { kind: 'done' };
 }
 

@@ -1,5 +1,5 @@
 // A stand-in for the Tempered API as an agent sees it: every lookup is answered with one node
-// and one token, and heartbeats are recorded. For agent tests and the image benchmark, which
+// and one token, and heartbeats and command reports are recorded. For agent tests and the image benchmark, which
 // need an agent with a known token and no database.
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -12,10 +12,18 @@ export interface Heartbeat {
   agent_token: string;
 }
 
+export interface CommandReport {
+  path: string;
+  agent_token: string;
+  command_id: string;
+  command_status: string;
+}
+
 export interface FakeControlPlane {
   url: string;
   lookups: string[];
   heartbeats: Heartbeat[];
+  commandReports: CommandReport[];
   close(): Promise<void>;
 }
 
@@ -23,6 +31,7 @@ export interface FakeControlPlane {
 export async function startFakeControlPlane(options: { port?: number; nodeUuid: string; token: string; heartbeatInterval: number }): Promise<FakeControlPlane> {
   const lookups: string[] = [];
   const heartbeats: Heartbeat[] = [];
+  const commandReports: CommandReport[] = [];
   const server = createServer((request, response) => {
     const url = new URL(request.url!, 'http://control-plane');
     if (url.pathname === '/v1/lookup') {
@@ -36,7 +45,9 @@ export async function startFakeControlPlane(options: { port?: number; nodeUuid: 
     let body = '';
     request.on('data', (chunk) => (body += chunk));
     request.on('end', () => {
-      heartbeats.push({ path: url.pathname, ...JSON.parse(body) });
+      const call = { path: url.pathname, ...JSON.parse(body) };
+      if (url.pathname.startsWith('/v1/command_result/')) commandReports.push(call);
+      else heartbeats.push(call);
       response.writeHead(202).end();
     });
   });
@@ -46,6 +57,7 @@ export async function startFakeControlPlane(options: { port?: number; nodeUuid: 
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     lookups,
     heartbeats,
+    commandReports,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

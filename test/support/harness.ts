@@ -51,6 +51,8 @@ export interface HarnessOptions {
   agentBootTimeoutSeconds?: number;
   /** false: lab machines boot no agent, as a broken ramdisk would. */
   labAgents?: boolean;
+  /** The URL the lab's agents call instead of the API's (a test's proxy in front of it). */
+  agentApiUrl?: (apiUrl: string) => Promise<string>;
   /** Light lab: the agents run inside the test's process, not one process per machine. */
   lightLab?: boolean;
   /** The ISO virtual-media boots insert. */
@@ -114,7 +116,10 @@ export async function startHarness(options: HarnessOptions = {}) {
       count: options.labCount,
       dataDir: scratch,
       powerDelayMs: options.powerDelayMs ?? 0,
-      agent: options.labAgents === false ? undefined : { apiUrl: api.agentUrl, logFile, light: options.lightLab },
+      agent:
+        options.labAgents === false
+          ? undefined
+          : { apiUrl: options.agentApiUrl ? await options.agentApiUrl(api.agentUrl) : api.agentUrl, logFile, light: options.lightLab },
       ...credentials,
     });
     nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);

@@ -168,6 +168,19 @@ describe('the agent', () => {
     assert.match(sh('sgdisk', ['--print', disk]), /Creating new GPT entries|GPT: not present/);
   });
 
+  it('reports the end of each async command to the control plane at once: id and status with its token', async () => {
+    const ok = await deployStep('write_configdrive', { configdrive: { meta_data: { uuid: NODE_UUID } } });
+    const failed = await deployStep('write_image', { image_source: images.url('missing.raw'), os_hash_algo: 'sha256', os_hash_value: smallImageHash });
+    await waitUntil('both reports', () => [ok, failed].every((r) => controlPlane.commandReports.some((c) => c.command_id === r.id)));
+    const report = (id: string) => controlPlane.commandReports.find((c) => c.command_id === id);
+    const path = `/v1/command_result/${NODE_UUID}`;
+    assert.deepEqual(report(ok.id), { path, agent_token: TOKEN, command_id: ok.id, command_status: 'SUCCEEDED' });
+    assert.deepEqual(report(failed.id), { path, agent_token: TOKEN, command_id: failed.id, command_status: 'FAILED' }, 'no error message in the report');
+    const sync = await client.runCommand('get_deploy_steps', {}, { wait: true });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(report(sync.id), undefined, 'a sync command ends in its own answer: no report');
+  });
+
   it('refuses a corrupted image, and leaves what it wrote unbootable', async () => {
     sh('sgdisk', ['--clear', '--new=1:1M:+100M', disk]);
     const wrongHash = smallImageHash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
