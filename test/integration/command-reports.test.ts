@@ -64,9 +64,6 @@ describe('command reports from the agent', () => {
     const uuid = h.nodeUuids[0];
     await provision(uuid, { target: 'manage' });
     await provision(uuid, { target: 'provide' });
-    await h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url('slow/disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
-    });
   });
   after(async () => {
     await images?.close();
@@ -88,6 +85,9 @@ describe('command reports from the agent', () => {
 
   /** A deploy of the slow image, then back to available; answers the deploy's history. */
   async function deployAndUndeploy(uuid: string) {
+    await h.http('PATCH', `/v1/nodes/${uuid}`, {
+      instance_info: { image_source: images.url('slow/disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
+    });
     const events = await provision(uuid, { target: 'active' });
     const node = (await h.get(`/v1/nodes/${uuid}`)).body;
     assert.equal(node.provision_state, 'active', node.last_error);
