@@ -26,6 +26,7 @@ import { requestContext } from './context.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import { applyPatchBody } from './patch.js';
 import { nodeName, pageQuery, trait, uuid } from './schemas.js';
+import { pageView } from './views.js';
 
 const jsonObject = z.record(z.string(), z.unknown());
 const resourceClass = z.string().min(1).max(80);
@@ -57,8 +58,7 @@ const allocationListQuery = pageQuery.extend({
 const IN_USE: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['deploying', 'wait call-back', 'active']);
 
 function allocationView(req: Request, allocation: AllocationRecord) {
-  const { reservation_uuid: _hidden, ...fields } = allocation;
-  return { ...fields, links: [{ rel: 'self', href: `${req.protocol}://${req.get('host')}/v1/allocations/${allocation.uuid}` }] };
+  return { ...allocation, links: [{ rel: 'self', href: `${req.protocol}://${req.get('host')}/v1/allocations/${allocation.uuid}` }] };
 }
 
 /** Allocations relate to callers through their owner project only. */
@@ -156,9 +156,7 @@ export function allocationsRouter(pool: Pool): Router {
     const { limit, marker, node: nodeIdent, ...filters } = parse(allocationListQuery, req.query, 'query');
     const node = nodeIdent ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent)) : undefined;
     const allocations = await listAllocations(pool, { ...filters, node_uuid: node?.uuid, visible_to: visibleTo(req) }, { limit, marker });
-    const body: Record<string, unknown> = { allocations: allocations.map((a) => allocationView(req, a)) };
-    if (allocations.length === limit) body.next = `${req.protocol}://${req.get('host')}/v1/allocations?limit=${limit}&marker=${allocations[limit - 1].uuid}`;
-    res.json(body);
+    res.json(pageView(req, 'allocations', allocations, allocations.map((a) => allocationView(req, a)), limit));
   });
 
   router.get('/:allocation', async (req, res) => {
@@ -167,7 +165,7 @@ export function allocationsRouter(pool: Pool): Router {
 
   router.patch('/:allocation', async (req, res) => {
     const allocation = await loadAllocation(req, 'allocation:change');
-    const patched = applyPatchBody({ name: allocation.name, extra: allocation.extra }, PATCHABLE, req.body);
+    const { document: patched } = applyPatchBody({ name: allocation.name, extra: allocation.extra }, PATCHABLE, req.body);
     const changes = parse(allocationPatchable, patched);
     if (changes.name && changes.name !== allocation.name && (await findAllocation(pool, changes.name))) {
       throw conflict('duplicate_name', `an allocation named "${changes.name}" exists`);
