@@ -64,10 +64,24 @@ export function createReservationActivities(pool: Pool) {
   return {
     /** Claims a matching node of the owner for one slot and leases it to the lessee; null when none is left. */
     async claimReservationNode(claim: SlotClaim): Promise<HeldNode | null> {
-      const allocationUuid = slotAllocationUuid(claim.reservationUuid, claim.slot, claim.attempt);
+      // POST /v1/allocations accepts a UUID: should another allocation hold the slot's, the derived one serves.
+      const candidates = new Set([
+        slotAllocationUuid(claim.reservationUuid, claim.slot, claim.attempt),
+        uuidV5(claim.reservationUuid, `slot-${claim.slot}/attempt-${claim.attempt}`),
+      ]);
       return inTransaction(pool, async (client) => {
-        const done = await findAllocation(client, allocationUuid);
-        if (done?.node_uuid) return { nodeUuid: done.node_uuid, allocationUuid };
+        let allocationUuid: string | undefined;
+        for (const uuid of candidates) {
+          const existing = await findAllocation(client, uuid);
+          if (!existing) allocationUuid ??= uuid;
+          // Made by an earlier attempt of this activity.
+          else if (existing.reservation_uuid === claim.reservationUuid && existing.node_uuid) return { nodeUuid: existing.node_uuid, allocationUuid: uuid };
+        }
+        if (!allocationUuid) {
+          const message = `slot ${claim.slot}: other allocations hold its UUIDs; it stays empty`;
+          await reservationEvent(client, claim.context, { verb: 'claim', severity: 'error', message });
+          return null;
+        }
         const reservation = await requireReservation(client, claim.reservationUuid);
         const allocation = await allocate(
           client,

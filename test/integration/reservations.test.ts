@@ -123,6 +123,21 @@ describe('reservations', () => {
     assert.deepEqual([none.status, none.body.error.nodes, none.body.error.shortfall], [409, 0, 1]);
   });
 
+  it('claims its nodes even when another allocation took the reservation UUID', async () => {
+    await nodes('taken', 1);
+    const soon = { resource_class: 'taken', start_at: at(2000), end_at: at(6000) };
+    const reservation = await reserve(soon);
+    assert.equal(reservation.status, 201, JSON.stringify(reservation.body));
+    const squatter = await h.http('POST', '/v1/allocations', { uuid: reservation.body.uuid, resource_class: 'none' }, tokens.bob);
+    assert.deepEqual([squatter.status, squatter.body.state], [201, 'error']);
+    const self = `/v1/reservations/${reservation.body.uuid}`;
+    const ended = await h.waitFor(self, (r: any) => r.status === 'ended', 60_000);
+    assert.equal(ended.shortfall, 0);
+    const story = (await h.get(`${self}/events`)).body.events.map((e: any) => e.event);
+    assert.deepEqual(story, ['create', 'active', 'claim', 'release', 'ended']);
+    assert.equal((await h.get(`/v1/allocations/${reservation.body.uuid}`)).body.owner, 'bigco', 'the squatter keeps its own');
+  });
+
   it('runs a recurring reservation as a Temporal Schedule: it fires twice, pauses and is deleted', async () => {
     const [node] = await nodes('sched', 1);
     const bad = await h.http('POST', '/v1/reservation_schedules', { resource_class: 'sched', count: 1, lessee: 'bigco', cron: 'bad', duration_seconds: 2 }, tokens.alice);
