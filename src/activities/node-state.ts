@@ -34,7 +34,7 @@ export interface NodeStateOptions {
   agentBootTimeoutSeconds?: number;
 }
 
-/** deployed_by records who deployed (the audit trail asked for in the seed); undeploy clears it and the instance's inputs. */
+/** deployed_by records who deployed, so an operator can tell whose instance a machine runs; undeploy clears it and the instance's inputs. */
 function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deployed_by' | 'instance_info'> {
   if (request.event === 'deploy' || request.event === 'rebuild') return { deployed_by: request.context.user };
   // The tenant's image, traits and config drive (its user_data, its keys) must not reach the next one.

@@ -65,11 +65,13 @@ export function createStepActivities(pool: Pool) {
     async recordStep({ nodeUuid, kind, step, phase, context }: StepProgress): Promise<void> {
       const field = kind === 'clean' ? 'clean_step' : 'deploy_step';
       const shown = { interface: step.interface, step: step.step, priority: step.priority, runner: step.runner };
+      // The event's verb says what happened: "start deploy step", "finish clean step".
+      const verb = `${phase === 'start' ? 'start' : 'finish'} ${kind} step`;
       await inTransaction(pool, async (client) => {
         await updateNode(client, nodeUuid, { [field]: phase === 'start' ? shown : null });
         await recordEvent(
           client,
-          { node_uuid: nodeUuid, kind: 'provision', verb: `${kind} step ${phase}`, message: stepName(step) },
+          { node_uuid: nodeUuid, kind: 'provision', verb, message: stepName(step) },
           eventOrigin(context),
         );
       });

@@ -5,7 +5,8 @@
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { HIDDEN_TOKEN, hashAgentToken } from '../domain/agent.js';
+import { hashAgentToken } from '../domain/agent.js';
+import { MASK } from '../domain/secrets.js';
 import { AGENT_VERSION } from './commands.js';
 import type { Platform } from './platform/types.js';
 import { CommandRunner, startCommandServer, type CommandRecord } from './server.js';
@@ -113,7 +114,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return undefined;
     }
     const answer = (await response.json()) as LookupAnswer;
-    if (answer.config.agent_token === HIDDEN_TOKEN) {
+    if (answer.config.agent_token === MASK) {
       // Another agent holds this node's token; only a reset on the control plane (a reboot of the node) frees it.
       logger.warn({ node: answer.node.uuid }, 'lookup: the node already has an agent token; waiting for it to be reset');
       return undefined;

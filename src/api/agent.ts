@@ -11,14 +11,13 @@ import { recordEvent } from '../db/events.js';
 import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import {
-  HIDDEN_TOKEN,
   agentTokenMatches,
   deriveAgentToken,
   expectsAgent,
   hashAgentToken,
   newAgentTokenNonce,
 } from '../domain/agent.js';
-import { maskSecrets } from '../domain/secrets.js';
+import { MASK, maskSecrets } from '../domain/secrets.js';
 import { ApiError, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { MAC } from './schemas.js';
@@ -98,7 +97,7 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
       config: {
         heartbeat_timeout: HEARTBEAT_TIMEOUT_SECONDS,
         heartbeat_interval: HEARTBEAT_INTERVAL_SECONDS,
-        agent_token: issued ? token : HIDDEN_TOKEN,
+        agent_token: issued ? token : MASK,
         agent_token_required: true,
       },
     });

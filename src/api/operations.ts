@@ -7,6 +7,7 @@ import {
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import type { SignalDefinition, TypedSearchAttributes } from '@temporalio/common';
 import type { NodeRecord } from '../db/nodes.js';
@@ -74,13 +75,8 @@ export class Operations {
   }
 
   private async describeRunning(nodeUuid: string): Promise<WorkflowExecutionDescription | undefined> {
-    try {
-      const description = await this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).describe();
-      return description.status.name === 'RUNNING' ? description : undefined;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    }
+    const description = await this.withHandle(nodeUuid, (handle) => handle.describe());
+    return description?.status.name === 'RUNNING' ? description : undefined;
   }
 
   /** Tells the node's running operation that its agent heartbeated; false when none runs. */
@@ -100,11 +96,16 @@ export class Operations {
 
   /** Sends `signal` to the node's running operation; false when none runs. */
   private async signal<T>(nodeUuid: string, signal: SignalDefinition<[T]>, payload: T): Promise<boolean> {
+    const sent = await this.call(() => this.withHandle(nodeUuid, (handle) => handle.signal(signal, payload).then(() => true)));
+    return sent ?? false;
+  }
+
+  /** Runs `action` on the node's workflow (its latest run); undefined when the node never had one. */
+  private async withHandle<T>(nodeUuid: string, action: (handle: WorkflowHandle) => Promise<T>): Promise<T | undefined> {
     try {
-      await this.call(() => this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)).signal(signal, payload));
-      return true;
+      return await action(this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)));
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
+      if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { newToken } from '../api/auth.js';
 import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
+import { MASK } from '../domain/secrets.js';
 import { createLogger } from '../logger.js';
 import { hashFilePrefix, startImageServer, writeDiskImage } from '../sim/images.js';
 import { startLab } from '../sim/lab.js';
@@ -208,6 +209,6 @@ async function waitForHealth(apiUrl: string): Promise<void> {
 /** A connection URL fit to print: a password given in DATABASE_URL stays off the terminal. */
 function withoutPassword(databaseUrl: string): string {
   const url = new URL(databaseUrl);
-  if (url.password) url.password = '******';
+  if (url.password) url.password = MASK;
   return url.toString();
 }

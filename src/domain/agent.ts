@@ -34,9 +34,6 @@ export function expectsAgent(node: AgentNode): boolean {
   return node.driver_internal_info.fast_track === true && FAST_TRACK_STATES.has(node.provision_state);
 }
 
-/** What lookups after the first see in place of the token, as in Ironic. */
-export const HIDDEN_TOKEN = '******';
-
 /**
  * The agent token is never stored. It is HMAC(key, node uuid, nonce): the database keeps only the
  * random nonce and the token's SHA-256, so reading the database is not enough to impersonate an

@@ -1,5 +1,6 @@
-// Who may do what, in one table: the defaults of the seed's "Standalone roadmap" (owner and
-// lessee projects, no Keystone). Pure: the API asks, and renders the answer as a status code.
+// Who may do what, in one table: Ironic's owner and lessee model for a standalone service (no
+// Keystone): an admin may do everything, a node's owner project manages it, its lessee powers
+// and deploys it. Pure: the API asks, and renders the answer as a status code.
 
 export const ROLES = ['admin', 'member', 'reader'] as const;
 export type Role = (typeof ROLES)[number];

@@ -30,6 +30,15 @@ export function containsSecret(value: unknown): boolean {
   return false;
 }
 
+/**
+ * `text` with `secret` masked wherever it appears, also URL-encoded, for error messages that may
+ * echo what a BMC or a tool was sent.
+ */
+export function scrubSecret(text: string, secret: string | undefined): string {
+  if (!secret) return text;
+  return [secret, encodeURIComponent(secret)].reduce((scrubbed, form) => scrubbed.replaceAll(form, MASK), text);
+}
+
 /** How tokens are kept at rest: they are long random strings, so a plain SHA-256 is enough. */
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');

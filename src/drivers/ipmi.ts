@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { checkDriverInfo, DRIVERS, integerValue, IPMI_DEFAULT_CIPHER_SUITE, IPMI_DEFAULT_PORT, type BootDevice } from '../domain/drivers.js';
 import type { PowerState } from '../domain/power.js';
-import { MASK } from '../domain/secrets.js';
+import { scrubSecret } from '../domain/secrets.js';
 import { BmcError, type Bmc, type BmcDriver, type BmcPowerTarget, type BootMode, type BootSettings } from './types.js';
 
 export interface IpmiDriverOptions {
@@ -169,8 +169,7 @@ class IpmiConnection implements Bmc {
   /** Every failure names the BMC; the password is scrubbed in case a tool echoes it back. */
   #error(kind: BmcError['kind'], message: string): BmcError {
     const text = `IPMI BMC at ${this.#info.address}:${this.#info.port} ${message}`;
-    const { password } = this.#info;
-    return new BmcError(password ? text.replaceAll(password, MASK) : text, kind);
+    return new BmcError(scrubSecret(text, this.#info.password), kind);
   }
 }
 

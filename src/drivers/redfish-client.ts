@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
-import { MASK } from '../domain/secrets.js';
+import { scrubSecret } from '../domain/secrets.js';
 import { BmcError } from './types.js';
 
 export type RedfishAuthType = 'auto' | 'basic' | 'session';
@@ -211,9 +211,7 @@ export class RedfishClient {
 
   /** Every failure names the BMC; the password is scrubbed in case a BMC echoes it back. */
   error(kind: BmcError['kind'], message: string): BmcError {
-    const text = `BMC at ${this.#endpoint.origin} ${message}`;
-    const { password } = this.#endpoint;
-    return new BmcError(password ? text.replaceAll(password, MASK) : text, kind);
+    return new BmcError(scrubSecret(`BMC at ${this.#endpoint.origin} ${message}`, this.#endpoint.password), kind);
   }
 
   #authMode(): Promise<AuthMode> {

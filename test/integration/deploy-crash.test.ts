@@ -63,7 +63,7 @@ describe('deploy with a worker killed twice', () => {
     assert.equal(node.provision_state, 'active', node.last_error);
     assert.equal(await hashFilePrefix(machine.diskPath, imageBytes), imageHash);
     const history = (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history;
-    const starts = history.filter((e: any) => e.event === 'deploy step start').map((e: any) => e.message);
+    const starts = history.filter((e: any) => e.event === 'start deploy step').map((e: any) => e.message);
     assert.deepEqual(starts, ['deploy.write_image', 'deploy.install_bootloader', 'deploy.prepare_instance_boot'], 'each step ran once');
     assert.equal(history.filter((e: any) => e.event === 'boot ramdisk').length, 2, 'one ramdisk boot for cleaning, one for the deploy');
     await killWorker(worker);

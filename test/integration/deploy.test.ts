@@ -59,7 +59,7 @@ describe('clean and deploy lab machines', () => {
     await makeAvailable(uuid);
     assert.equal(machine.powerState, 'Off', 'cleaning ends with the machine off');
     const cleaned = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history;
-    assert.ok(cleaned.some((e: any) => e.event === 'clean step end' && e.message === 'deploy.erase_devices_metadata'));
+    assert.ok(cleaned.some((e: any) => e.event === 'finish clean step' && e.message === 'deploy.erase_devices_metadata'));
 
     await setImage(uuid, 'disk.raw', rawHash, 'raw');
     await provision(uuid, {
@@ -82,7 +82,7 @@ describe('clean and deploy lab machines', () => {
       [2, 1],
     );
     const steps = (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history
-      .filter((e: any) => e.event === 'deploy step start')
+      .filter((e: any) => e.event === 'start deploy step')
       .map((e: any) => e.message);
     assert.deepEqual(steps, ['deploy.write_image', 'deploy.write_configdrive', 'deploy.install_bootloader', 'deploy.prepare_instance_boot']);
 
@@ -114,7 +114,7 @@ describe('clean and deploy lab machines', () => {
 
     const ranBios = async (uuid: string) =>
       (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history.some(
-        (e: any) => e.event === 'deploy step start' && e.message === 'bios.apply_configuration',
+        (e: any) => e.event === 'start deploy step' && e.message === 'bios.apply_configuration',
       );
     assert.equal(await ranBios(withTrait), true);
     assert.equal(await ranBios(without), false);

@@ -73,16 +73,16 @@ describe('step engine (time-skipping)', () => {
 
     const events = await listEvents(pool, { node_uuid: nodeUuid, kind: 'provision' }, { limit: 100 });
     assert.deepEqual(
-      events.filter((e) => e.verb?.startsWith('clean step')).map((e) => `${e.verb?.slice('clean step '.length)} ${e.message}`),
+      events.filter((e) => e.verb?.endsWith(' clean step')).map((e) => `${e.verb} ${e.message}`),
       [
-        'start test.wait_three_times',
-        'end test.wait_three_times',
-        'start test.spawn_two',
-        'end test.spawn_two',
-        'start test.first_spawned',
-        'end test.first_spawned',
-        'start test.second_spawned',
-        'end test.second_spawned',
+        'start clean step test.wait_three_times',
+        'finish clean step test.wait_three_times',
+        'start clean step test.spawn_two',
+        'finish clean step test.spawn_two',
+        'start clean step test.first_spawned',
+        'finish clean step test.first_spawned',
+        'start clean step test.second_spawned',
+        'finish clean step test.second_spawned',
       ],
     );
     // While it waited the node showed "clean wait", where an abort is allowed.

@@ -189,4 +189,12 @@ describe('redfish transport', () => {
     serve((_req, res) => json(res, 400, { error: { message: 'bad password secret-pw' } }));
     assert.ok(!(await rejectsWithKind(connect().validate(), 'protocol')).message.includes('secret-pw'));
   });
+
+  it('masks a password the BMC echoes back, URL-encoded too', async () => {
+    const password = 'p@ss word/1';
+    serve((_req, res) => json(res, 400, { error: { message: `bad ${password} or ${encodeURIComponent(password)}` } }));
+    const { message } = await rejectsWithKind(connect({ redfish_password: password }).validate(), 'protocol');
+    assert.ok(!message.includes(password) && !message.includes(encodeURIComponent(password)), message);
+    assert.match(message, /bad \*{6} or \*{6}/);
+  });
 });

@@ -1,4 +1,4 @@
-// Every rule of the access policy, written out here as the seed's defaults say it.
+// Every rule of the access policy, written out here as an operator would state it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { POLICY, canSee, isAllowed, type Action, type Caller, type Role } from '../../src/domain/policy.js';
