@@ -102,16 +102,20 @@ export async function serveFiles(files: Record<string, string | Buffer>): Promis
     response.writeHead(body === undefined ? 404 : 200, { 'Content-Type': 'application/octet-stream' });
     response.end(body);
   });
+  const { port, close } = await listenOnLoopback(server);
+  return { url: (name) => `http://127.0.0.1:${port}/${name}`, close };
+}
+
+/** Listens on a free port of 127.0.0.1; the port, and a close that also drops kept-alive connections. */
+async function listenOnLoopback(server: http.Server): Promise<{ port: number; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
-    url: (name) => `http://127.0.0.1:${port}/${name}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return { port, close };
 }
 
 export interface RecordedRequest {
@@ -146,17 +150,8 @@ export async function recordRequests(target: string): Promise<RecordingProxy> {
     upstream.on('error', () => response.destroy());
     upstream.end(text);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, requests, close };
 }
 
 export interface SushySystem {

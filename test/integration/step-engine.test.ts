@@ -43,11 +43,9 @@ describe('step engine (time-skipping)', () => {
     await pool?.end();
   });
 
-  it('reruns a step after durable sleeps and runs the steps another asks for next, in order', async (t) => {
-    const nodeUuid = randomUUID();
-    await insertNode(pool, { uuid: nodeUuid, name: 'stepper', driver: 'fake', provision_state: 'manageable' });
-    const started = performance.now();
-    const handle = await testEnv.client.workflow.start(provisionWorkflow, {
+  /** A manual clean of a fake node with these steps and no ramdisk. */
+  const startClean = (nodeUuid: string, cleanSteps: { interface: string; step: string; args: Record<string, unknown> }[]) =>
+    testEnv.client.workflow.start(provisionWorkflow, {
       workflowId: `node/${nodeUuid}`,
       taskQueue,
       args: [
@@ -55,15 +53,21 @@ describe('step engine (time-skipping)', () => {
           nodeUuid,
           verb: 'clean',
           fromState: 'manageable',
-          context: { user: 'tester', project: null, requestId: 'req-steps' },
+          context: { user: 'tester', project: null, requestId: `req-steps-${nodeUuid}` },
           disableRamdisk: true,
-          cleanSteps: [
-            { interface: 'test', step: 'wait_three_times', args: { seconds: 60 } },
-            { interface: 'test', step: 'spawn_two', args: {} },
-          ],
+          cleanSteps,
         },
       ],
     });
+
+  it('reruns a step after durable sleeps and runs the steps another asks for next, in order', async (t) => {
+    const nodeUuid = randomUUID();
+    await insertNode(pool, { uuid: nodeUuid, name: 'stepper', driver: 'fake', provision_state: 'manageable' });
+    const started = performance.now();
+    const handle = await startClean(nodeUuid, [
+      { interface: 'test', step: 'wait_three_times', args: { seconds: 60 } },
+      { interface: 'test', step: 'spawn_two', args: {} },
+    ]);
     assert.equal(await handle.result(), 'manageable');
     t.diagnostic(`three 60 s reruns took ${Math.round(performance.now() - started)} ms of real time`);
 
@@ -95,23 +99,10 @@ describe('step engine (time-skipping)', () => {
   it('fails the clean with the message of a step that reports failure, running nothing after it', async () => {
     const nodeUuid = randomUUID();
     await insertNode(pool, { uuid: nodeUuid, name: 'failing-stepper', driver: 'fake', provision_state: 'manageable' });
-    const handle = await testEnv.client.workflow.start(provisionWorkflow, {
-      workflowId: `node/${nodeUuid}`,
-      taskQueue,
-      args: [
-        {
-          nodeUuid,
-          verb: 'clean',
-          fromState: 'manageable',
-          context: { user: 'tester', project: null, requestId: 'req-steps-fail' },
-          disableRamdisk: true,
-          cleanSteps: [
-            { interface: 'test', step: 'report_failure', args: { message: 'firmware task ended in Exception' } },
-            { interface: 'test', step: 'first_spawned', args: {} },
-          ],
-        },
-      ],
-    });
+    const handle = await startClean(nodeUuid, [
+      { interface: 'test', step: 'report_failure', args: { message: 'firmware task ended in Exception' } },
+      { interface: 'test', step: 'first_spawned', args: {} },
+    ]);
     await handle.result().catch(() => undefined);
     const node = (await findNode(pool, nodeUuid))!;
     assert.equal(node.provision_state, 'clean failed');
