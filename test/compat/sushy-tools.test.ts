@@ -41,6 +41,12 @@ describe('redfish driver against sushy-tools', () => {
       .slice(count)
       .filter((r) => r.method === 'POST' && r.path.endsWith('/Actions/ComputerSystem.Reset'))
       .map((r) => (r.body as { ResetType?: string }).ResetType);
+  /** Powers the machine on and waits for it; the number of requests recorded by then. */
+  const powerOnThenCount = async (bmc: Bmc) => {
+    await bmc.setPowerState('power on');
+    await waitForPower(bmc, 'power on');
+    return recorder.requests.length;
+  };
   const getAsOperator = async (path: string) =>
     (await fetch(`${sushy.url}${path}`, { headers: { Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` } })).json();
 
@@ -101,9 +107,7 @@ describe('redfish driver against sushy-tools', () => {
 
   it('power-cycles a running machine through ForceRestart (no PowerCycle offered)', async () => {
     const bmc = connectRecorded(1);
-    await bmc.setPowerState('power on');
-    await waitForPower(bmc, 'power on');
-    const seen = recorder.requests.length;
+    const seen = await powerOnThenCount(bmc);
     await bmc.setPowerState('power cycle');
     assert.deepEqual(resetTypesSince(seen), ['ForceRestart']);
     assert.equal(await bmc.getPowerState(), 'power off', 'the cycle cut the power');
@@ -112,9 +116,7 @@ describe('redfish driver against sushy-tools', () => {
 
   it('shuts down gracefully with GracefulShutdown, never forcing', async () => {
     const bmc = connectRecorded(1);
-    await bmc.setPowerState('power on');
-    await waitForPower(bmc, 'power on');
-    const seen = recorder.requests.length;
+    const seen = await powerOnThenCount(bmc);
     await bmc.setPowerState('soft power off');
     await waitForPower(bmc, 'power off');
     assert.deepEqual(resetTypesSince(seen), ['GracefulShutdown']);
