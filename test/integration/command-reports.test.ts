@@ -119,7 +119,7 @@ describe('command reports from the agent', () => {
     const history = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history;
     const lastDeploy = history.slice(history.findLastIndex((e: any) => e.event === 'deploy'));
     assert.deepEqual(
-      lastDeploy.filter((e: any) => e.event === 'deploy step start').map((e: any) => e.message),
+      lastDeploy.filter((e: any) => e.event === 'start deploy step').map((e: any) => e.message),
       ['deploy.write_image', 'deploy.install_bootloader', 'deploy.prepare_instance_boot'],
       'each step ran once',
     );
