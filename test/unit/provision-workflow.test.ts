@@ -1,0 +1,392 @@
+// provisionWorkflow and its step runner against mocked activities on Temporal's time-skipping
+// test server: the branches an operator meets (a failing agent step, abort, a cancel from the
+// Temporal UI, fast-track, RerunAfter's state, RunNext, a lost command report, reboot_requested),
+// each in well under a second. test/integration/step-engine.test.ts runs the engine against real
+// activities and PostgreSQL; these check what the workflow decides, with every answer scripted.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { AgentActivities, BmcActivities, RecordActivities } from '../../src/activities/index.js';
+import { toolPath } from '../../src/cli/paths.js';
+import type { PowerState, PowerTarget } from '../../src/domain/power.js';
+import { nextState, type ProvisionState, type Verb } from '../../src/domain/provision.js';
+import { done, rerunAfter, runNext, type Step, type StepResult } from '../../src/domain/steps.js';
+import { nodeWorkflowId } from '../../src/workflows/contract.js';
+import { provisionWorkflow } from '../../src/workflows/provision.js';
+import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery } from '../../src/workflows/signals.js';
+import { env } from '../support/harness.js';
+
+const step = (name: string, extra: Partial<Step> = {}): Step => ({
+  interface: 'test',
+  step: name,
+  priority: 10,
+  args: {},
+  abortable: false,
+  reboot_requested: false,
+  runner: 'bmc',
+  ...extra,
+});
+
+/** One scripted node: what each activity answers, and what the workflow asked of it, in order. */
+class MockNode {
+  state: ProvisionState;
+  target: ProvisionState | null = null;
+  lastError: string | null = null;
+  power: PowerState = 'power off';
+  agentAlive = false;
+  keepAgent = false;
+  /** Ramdisk boots heartbeat at once unless a test makes the agent silent. */
+  agentHeartbeats = true;
+  ramdiskInserted = false;
+  plan: Step[] = [];
+  agentSteps: Step[] = [];
+  readonly calls: string[] = [];
+  runBmcStep: (step: Step, attempt: number, state: unknown) => StepResult = () => done();
+  startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({ status: 'SUCCEEDED' });
+  commandStatus: () => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({ status: 'SUCCEEDED' });
+
+  constructor(
+    readonly uuid: string,
+    from: ProvisionState,
+  ) {
+    this.state = from;
+  }
+}
+
+describe('provision workflow (mocked activities, time-skipping)', () => {
+  let testEnv: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = `provision-mock-${randomBytes(4).toString('hex')}`;
+  const nodes = new Map<string, MockNode>();
+  const node = (uuid: string) => nodes.get(uuid)!;
+  const handleOf = (uuid: string) => testEnv.client.workflow.getHandle(nodeWorkflowId(uuid));
+
+  const records: Partial<RecordActivities> = {
+    async transitionProvision({ nodeUuid, event, error }) {
+      const n = node(nodeUuid);
+      const next = nextState({ provision_state: n.state, target_provision_state: n.target, maintenance: false, retired: false }, event);
+      n.calls.push(`transition ${event} -> ${next.provision_state}`);
+      [n.state, n.target, n.lastError] = [next.provision_state, next.target_provision_state, error ?? (event === 'done' ? null : n.lastError)];
+      return next;
+    },
+    async agentStatus(nodeUuid) {
+      return { alive: node(nodeUuid).agentAlive, bootTimeoutSeconds: 600 };
+    },
+    async recordBoot(nodeUuid, into) {
+      node(nodeUuid).calls.push(`boot ${into}`);
+    },
+    async forgetAgent(nodeUuid) {
+      node(nodeUuid).agentAlive = false;
+      node(nodeUuid).calls.push('forget agent');
+    },
+    async keepAgentAfterCleaning(nodeUuid) {
+      return node(nodeUuid).keepAgent;
+    },
+    async recordPowerState() {},
+    async planSteps({ nodeUuid, agentSteps }) {
+      return [...node(nodeUuid).plan, ...agentSteps];
+    },
+    async recordStep({ nodeUuid, step: s, phase }) {
+      node(nodeUuid).calls.push(`${phase} ${s.interface}.${s.step}`);
+    },
+  };
+
+  const bmc: Partial<BmcActivities> = {
+    async bmcVerify(nodeUuid) {
+      return node(nodeUuid).power;
+    },
+    async bmcGetPowerState(nodeUuid) {
+      return node(nodeUuid).power;
+    },
+    async bmcSetPowerState(nodeUuid: string, target: PowerTarget) {
+      const n = node(nodeUuid);
+      n.power = target === 'power off' ? 'power off' : 'power on';
+      n.calls.push(target);
+      // A booted ramdisk's agent says hello, as the agent API would signal it.
+      if (n.power === 'power on' && n.agentHeartbeats && n.ramdiskInserted) {
+        n.agentAlive = true;
+        void handleOf(nodeUuid).signal(agentHeartbeatSignal, { agentUrl: 'http://192.0.2.10:9999', at: new Date().toISOString() });
+      }
+      return n.power;
+    },
+    async bmcPrepareRamdiskBoot(nodeUuid) {
+      node(nodeUuid).ramdiskInserted = true;
+      node(nodeUuid).calls.push('prepare ramdisk boot');
+    },
+    async bmcFinishRamdiskBoot(nodeUuid) {
+      node(nodeUuid).ramdiskInserted = false;
+      node(nodeUuid).calls.push('finish ramdisk boot');
+    },
+    async bmcRunStep(nodeUuid, _kind, s, attempt, state) {
+      return node(nodeUuid).runBmcStep(s, attempt, state);
+    },
+  };
+
+  const agent: Partial<AgentActivities> = {
+    async agentListSteps(nodeUuid) {
+      return node(nodeUuid).agentSteps;
+    },
+    async agentStartStep(nodeUuid, _kind, s) {
+      return { commandId: `cmd-${s.step}`, ...node(nodeUuid).startAgentStep(s) };
+    },
+    async agentCommandStatus(nodeUuid, commandId) {
+      node(nodeUuid).calls.push(`command status ${commandId}`);
+      return node(nodeUuid).commandStatus();
+    },
+  };
+
+  before(async () => {
+    testEnv = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
+    });
+    worker = await Worker.create({
+      connection: testEnv.nativeConnection,
+      taskQueue,
+      activities: { ...records, ...bmc, ...agent },
+      workflowBundle: { codePath: env('TEMPERED_WORKFLOW_BUNDLE') },
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await testEnv?.teardown();
+  });
+
+  async function start(verb: Verb, from: ProvisionState, setUp: (n: MockNode) => void = () => {}): Promise<{ n: MockNode; workflow: WorkflowHandle<typeof provisionWorkflow> }> {
+    const n = new MockNode(randomUUID(), from);
+    setUp(n);
+    nodes.set(n.uuid, n);
+    const context = { user: 'tester', project: null, requestId: `req-${n.uuid}` };
+    const handle = await testEnv.client.workflow.start(provisionWorkflow, {
+      workflowId: nodeWorkflowId(n.uuid),
+      taskQueue,
+      args: [{ nodeUuid: n.uuid, verb, fromState: from, context }],
+      workflowExecutionTimeout: '1 day',
+    });
+    return { n, workflow: handle };
+  }
+
+  /** Waits (real time, briefly) until the workflow has brought the node to `state`; time does not skip meanwhile. */
+  async function until(n: MockNode, state: ProvisionState): Promise<void> {
+    for (let i = 0; n.state !== state; i++) {
+      assert.ok(i < 500, `node reached "${state}" (it is "${n.state}")`);
+      await delay(10);
+    }
+  }
+
+  it('cleans with a fresh ramdisk: boots it, waits for the heartbeat, runs the plan, then rests the machine', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => (m.plan = [step('erase')]));
+    assert.equal(await workflow.result(), 'available');
+    assert.deepEqual(n.calls, [
+      'transition provide -> cleaning',
+      'transition wait -> clean wait',
+      'prepare ramdisk boot',
+      'boot ramdisk',
+      'power off',
+      'power on',
+      'transition resume -> cleaning',
+      'start test.erase',
+      'end test.erase',
+      'power off',
+      'finish ramdisk boot',
+      'forget agent',
+      'transition done -> available',
+    ]);
+  });
+
+  it('fast-tracks: a live agent is used without a boot, and cleaning leaves it running', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => {
+      m.agentAlive = m.keepAgent = true;
+      m.power = 'power on';
+      m.agentSteps = [step('erase_devices', { runner: 'agent' })];
+    });
+    assert.equal(await workflow.result(), 'available');
+    assert.deepEqual(n.calls, ['transition provide -> cleaning', 'start test.erase_devices', 'end test.erase_devices', 'transition done -> available']);
+    assert.equal(n.power, 'power on');
+  });
+
+  it('deploys on a fast-tracked agent and boots the instance', async () => {
+    const { n, workflow } = await start('deploy', 'available', (m) => {
+      m.agentAlive = true;
+      m.agentSteps = [step('write_image', { runner: 'agent' })];
+    });
+    assert.equal(await workflow.result(), 'active');
+    assert.ok(!n.calls.includes('prepare ramdisk boot'), 'no ramdisk boot');
+    assert.deepEqual(n.calls.slice(-5), ['finish ramdisk boot', 'boot instance', 'power off', 'power on', 'transition done -> active']);
+  });
+
+  it('hands a RerunAfter step its state back on each attempt, in the wait state, and inserts RunNext steps right after', async () => {
+    const seen: unknown[] = [];
+    const { n, workflow } = await start('clean', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.plan = [step('firmware'), step('last')];
+      m.runBmcStep = (s, attempt, state) => {
+        if (s.step !== 'firmware') return done();
+        seen.push(state);
+        return attempt < 2 ? rerunAfter(600, { task: `/tasks/${attempt}` }) : runNext([step('reset_bios'), step('apply_bios')]);
+      };
+    });
+    assert.equal(await workflow.result(), 'manageable');
+    assert.deepEqual(seen, [undefined, { task: '/tasks/0' }, { task: '/tasks/1' }]);
+    assert.deepEqual(
+      n.calls.filter((c) => c.startsWith('start ') || c.includes('wait') || c.includes('resume')),
+      [
+        'start test.firmware',
+        'transition wait -> clean wait',
+        'transition resume -> cleaning',
+        'transition wait -> clean wait',
+        'transition resume -> cleaning',
+        'start test.reset_bios',
+        'start test.apply_bios',
+        'start test.last',
+      ],
+    );
+    const plan = await workflow.query(planQuery);
+    assert.deepEqual(
+      plan.map((s) => [s.name, s.status, s.reruns]),
+      [
+        ['test.firmware', 'done', 2],
+        ['test.reset_bios', 'done', 0],
+        ['test.apply_bios', 'done', 0],
+        ['test.last', 'done', 0],
+      ],
+    );
+  });
+
+  it('fails on an agent step that failed, with the reason read from the agent, and powers the machine off', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.power = 'power on';
+      m.agentSteps = [step('erase_devices', { runner: 'agent' }), step('never_runs', { runner: 'agent' })];
+      m.startAgentStep = () => ({ status: 'FAILED' });
+      m.commandStatus = () => ({ status: 'FAILED', error: 'erase_devices: shred exited 1' });
+    });
+    const failure = await workflow.result().then(
+      () => assert.fail('the workflow failed'),
+      (err: unknown) => err,
+    );
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.deepEqual([n.state, n.target], ['clean failed', null]);
+    assert.equal(n.lastError, 'clean step test.erase_devices failed: erase_devices: shred exited 1');
+    assert.ok(!n.calls.includes('start test.never_runs'), 'nothing ran after the failed step');
+    assert.deepEqual(n.calls.slice(-3), ['power off', 'finish ramdisk boot', 'forget agent']);
+    assert.equal(n.power, 'power off');
+  });
+
+  it('awaits a long agent command until its report, and finds the end itself when the report is lost', async () => {
+    const reported = await start('clean', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.agentSteps = [step('burn_in', { runner: 'agent' })];
+      m.startAgentStep = () => ({ status: 'RUNNING' });
+    });
+    const reportedHandle = reported.workflow;
+    await until(reported.n, 'clean wait');
+    await reportedHandle.signal(agentCommandEndedSignal, { commandId: 'cmd-burn_in', status: 'SUCCEEDED' });
+    assert.equal(await reportedHandle.result(), 'manageable');
+    assert.ok(!reported.n.calls.some((c) => c.startsWith('command status')), 'the report ended the wait');
+
+    const lost = await start('clean', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.agentSteps = [step('burn_in', { runner: 'agent' })];
+      m.startAgentStep = () => ({ status: 'RUNNING' });
+      let checks = 0;
+      m.commandStatus = () => (++checks < 3 ? { status: 'RUNNING' } : { status: 'SUCCEEDED' });
+    });
+    const lostHandle = lost.workflow;
+    assert.equal(await lostHandle.result(), 'manageable');
+    assert.equal(lost.n.calls.filter((c) => c === 'command status cmd-burn_in').length, 3);
+    const { closeTime, startTime } = await lostHandle.describe();
+    // 30 s, then 60 s, then 60 s of workflow time: the slow checks back off.
+    assert.ok((closeTime!.getTime() - startTime.getTime()) / 1000 >= 150);
+  });
+
+  it('aborts an abortable step in its wait at once, ending in clean failed without failing the workflow', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.plan = [step('slow', { abortable: true }), step('after')];
+      m.runBmcStep = () => rerunAfter(86_400);
+    });
+    await until(n, 'clean wait');
+    await workflow.signal(abortSignal, { user: 'operator', requestId: 'req-abort' });
+    assert.equal(await workflow.result(), 'clean failed');
+    assert.equal(n.lastError, 'aborted on request while clean wait');
+    assert.ok(!n.calls.includes('start test.after'));
+    assert.equal(n.calls.filter((c) => c === 'start test.slow').length, 1, 'the step was not run again');
+    assert.deepEqual(n.calls.slice(-4), ['transition abort -> clean failed', 'power off', 'finish ramdisk boot', 'forget agent']);
+  });
+
+  it('lets a step that is not abortable finish its wait, then aborts in the wait state', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.plan = [step('firmware'), step('after')];
+      m.runBmcStep = () => rerunAfter(3600);
+    });
+    await until(n, 'clean wait');
+    await workflow.signal(abortSignal, { user: 'operator', requestId: 'req-abort' });
+    assert.equal(await workflow.result(), 'clean failed');
+    assert.equal(n.lastError, 'aborted on request while clean wait');
+    const { closeTime, startTime } = await workflow.describe();
+    assert.ok((closeTime!.getTime() - startTime.getTime()) / 1000 >= 3600, 'the hour-long wait was kept');
+    assert.ok(!n.calls.includes('start test.after'));
+  });
+
+  it('aborts a deploy while the ramdisk boots, in wait call-back', async () => {
+    const { n, workflow } = await start('deploy', 'available', (m) => {
+      m.agentHeartbeats = false;
+      m.agentSteps = [step('write_image', { runner: 'agent' })];
+    });
+    await until(n, 'wait call-back');
+    while (!n.calls.includes('power on')) await delay(10);
+    await workflow.signal(abortSignal, { user: 'operator', requestId: 'req-abort' });
+    assert.equal(await workflow.result(), 'deploy failed');
+    assert.equal(n.lastError, 'aborted on request while wait call-back');
+    assert.ok(!n.calls.includes('start test.write_image'));
+    assert.equal(n.power, 'power off');
+  });
+
+  it('fails when the booted ramdisk never heartbeats', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => (m.agentHeartbeats = false));
+    await assert.rejects(workflow.result(), WorkflowFailedError);
+    assert.equal(n.state, 'clean failed');
+    assert.equal(n.lastError, 'the agent did not heartbeat within 600 s of booting the ramdisk');
+  });
+
+  it('on a cancel from the Temporal UI, fails the node with the reason and powers it off', async () => {
+    const { n, workflow } = await start('provide', 'manageable', (m) => (m.agentHeartbeats = false));
+    await until(n, 'clean wait');
+    while (!n.calls.includes('power on')) await delay(10);
+    await workflow.cancel();
+    const failure = await workflow.result().then(
+      () => assert.fail('the workflow was cancelled'),
+      (err: unknown) => err,
+    );
+    assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure);
+    assert.deepEqual([n.state, n.lastError], ['clean failed', 'the operation was cancelled']);
+    assert.deepEqual(n.calls.slice(-4), ['transition fail -> clean failed', 'power off', 'finish ramdisk boot', 'forget agent']);
+  });
+
+  it('boots the ramdisk again after a step that asked for a reboot', async () => {
+    const { n, workflow } = await start('clean', 'manageable', (m) => {
+      m.agentAlive = true;
+      m.plan = [step('apply_bios', { reboot_requested: true }), step('after')];
+    });
+    assert.equal(await workflow.result(), 'manageable');
+    const after = n.calls.slice(n.calls.indexOf('end test.apply_bios'));
+    assert.deepEqual(after.slice(0, 4), ['end test.apply_bios', 'transition wait -> clean wait', 'prepare ramdisk boot', 'boot ramdisk']);
+    assert.ok(after.indexOf('start test.after') > after.indexOf('transition resume -> cleaning'));
+  });
+
+  it('verifies (manage): asks the BMC and ends manageable', async () => {
+    const { n, workflow } = await start('manage', 'enroll');
+    assert.equal(await workflow.result(), 'manageable');
+    assert.deepEqual(n.calls, ['transition manage -> verifying', 'transition done -> manageable']);
+  });
+});
