@@ -1,6 +1,7 @@
 // Deploys N available lab nodes at once through the API and prints throughput, end-to-end
 // latency, the orchestration overhead per deploy, reboots per deploy and the worker's memory.
-//   npm run bench:deploy -- [--nodes 100] [--delay-ms 0] [--post-seconds 0] [--image-mib 16]
+//   npm run bench:deploy -- [--nodes 100] [--delay-ms 0] [--post-seconds 0] [--image-mib 16] [--light]
+// --light runs the lab's agents inside this process (the light lab), for 1,000 nodes.
 //
 // Hardware time of one deploy, the part a faster Tempered could not remove:
 //   power      every power change of the machine during the deploy takes --delay-ms;
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     'delay-ms': { type: 'string', default: '0' },
     'post-seconds': { type: 'string', default: '0' },
     'image-mib': { type: 'string', default: '16' },
+    light: { type: 'boolean', default: false },
   },
 });
 const nodeCount = Number(values.nodes);
@@ -40,6 +42,8 @@ process.env.LOG_LEVEL = 'info';
 interface AgentLogLine {
   time: number;
   pid: number;
+  /** Set by the light lab, whose agents share one pid. */
+  machine?: string;
   msg: string;
   id?: string;
   node?: string;
@@ -54,11 +58,12 @@ function agentTimes(stack: BenchStack, offset: number): Map<string, { listenedAt
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line));
   // An agent names its node once it has looked up; its pid ties its other lines to that node.
-  const nodeOfPid = new Map(lines.filter((l) => l.msg === 'looked up').map((l) => [l.pid, l.node!]));
+  const agentOf = (line: AgentLogLine) => line.machine ?? line.pid;
+  const nodeOfPid = new Map(lines.filter((l) => l.msg === 'looked up').map((l) => [agentOf(l), l.node!]));
   const commandStarts = new Map(lines.filter((l) => l.msg === 'command started').map((l) => [l.id, l.time]));
   const times = new Map<string, { listenedAt: number[]; commandsMs: number }>();
   for (const line of lines) {
-    const node = nodeOfPid.get(line.pid);
+    const node = nodeOfPid.get(agentOf(line));
     if (!node) continue;
     const entry = times.get(node) ?? { listenedAt: [], commandsMs: 0 };
     times.set(node, entry);
@@ -72,7 +77,7 @@ const RAMDISK_TARGETS: ReadonlySet<BootTarget> = new Set<BootTarget>(['Pxe', 'Cd
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ms = (x: number) => x.toFixed(0);
 
-const stack = await startBenchStack({ count: nodeCount, powerDelayMs, postDelayMs });
+const stack = await startBenchStack({ count: nodeCount, powerDelayMs, postDelayMs, light: values.light });
 try {
   const { uuids, client, lab } = stack;
   const imageFile = path.join(stack.scratch, 'bench.raw');
@@ -84,7 +89,7 @@ try {
   };
 
   console.log(
-    `\nTempered deploy benchmark: ${nodeCount} lab nodes, BMC power delay ${powerDelayMs} ms, POST ${postDelayMs / 1000} s, ` +
+    `\nTempered deploy benchmark: ${nodeCount} ${values.light ? 'light ' : ''}lab nodes, BMC power delay ${powerDelayMs} ms, POST ${postDelayMs / 1000} s, ` +
       `${imageBytes / 1024 ** 2} MiB raw image with a config drive, ${os.cpus().length} cores`,
   );
   let started = performance.now();

@@ -18,6 +18,8 @@ import { startLab, type Lab } from '../src/sim/lab.js';
 
 export interface BenchLabOptions {
   count: number;
+  /** Light lab: the agents run inside the benchmark's process. */
+  light?: boolean;
   powerDelayMs: number;
   postDelayMs?: number;
 }

@@ -7,6 +7,7 @@ import { createLogger } from '../logger.js';
 import { startApi } from './api.js';
 import { DRIVERS_DOC_PATH, writeDriversDoc } from './docs-drivers.js';
 import { DATA_DIR } from './paths.js';
+import { runTemporalPostgres, type TemporalPostgresOptions } from './temporal-postgres.js';
 import { up, type UpOptions } from './up.js';
 import { runWorker, writeWorkflowBundle } from './worker.js';
 
@@ -47,6 +48,16 @@ program
   .command('migrate')
   .description('apply the database migrations to DATABASE_URL')
   .action(() => migrate(loadConfig().databaseUrl, createLogger('migrate')));
+
+program
+  .command('temporal-postgres')
+  .description('run a Temporal server on PostgreSQL (npm run temporal:postgres builds it and passes the paths)')
+  .requiredOption('--server <path>', 'the Temporal server binary')
+  .requiredOption('--sql-tool <path>', "Temporal's SQL schema tool")
+  .requiredOption('--module <path>', 'the go.temporal.io/server module folder (schemas, config template)')
+  .option('--port <port>', 'frontend gRPC port; the other services follow it', wholeNumber, 7233)
+  .option('--data-dir <path>', 'its PostgreSQL cluster, config and log', `${DATA_DIR}/temporal-postgres`)
+  .action((options: TemporalPostgresOptions) => runTemporalPostgres(options));
 
 program
   .command('bundle-workflows')
