@@ -26,6 +26,10 @@ export interface AgentOptions {
   listenPort: number;
   /** The host in the callback URL; default: the listen address, or the local address facing the API. */
   advertiseHost?: string;
+  /** The port in the callback URL, when a NAT forwards another one to the listen port; default: the listen port. */
+  advertisePort?: number;
+  /** A token the control plane issued with the boot media (a DHCP-less virtual-media boot); lookup then only names the node. */
+  presetToken?: string;
   retry?: RetryPolicy;
 }
 
@@ -81,7 +85,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const server = await startCommandServer({ host: options.listenHost, port: options.listenPort, runner, tokenHash: () => tokenHash, logger });
   const wildcard = ['0.0.0.0', '::'].includes(options.listenHost);
   const host = options.advertiseHost ?? (wildcard ? await addressFacing(apiUrl) : options.listenHost);
-  const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+  const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${options.advertisePort ?? server.port}`;
   logger.info({ callbackUrl, platform: platform.name }, 'agent listening');
 
   const call = (path: string, init: RequestInit = {}) =>
@@ -114,6 +118,10 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return undefined;
     }
     const answer = (await response.json()) as LookupAnswer;
+    if (answer.config.agent_token === MASK && options.presetToken) {
+      logger.info({ node: answer.node.uuid }, 'looked up; using the token that came with the boot media');
+      return { nodeUuid: answer.node.uuid, intervalMs: answer.config.heartbeat_interval * 1000, token: options.presetToken };
+    }
     if (answer.config.agent_token === MASK) {
       // Another agent holds this node's token; only a reset on the control plane (a reboot of the node) frees it.
       logger.warn({ node: answer.node.uuid }, 'lookup: the node already has an agent token; waiting for it to be reset');

@@ -3,6 +3,7 @@
 //   node dist/agent/main.js [--api-url URL] [--listen 0.0.0.0:9999]
 //   node dist/agent/main.js --platform sim --sim-disk lab-000.img --sim-macs 52:54:00:00:00:00 --api-url URL
 import { readFileSync } from 'node:fs';
+import { networkDataSchema } from '../domain/network-data.js';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger } from '../logger.js';
@@ -21,6 +22,12 @@ function listenAddress(value: string): { host: string; port: number } {
   const match = /^(.*):(\d+)$/.exec(value);
   if (!match) throw new InvalidArgumentError('must be host:port, e.g. 0.0.0.0:9999');
   return { host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+}
+
+function port(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 65535) throw new InvalidArgumentError('must be a port number');
+  return number;
 }
 
 function kernelParameter(name: string): string | undefined {
@@ -46,6 +53,9 @@ interface Options {
   platform: 'linux' | 'sim';
   listen: { host: string; port: number };
   advertiseHost?: string;
+  advertisePort?: number;
+  networkData?: string;
+  agentTokenFile?: string;
   scratchDir: string;
   simDisk?: string;
   simMacs?: string;
@@ -58,6 +68,9 @@ const program = new Command('tempered-agent')
   .addOption(new Option('--platform <name>', 'linux: this machine; sim: a lab machine whose disk is a file').choices(['linux', 'sim']).default('linux'))
   .option('--listen <host:port>', 'where the command API listens', listenAddress, { host: '0.0.0.0', port: 9999 })
   .option('--advertise-host <host>', 'host in the callback URL; default: the address facing the API')
+  .option('--advertise-port <port>', 'port in the callback URL, when a NAT forwards it to the listen port', port)
+  .option('--network-data <file>', 'linux: configure the network from this network_data.json first (no DHCP)')
+  .option('--agent-token-file <file>', 'the agent token that came with the boot media')
   .option('--scratch-dir <path>', 'for transient files (a qcow2 before conversion)', os.tmpdir())
   .option('--sim-disk <path>', 'sim: the disk file')
   .option('--sim-macs <list>', 'sim: the NICs\' MAC addresses, comma separated')
@@ -71,7 +84,9 @@ const program = new Command('tempered-agent')
       const fromKernel = kernelParameter(API_URL_PARAMETER);
       if (!fromKernel) throw new Error(`refusing the linux platform outside a Tempered ramdisk: no ${API_URL_PARAMETER}= on the kernel command line`);
       apiUrl ??= fromKernel;
-      platform = new LinuxPlatform({ scratchDir: options.scratchDir });
+      const linux = new LinuxPlatform({ scratchDir: options.scratchDir });
+      if (options.networkData) await linux.configureNetwork(networkDataSchema.parse(JSON.parse(readFileSync(options.networkData, 'utf8'))));
+      platform = linux;
     } else {
       if (!options.simDisk || !options.simMacs) throw new Error('--platform sim needs --sim-disk and --sim-macs');
       platform = new SimPlatform({
@@ -90,6 +105,8 @@ const program = new Command('tempered-agent')
       listenHost: options.listen.host,
       listenPort: options.listen.port,
       advertiseHost: options.advertiseHost,
+      advertisePort: options.advertisePort,
+      presetToken: options.agentTokenFile ? readFileSync(options.agentTokenFile, 'utf8').trim() : undefined,
     });
     const stop = () => void agent.stop().then(() => process.exit(0));
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stop);

@@ -3,9 +3,10 @@
 // Every path is under `root` and every tool goes through `run`, so tests can point both at
 // fixtures; nothing here is ever run against the disks of a development machine.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rmdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { resolvConf, staticNetworkCommands, type NetworkData } from '../../domain/network-data.js';
 import { EFI_SYSTEM_PARTITION_TYPE } from '../gpt.js';
 import { runCommand, type RunCommand } from '../exec.js';
 import type { BootEntry, BootloaderRequest, Disk, Extent, Inventory, KexecRequest, Platform } from './types.js';
@@ -128,6 +129,14 @@ export class LinuxPlatform implements Platform {
 
   async macAddresses(): Promise<string[]> {
     return (await this.#interfaces()).map((nic) => nic.mac_address);
+  }
+
+  /** A DHCP-less boot: addresses, routes and DNS from the node's network_data. */
+  async configureNetwork(data: NetworkData): Promise<void> {
+    const byMac = new Map((await this.#interfaces()).map((nic) => [nic.mac_address, nic.name]));
+    for (const [command, ...args] of staticNetworkCommands(data, byMac)) await this.#run(command, args);
+    const dns = resolvConf(data);
+    if (dns) await writeFile(this.#path('etc/resolv.conf'), dns);
   }
 
   async inventory(): Promise<Inventory> {
