@@ -17,7 +17,10 @@ RUNTIME_DEBIAN_PACKAGES=(ipmitool genisoimage gdisk curl jq)
 # BMC emulators and reference clients for test/compat: ipmi_sim (openipmi) driven by ipmitool,
 # Ironic's Redfish library and DMTF's CLI, htpasswd for sushy's bcrypt users, openssl for TLS.
 # qemu-img for the agent's qcow2 images.
-TEST_DEBIAN_PACKAGES=(docker-compose openipmi python3-sushy redfishtool apache2-utils openssl qemu-utils)
+# The real-VM test (test/vm) and build:ramdisk: QEMU with UEFI firmware, and what builds the ramdisk,
+# its ISO and the test disk image from Debian packages (cpio, zstd, GRUB for UEFI, FAT tools, xorriso).
+TEST_DEBIAN_PACKAGES=(docker-compose openipmi python3-sushy redfishtool apache2-utils openssl qemu-utils
+  qemu-system-x86 ovmf cpio zstd grub-common grub-efi-amd64-bin dosfstools mtools xorriso kmod)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -1,4 +1,6 @@
 // Settings from the environment, with the embedded defaults `npm start` uses.
+import os from 'node:os';
+import path from 'node:path';
 import type { WorkerOptions } from '@temporalio/worker';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from './db/pool.js';
 import { DEFAULT_TASK_QUEUE } from './workflows/contract.js';
@@ -24,8 +26,10 @@ export interface Config {
   agentTokenKey?: string;
   /** Cleaning leaves the agent running so the next deploy needs no reboot (Ironic's fast_track). */
   fastTrack: boolean;
-  /** The ramdisk ISO virtual-media boots insert. */
+  /** The ramdisk ISO virtual-media boots insert (one ISO for every node, no per-boot content). */
   ramdiskIsoUrl?: string;
+  /** Per-boot virtual-media ISOs built by the worker from `npm run build:ramdisk`'s output. */
+  bootMedia?: BootMediaConfig;
   /** How long a booting ramdisk may take to heartbeat before the operation fails. */
   agentBootTimeoutSeconds: number;
   /** Connections each process (worker, API) keeps to PostgreSQL at most. */
@@ -35,6 +39,20 @@ export interface Config {
   /** How long one SQL statement may run, or a transaction sit idle, before PostgreSQL ends it. */
   pgStatementTimeoutMs: number;
   worker: WorkerCapacity;
+}
+
+export interface BootMediaConfig {
+  /** The build:ramdisk output folder (vmlinuz, initramfs.img, efiboot.img). */
+  ramdiskDir: string;
+  /** Where the per-boot ISOs are kept until the boot is over. */
+  dir: string;
+  /** The worker's media server, which BMCs download the ISOs from. */
+  host: string;
+  port: number;
+  /** How BMCs reach the media server; default http://host:port. */
+  publicUrl?: string;
+  /** How the ramdisk's agent reaches the API (its tempered.api_url). */
+  agentApiUrl: string;
 }
 
 /**
@@ -123,6 +141,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentTokenKey: env.AGENT_TOKEN_KEY || undefined,
     fastTrack: env.FAST_TRACK === 'true',
     ramdiskIsoUrl: env.RAMDISK_ISO_URL || undefined,
+    bootMedia: env.RAMDISK_DIR
+      ? {
+          ramdiskDir: env.RAMDISK_DIR,
+          dir: env.BOOT_MEDIA_DIR || path.join(os.tmpdir(), `tempered-boot-media-${process.getuid?.() ?? 0}`),
+          host: env.BOOT_MEDIA_HOST || '127.0.0.1',
+          port: port(env, 'BOOT_MEDIA_PORT', 6387),
+          publicUrl: env.BOOT_MEDIA_URL || undefined,
+          agentApiUrl: env.AGENT_API_URL || `http://${env.AGENT_API_HOST || '127.0.0.1'}:${port(env, 'AGENT_API_PORT', 6386)}`,
+        }
+      : undefined,
     agentBootTimeoutSeconds: positiveNumber(env, 'AGENT_BOOT_TIMEOUT_SECONDS', 1800),
     pgPoolSize: positiveInteger(env, 'PG_POOL_SIZE', DEFAULT_PG_POOL_SIZE),
     pgConnectTimeoutMs: positiveInteger(env, 'PG_CONNECT_TIMEOUT_MS', DEFAULT_PG_CONNECT_TIMEOUT_MS),

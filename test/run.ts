@@ -12,7 +12,7 @@ import { startTemporal } from '../src/cli/temporal-server.js';
 import { writeWorkflowBundle } from '../src/cli/worker.js';
 import { createLogger } from '../src/logger.js';
 
-const TEST_DIRS = ['test/unit', 'test/integration', 'test/compat'];
+const TEST_DIRS = ['test/unit', 'test/integration', 'test/compat', 'test/vm'];
 
 /** What test/support/summary-reporter.mjs writes. */
 interface TestSummary {

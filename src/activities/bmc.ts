@@ -9,6 +9,10 @@ import { stepName, type Step, type StepKind, type StepResult } from '../domain/s
 import { getDriver } from '../drivers/registry.js';
 import { driverSteps } from '../drivers/steps.js';
 import { BmcError, type Bmc } from '../drivers/types.js';
+import type { BootMedia } from '../boot/virtual-media.js';
+import { claimAgentToken } from '../db/agent.js';
+import { deriveAgentToken, hashAgentToken, newAgentTokenNonce } from '../domain/agent.js';
+import { networkDataSchema } from '../domain/network-data.js';
 
 /** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
 export async function connectBmc<T>(node: NodeRecord, call: (bmc: Bmc) => Promise<T>): Promise<T> {
@@ -23,14 +27,44 @@ export async function connectBmc<T>(node: NodeRecord, call: (bmc: Bmc) => Promis
 }
 
 export interface BmcActivityOptions {
-  /** The ramdisk ISO a virtual-media boot inserts. */
+  /** The ramdisk ISO a virtual-media boot inserts, when the worker builds none per boot. */
   ramdiskIsoUrl?: string;
+  /** Builds and serves an ISO per virtual-media boot, with the node's network_data and agent token. */
+  bootMedia?: BootMedia;
+  /** Derives the agent token a per-boot ISO carries. */
+  agentTokenKey?: string;
 }
 
 export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}) {
   async function withBmc<T>(nodeUuid: string, call: (bmc: Bmc, node: NodeRecord) => Promise<T>): Promise<T> {
     const node = await requireNode(pool, nodeUuid);
     return connectBmc(node, (bmc) => call(bmc, node));
+  }
+
+  /**
+   * The agent token of this boot, issued now so the ISO can carry it (the boot was recorded just
+   * before, which ended the previous session). Stored as nonce and hash only; a retried activity
+   * finds its own claim and derives the same token again.
+   */
+  async function agentTokenForBoot(nodeUuid: string): Promise<string> {
+    const key = options.agentTokenKey;
+    if (!key) throw ApplicationFailure.nonRetryable('AGENT_TOKEN_KEY is not set on the worker: a boot ISO cannot carry an agent token', 'Misconfigured');
+    const nonce = newAgentTokenNonce();
+    const token = deriveAgentToken(key, nodeUuid, nonce);
+    if (await claimAgentToken(pool, nodeUuid, { nonce, hash: hashAgentToken(token) })) return token;
+    const claimed = (await requireNode(pool, nodeUuid)).driver_internal_info.agent_token_nonce;
+    if (typeof claimed !== 'string') throw new Error('the agent token was claimed and released meanwhile; retrying');
+    return deriveAgentToken(key, nodeUuid, claimed);
+  }
+
+  /** The ISO this boot inserts: built for it, or the one configured for every node. */
+  async function ramdiskIsoUrl(node: NodeRecord): Promise<string> {
+    if (options.bootMedia) {
+      const networkData = networkDataSchema.parse(node.network_data);
+      return options.bootMedia.publish(node.uuid, { agentToken: await agentTokenForBoot(node.uuid), networkData });
+    }
+    if (options.ramdiskIsoUrl) return options.ramdiskIsoUrl;
+    throw ApplicationFailure.nonRetryable('neither RAMDISK_DIR nor RAMDISK_ISO_URL is set on the worker: virtual-media boot has no ISO', 'Misconfigured');
   }
 
   return {
@@ -59,10 +93,7 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
         if (!bmc.insertVirtualMedia) {
           throw ApplicationFailure.nonRetryable(`driver ${node.driver} cannot boot virtual media; use boot_interface pxe`, 'Unsupported');
         }
-        if (!options.ramdiskIsoUrl) {
-          throw ApplicationFailure.nonRetryable('RAMDISK_ISO_URL is not set on the worker: virtual-media boot has no ISO', 'Misconfigured');
-        }
-        await bmc.insertVirtualMedia(options.ramdiskIsoUrl);
+        await bmc.insertVirtualMedia(await ramdiskIsoUrl(node));
         await bmc.setBootDevice('cdrom', { persistent: false });
       });
     },
@@ -70,7 +101,10 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
     /** After the ramdisk: eject its virtual media, so the instance boots its own disk. */
     bmcFinishRamdiskBoot(nodeUuid: string): Promise<void> {
       return withBmc(nodeUuid, async (bmc, node) => {
-        if (node.boot_interface === 'virtual-media') await bmc.ejectVirtualMedia?.();
+        if (node.boot_interface !== 'virtual-media') return;
+        await bmc.ejectVirtualMedia?.();
+        // The ISO (and the token on it) is no longer served once the boot is over.
+        await options.bootMedia?.withdraw(node.uuid);
       });
     },
 

@@ -1,3 +1,4 @@
+import type { BootMedia } from '../boot/virtual-media.js';
 import type { Pool } from '../db/pool.js';
 import { createAgentActivities } from './agent.js';
 import { createBmcActivities } from './bmc.js';
@@ -12,6 +13,8 @@ export interface ActivityOptions {
   fastTrack?: boolean;
   /** The ramdisk ISO a virtual-media boot inserts. */
   ramdiskIsoUrl?: string;
+  /** Per-boot virtual-media ISOs. */
+  bootMedia?: BootMedia;
   /** How long a booting ramdisk may take to heartbeat. */
   agentBootTimeoutSeconds?: number;
 }

@@ -1,5 +1,6 @@
 // Request shapes. Objects are strict: an unknown field is a 400 naming it.
 import { z } from 'zod';
+import { networkDataSchema } from '../domain/network-data.js';
 import { EVENT_KINDS } from '../db/events.js';
 import { DEPLOY_INTERFACES } from '../domain/drivers.js';
 import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
@@ -33,6 +34,7 @@ export const nodeFields = z.strictObject({
   properties: jsonObject.default({}),
   // It carries a config drive: user_data alone may take 64 KiB.
   instance_info: boundedJsonObject(192 * 1024).default({}),
+  network_data: networkDataSchema.default({ links: [], networks: [], services: [] }),
   extra: jsonObject.default({}),
   resource_class: nullableText(80).default(null),
   traits: z.array(trait).max(50).default([]),

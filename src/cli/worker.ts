@@ -3,6 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { BootMedia } from '../boot/virtual-media.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { openPool } from './database.js';
@@ -46,6 +47,7 @@ export async function createWorker(config: Config, connection: NativeConnection,
       agentTokenKey: config.agentTokenKey,
       fastTrack: config.fastTrack,
       ramdiskIsoUrl: config.ramdiskIsoUrl,
+      bootMedia: config.bootMedia && new BootMedia(config.bootMedia),
       agentBootTimeoutSeconds: config.agentBootTimeoutSeconds,
     }),
     ...workflowSource(),

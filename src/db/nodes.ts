@@ -12,6 +12,7 @@ export interface NodeRecord {
   driver_internal_info: Record<string, unknown>;
   properties: Record<string, unknown>;
   instance_info: Record<string, unknown>;
+  network_data: Record<string, unknown>;
   extra: Record<string, unknown>;
   resource_class: string | null;
   traits: string[];
@@ -47,6 +48,7 @@ export const WRITABLE_NODE_FIELDS = [
   'driver_info',
   'properties',
   'instance_info',
+  'network_data',
   'extra',
   'resource_class',
   'traits',
@@ -81,10 +83,10 @@ export type NodeChanges = Partial<Pick<NodeRecord, NodeColumn>>;
 const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properties, instance_info, extra,
   resource_class, traits, owner, lessee, provision_state, target_provision_state, power_state,
   target_power_state, maintenance, maintenance_reason, fault, retired, retired_reason, last_error,
-  clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, created_at, updated_at,
+  clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, network_data, created_at, updated_at,
   provision_updated_at, allocation_uuid, instance_uuid`;
 
-const JSON_COLUMNS = new Set(['driver_info', 'driver_internal_info', 'properties', 'instance_info', 'extra', 'clean_step', 'deploy_step']);
+const JSON_COLUMNS = new Set(['driver_info', 'driver_internal_info', 'properties', 'instance_info', 'network_data', 'extra', 'clean_step', 'deploy_step']);
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -14,7 +14,8 @@ const netmask = z.string().refine((value) => prefixLength(value) !== undefined, 
 
 const route = z.object({ network: anyIp, netmask, gateway: anyIp });
 
-export const networkDataSchema = z.object({
+/** Empty (`{}`, no links): the node has no static network, and its ramdisk uses DHCP. */
+export const networkDataSchema = z.strictObject({
   links: z
     .array(
       z.object({
@@ -24,8 +25,8 @@ export const networkDataSchema = z.object({
         mtu: z.number().int().min(576).max(9216).nullish(),
       }),
     )
-    .min(1)
-    .max(16),
+    .max(16)
+    .default([]),
   networks: z
     .array(
       z.discriminatedUnion('type', [

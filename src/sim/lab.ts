@@ -1,6 +1,7 @@
 // A lab of simulated machines, each behind its own Redfish BMC on 127.0.0.1.
 import { agentLauncher, bootAgentOnRamdiskBoot, type AgentBootOptions } from './boot.js';
 import { SimMachine, type ResetType } from './machine.js';
+import { runVmOnBoot, type MachineVm, type VmBootOptions } from './qemu/boot.js';
 import { startRedfishBmc, type RedfishBmc } from './redfish/server.js';
 
 export interface LabOptions {
@@ -21,6 +22,8 @@ export interface LabOptions {
   firstIndex?: number;
   /** Given: a machine that boots the ramdisk (PXE, virtual media) runs the agent against this API. */
   agent?: AgentBootOptions;
+  /** Given: each machine is a QEMU virtual machine that boots what its BMC says (instead of `agent`). */
+  vm?: Omit<VmBootOptions, 'dataDir'>;
 }
 
 export interface LabMachine {
@@ -29,6 +32,8 @@ export interface LabMachine {
   bmcUrl: string;
   name: string;
   macs: readonly string[];
+  /** The machine's QEMU VM, in a lab of VMs. */
+  vm?: MachineVm;
 }
 
 export interface Lab {
@@ -63,7 +68,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       });
       bmcs.push(bmc);
       if (launchAgent) detachAgents.push(bootAgentOnRamdiskBoot(machine, launchAgent));
-      machines.push({ machine, bmcUrl: bmc.url, name: machine.id, macs: machine.macs });
+      const vm = options.vm && (await runVmOnBoot(machine, { ...options.vm, dataDir: options.dataDir }));
+      if (vm) detachAgents.push(vm.detach);
+      machines.push({ machine, bmcUrl: bmc.url, name: machine.id, macs: machine.macs, vm });
     }
   } catch (error) {
     // A port in use halfway through must not leave the first servers running.

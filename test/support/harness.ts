@@ -18,6 +18,7 @@ import { DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
+import { HOST_FROM_GUEST } from '../../src/sim/qemu/vm.js';
 
 export function env(name: string): string {
   const value = process.env[name];
@@ -61,6 +62,10 @@ export interface HarnessOptions {
   postgresUrl?: string;
   /** A Temporal server of the test's own (one it may restart); default the run's. */
   temporalAddress?: string;
+  /** Lab machines are QEMU virtual machines (instead of simulated agents). */
+  labVms?: boolean;
+  /** The worker builds a virtual-media ISO per boot from this build:ramdisk folder; agents in VMs reach the API at 10.0.2.2. */
+  ramdiskDir?: string;
 }
 
 let runtimeInstalled = false;
@@ -98,6 +103,18 @@ export async function startHarness(options: HarnessOptions = {}) {
   };
   const pool = openPool(config, logger);
   const api = await startApi(config, logger);
+  if (options.ramdiskDir) {
+    // The VM reaches the host's loopback (the agents' listener) at QEMU's user-mode gateway.
+    const agentApiUrl = new URL(api.agentUrl);
+    agentApiUrl.hostname = HOST_FROM_GUEST;
+    config.bootMedia = {
+      ramdiskDir: options.ramdiskDir,
+      dir: path.join(scratch, 'boot-media'),
+      host: '127.0.0.1',
+      port: 0,
+      agentApiUrl: agentApiUrl.toString().replace(/\/$/, ''),
+    };
+  }
 
   let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
   if (options.inProcessWorker !== false) {
@@ -117,9 +134,10 @@ export async function startHarness(options: HarnessOptions = {}) {
       dataDir: scratch,
       powerDelayMs: options.powerDelayMs ?? 0,
       agent:
-        options.labAgents === false
+        options.labAgents === false || options.labVms
           ? undefined
           : { apiUrl: options.agentApiUrl ? await options.agentApiUrl(api.agentUrl) : api.agentUrl, logFile, light: options.lightLab },
+      vm: options.labVms ? { onError: (error) => logger.error({ err: error }, 'lab VM') } : undefined,
       ...credentials,
     });
     nodeUuids = await enrollLab({ url: api.url, token: config.adminToken! }, lab, credentials);
