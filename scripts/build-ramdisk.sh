@@ -6,7 +6,7 @@
 #   vmlinuz, initramfs.img, bootx64.efi, efiboot.img (the ISO's EFI boot image), ramdisk.iso,
 #   manifest.txt (package versions and sha256 of each output).
 # Reproducible: the same package versions give the same initramfs bytes. Rebuilt only when an
-# input changed (the agent's sources, this script, the package list); --force rebuilds anyway.
+# input changed (the agent's bundle, this script and its files); --force rebuilds anyway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${RAMDISK_DIR:-.data/ramdisk}")
@@ -21,20 +21,24 @@ MODULES=(virtio_pci virtio_net virtio_blk virtio_scsi sr_mod isofs vfat nls_cp43
 # The ramdisk ISO's default kernel command line; a per-boot ISO from the worker sets its own.
 KERNEL_CMDLINE="console=tty0 console=ttyS0,115200 quiet ${RAMDISK_KERNEL_ARGS:-}"
 
-inputs_hash() {
-  cat scripts/build-ramdisk.sh scripts/lib/debian-root.sh scripts/ramdisk/* package-lock.json \
-    <(find src/agent src/domain src/logger.ts -type f | LC_ALL=C sort | xargs cat) <(echo "$KERNEL_CMDLINE") | sha256sum | cut -c1-16
-}
-stamp="$OUT/.inputs-$(inputs_hash)"
-if [ -f "$stamp" ] && [ "${1:-}" != "--force" ]; then
-  echo "ramdisk is up to date in $OUT (--force rebuilds it)"
-  cat "$OUT/manifest.txt"
-  exit 0
-fi
 for tool in apt-get dpkg-deb cpio zstd depmod grub-mkstandalone mkfs.vfat mcopy xorriso; do
   command -v "$tool" >/dev/null || { echo "build:ramdisk needs $tool (run: bash scripts/install-tools.sh --test as root)" >&2; exit 1; }
 done
 started=$(date +%s)
+mkdir -p "$OUT"
+
+# The agent first (a second): the build is redone only when the bundle, this script or its files changed.
+bundle="$OUT/agent.mjs"
+# One ES module for Debian's Node 18; packages that still call require() get one.
+npx esbuild src/agent/main.ts --bundle --platform=node --target=node18 --format=esm --log-level=warning \
+  --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" \
+  --outfile="$bundle"
+inputs=$(cat "$bundle" scripts/build-ramdisk.sh scripts/lib/debian-root.sh scripts/ramdisk/* <(echo "$KERNEL_CMDLINE") | sha256sum | cut -c1-16)
+if [ -f "$OUT/.inputs-$inputs" ] && [ "${1:-}" != "--force" ]; then
+  echo "ramdisk is up to date in $OUT (--force rebuilds it)"
+  head -3 "$OUT/manifest.txt"
+  exit 0
+fi
 rm -f "$OUT"/.inputs-*
 
 step "Debian packages: ${PACKAGES[*]}"
@@ -42,18 +46,14 @@ fetch_debian_packages "${PACKAGES[@]}"
 unpack_debian_packages
 kver=$(kernel_version)
 
-step "agent bundle (esbuild)"
 tree="$OUT/initramfs"
 rm -rf "$tree"
 mkdir -p "$tree"/{proc,sys,dev,tmp,run,root,etc/ssl/certs,opt/tempered}
-# One ES module for Debian's Node 18; packages that still call require() get one.
-npx esbuild src/agent/main.ts --bundle --platform=node --target=node18 --format=esm --log-level=warning \
-  --banner:js="import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" \
-  --outfile="$tree/opt/tempered/agent.mjs"
+cp "$bundle" "$tree/opt/tempered/agent.mjs"
 
 step "initramfs: busybox, node $(dpkg-deb -f "$OUT"/debs/nodejs_*.deb Version), tools, kernel $kver modules"
-install_busybox "$tree"
 copy_with_libraries "$tree" "${TOOLS[@]}"
+install_busybox "$tree"
 # Debian's Node loads some of its built-in modules (undici for fetch, acorn) from here.
 mkdir -p "$tree/usr/share" && cp -a "$OUT/root/usr/share/nodejs" "$tree/usr/share/nodejs"
 : >"$tree/etc/ssl/certs/ca-certificates.crt"
@@ -91,6 +91,6 @@ xorriso -as mkisofs -quiet -o "$OUT/ramdisk.iso" -V TEMPERED -J -r -e boot/efibo
   echo "packages:"
   package_versions | sed 's/^/  /'
 } >"$OUT/manifest.txt"
-touch "$stamp"
+touch "$OUT/.inputs-$inputs"
 step "ramdisk built in $(($(date +%s) - started)) s in $OUT"
 head -4 "$OUT/manifest.txt"

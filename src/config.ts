@@ -30,6 +30,8 @@ export interface Config {
   ramdiskIsoUrl?: string;
   /** Per-boot virtual-media ISOs built by the worker from `npm run build:ramdisk`'s output. */
   bootMedia?: BootMediaConfig;
+  /** iPXE scripts of network boots (GET /v1/boot/ipxe): where the ramdisk is served (RAMDISK_URL). */
+  networkBoot?: { ramdiskUrl: string; agentApiUrl: string };
   /** How long a booting ramdisk may take to heartbeat before the operation fails. */
   agentBootTimeoutSeconds: number;
   /** Connections each process (worker, API) keeps to PostgreSQL at most. */
@@ -123,6 +125,11 @@ function publicUrl(value: string | undefined): string | undefined {
   return url.toString().replace(/\/$/, '');
 }
 
+/** How ramdisk agents reach the agents' listener: AGENT_API_URL, else its own address. */
+function agentApiUrl(env: NodeJS.ProcessEnv): string {
+  return env.AGENT_API_URL || `http://${env.AGENT_API_HOST || '127.0.0.1'}:${port(env, 'AGENT_API_PORT', 6386)}`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const apiPort = port(env, 'API_PORT', 6385);
   return {
@@ -141,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentTokenKey: env.AGENT_TOKEN_KEY || undefined,
     fastTrack: env.FAST_TRACK === 'true',
     ramdiskIsoUrl: env.RAMDISK_ISO_URL || undefined,
+    networkBoot: env.RAMDISK_URL ? { ramdiskUrl: env.RAMDISK_URL, agentApiUrl: agentApiUrl(env) } : undefined,
     bootMedia: env.RAMDISK_DIR
       ? {
           ramdiskDir: env.RAMDISK_DIR,
@@ -148,7 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           host: env.BOOT_MEDIA_HOST || '127.0.0.1',
           port: port(env, 'BOOT_MEDIA_PORT', 6387),
           publicUrl: env.BOOT_MEDIA_URL || undefined,
-          agentApiUrl: env.AGENT_API_URL || `http://${env.AGENT_API_HOST || '127.0.0.1'}:${port(env, 'AGENT_API_PORT', 6386)}`,
+          agentApiUrl: agentApiUrl(env),
         }
       : undefined,
     agentBootTimeoutSeconds: positiveNumber(env, 'AGENT_BOOT_TIMEOUT_SECONDS', 1800),

@@ -14,12 +14,16 @@ fetch_debian_packages() {
     -o APT::Install-Recommends=false -o Debug::NoLocking=1 install --download-only -y "$@" >/dev/null
 }
 
-# unpack_debian_packages: every cached package into a fresh $OUT/root.
+# unpack_debian_packages: every cached package into $OUT/root, unless that root holds these already.
 unpack_debian_packages() {
+  local deb unpacked
+  unpacked="$OUT/root/.unpacked-$(ls "$OUT"/debs/*.deb | sha256sum | cut -c1-16)"
+  [ -f "$unpacked" ] && return 0
   rm -rf "$OUT/root"
   mkdir -p "$OUT/root"
-  local deb
   for deb in "$OUT"/debs/*.deb; do dpkg-deb -x "$deb" "$OUT/root"; done
+  depmod --basedir "$OUT/root" "$(kernel_version)"
+  touch "$unpacked"
 }
 
 # package_versions PKG...: "name version" of the unpacked packages, for the build manifest.
@@ -42,12 +46,15 @@ copy_with_libraries() {
   install -D -m 0755 "$OUT/root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$tree/lib64/ld-linux-x86-64.so.2"
 }
 
-# install_busybox TREE: the static busybox with a link per applet.
+# install_busybox TREE: the static busybox with a link per applet, except where TREE already has
+# the real tool (util-linux's blkdiscard knows --zeroout, busybox's does not).
 install_busybox() {
-  local tree=$1 applet
+  local tree=$1 applet dir
   install -D -m 0755 "$OUT/root/bin/busybox" "$tree/bin/busybox"
   for applet in $("$tree/bin/busybox" --list-full); do
-    [ -e "$tree/$applet" ] || { mkdir -p "$tree/$(dirname "$applet")"; ln -s /bin/busybox "$tree/$applet"; }
+    for dir in bin sbin usr/bin usr/sbin; do [ -e "$tree/$dir/${applet##*/}" ] && continue 2; done
+    mkdir -p "$tree/$(dirname "$applet")"
+    ln -s /bin/busybox "$tree/$applet"
   done
 }
 
@@ -55,7 +62,6 @@ install_busybox() {
 install_kernel_modules() {
   local tree=$1 kver=$2 module file depends missing=()
   shift 2
-  depmod --basedir "$OUT/root" "$kver"
   for module in "$@"; do
     if ! depends=$(modprobe --dirname "$OUT/root" --set-version "$kver" --show-depends "$module" 2>/dev/null); then
       missing+=("$module")

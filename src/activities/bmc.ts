@@ -10,7 +10,7 @@ import { getDriver } from '../drivers/registry.js';
 import { driverSteps } from '../drivers/steps.js';
 import { BmcError, type Bmc } from '../drivers/types.js';
 import type { BootMedia } from '../boot/virtual-media.js';
-import { claimAgentToken } from '../db/agent.js';
+import { clearPresetAgentToken, presetAgentToken } from '../db/agent.js';
 import { deriveAgentToken, hashAgentToken, newAgentTokenNonce } from '../domain/agent.js';
 import { networkDataSchema } from '../domain/network-data.js';
 
@@ -42,19 +42,16 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
   }
 
   /**
-   * The agent token of this boot, issued now so the ISO can carry it (the boot was recorded just
-   * before, which ended the previous session). Stored as nonce and hash only; a retried activity
-   * finds its own claim and derives the same token again.
+   * The agent token of this boot, issued now so the ISO can carry it. Stored as nonce and hash only;
+   * the ramdisk's lookup adopts it as its session's token (and is never sent it).
    */
   async function agentTokenForBoot(nodeUuid: string): Promise<string> {
     const key = options.agentTokenKey;
     if (!key) throw ApplicationFailure.nonRetryable('AGENT_TOKEN_KEY is not set on the worker: a boot ISO cannot carry an agent token', 'Misconfigured');
     const nonce = newAgentTokenNonce();
     const token = deriveAgentToken(key, nodeUuid, nonce);
-    if (await claimAgentToken(pool, nodeUuid, { nonce, hash: hashAgentToken(token) })) return token;
-    const claimed = (await requireNode(pool, nodeUuid)).driver_internal_info.agent_token_nonce;
-    if (typeof claimed !== 'string') throw new Error('the agent token was claimed and released meanwhile; retrying');
-    return deriveAgentToken(key, nodeUuid, claimed);
+    await presetAgentToken(pool, nodeUuid, { nonce, hash: hashAgentToken(token) });
+    return token;
   }
 
   /** The ISO this boot inserts: built for it, or the one configured for every node. */
@@ -105,6 +102,7 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
         await bmc.ejectVirtualMedia?.();
         // The ISO (and the token on it) is no longer served once the boot is over.
         await options.bootMedia?.withdraw(node.uuid);
+        await clearPresetAgentToken(pool, node.uuid);
       });
     },
 

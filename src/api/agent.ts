@@ -6,7 +6,7 @@
 // Served on the agent listener only (AGENT_API_HOST/AGENT_API_PORT), never on the tenant API's.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { claimAgentToken, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
+import { claimAgentToken, presetAgentTokenOf, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
 import { recordEvent } from '../db/events.js';
 import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
@@ -83,9 +83,11 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
     if (!node || !expectsAgent(node)) throw noAgentExpected();
     const nonce = newAgentTokenNonce();
     const token = deriveAgentToken(tokenKey, node.uuid, nonce);
+    // A token that came with the boot media begins the session and is never sent over the network.
+    const preset = presetAgentTokenOf(node.driver_internal_info);
     // Only the first lookup of a session gets the token; later ones (a second agent, an attacker on
     // the provisioning network) see it hidden, and the agent that has it keeps using it.
-    const issued = await claimAgentToken(pool, node.uuid, { nonce, hash: hashAgentToken(token), sourceAddress: sourceAddress(req) });
+    const issued = await claimAgentToken(pool, node.uuid, { ...(preset ?? { nonce, hash: hashAgentToken(token) }), sourceAddress: sourceAddress(req) });
     res.set('cache-control', 'no-store').json({
       node: {
         uuid: node.uuid,
@@ -97,7 +99,7 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
       config: {
         heartbeat_timeout: HEARTBEAT_TIMEOUT_SECONDS,
         heartbeat_interval: HEARTBEAT_INTERVAL_SECONDS,
-        agent_token: issued ? token : MASK,
+        agent_token: issued && !preset ? token : MASK,
         agent_token_required: true,
       },
     });

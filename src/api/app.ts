@@ -11,6 +11,7 @@ import { deploymentsRouter } from './deployments.js';
 import { driversRouter } from './drivers.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
+import { ipxeRouter, type NetworkBootConfig } from './ipxe.js';
 import { checkJsonShape } from './json-shape.js';
 import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
@@ -34,6 +35,8 @@ export interface AgentApiDependencies {
   logger: Logger;
   /** Key the agent tokens are derived with (AGENT_TOKEN_KEY); without it lookups answer 503. */
   agentTokenKey?: string;
+  /** Where network-booting machines get the ramdisk; absent: every iPXE script exits to the next boot device. */
+  networkBoot?: NetworkBootConfig;
 }
 
 /** Bodies beyond this are refused with 413 before they are parsed. */
@@ -62,9 +65,10 @@ function baseApp(logger: Logger): express.Express {
  * The agents' API (lookup, heartbeat) on a listener of its own, so a deployment can put it on the
  * provisioning network only and keep the tenant API off it (and agents off the tenant API).
  */
-export function createAgentApp({ pool, operations, logger, agentTokenKey }: AgentApiDependencies): express.Express {
+export function createAgentApp({ pool, operations, logger, agentTokenKey, networkBoot }: AgentApiDependencies): express.Express {
   const app = baseApp(logger);
   app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
+  app.use('/v1', ipxeRouter(pool, networkBoot)); // booting machines hold no token
   app.use(unknownRoute);
   app.use(errorHandler(logger));
   return app;

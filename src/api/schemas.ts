@@ -42,7 +42,7 @@ export const nodeFields = z.strictObject({
   lessee: nullableText(255).default(null),
   retired: z.boolean().default(false),
   retired_reason: nullableText(255).default(null),
-  boot_interface: z.enum(['pxe', 'virtual-media']).default('pxe'),
+  boot_interface: z.enum(['pxe', 'ipxe', 'virtual-media']).default('pxe'),
   deploy_interface: z.enum(DEPLOY_INTERFACES).default('agent'),
 });
 export type NodeFields = z.infer<typeof nodeFields>;

@@ -5,7 +5,8 @@ import type { BootMediaConfig } from '../config.js';
 import type { NetworkData } from '../domain/network-data.js';
 import { writeBootIso } from './iso.js';
 import { MediaServer } from './media-server.js';
-import { ramdiskFiles, ramdiskKernelArguments } from './ramdisk.js';
+import { ramdiskKernelArguments } from '../domain/ramdisk.js';
+import { ramdiskFiles } from './ramdisk.js';
 
 export interface BootMediaContent {
   agentToken: string;

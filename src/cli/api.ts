@@ -48,7 +48,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const api = await listen(app, config.apiPort, config.apiHost);
   publicUrl ??= api.url;
   const agentApi = await listen(
-    createAgentApp({ pool, operations, logger, agentTokenKey: config.agentTokenKey }),
+    createAgentApp({ pool, operations, logger, agentTokenKey: config.agentTokenKey, networkBoot: config.networkBoot }),
     config.agentApiPort,
     config.agentApiHost,
   ).catch(async (err) => {

@@ -81,6 +81,33 @@ const AGENT_SESSION_KEYS: (keyof AgentSession)[] = [
   'agent_last_heartbeat',
 ];
 
+/**
+ * A token issued with a boot's media (a per-boot virtual-media ISO), before the ramdisk runs: its
+ * nonce and hash wait here, outside the session, until the lookup that begins the session adopts
+ * them. A later preset (the next boot) replaces it.
+ */
+export async function presetAgentToken(db: Queryable, nodeUuid: string, token: { nonce: string; hash: string }): Promise<void> {
+  await db.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1', [
+    nodeUuid,
+    JSON.stringify({ agent_preset_token_nonce: token.nonce, agent_preset_token_hash: token.hash }),
+  ]);
+}
+
+/** The preset token's nonce and hash, when the node's boot media carries one. */
+export function presetAgentTokenOf(driverInternalInfo: Record<string, unknown>): { nonce: string; hash: string } | undefined {
+  const { agent_preset_token_nonce: nonce, agent_preset_token_hash: hash } = driverInternalInfo;
+  return typeof nonce === 'string' && typeof hash === 'string' ? { nonce, hash } : undefined;
+}
+
+/** The boot media is gone: its token can begin no session any more. */
+export async function clearPresetAgentToken(db: Queryable, nodeUuid: string): Promise<void> {
+  await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info - 'agent_preset_token_nonce' - 'agent_preset_token_hash', updated_at = now()
+     WHERE uuid = $1`,
+    [nodeUuid],
+  );
+}
+
 /** Notes when a cleaning began: fast-track reuses no agent whose session began before it. */
 export async function markCleaningStarted(db: Queryable, nodeUuid: string): Promise<void> {
   await db.query(

@@ -64,6 +64,8 @@ export interface HarnessOptions {
   temporalAddress?: string;
   /** Lab machines are QEMU virtual machines (instead of simulated agents). */
   labVms?: boolean;
+  /** iPXE scripts of network boots (GET /v1/boot/ipxe). */
+  networkBoot?: Config['networkBoot'];
   /** The worker builds a virtual-media ISO per boot from this build:ramdisk folder; agents in VMs reach the API at 10.0.2.2. */
   ramdiskDir?: string;
 }
@@ -96,6 +98,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     fastTrack: options.fastTrack ?? false,
     agentBootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 120,
     ramdiskIsoUrl: options.ramdiskIsoUrl,
+    networkBoot: options.networkBoot,
     pgPoolSize: 5,
     pgConnectTimeoutMs: DEFAULT_PG_CONNECT_TIMEOUT_MS,
     pgStatementTimeoutMs: DEFAULT_PG_STATEMENT_TIMEOUT_MS,

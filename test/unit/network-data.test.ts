@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { networkDataSchema, prefixLength, resolvConf, staticNetworkCommands } from '../../src/domain/network-data.js';
 import { grubConfig } from '../../src/boot/iso.js';
-import { ramdiskKernelArguments } from '../../src/boot/ramdisk.js';
+import { ramdiskKernelArguments } from '../../src/domain/ramdisk.js';
 
 const example = {
   links: [{ id: 'port-1', type: 'phy', ethernet_mac_address: '52:54:00:AA:BB:01', mtu: 9000 }],
