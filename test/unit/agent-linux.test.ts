@@ -140,12 +140,16 @@ describe('the Linux platform', () => {
     );
   });
 
-  it('enters the config drive in the GPT at the extent the image writer uses (sgdisk on a file)', async () => {
+  it('enters the config drive in the GPT at the extent the image writer uses, past the end of a smaller image (sgdisk on a file)', async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpt-')), 'disk.img');
+    // A 64 MiB whole-disk image written to an 8 GiB disk: its backup GPT sits mid-disk.
     const fd = openSync(file, 'w');
-    ftruncateSync(fd, 8 * GiB);
+    ftruncateSync(fd, 64 * 1024 ** 2);
     closeSync(fd);
-    await runCommand('sgdisk', ['--clear', '--new=1:1M:+512M', file]);
+    await runCommand('sgdisk', ['--clear', '--new=1:1M:+32M', file]);
+    const grown = openSync(file, 'r+');
+    ftruncateSync(grown, 8 * GiB);
+    closeSync(grown);
     const disk: Disk = { ...sda, path: file, sizeBytes: 8 * GiB };
     const extent = configDriveExtent(disk.sizeBytes);
     await new LinuxPlatform({ run: runCommand }).addConfigDrivePartition(disk, extent);

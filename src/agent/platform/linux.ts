@@ -186,6 +186,8 @@ export class LinuxPlatform implements Platform {
   }
 
   async addConfigDrivePartition(disk: Disk, extent: Extent): Promise<void> {
+    // An image smaller than the disk leaves its backup GPT mid-disk, so the GPT would end there: move it to the end first.
+    await this.#run('sgdisk', ['--move-second-header', disk.path]);
     await this.#run('sgdisk', [
       `--new=0:${extent.offset / MiB}M:+${extent.length / MiB}M`,
       '--change-name=0:config-2',
