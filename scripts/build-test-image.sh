@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${RAMDISK_DIR:-.data/ramdisk}")
 # shellcheck source=lib/debian-root.sh
 source scripts/lib/debian-root.sh
-IMAGE_MIB=64
-ESP_MIB=60
+IMAGE_MIB=32
+ESP_MIB=28
 
 [ -f "$OUT/bootx64.efi" ] || bash scripts/build-ramdisk.sh
 stamp="$OUT/.instance-$(cat scripts/build-test-image.sh scripts/ramdisk/instance-init "$OUT/manifest.txt" | sha256sum | cut -c1-16)"

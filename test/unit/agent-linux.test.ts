@@ -121,6 +121,20 @@ describe('the Linux platform', () => {
     }
   });
 
+  it('reads PARTUUID and type from the GPT where lsblk has none (a ramdisk without udev)', async () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpt-')), 'disk.img');
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, 64 * 1024 ** 2);
+    closeSync(fd);
+    await runCommand('sgdisk', ['--new=1:1M:+32M', '--typecode=1:ef00', '--partition-guid=1:7e3ba7ed-0000-4000-8000-0000000000e5', file]);
+    const withoutUdev = JSON.stringify({
+      blockdevices: [{ name: 'sda', path: file, type: 'disk', children: [{ name: 'sda1', path: `${file}1`, type: 'part', partuuid: null, parttype: null }] }],
+    });
+    const run = async (command: string) => (command === 'lsblk' ? withoutUdev : '');
+    const entry = await new LinuxPlatform({ root: fakeRoot(), run }).installBootloader({ ...sda, path: file }, { loader: '\\EFI\\BOOT\\BOOTX64.EFI', label: 'tempered' });
+    assert.deepEqual([entry.partitionNumber, entry.partitionUuid], [1, '7e3ba7ed-0000-4000-8000-0000000000e5']);
+  });
+
   it('kexecs: mounts the root partition read-only, loads kernel and initrd, unmounts, syncs, jumps', async () => {
     const { calls, run } = recordingRunner();
     const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'kexec-'));

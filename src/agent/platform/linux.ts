@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { resolvConf, staticNetworkCommands, type NetworkData } from '../../domain/network-data.js';
-import { EFI_SYSTEM_PARTITION_TYPE } from '../gpt.js';
+import { EFI_SYSTEM_PARTITION_TYPE, readGpt } from '../gpt.js';
 import { runCommand, type RunCommand } from '../exec.js';
 import type { BootEntry, BootloaderRequest, Disk, Extent, Inventory, KexecRequest, Platform } from './types.js';
 
@@ -157,8 +157,22 @@ export class LinuxPlatform implements Platform {
     };
   }
 
+  /**
+   * lsblk takes PARTUUID and PARTTYPE from udev's database; a ramdisk without udev has none, so
+   * missing ones are read from the disk's GPT itself, matched by partition number.
+   */
   async #partitions(disk: Disk): Promise<Partition[]> {
-    return parseLsblkPartitions(await this.#run('lsblk', ['--json', '--output', 'NAME,PATH,TYPE,PARTUUID,PARTTYPE', disk.path]));
+    const partitions = parseLsblkPartitions(await this.#run('lsblk', ['--json', '--output', 'NAME,PATH,TYPE,PARTUUID,PARTTYPE', disk.path]));
+    if (partitions.every((p) => p.partuuid && p.parttype)) return partitions;
+    const gpt = await readGpt(disk.path);
+    return Promise.all(
+      partitions.map(async (partition) => {
+        if (partition.partuuid && partition.parttype) return partition;
+        const number = await this.#partitionNumber(partition);
+        const entry = gpt.find((e) => e.number === number);
+        return { ...partition, partuuid: partition.partuuid ?? entry?.uniqueGuid ?? null, parttype: partition.parttype ?? entry?.typeGuid ?? null };
+      }),
+    );
   }
 
   async #partitionNumber(partition: Partition): Promise<number> {
