@@ -65,15 +65,16 @@ write_initramfs "$tree" "$OUT/initramfs.img"
 cp "$OUT/root/boot/vmlinuz-$kver" "$OUT/vmlinuz"
 
 step "GRUB for UEFI and the ramdisk ISO"
-write_grub_efi "$OUT/bootx64.efi"
+# The ISO's root holds the marker (not the FAT boot image inside it, which has no grub.cfg).
+write_grub_efi "$OUT/bootx64.efi" .tempered-ramdisk
 esp="$OUT/esp"
-rm -rf "$esp" && mkdir -p "$esp/EFI/BOOT" && cp "$OUT/bootx64.efi" "$esp/EFI/BOOT/BOOTX64.EFI" && : >"$esp/.tempered-boot"
+rm -rf "$esp" && mkdir -p "$esp/EFI/BOOT" && cp "$OUT/bootx64.efi" "$esp/EFI/BOOT/BOOTX64.EFI"
 find "$esp" -exec touch --date=@"${SOURCE_DATE_EPOCH:-0}" {} +
 write_efi_system_image "$OUT/efiboot.img" 4 "$esp"
 iso="$OUT/iso"
 rm -rf "$iso" && mkdir -p "$iso/boot/grub"
 cp "$OUT/vmlinuz" "$OUT/initramfs.img" "$OUT/efiboot.img" "$iso/boot/"
-: >"$iso/.tempered-boot"
+: >"$iso/.tempered-ramdisk"
 cat >"$iso/boot/grub/grub.cfg" <<EOF
 set timeout=0
 menuentry "Tempered ramdisk" {

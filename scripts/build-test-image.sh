@@ -12,7 +12,7 @@ source scripts/lib/debian-root.sh
 IMAGE_MIB=32
 ESP_MIB=28
 
-[ -f "$OUT/bootx64.efi" ] || bash scripts/build-ramdisk.sh
+[ -f "$OUT/manifest.txt" ] || bash scripts/build-ramdisk.sh
 stamp="$OUT/.instance-$(cat scripts/build-test-image.sh scripts/ramdisk/instance-init "$OUT/manifest.txt" | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ]; then
   echo "test image is up to date: $OUT/instance.img"
@@ -30,8 +30,8 @@ esp="$OUT/instance-esp"
 rm -rf "$esp" && mkdir -p "$esp/EFI/BOOT" "$esp/boot/grub"
 write_initramfs "$tree" "$esp/boot/initramfs.img"
 cp "$OUT/vmlinuz" "$esp/boot/vmlinuz"
-cp "$OUT/bootx64.efi" "$esp/EFI/BOOT/BOOTX64.EFI"
-: >"$esp/.tempered-boot"
+write_grub_efi "$esp/EFI/BOOT/BOOTX64.EFI" .tempered-instance
+: >"$esp/.tempered-instance"
 cat >"$esp/boot/grub/grub.cfg" <<'CFG'
 set timeout=0
 menuentry "Tempered test instance" {

@@ -90,25 +90,23 @@ write_initramfs() {
     zstd -q -T0 -9 -f -o "$file"
 }
 
-# write_grub_efi FILE: GRUB for x86_64 UEFI that finds the volume holding /.tempered-boot and runs
-# its /boot/grub/grub.cfg; the same program boots the ramdisk ISO and the test image's ESP.
+# write_grub_efi FILE MARKER: GRUB for x86_64 UEFI that finds the volume holding the file /MARKER
+# and runs its /boot/grub/grub.cfg. Each medium has its own marker: a machine whose disk holds an
+# instance must still boot the ramdisk from its CD, not the first volume that has a grub.cfg.
 write_grub_efi() {
-  local file=$1 embedded
+  local file=$1 marker=$2 embedded
   embedded=$(mktemp)
-  cat >"$embedded" <<'EOF'
-search --no-floppy --file --set=root /.tempered-boot
-configfile ($root)/boot/grub/grub.cfg
-EOF
+  printf 'search --no-floppy --file --set=root /%s\nconfigfile ($root)/boot/grub/grub.cfg\n' "$marker" >"$embedded"
   grub-mkstandalone --format=x86_64-efi --output="$file" --locales= --fonts= --themes= \
     --install-modules="linux normal configfile search search_fs_file iso9660 fat part_gpt echo serial terminal test all_video efi_gop" \
     --modules="search search_fs_file iso9660 fat part_gpt configfile" "boot/grub/grub.cfg=$embedded"
   rm -f "$embedded"
 }
 
-# write_efi_system_image FILE SIZE_MIB SOURCE_DIR: a FAT image holding SOURCE_DIR's files.
+# write_efi_system_image FILE SIZE_MIB SOURCE_DIR: a FAT image holding SOURCE_DIR's files, dot files too.
 write_efi_system_image() {
   local file=$1 size=$2 source=$3
   rm -f "$file"
   mkfs.vfat -C --invariant -i 7e3ba7ed -n TEMPERED "$file" $((size * 1024)) >/dev/null
-  MTOOLS_SKIP_CHECK=1 mcopy -s -i "$file" "$source"/* "$source"/.tempered-boot ::/
+  (shopt -s dotglob && MTOOLS_SKIP_CHECK=1 mcopy -s -i "$file" "$source"/* ::/)
 }

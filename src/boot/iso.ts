@@ -35,7 +35,8 @@ export async function writeBootIso(output: string, ramdisk: RamdiskFiles, conten
       `boot/initramfs.img=${ramdisk.initramfs}`,
       `boot/efiboot.img=${ramdisk.efiBootImage}`,
       `boot/grub/grub.cfg=${await staged('grub.cfg', grubConfig(content.kernelArguments))}`,
-      `.tempered-boot=${await staged('marker', '')}`,
+      // What the ISO's GRUB searches for, to tell this volume from a disk's own EFI partition.
+      `.tempered-ramdisk=${await staged('marker', '')}`,
     ];
     for (const [name, text] of Object.entries(content.files)) {
       if (!/^[a-z0-9_.-]+$/.test(name)) throw new Error(`ISO file name "${name}" is not a plain name`);
