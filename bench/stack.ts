@@ -3,7 +3,7 @@
 // simulated machines enrolled through the API, whose agents log to one file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -136,8 +136,10 @@ function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv, stops: St
 }
 
 export function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
-  return Math.round(Number(line.split(/\s+/)[1]) / 1024);
+  // An exited process (a zombie, or gone) has no RSS: 0, so a sampler never throws and orphans the stack.
+  const status = existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
+  const line = status.split('\n').find((l) => l.startsWith('VmRSS:'));
+  return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
 }
 
 /** Samples the processes' RSS every 200 ms until stopped; stop() returns each one's peak in MB. */
