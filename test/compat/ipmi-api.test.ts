@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
+import { assertNoSecret, historyText } from '../support/secrets.js';
+import { ended, finished } from '../support/workflows.js';
 import { startIpmiSim, type IpmiSim } from './emulators.js';
 
 const USERNAME = 'admin';
@@ -32,11 +34,15 @@ describe('ipmi nodes through the API against ipmi_sim', () => {
   it('manages an ipmi node and powers it on, reaching the simulated chassis', async () => {
     const uuid = await createNode('ipmi-good', PASSWORD);
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' })).status, 202);
-    const managed = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'manageable');
+    await finished(h, uuid);
+    const managed = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.equal(managed.provision_state, 'manageable');
     assert.deepEqual([managed.power_state, managed.last_error], ['power off', null]);
 
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' })).status, 202);
-    await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.power_state === 'power on' && n.target_power_state === null);
+    await finished(h, uuid);
+    const powered = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.deepEqual([powered.power_state, powered.target_power_state], ['power on', null]);
     assert.equal(await sim.chassis('power'), '1');
   });
 
@@ -44,9 +50,11 @@ describe('ipmi nodes through the API against ipmi_sim', () => {
     const wrong = 'wrong-ipmi-pw';
     const uuid = await createNode('ipmi-wrong-password', wrong);
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' })).status, 202);
-    const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'enroll' && n.last_error);
+    await ended(h, uuid);
+    const node = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.equal(node.provision_state, 'enroll');
     assert.match(node.last_error, /rejected the user name or password/);
-    assert.ok(!node.last_error.includes(wrong));
+    assertNoSecret('last_error', node.last_error, [wrong], USERNAME);
 
     const history = await h.client.workflow.getHandle(`node/${uuid}`).fetchHistory();
     const activityStarts = history.events!.filter((e) => e.activityTaskStartedEventAttributes);
@@ -55,7 +63,7 @@ describe('ipmi nodes through the API against ipmi_sim', () => {
       activityStarts.every((e) => (e.activityTaskStartedEventAttributes!.attempt ?? 1) === 1),
       'a wrong password is not retried',
     );
-    assert.ok(!JSON.stringify(history).includes(wrong), 'no password in workflow history');
+    assertNoSecret('the workflow history', historyText(history), [wrong], USERNAME);
   });
 
   it('refuses bad ipmi driver_info with a 400 naming the key', async () => {

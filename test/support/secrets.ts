@@ -22,3 +22,8 @@ export function assertNoSecret(where: string, text: string, secrets: readonly st
     assert.ok(!decoded.includes(secret), `a secret appears base64-encoded in ${where}`);
   }
 }
+
+/** A workflow history as text, its payloads (Uint8Array) decoded, as the Temporal UI shows them. */
+export function historyText(history: unknown): string {
+  return JSON.stringify(history, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+}
