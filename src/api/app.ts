@@ -13,6 +13,8 @@ import { errorHandler, unknownRoute } from './errors.js';
 import { eventsRouter } from './events.js';
 import { ipxeRouter, type NetworkBootConfig } from './ipxe.js';
 import { checkJsonShape } from './json-shape.js';
+import { negotiateVersion, versionsRouter } from './ironic.js';
+import type { ApiMetrics } from './metrics.js';
 import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
 import { portsRouter } from './ports.js';
@@ -27,6 +29,7 @@ export interface ApiDependencies {
   authMode: AuthMode;
   /** Where callers reach the API, for links; resolved once the listener is bound, hence a function. */
   publicUrl: () => string;
+  metrics: ApiMetrics;
 }
 
 export interface AgentApiDependencies {
@@ -37,16 +40,18 @@ export interface AgentApiDependencies {
   agentTokenKey?: string;
   /** Where network-booting machines get the ramdisk; absent: every iPXE script exits to the next boot device. */
   networkBoot?: NetworkBootConfig;
+  metrics: ApiMetrics;
 }
 
 /** Bodies beyond this are refused with 413 before they are parsed. */
 const BODY_LIMIT = '256kb';
 
 /** What both listeners share: request ids, request logs without bodies, JSON bodies. */
-function baseApp(logger: Logger): express.Express {
+function baseApp(logger: Logger, metrics: ApiMetrics): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(metrics.measure);
   app.use(requestId);
   app.use(
     pinoHttp({
@@ -65,8 +70,8 @@ function baseApp(logger: Logger): express.Express {
  * The agents' API (lookup, heartbeat) on a listener of its own, so a deployment can put it on the
  * provisioning network only and keep the tenant API off it (and agents off the tenant API).
  */
-export function createAgentApp({ pool, operations, logger, agentTokenKey, networkBoot }: AgentApiDependencies): express.Express {
-  const app = baseApp(logger);
+export function createAgentApp({ pool, operations, logger, agentTokenKey, networkBoot, metrics }: AgentApiDependencies): express.Express {
+  const app = baseApp(logger, metrics);
   app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
   app.use('/v1', ipxeRouter(pool, networkBoot)); // booting machines hold no token
   app.use(unknownRoute);
@@ -75,15 +80,17 @@ export function createAgentApp({ pool, operations, logger, agentTokenKey, networ
 }
 
 /** The API for operators and tenants; every /v1 route needs an API token. */
-export function createApp({ pool, operations, logger, authMode, publicUrl }: ApiDependencies): express.Express {
-  const app = baseApp(logger);
+export function createApp({ pool, operations, logger, authMode, publicUrl, metrics }: ApiDependencies): express.Express {
+  const app = baseApp(logger, metrics);
   Object.defineProperty(app.locals, 'publicUrl', { get: publicUrl });
 
   app.get('/healthz', async (_req, res) => {
     await pool.query('SELECT 1');
     res.json({ status: 'ok' });
   });
-  app.get('/', (_req, res) => res.json({ name: 'Tempered', versions: [{ id: 'v1', links: [{ rel: 'self', href: '/v1' }] }] }));
+  app.use(negotiateVersion);
+  app.use(versionsRouter());
+  app.use(metrics.router); // GET /metrics: for a Prometheus on the same host (the API listens on loopback)
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations));

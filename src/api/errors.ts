@@ -79,6 +79,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (apiError.retryAfterSeconds !== undefined) res.set('retry-after', String(apiError.retryAfterSeconds));
     res.status(apiError.status).json({
       error: { code: apiError.code, message: apiError.message, ...(apiError.field ? { field: apiError.field } : {}) },
+      // Ironic's shape, which its clients read: a JSON string, as Ironic has always sent it.
+      error_message: JSON.stringify({ faultstring: apiError.message, faultcode: apiError.status < 500 ? 'Client' : 'Server', debuginfo: null }),
     });
   };
 }

@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { listEvents, recordEvent } from '../db/events.js';
 import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { checkDriverInfo, secretToGiveAgain } from '../domain/drivers.js';
+import { checkDriverInfo, DRIVERS, secretToGiveAgain } from '../domain/drivers.js';
 import type { Action } from '../domain/policy.js';
 import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
 import { accessNode, authorize, visibleTo } from './auth.js';
@@ -13,18 +13,21 @@ import type { Operations } from './operations.js';
 import { applyPatchBody } from './patch.js';
 import { DEPLOY_VERBS, requestProvision } from './provisioning.js';
 import {
+  bootDeviceRequest,
   createNode,
   historyQuery,
   maintenanceRequest,
   nodeFields,
   nodeListQuery,
+  nodeShowQuery,
   powerRequest,
   provisionRequest,
   trait,
   traitsRequest,
   type NodeFields,
 } from './schemas.js';
-import { eventView, nodeView, pageView } from './views.js';
+import { validateNode } from './node-validation.js';
+import { eventView, nodeView, pageView, pickFields } from './views.js';
 
 function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
   const problem = checkDriverInfo(fields.driver, fields.driver_info);
@@ -54,14 +57,21 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     res.status(201).location(`/v1/nodes/${node.uuid}`).json(nodeView(req, node));
   });
 
-  router.get('/', async (req, res) => {
-    const { limit, marker, ...filters } = parse(nodeListQuery, req.query, 'query');
-    const nodes = await listNodes(pool, { ...filters, visible_to: visibleTo(req) }, { limit, marker });
-    res.json(pageView(req, 'nodes', nodes, nodes.map((n) => nodeView(req, n)), limit));
+  // Lists are always detailed, so Ironic's /v1/nodes/detail is the same list.
+  router.get(['/', '/detail'], async (req, res) => {
+    const { limit, marker, fields, sort_key, sort_dir, detail: _detail, ...filters } = parse(nodeListQuery, req.query, 'query');
+    const sort = sort_key && { column: sort_key, direction: sort_dir };
+    const nodes = await listNodes(pool, { ...filters, visible_to: visibleTo(req) }, { limit, marker, sort });
+    res.json(pageView(req, 'nodes', nodes, nodes.map((n) => pickFields(nodeView(req, n), fields)), limit));
   });
 
   router.get('/:node', async (req, res) => {
-    res.json(nodeView(req, await loadNode(req, 'node:get')));
+    const { fields } = parse(nodeShowQuery, req.query, 'query');
+    res.json(pickFields(nodeView(req, await loadNode(req, 'node:get')), fields));
+  });
+
+  router.get('/:node/validate', async (req, res) => {
+    res.json(validateNode(await loadNode(req, 'node:get')));
   });
 
   router.patch('/:node', async (req, res) => {
@@ -94,10 +104,13 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     res.status(204).end();
   });
 
+  // `steps`: the running clean or deploy's plan, each step with its status (null when none runs),
+  // from which a client shows "step N of M".
   router.get('/:node/states', async (req, res) => {
-    const { power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at } =
-      await loadNode(req, 'node:get');
-    res.json({ power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at });
+    const node = await loadNode(req, 'node:get');
+    const { power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at } = node;
+    const steps = (await operations.queryPlan(node.uuid)) ?? null;
+    res.json({ power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at, steps });
   });
 
   router.put('/:node/states/power', async (req, res) => {
@@ -119,6 +132,26 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
       instanceInfo: configdrive && { ...node.instance_info, configdrive },
     });
     res.status(202).location(`/v1/nodes/${node.uuid}/states`).end();
+  });
+
+  router.get('/:node/management/boot_device', async (req, res) => {
+    const node = await loadNode(req, 'node:get');
+    res.json(await operations.bootDevice(node, { nodeUuid: node.uuid, context: requestContext(req) }));
+  });
+
+  router.put('/:node/management/boot_device', async (req, res) => {
+    const { boot_device, persistent } = parse(bootDeviceRequest, req.body);
+    const node = await loadNode(req, 'node:power');
+    if (!DRIVERS[node.driver]?.bootDevices.includes(boot_device)) {
+      throw badRequest('boot_device', `driver "${node.driver}" cannot boot from "${boot_device}"; it can: ${DRIVERS[node.driver]?.bootDevices.join(', ')}`);
+    }
+    await operations.bootDevice(node, { nodeUuid: node.uuid, device: boot_device, persistent, context: requestContext(req) });
+    res.status(204).end();
+  });
+
+  router.get('/:node/management/boot_device/supported', async (req, res) => {
+    const node = await loadNode(req, 'node:get');
+    res.json({ supported_boot_devices: DRIVERS[node.driver]?.bootDevices ?? [] });
   });
 
   router.put('/:node/maintenance', async (req, res) => {

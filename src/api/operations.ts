@@ -4,8 +4,10 @@ import {
   isGrpcDeadlineError,
   isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
+  type WorkflowHandle,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -19,11 +21,13 @@ import {
   Operation,
   ProvisionStateKey,
   nodeWorkflowId,
+  type BootDeviceInput,
+  type BootDeviceSetting,
   type PowerInput,
   type ProvisionInput,
 } from '../workflows/contract.js';
 import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery, type AgentCommandEnd } from '../workflows/signals.js';
-import { conflict, unavailable } from './errors.js';
+import { ApiError, conflict, unavailable } from './errors.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
 /**
@@ -48,12 +52,26 @@ export class Operations {
     readonly taskQueue: string,
   ) {}
 
-  startPower(node: NodeRecord, input: PowerInput): Promise<string> {
-    return this.call(() => this.start('powerWorkflow', node, `power:${input.target}`, input));
+  async startPower(node: NodeRecord, input: PowerInput): Promise<string> {
+    return (await this.call(() => this.start('powerWorkflow', node, `power:${input.target}`, input))).workflowId;
   }
 
-  startProvision(node: NodeRecord, input: ProvisionInput): Promise<string> {
-    return this.call(() => this.start('provisionWorkflow', node, input.verb, input));
+  async startProvision(node: NodeRecord, input: ProvisionInput): Promise<string> {
+    return (await this.call(() => this.start('provisionWorkflow', node, input.verb, input))).workflowId;
+  }
+
+  /** Sets (when a device is given) and reads the node's boot device, waiting for the BMC's answer. */
+  async bootDevice(node: NodeRecord, input: BootDeviceInput): Promise<BootDeviceSetting> {
+    const operation = input.device ? `boot_device:${input.device}` : 'boot_device';
+    const handle = await this.call(() => this.start('bootDeviceWorkflow', node, operation, input));
+    try {
+      return await handle.result();
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) {
+        throw new ApiError(502, 'bmc_error', `the BMC of node ${node.uuid} failed: ${err.cause?.message ?? err.message}`);
+      }
+      throw err;
+    }
   }
 
   /** The operation holding the node's lock, if any. */
@@ -127,11 +145,11 @@ export class Operations {
   }
 
   private async start(
-    workflowType: 'powerWorkflow' | 'provisionWorkflow',
+    workflowType: 'powerWorkflow' | 'provisionWorkflow' | 'bootDeviceWorkflow',
     node: NodeRecord,
     operation: string,
-    input: PowerInput | ProvisionInput,
-  ): Promise<string> {
+    input: PowerInput | ProvisionInput | BootDeviceInput,
+  ): Promise<WorkflowHandle> {
     const workflowId = nodeWorkflowId(node.uuid);
     const searchAttributes: ConstructorParameters<typeof TypedSearchAttributes>[0] = [
       { key: NodeUuid, value: node.uuid },
@@ -140,7 +158,7 @@ export class Operations {
       ...(node.name ? [{ key: NodeName, value: node.name }] : []),
     ];
     try {
-      await this.client.workflow.start(workflowType, {
+      return await this.client.workflow.start(workflowType, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
@@ -153,7 +171,6 @@ export class Operations {
       }
       throw err;
     }
-    return workflowId;
   }
 }
 

@@ -36,8 +36,9 @@ export async function requestProvision(
   if (UNIMPLEMENTED_VERBS.includes(verb)) {
     throw new ApiError(400, 'not_implemented', `"${verb}" is not available in this version of Tempered`, 'target');
   }
+  let next: ReturnType<typeof nextState>;
   try {
-    nextState(node, verb);
+    next = nextState(node, verb);
   } catch (err) {
     if (err instanceof IllegalTransition) throw conflict('illegal_state', err.message);
     throw err;
@@ -63,8 +64,13 @@ export async function requestProvision(
   // start, in a transaction committed only once the start won the node's lock. So a refused
   // request changes nothing, and the row lock the write takes keeps the new operation's
   // activities (which lock the node row first) from reading the node before the commit.
+  //
+  // The target is shown from the moment the request is accepted, not from the operation's first
+  // step: Ironic's clients poll right after the 202 and take a stable state without a target as
+  // the operation having ended.
   await inTransaction(pool, async (client) => {
-    if (options.instanceInfo) await updateNode(client, node.uuid, { instance_info: options.instanceInfo });
+    const target_provision_state = next.target_provision_state ?? next.provision_state;
+    await updateNode(client, node.uuid, { target_provision_state, ...(options.instanceInfo && { instance_info: options.instanceInfo }) });
     await options.recordStart?.(client);
     await operations.startProvision(node, {
       nodeUuid: node.uuid,

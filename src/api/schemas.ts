@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { networkDataSchema } from '../domain/network-data.js';
 import { EVENT_KINDS } from '../db/events.js';
-import { DEPLOY_INTERFACES } from '../domain/drivers.js';
+import { SYSTEM_NODE_FIELDS, WRITABLE_NODE_FIELDS } from '../db/nodes.js';
+import { BOOT_DEVICES, DEPLOY_INTERFACES } from '../domain/drivers.js';
 import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
@@ -137,6 +138,9 @@ export const createDeployment = z
   });
 export type CreateDeployment = z.infer<typeof createDeployment>;
 
+/** PUT /v1/nodes/{id}/management/boot_device, as Ironic takes it. */
+export const bootDeviceRequest = z.strictObject({ boot_device: z.enum(BOOT_DEVICES), persistent: z.boolean().default(false) });
+
 export const maintenanceRequest = z.strictObject({ reason: z.string().max(255).optional() });
 
 /** `limit` (default 100, at most 1000) and `marker` (the last UUID of the previous page). */
@@ -146,13 +150,29 @@ export const pageQuery = z.strictObject({
 });
 const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
 
+/** Every field a node is shown with, the names `fields=` may pick. */
+export const NODE_VIEW_FIELDS = ['uuid', ...WRITABLE_NODE_FIELDS, ...SYSTEM_NODE_FIELDS, 'created_at', 'updated_at', 'links'] as const;
+/** Ironic's `fields=a,b,c`: show only these fields of each node. */
+const nodeFieldsParam = z
+  .string()
+  .transform((list) => list.split(',').map((f) => f.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(NODE_VIEW_FIELDS, { message: `each must be one of: ${NODE_VIEW_FIELDS.join(', ')}` })).min(1));
+/** Columns a node list may be sorted by (Ironic's sort_key). */
+export const NODE_SORT_KEYS = ['uuid', 'name', 'driver', 'provision_state', 'power_state', 'resource_class', 'owner', 'lessee', 'created_at', 'updated_at', 'provision_updated_at'] as const;
+
 export const nodeListQuery = pageQuery.extend({
   provision_state: z.enum(PROVISION_STATES as [string, ...string[]]).optional(),
   driver: z.string().optional(),
   maintenance: booleanParam.optional(),
   resource_class: z.string().optional(),
   owner: z.string().optional(),
+  fields: nodeFieldsParam.optional(),
+  sort_key: z.enum(NODE_SORT_KEYS).optional(),
+  sort_dir: z.enum(['asc', 'desc']).default('asc'),
+  /** Ironic's detail=True: node lists here are always detailed, so it is accepted and changes nothing. */
+  detail: z.enum(['true', 'false', 'True', 'False']).optional(),
 });
+export const nodeShowQuery = z.strictObject({ fields: nodeFieldsParam.optional() });
 
 export const createPort = z.strictObject({
   address: z.string().transform((s) => s.toLowerCase()).pipe(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56')),

@@ -29,6 +29,12 @@ export function nodeView(req: Request, node: NodeRecord) {
   };
 }
 
+/** Only the fields asked for (Ironic's `fields=`), or all of them. */
+export function pickFields<T extends object>(view: T, fields: readonly string[] | undefined): Partial<T> {
+  if (!fields) return view;
+  return Object.fromEntries(Object.entries(view).filter(([key]) => fields.includes(key))) as Partial<T>;
+}
+
 export function templateView(req: Request, template: DeployTemplateRecord) {
   return { ...template, links: link(req, `/v1/deploy_templates/${template.uuid}`) };
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type express from 'express';
 import { Client, Connection } from '@temporalio/client';
 import { createAgentApp, createApp } from '../api/app.js';
+import { createApiMetrics } from '../api/metrics.js';
 import { bootstrapAdminToken } from '../api/auth.js';
 import { Operations } from '../api/operations.js';
 import type { Config } from '../config.js';
@@ -44,11 +45,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   }
   const operations = new Operations(client, config.taskQueue);
   let publicUrl = config.publicUrl;
-  const app = createApp({ pool, operations, logger, authMode: config.authMode, publicUrl: () => publicUrl! });
+  // One set of metrics for both listeners: /metrics on the API counts the agents' heartbeats too.
+  const metrics = createApiMetrics(pool);
+  const app = createApp({ pool, operations, logger, authMode: config.authMode, publicUrl: () => publicUrl!, metrics });
   const api = await listen(app, config.apiPort, config.apiHost);
   publicUrl ??= api.url;
   const agentApi = await listen(
-    createAgentApp({ pool, operations, logger, agentTokenKey: config.agentTokenKey, networkBoot: config.networkBoot }),
+    createAgentApp({ pool, operations, logger, agentTokenKey: config.agentTokenKey, networkBoot: config.networkBoot, metrics }),
     config.agentApiPort,
     config.agentApiHost,
   ).catch(async (err) => {

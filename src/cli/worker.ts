@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { BootMedia } from '../boot/virtual-media.js';
+import { ActivityMetrics } from '../activities/metrics.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { openPool } from './database.js';
@@ -13,32 +14,43 @@ import { sibling } from './paths.js';
 /** Built by `npm run build`; without it (tests, tsx) the worker bundles the sources itself. */
 const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
-function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+/** Times and counts every operation (a workflow interceptor, so it is bundled with the workflows). */
+const WORKFLOW_INTERCEPTORS = sibling(import.meta.url, '../workflows/interceptors');
+
+/** The prebuilt bundle (its workflow interceptors bundled in), else the sources with the interceptors. */
+function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string; workflowModules: string[] } {
   const codePath = process.env.TEMPERED_WORKFLOW_BUNDLE ?? PREBUILT_BUNDLE;
   if (existsSync(codePath)) return { workflowBundle: { codePath } };
-  return { workflowsPath: sibling(import.meta.url, '../workflows/index') };
+  return { workflowsPath: sibling(import.meta.url, '../workflows/index'), workflowModules: [WORKFLOW_INTERCEPTORS] };
 }
 
 export async function writeWorkflowBundle(codePath = PREBUILT_BUNDLE): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: sibling(import.meta.url, '../workflows/index'),
+    workflowInterceptorModules: [WORKFLOW_INTERCEPTORS],
     logger: new DefaultLogger('WARN'),
   });
   writeFileSync(codePath, code);
 }
 
-/** Routes the SDK's own logs (and workflow/activity `log`) into pino. */
-export function installRuntimeLogger(logger: Logger): void {
+/**
+ * Routes the SDK's own logs (and workflow/activity `log`) into pino and, given `metricsAddress`,
+ * serves the runtime's metrics there in Prometheus' format: Temporal's own (task latencies, polls,
+ * slots) and Tempered's (operations, activities, BMC calls), at /metrics.
+ */
+export function installRuntimeLogger(logger: Logger, metricsAddress?: string): void {
   const level = (logger.level === 'trace' ? 'TRACE' : logger.level.toUpperCase()) as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
       const method = entryLevel.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[method](meta ?? {}, message);
     }),
+    ...(metricsAddress && { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }),
   });
 }
 
 export async function createWorker(config: Config, connection: NativeConnection, pool: Pool): Promise<Worker> {
+  const { workflowModules = [], ...workflowBundleOrPath } = { workflowModules: undefined, ...workflowSource() };
   return Worker.create({
     connection,
     namespace: config.temporalNamespace,
@@ -50,7 +62,8 @@ export async function createWorker(config: Config, connection: NativeConnection,
       bootMedia: config.bootMedia && new BootMedia(config.bootMedia),
       agentBootTimeoutSeconds: config.agentBootTimeoutSeconds,
     }),
-    ...workflowSource(),
+    ...workflowBundleOrPath,
+    interceptors: { workflowModules, activity: [(context) => ({ inbound: new ActivityMetrics(context) })] },
     ...config.worker,
     shutdownGraceTime: '10s',
   });
@@ -58,7 +71,7 @@ export async function createWorker(config: Config, connection: NativeConnection,
 
 /** Runs until SIGINT/SIGTERM (the SDK's runtime traps them and drains the worker). */
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
-  installRuntimeLogger(logger);
+  installRuntimeLogger(logger, config.workerMetricsAddress);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const pool = openPool(config, logger);
   try {

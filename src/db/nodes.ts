@@ -147,6 +147,14 @@ export function listNodes(db: Queryable, filters: NodeFilters, page: Page): Prom
   );
 }
 
+/** How many nodes are in each provision state (the states with none are left out). */
+export async function countNodesByProvisionState(db: Queryable): Promise<{ provision_state: string; count: number }[]> {
+  const { rows } = await db.query<{ provision_state: string; count: string }>(
+    'SELECT provision_state, count(*) AS count FROM nodes GROUP BY provision_state ORDER BY provision_state',
+  );
+  return rows.map((r) => ({ provision_state: r.provision_state, count: Number(r.count) }));
+}
+
 export async function updateNode(db: Queryable, uuid: string, changes: NodeChanges): Promise<NodeRecord> {
   const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
   const sets = entries.map(([k], i) => `${k} = $${i + 2}`);

@@ -1,6 +1,7 @@
 // What the API and the worker agree on: task queue, workflow IDs, search attributes and
 // workflow inputs. Safe to import from workflow code (no I/O, no Node built-ins).
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { BootDevice } from '../domain/drivers.js';
 import type { PowerTarget } from '../domain/power.js';
 import type { RequestContext } from '../domain/context.js';
 import type { ProvisionState, Verb } from '../domain/provision.js';
@@ -26,6 +27,20 @@ export interface PowerInput {
   nodeUuid: string;
   target: PowerTarget;
   context: RequestContext;
+}
+
+/** Read the node's boot device, after setting it when `device` is given (Ironic's management/boot_device). */
+export interface BootDeviceInput {
+  nodeUuid: string;
+  device?: BootDevice;
+  persistent?: boolean;
+  context: RequestContext;
+}
+
+/** What the BMC says the next boot is: Ironic's {boot_device, persistent}; null when it does not override. */
+export interface BootDeviceSetting {
+  boot_device: BootDevice | null;
+  persistent: boolean | null;
 }
 
 export interface ProvisionInput {

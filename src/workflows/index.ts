@@ -1,3 +1,4 @@
+export { bootDeviceWorkflow } from './management.js';
 export { powerWorkflow } from './power.js';
 export { provisionWorkflow } from './provision.js';
 export { reservationWorkflow, scheduledReservationWorkflow } from './reservation.js';

@@ -68,6 +68,8 @@ export interface HarnessOptions {
   networkBoot?: Config['networkBoot'];
   /** The worker builds a virtual-media ISO per boot from this build:ramdisk folder; agents in VMs reach the API at 10.0.2.2. */
   ramdiskDir?: string;
+  /** host:port for the worker runtime's Prometheus endpoint (once per test process). */
+  workerMetricsAddress?: string;
 }
 
 let runtimeInstalled = false;
@@ -121,7 +123,7 @@ export async function startHarness(options: HarnessOptions = {}) {
 
   let worker: { worker: Worker; running: Promise<void>; connection: NativeConnection } | undefined;
   if (options.inProcessWorker !== false) {
-    if (!runtimeInstalled) installRuntimeLogger(logger);
+    if (!runtimeInstalled) installRuntimeLogger(logger, options.workerMetricsAddress);
     runtimeInstalled = true;
     const connection = await NativeConnection.connect({ address: config.temporalAddress });
     const w = await createWorker(config, connection, pool);
