@@ -12,6 +12,7 @@ import { hashFilePrefix, startImageServer, writeDiskImage } from '../sim/images.
 import { startLab } from '../sim/lab.js';
 import { enrollLab } from './enroll-lab.js';
 import { sibling } from './paths.js';
+import { freePort } from './ports.js';
 import { startPostgres } from './postgres.js';
 import { startTemporal } from './temporal-server.js';
 
@@ -69,6 +70,7 @@ export async function up(options: UpOptions): Promise<void> {
       temporalUi = temporal.uiUrl!;
     }
     env.TEMPERED_ADMIN_TOKEN ||= localSecret(options.dataDir, ADMIN_TOKEN_FILE, newToken);
+    env.WORKER_METRICS_ADDRESS ||= `127.0.0.1:${await freePort()}`;
     env.AGENT_TOKEN_KEY ||= localSecret(options.dataDir, AGENT_TOKEN_KEY_FILE, () => randomBytes(32).toString('base64url'));
     const config = loadConfig(env);
     await migrate(config.databaseUrl, logger);
@@ -107,6 +109,7 @@ export async function up(options: UpOptions): Promise<void> {
         `                curl -H "Authorization: Bearer $(cat ${path.join(options.dataDir, ADMIN_TOKEN_FILE)})" ${apiUrl}/v1/nodes\n` +
         `  Temporal UI:  ${temporalUi}\n` +
         `  Temporal:     ${config.temporalAddress}\n` +
+        `  metrics:      ${apiUrl}/metrics, worker http://${config.workerMetricsAddress}/metrics\n` +
         `  PostgreSQL:   ${withoutPassword(config.databaseUrl)}\n` +
         `  data folder:  ${options.dataDir}${labLine}\n` +
         `Press Ctrl-C to stop everything.\n`,
