@@ -7,7 +7,6 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
-  type WorkflowHandle,
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
