@@ -17,6 +17,12 @@ export function eventOrigin(context: RequestContext): EventOrigin {
   return { ...context, workflowId: activityInfo().workflowExecution?.workflowId ?? null };
 }
 
+/** As eventOrigin, keyed by this activity (the same on every retry): a retry records nothing twice. */
+export function onceEventOrigin(context: RequestContext): EventOrigin {
+  const { workflowExecution, activityId } = activityInfo();
+  return { ...eventOrigin(context), activityKey: `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}` };
+}
+
 export interface TransitionRequest {
   nodeUuid: string;
   event: ProvisionEvent;
@@ -111,11 +117,12 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
     async recordBoot(nodeUuid: string, into: 'ramdisk' | 'instance', context: RequestContext): Promise<void> {
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
+        // Counted once per activity: a retry after a commit whose completion was lost finds its event.
+        if (!(await recordEvent(client, { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}` }, onceEventOrigin(context)))) return;
         await clearAgentSession(client, nodeUuid);
         const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
         await mergeDriverInternalInfo(client, nodeUuid, { boots: count('boots'), [counter]: count(counter) });
-        await recordEvent(client, { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}` }, eventOrigin(context));
       });
     },
 

@@ -8,7 +8,7 @@ import { inTransaction, type Pool } from '../db/pool.js';
 import type { RequestContext } from '../domain/context.js';
 import { orderSteps, overlaySteps, stepName, type RequestedStep, type Step, type StepKind } from '../domain/steps.js';
 import { driverSteps } from '../drivers/steps.js';
-import { eventOrigin } from './node-state.js';
+import { onceEventOrigin } from './node-state.js';
 import { requireNode } from './nodes.js';
 
 export interface StepPlanRequest {
@@ -72,7 +72,7 @@ export function createStepActivities(pool: Pool) {
         await recordEvent(
           client,
           { node_uuid: nodeUuid, kind: 'provision', verb, message: stepName(step) },
-          eventOrigin(context),
+          onceEventOrigin(context),
         );
       });
     },

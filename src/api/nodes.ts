@@ -37,6 +37,11 @@ function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
 /** Verbs a lessee may use: they run the tenant's workload on the machine (and may stop it going wrong). */
 const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy', 'abort']);
 
+/** A node deleted between the request's first read and its write. */
+function notFoundNode(uuid: string): never {
+  throw notFound('node', uuid);
+}
+
 export function nodesRouter(pool: Pool, operations: Operations): Router {
   const router = Router();
 
@@ -75,23 +80,29 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   });
 
   router.patch('/:node', async (req, res) => {
-    const node = await loadNode(req, 'node:update');
-    const editable = Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
-    const patched = applyPatchBody(editable, WRITABLE_NODE_FIELDS, req.body);
-    const fields = parse(nodeFields, patched.document);
-    if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
-    if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
-    checkDriver(fields);
-    const resupply = secretToGiveAgain(fields.driver, node.driver_info, fields.driver_info, patched.keptSecrets);
-    if (resupply) throw badRequest(resupply.field, resupply.message);
-    if (fields.name && fields.name !== node.name && (await findNode(pool, fields.name))) {
-      throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
-    }
-    if (fields.retired && !node.retired && node.provision_state === 'available') {
-      throw conflict('illegal_state', 'an available node cannot be retired; manage it first');
-    }
-    await operations.assertUnlocked(node.uuid);
-    res.json(nodeView(req, await updateNode(pool, node.uuid, fields)));
+    const { uuid } = await loadNode(req, 'node:update');
+    await operations.assertUnlocked(uuid);
+    // Read, patch and write under the row's lock (and no call to Temporal meanwhile): two PATCHes at
+    // once apply one after the other, neither losing the other's change.
+    const updated = await inTransaction(pool, async (client) => {
+      const node = (await findNode(client, uuid, { forUpdate: true })) ?? notFoundNode(uuid);
+      const editable = Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
+      const patched = applyPatchBody(editable, WRITABLE_NODE_FIELDS, req.body);
+      const fields = parse(nodeFields, patched.document);
+      if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
+      if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
+      checkDriver(fields);
+      const resupply = secretToGiveAgain(fields.driver, node.driver_info, fields.driver_info, patched.keptSecrets);
+      if (resupply) throw badRequest(resupply.field, resupply.message);
+      if (fields.name && fields.name !== node.name && (await findNode(client, fields.name))) {
+        throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
+      }
+      if (fields.retired && !node.retired && node.provision_state === 'available') {
+        throw conflict('illegal_state', 'an available node cannot be retired; manage it first');
+      }
+      return updateNode(client, node.uuid, fields);
+    });
+    res.json(nodeView(req, updated));
   });
 
   router.delete('/:node', async (req, res) => {

@@ -29,16 +29,19 @@ export type NewEvent = Pick<EventRecord, 'node_uuid' | 'kind'> &
 /** Who caused it: the request's caller and, inside an operation, its workflow. */
 export interface EventOrigin extends Partial<RequestContext> {
   workflowId?: string | null;
+  /** The activity attempt's own key (workflow, run, activity): the event is written once per key. */
+  activityKey?: string;
 }
 
 export const EVENT_COLUMNS =
   'uuid, created_at, node_uuid, kind, verb, from_state, to_state, severity, user_name, project, request_id, workflow_id, message';
 
-/** Appends one event to the log; every writer (API and activities) goes through here. */
-export async function recordEvent(db: Queryable, event: NewEvent, origin: EventOrigin = {}): Promise<void> {
-  await db.query(
-    `INSERT INTO events (node_uuid, kind, verb, from_state, to_state, severity, user_name, project, request_id, workflow_id, message)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+/** Appends one event to the log; every writer (API and activities) goes through here. False: its activity key was written already. */
+export async function recordEvent(db: Queryable, event: NewEvent, origin: EventOrigin = {}): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO events (node_uuid, kind, verb, from_state, to_state, severity, user_name, project, request_id, workflow_id, message, activity_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (activity_key) WHERE activity_key IS NOT NULL DO NOTHING`,
     [
       event.node_uuid,
       event.kind,
@@ -51,8 +54,10 @@ export async function recordEvent(db: Queryable, event: NewEvent, origin: EventO
       origin.requestId ?? null,
       origin.workflowId ?? null,
       event.message ?? null,
+      origin.activityKey ?? null,
     ],
   );
+  return rowCount === 1;
 }
 
 /** The node's latest provision transition, to tell whether a retried activity already applied its own. */

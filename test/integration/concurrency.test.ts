@@ -1,0 +1,58 @@
+// Writes that race or repeat: PATCHes of one node at once, and record activities retried after
+// their first attempt committed (a worker that died before reporting it done).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createNodeStateActivities } from '../../src/activities/node-state.js';
+import { createStepActivities } from '../../src/activities/steps.js';
+import type { RequestContext } from '../../src/domain/context.js';
+import type { Step } from '../../src/domain/steps.js';
+import { startHarness, type Harness } from '../support/harness.js';
+
+describe('concurrent and repeated writes', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h?.close());
+
+  it('applies PATCHes of one node made at once, losing none', async () => {
+    const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
+    const keys = Array.from({ length: 20 }, (_, i) => `key${i}`);
+    const responses = await Promise.all(
+      keys.map((key, i) =>
+        i % 2
+          ? h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'add', path: `/extra/${key}`, value: i }])
+          : h.http('PATCH', `/v1/nodes/${uuid}`, { extra: { [key]: i } }),
+      ),
+    );
+    assert.deepEqual(responses.map((r) => r.status), keys.map(() => 200));
+    const { extra } = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.deepEqual(Object.keys(extra).sort(), [...keys].sort(), 'every PATCH kept its key');
+  });
+
+  it('counts a boot and records a step once when the activity is retried', async () => {
+    const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
+    const records = { ...createNodeStateActivities(h.pool), ...createStepActivities(h.pool) };
+    const context: RequestContext = { user: 'admin', project: null, requestId: 'req-retried' };
+    const attempt = (n: number, activityId = '7') =>
+      new MockActivityEnvironment({
+        activityId,
+        attempt: n,
+        workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-1' },
+      });
+    const step: Step = { interface: 'deploy', step: 'write_image', priority: 80, args: {}, runner: 'agent', abortable: false, reboot_requested: false };
+    for (const n of [1, 2]) {
+      await attempt(n).run(() => records.recordBoot(uuid, 'ramdisk', context));
+      await attempt(n, '8').run(() => records.recordStep({ nodeUuid: uuid, kind: 'deploy', step, phase: 'start', context }));
+    }
+    // The same activity id in another run of the node's workflow is another boot.
+    const otherRun = new MockActivityEnvironment({ activityId: '7', workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-2' } });
+    await otherRun.run(() => records.recordBoot(uuid, 'ramdisk', context));
+    const node = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.deepEqual([node.driver_internal_info.boots, node.driver_internal_info.ramdisk_boots], [2, 2]);
+    const history = (await h.get(`/v1/nodes/${uuid}/history?limit=100`)).body.history as any[];
+    assert.equal(history.filter((e) => e.event === 'boot ramdisk').length, 2);
+    assert.equal(history.filter((e) => e.event === 'deploy step start').length, 1);
+  });
+});
