@@ -53,6 +53,6 @@ describe('concurrent and repeated writes', () => {
     assert.deepEqual([node.driver_internal_info.boots, node.driver_internal_info.ramdisk_boots], [2, 2]);
     const history = (await h.get(`/v1/nodes/${uuid}/history?limit=100`)).body.history as any[];
     assert.equal(history.filter((e) => e.event === 'boot ramdisk').length, 2);
-    assert.equal(history.filter((e) => e.event === 'deploy step start').length, 1);
+    assert.equal(history.filter((e) => e.event === 'start deploy step').length, 1);
   });
 });
