@@ -13,6 +13,7 @@ import { findNode } from '../../src/db/nodes.js';
 import { deriveAgentToken } from '../../src/domain/agent.js';
 import { hashFilePrefix, startImageServer, writeRandomImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { finished, resultWithin } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 
@@ -115,7 +116,7 @@ describe('the agent in the lab', () => {
     const beat = await asAgent('POST', `/v1/heartbeat/${uuid}`, { callback_url: 'http://127.0.0.1:9999', agent_version: '1.0.0', agent_token: token });
     assert.equal(beat.status, 202);
     const handle = h.client.workflow.getHandle(`node/${uuid}`);
-    await handle.result();
+    await resultWithin(handle);
     const { events } = await handle.fetchHistory();
     const signals = events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'agentHeartbeat');
     assert.equal(signals.length, 1);
@@ -165,7 +166,7 @@ describe('the agent in the lab', () => {
     const uuid = h.nodeUuids[0];
     const { agent_url: agentUrl } = (await node(uuid)).driver_internal_info as { agent_url: string };
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power off' })).status, 202);
-    await h.client.workflow.getHandle(`node/${uuid}`).result();
+    await finished(h, uuid);
     await assert.rejects(fetch(`${agentUrl}/v1/status`), /fetch failed/);
   });
 
@@ -205,7 +206,7 @@ describe('the agent in the lab', () => {
     // A power operation ends the session: the machine rebooted or went off, and its agent with it.
     await setState(uuid, 'manageable');
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power off' })).status, 202);
-    await h.client.workflow.getHandle(`node/${uuid}`).result();
+    await finished(h, uuid);
     assert.equal((await node(uuid)).driver_internal_info.agent_token_hash, undefined);
     await setState(uuid, 'cleaning');
     assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat)).status, 401);

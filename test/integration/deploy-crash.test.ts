@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { finished } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 
@@ -39,7 +40,7 @@ describe('deploy with a worker killed twice', () => {
     let worker = h.spawnWorker();
     for (const target of ['manage', 'provide']) {
       assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target })).status, 202);
-      await h.client.workflow.getHandle(`node/${uuid}`).result();
+      await finished(h, uuid);
     }
     assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.provision_state, 'available');
     await h.http('PATCH', `/v1/nodes/${uuid}`, {

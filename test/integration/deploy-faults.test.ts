@@ -8,13 +8,14 @@ import { after, before, describe, it } from 'node:test';
 import { planQuery } from '../../src/workflows/signals.js';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 
 const provision = async (h: Harness, uuid: string, body: Record<string, unknown>) => {
   const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
   assert.equal(response.status, 202, JSON.stringify(response.body));
-  await h.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+  await ended(h, uuid);
   return (await h.get(`/v1/nodes/${uuid}`)).body;
 };
 

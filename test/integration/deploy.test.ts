@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { configDriveExtent } from '../../src/agent/disks.js';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { ended } from '../support/workflows.js';
 import { readBytes } from '../support/files.js';
 
 const MiB = 1024 ** 2;
@@ -38,7 +39,7 @@ describe('clean and deploy lab machines', () => {
   const provision = async (uuid: string, body: Record<string, unknown>) => {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    return h.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+    return ended(h, uuid);
   };
   const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
   const setImage = (uuid: string, name: string, hash: string, format: string) =>

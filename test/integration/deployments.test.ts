@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 const SSH_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJvYnMta2V5LWZvci10ZXN0cy1vbmx5LW5vdC1yZWFs bob@laptop';
@@ -20,7 +21,7 @@ describe('deployments', () => {
   let gpuNode: string;
   let plainNode: string;
 
-  const finished = (uuid: string) => h.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+  const finished = (uuid: string) => ended(h, uuid);
   const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
   const instanceInfo = async (uuid: string) => (await h.pool.query('SELECT instance_info FROM nodes WHERE uuid = $1', [uuid])).rows[0].instance_info;
 

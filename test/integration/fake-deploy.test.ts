@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
+import { finished } from '../support/workflows.js';
 
 const IMAGE = {
   image_source: 'http://127.0.0.1:9/never-fetched.raw',
@@ -21,7 +22,7 @@ describe('fake deploy interface', () => {
   async function act(uuid: string, kind: 'provision' | 'power', target: string) {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/states/${kind}`, { target });
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    await h.client.workflow.getHandle(`node/${uuid}`).result();
+    await finished(h, uuid);
     return (await h.get(`/v1/nodes/${uuid}`)).body;
   }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
+import { ended } from '../support/workflows.js';
 
 const MARK = Buffer.from('a tenant left this behind');
 const MARK_OFFSET = 8 * 1024 ** 2;
@@ -32,7 +33,7 @@ describe('fast-track cleans in a row', () => {
   const provision = async (uuid: string, body: Record<string, unknown>) => {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    await h.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+    await ended(h, uuid);
     return (await h.get(`/v1/nodes/${uuid}`)).body;
   };
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 
@@ -29,7 +30,7 @@ describe('light lab', () => {
   const provision = async (uuid: string, target: string) => {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target });
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    await h.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+    await ended(h, uuid);
     return (await h.get(`/v1/nodes/${uuid}`)).body;
   };
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { finished } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 
@@ -28,7 +29,7 @@ describe('reservation on the lab', () => {
         assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, { owner: 'acme', resource_class: 'lab' })).status, 200);
         for (const target of ['manage', 'provide']) {
           assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target })).status, 202);
-          await h.client.workflow.getHandle(`node/${uuid}`).result();
+          await finished(h, uuid);
         }
       }),
     );

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../../src/cli/ports.js';
+import { freePort, isPortFree } from '../../src/cli/ports.js';
 
 export interface UpPorts {
   api: number;
@@ -16,8 +16,18 @@ export interface UpPorts {
   lab: number;
 }
 
-export async function freeUpPorts(): Promise<UpPorts> {
-  return { api: await freePort(), agentApi: await freePort(), temporal: await freePort(), ui: await freePort(), lab: 20000 + Math.floor(Math.random() * 20000) };
+/** A lab base port with the image port below it and `machines` BMC ports from it all free right now. */
+async function freeLabBase(machines: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 20000);
+    const ports = Array.from({ length: machines + 1 }, (_, i) => base - 1 + i);
+    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
+  }
+  throw new Error('found no free run of ports for the lab');
+}
+
+export async function freeUpPorts(labMachines = 2): Promise<UpPorts> {
+  return { api: await freePort(), agentApi: await freePort(), temporal: await freePort(), ui: await freePort(), lab: await freeLabBase(labMachines) };
 }
 
 export interface RunningUp {
