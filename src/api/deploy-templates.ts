@@ -3,7 +3,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { deleteTemplate, findTemplate, insertTemplate, listTemplates, updateTemplate, type DeployTemplateRecord } from '../db/deploy-templates.js';
 import type { Pool } from '../db/pool.js';
-import { isSecretKey } from '../domain/secrets.js';
+import { findSecretPath } from '../domain/secrets.js';
 import { authorize } from './auth.js';
 import { conflict, notFound, parse } from './errors.js';
 import { applyPatchBody } from './patch.js';
@@ -21,9 +21,10 @@ const templateFields = z.strictObject({
         interface: z.enum(TEMPLATE_INTERFACES),
         step: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a step name such as apply_configuration').max(255),
         // Step arguments travel in workflow history, which the Temporal UI shows: no credentials there.
-        args: jsonObject
-          .default({})
-          .refine((args) => !Object.keys(args).some(isSecretKey), 'credentials may not be step arguments'),
+        args: jsonObject.default({}).superRefine((args, ctx) => {
+          const secret = findSecretPath(args);
+          if (secret) ctx.addIssue({ code: 'custom', path: secret, message: 'credentials may not be step arguments' });
+        }),
         priority: z.number().int().min(0).max(1000),
       }),
     )

@@ -8,7 +8,7 @@ import { findAllocation } from '../db/allocations.js';
 import { findNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { deploymentState, ENDED_STATUSES, type DeploymentState, type DeploymentStatus } from '../domain/deployments.js';
-import { isAllowed, type Action } from '../domain/policy.js';
+import { canSeeRecord, isAllowed, type Action } from '../domain/policy.js';
 import { accessNode, callerOf, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
@@ -66,6 +66,8 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     const deployment = await findDeployment(pool, id);
     if (!deployment) throw notFound('deployment', id);
     accessNode(req, deployment.node ?? NO_NODE, action, () => notFound('deployment', id));
+    // Another tenant's deployment on a machine this project leases now does not exist for it.
+    if (!canSeeRecord(callerOf(req), deployment.node ?? NO_NODE, deployment.project)) throw notFound('deployment', id);
     return deployment;
   }
 

@@ -4,7 +4,8 @@ import { listEvents, recordEvent } from '../db/events.js';
 import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { checkDriverInfo, DRIVERS, secretToGiveAgain } from '../domain/drivers.js';
-import type { Action } from '../domain/policy.js';
+import { abortAction, type Action } from '../domain/policy.js';
+import { redactUrls } from '../domain/secrets.js';
 import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
 import { accessNode, authorize, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
@@ -34,8 +35,8 @@ function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
   if (problem) throw badRequest(problem.field, problem.message);
 }
 
-/** Verbs a lessee may use: they run the tenant's workload on the machine (and may stop it going wrong). */
-const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy', 'abort']);
+/** Verbs a lessee may use: they run the tenant's workload on the machine. (Abort depends on what it stops.) */
+const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy']);
 
 /** A node deleted between the request's first read and its write. */
 function notFoundNode(uuid: string): never {
@@ -121,7 +122,16 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     const node = await loadNode(req, 'node:get');
     const { power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at } = node;
     const steps = (await operations.queryPlan(node.uuid)) ?? null;
-    res.json({ power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at, steps });
+    res.json({
+      power_state,
+      target_power_state,
+      provision_state,
+      target_provision_state,
+      last_error: last_error === null ? null : redactUrls(last_error),
+      maintenance,
+      provision_updated_at,
+      steps,
+    });
   });
 
   router.put('/:node/states/power', async (req, res) => {
@@ -136,7 +146,8 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
     const verb = normalizeVerb(target);
     if (!verb) throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
     if (configdrive && !DEPLOY_VERBS.has(verb)) throw badRequest('configdrive', 'a configdrive goes only with deploy or rebuild');
-    const node = await loadNode(req, TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision');
+    const node = await loadNode(req, 'node:get');
+    authorize(req, verb === 'abort' ? abortAction(node.provision_state) : TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision', node);
     await requestProvision(req, pool, operations, node, verb, {
       cleanSteps: clean_steps,
       disableRamdisk: disable_ramdisk,
@@ -224,7 +235,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   router.get('/:node/history', async (req, res) => {
     const { limit, marker, kind } = parse(historyQuery, req.query, 'query');
     const node = await loadNode(req, 'node:get');
-    const events = await listEvents(pool, { node_uuid: node.uuid, kind }, { limit, marker });
+    const events = await listEvents(pool, { node_uuid: node.uuid, kind, visible_to: visibleTo(req) }, { limit, marker });
     res.json(pageView(req, 'history', events, events.map(eventView), limit));
   });
 

@@ -3,13 +3,26 @@ import { Router, type Request } from 'express';
 import { findNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { deletePort, findPort, findPortByAddress, insertPort, listPorts, type PortRecord } from '../db/ports.js';
-import type { Action } from '../domain/policy.js';
-import { accessNode, visibleTo } from './auth.js';
-import { badRequest, conflict, notFound, parse } from './errors.js';
+import { canSee, type Action } from '../domain/policy.js';
+import { accessNode, callerOf, visibleTo } from './auth.js';
+import { ApiError, badRequest, notFound, parse } from './errors.js';
 import { createPort, portListQuery, uuid } from './schemas.js';
 import { pageView, portView } from './views.js';
 
+/**
+ * A MAC is one NIC's, so a second enrollment is refused; only a caller who may see the port it is
+ * enrolled as learns which one. Others learn nothing of another project's nodes or ports.
+ */
+async function duplicateAddressError(pool: Pool, req: Request, existing?: PortRecord): Promise<Error> {
+  const node = existing && (await findNode(pool, existing.node_uuid));
+  if (existing && node && canSee(callerOf(req), node)) {
+    return new ApiError(409, 'duplicate_address', `this MAC address is already enrolled as port ${existing.uuid} of node ${node.uuid}`, 'address');
+  }
+  return new ApiError(409, 'duplicate_address', 'this MAC address is already enrolled', 'address');
+}
+
 export function portsRouter(pool: Pool): Router {
+  const duplicateAddress = (req: Request, existing?: PortRecord) => duplicateAddressError(pool, req, existing);
   const router = Router();
 
   /** A visible node (by uuid or name) the caller may do `action` on; `missing` says how to report one it may not see. */
@@ -28,8 +41,13 @@ export function portsRouter(pool: Pool): Router {
   router.post('/', async (req, res) => {
     const fields = parse(createPort, req.body);
     await loadNode(req, fields.node_uuid, 'port:create', () => badRequest('node_uuid', `no node with uuid ${fields.node_uuid}`));
-    if (await findPortByAddress(pool, fields.address)) throw conflict('duplicate_address', `a port with address ${fields.address} exists`);
-    const port = await insertPort(pool, { ...fields, uuid: randomUUID() });
+    const existing = await findPortByAddress(pool, fields.address);
+    if (existing) throw await duplicateAddress(req, existing);
+    const port = await insertPort(pool, { ...fields, uuid: randomUUID() }).catch(async (err) => {
+      // Two requests raced past the check above: the database kept the other, which may be anyone's.
+      if (err?.code === '23505') throw await duplicateAddress(req);
+      throw err;
+    });
     res.status(201).location(`/v1/ports/${port.uuid}`).json(portView(req, port));
   });
 

@@ -5,7 +5,7 @@ import { updateNode, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { bootsRamdisk } from '../domain/drivers.js';
 import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
-import { isSecretKey } from '../domain/secrets.js';
+import { findSecretPath } from '../domain/secrets.js';
 import type { RequestedStep } from '../domain/steps.js';
 import { UNIMPLEMENTED_VERBS } from '../workflows/contract.js';
 import { requestContext } from './context.js';
@@ -46,9 +46,10 @@ export async function requestProvision(
   if (verb === 'clean' && !options.cleanSteps?.length) throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
   if (verb !== 'clean' && options.cleanSteps) throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
   options.cleanSteps?.forEach((step, index) => {
-    // Step arguments travel in the workflow's history, which the Temporal UI shows: no credentials there.
-    const secret = Object.keys(step.args).find(isSecretKey);
-    if (secret) throw badRequest(`clean_steps.${index}.args.${secret}`, 'credentials may not be step arguments');
+    // Step arguments travel in the workflow's history, which the Temporal UI shows: no credentials
+    // there, however deep (a BIOS AdminPassword among the settings).
+    const secret = findSecretPath(step.args);
+    if (secret) throw badRequest(['clean_steps', index, 'args', ...secret].join('.'), 'credentials may not be step arguments');
   });
   if (DEPLOY_VERBS.has(verb)) {
     // Refused here rather than on the machine: set the image on the node (PATCH) before deploying.

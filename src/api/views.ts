@@ -6,7 +6,7 @@ import type { EventRecord } from '../db/events.js';
 import type { NodeRecord } from '../db/nodes.js';
 import type { PortRecord } from '../db/ports.js';
 import type { DeploymentState } from '../domain/deployments.js';
-import { maskSecrets } from '../domain/secrets.js';
+import { maskSecrets, redactUrl, redactUrls } from '../domain/secrets.js';
 import type { StepStatus } from '../domain/steps.js';
 
 /** Links start at the configured public URL (PUBLIC_URL, else the listen address), never at the Host header a caller sent. */
@@ -25,6 +25,7 @@ export function nodeView(req: Request, node: NodeRecord) {
     // Free-form fields too: whatever a caller stores under a secret-looking key is write-only.
     properties: maskSecrets(node.properties),
     extra: maskSecrets(node.extra),
+    last_error: node.last_error === null ? null : redactUrls(node.last_error),
     links: link(req, `/v1/nodes/${node.uuid}`),
   };
 }
@@ -55,9 +56,10 @@ export function deploymentView(req: Request, deployment: DeploymentRow, state: D
     node_name: node?.name ?? null,
     created_by,
     project,
-    image_source,
+    image_source: redactUrl(image_source),
     traits,
     ...state,
+    last_error: state.last_error === null ? null : redactUrls(state.last_error),
     ...(steps !== undefined && { steps }),
     created_at,
     updated_at,
@@ -67,8 +69,8 @@ export function deploymentView(req: Request, deployment: DeploymentRow, state: D
 }
 
 export function eventView(event: EventRecord) {
-  const { verb, user_name, ...rest } = event;
-  return { ...rest, event: verb, user: user_name };
+  const { verb, user_name, message, ...rest } = event;
+  return { ...rest, message: message === null ? null : redactUrls(message), event: verb, user: user_name };
 }
 
 /** `{ <key>: items, next }` where next is the URL of the following page, when there may be one. */

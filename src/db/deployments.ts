@@ -2,6 +2,7 @@
 // is now and the node's deploy, rebuild and undeploy events since the deployment began.
 import { DEPLOYMENT_VERBS, type DeploymentTransition } from '../domain/deployments.js';
 import type { ProvisionState } from '../domain/provision.js';
+import { VISIBLE_RECORD } from './events.js';
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
 
@@ -71,7 +72,7 @@ export async function findDeployment(db: Queryable, uuid: string): Promise<Deplo
 
 export interface DeploymentFilters {
   node_uuid?: string;
-  /** Only deployments on nodes this project owns or leases. */
+  /** Only what this project may see: every deployment on the nodes it owns, its own on the nodes it leases. */
   visible_to?: string;
 }
 
@@ -83,7 +84,7 @@ export function listDeployments(db: Queryable, filters: DeploymentFilters, page:
     COLUMNS,
     [
       ['node_uuid = ?', filters.node_uuid],
-      ['node_uuid IN (SELECT uuid FROM nodes WHERE owner = ? OR lessee = ?)', filters.visible_to],
+      [VISIBLE_RECORD, filters.visible_to],
     ],
     page,
   );

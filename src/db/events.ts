@@ -73,12 +73,19 @@ export async function lastProvisionTransition(
   return rows[0];
 }
 
+/**
+ * A record (event, deployment) is its project's and the node owner's: a lessee sees what it did on
+ * the nodes it leases now, never what an earlier tenant of the same machine did.
+ */
+export const VISIBLE_RECORD =
+  '(node_uuid IN (SELECT uuid FROM nodes WHERE owner = ?) OR (project = ? AND node_uuid IN (SELECT uuid FROM nodes WHERE lessee = ?)))';
+
 export interface EventFilters {
   node_uuid?: string;
   kind?: EventKind;
   user_name?: string;
   project?: string;
-  /** Only events of nodes this project owns or leases. */
+  /** Only what this project may see: every event of the nodes it owns, its own events on the nodes it leases. */
   visible_to?: string;
   since?: Date;
   until?: Date;
@@ -95,7 +102,7 @@ export function listEvents(db: Queryable, filters: EventFilters, page: Page): Pr
       ['kind = ?', filters.kind],
       ['user_name = ?', filters.user_name],
       ['project = ?', filters.project],
-      ['node_uuid IN (SELECT uuid FROM nodes WHERE owner = ? OR lessee = ?)', filters.visible_to],
+      [VISIBLE_RECORD, filters.visible_to],
       ['created_at >= ?', filters.since],
       ['created_at < ?', filters.until],
     ],

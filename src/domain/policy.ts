@@ -80,6 +80,18 @@ export const POLICY: Readonly<Record<Action, Rule>> = {
   'reservation:cancel': rule(['owner', 'lessee']),
 };
 
+/**
+ * The states of an operation a lessee may start (deploy, rebuild, undeploy's teardown): the only
+ * ones a lessee may abort. Cleaning, inspection and verification are the owner's, even the
+ * cleaning after a lessee's undeploy: stopping it would hand the next tenant an unerased disk.
+ */
+const TENANT_OPERATION_STATES: ReadonlySet<string> = new Set(['deploying', 'wait call-back', 'deleting']);
+
+/** What a caller must be allowed to do to abort the operation running in `provisionState`: the operation's own kind of caller. */
+export function abortAction(provisionState: string): Action {
+  return TENANT_OPERATION_STATES.has(provisionState) ? 'node:deploy' : 'node:provision';
+}
+
 export function relationTo(caller: Caller, node: { owner: string | null; lessee: string | null }): Relation {
   if (node.owner !== null && node.owner === caller.projectId) return 'owner';
   if (node.lessee !== null && node.lessee === caller.projectId) return 'lessee';
@@ -89,6 +101,16 @@ export function relationTo(caller: Caller, node: { owner: string | null; lessee:
 /** Whether `caller` may see `node` at all; a node it may not see does not exist for it (404). */
 export function canSee(caller: Caller, node: { owner: string | null; lessee: string | null }): boolean {
   return isAllowed(caller, 'node:get', node);
+}
+
+/**
+ * Whether `caller` may see a record (event, deployment) that `recordProject` made on `node`: an
+ * admin and the node's owner see all of them, a lessee only its own project's.
+ */
+export function canSeeRecord(caller: Caller, node: { owner: string | null; lessee: string | null }, recordProject: string | null): boolean {
+  if (caller.role === 'admin') return true;
+  const relation = relationTo(caller, node);
+  return relation === 'owner' || (relation === 'lessee' && recordProject === caller.projectId);
 }
 
 export function isAllowed(caller: Caller, action: Action, node?: { owner: string | null; lessee: string | null }): boolean {

@@ -11,7 +11,9 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
 }
 
+/** `value` with secret-looking keys read as "******" and URLs in its strings redacted (see redactUrls). */
 export function maskSecrets<T>(value: T): T {
+  if (typeof value === 'string') return redactUrls(value) as T;
   if (Array.isArray(value)) return value.map(maskSecrets) as T;
   if (value && typeof value === 'object') {
     return Object.fromEntries(
@@ -37,6 +39,56 @@ export function containsSecret(value: unknown): boolean {
 export function scrubSecret(text: string, secret: string | undefined): string {
   if (!secret) return text;
   return [secret, encodeURIComponent(secret)].reduce((scrubbed, form) => scrubbed.replaceAll(form, MASK), text);
+}
+
+/**
+ * The path of the first secret in `value` at any depth, or undefined: a secret-looking key, or a
+ * `{name, value}` pair whose name looks like one (the shape of BIOS settings, e.g.
+ * `{name: "AdminPassword", value: …}`).
+ */
+export function findSecretPath(value: unknown, path: (string | number)[] = []): (string | number)[] | undefined {
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = findSecretPath(item, [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (!value || typeof value !== 'object') return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.name === 'string' && isSecretKey(record.name) && 'value' in record) return [...path, 'value'];
+  for (const [k, v] of Object.entries(record)) {
+    if (isSecretKey(k)) return [...path, k];
+    const found = findSecretPath(v, [...path, k]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+/gi;
+
+/**
+ * An image URL as it may be shown: without its query string, fragment and user:password, where
+ * pre-signed URLs (S3, Swift temp URLs) and basic credentials keep their secrets.
+ */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text;
+  }
+  if (!url.search && !url.hash && !url.username && !url.password) return text;
+  url.search = '';
+  url.hash = '';
+  url.username = '';
+  url.password = '';
+  return url.toString();
+}
+
+/** `text` with every http(s) URL in it redacted (error messages quoting a download URL). */
+export function redactUrls(text: string): string {
+  return text.replace(URL_IN_TEXT, redactUrl);
 }
 
 /** How tokens are kept at rest: they are long random strings, so a plain SHA-256 is enough. */

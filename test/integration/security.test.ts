@@ -1,7 +1,11 @@
 // The holes a security review found (issue 11), each tried the way an attacker would, against the
 // real API, database, Temporal and lab BMCs: every one must stay closed.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { insertDeployment } from '../../src/db/deployments.js';
+import { recordEvent } from '../../src/db/events.js';
 import { findNode } from '../../src/db/nodes.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { assertNoSecret } from '../support/secrets.js';
@@ -21,10 +25,19 @@ describe('security', () => {
     tokens.owner = await makeToken('project-a', 'alice');
     tokens.lessee = await makeToken('project-b', 'bob');
     tokens.nextLessee = await makeToken('project-c', 'carol');
+    tokens.stranger = await makeToken('project-z', 'eve');
   });
   after(() => h?.close());
 
   const stored = async (uuid: string) => (await findNode(h.pool, uuid))!;
+  const as = (who: string, method: string, path: string, body?: unknown) => h.http(method, path, body, tokens[who]);
+  /** A node of the fake driver owned by project-a and leased to project-b. */
+  async function leasedNode(): Promise<string> {
+    const r = await h.http('POST', '/v1/nodes', { driver: 'fake', owner: 'project-a', lessee: 'project-b' });
+    assert.equal(r.status, 201);
+    return r.body.uuid;
+  }
+  const setState = (uuid: string, state: string) => h.pool.query('UPDATE nodes SET provision_state = $2 WHERE uuid = $1', [uuid, state]);
 
   describe('JSON Patch cannot read a secret', () => {
     const attempts: Array<[string, unknown[], string]> = [
@@ -92,6 +105,141 @@ describe('security', () => {
       const renamed = await h.http('PATCH', `/v1/nodes/${uuid}`, { driver_info: { redfish_auth_type: 'basic' } });
       assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
       assert.equal((await stored(uuid)).driver_info.redfish_password, h.credentials.password);
+    });
+  });
+
+  describe('a new lessee sees nothing of the earlier tenants', () => {
+    const signed = 'https://bob:hunter2-basic@images.example/disk.raw?X-Amz-Signature=sig-0123456789&X-Amz-Expires=600';
+    const shown = 'https://images.example/disk.raw';
+    let node: string;
+    let deployment: string;
+
+    before(async () => {
+      node = await leasedNode();
+      deployment = randomUUID();
+      await insertDeployment(h.pool, {
+        uuid: deployment, node_uuid: node, created_by: 'bob', project: 'project-b', image_source: signed, traits: [], request_id: `req-${deployment}`,
+      });
+      await recordEvent(h.pool, { node_uuid: node, kind: 'provision', verb: 'fail', message: `download of ${signed} failed` }, { user: 'bob', project: 'project-b' });
+      await h.pool.query('UPDATE nodes SET last_error = $2, instance_info = $3 WHERE uuid = $1', [
+        node, `download of ${signed} failed`, JSON.stringify({ image_source: signed }),
+      ]);
+      // The lease passes on to project-c.
+      assert.equal((await as('owner', 'PATCH', `/v1/nodes/${node}`, { lessee: 'project-c' })).status, 200);
+    });
+
+    it('shows the next lessee none of the earlier lessee\'s deployments or events', async () => {
+      assert.equal((await as('nextLessee', 'GET', `/v1/nodes/${node}`)).status, 200, 'it sees the node it leases now');
+      assert.deepEqual((await as('nextLessee', 'GET', `/v1/deployments?node=${node}`)).body.deployments, []);
+      assert.deepEqual((await as('nextLessee', 'GET', '/v1/deployments')).body.deployments.map((d: any) => d.uuid).filter((u: string) => u === deployment), []);
+      assert.equal((await as('nextLessee', 'GET', `/v1/deployments/${deployment}`)).status, 404);
+      assert.equal((await as('nextLessee', 'DELETE', `/v1/deployments/${deployment}`)).status, 404);
+      assert.deepEqual((await as('nextLessee', 'GET', `/v1/events?node=${node}`)).body.events, []);
+      assert.deepEqual((await as('nextLessee', 'GET', `/v1/nodes/${node}/history`)).body.history, []);
+    });
+
+    it('shows the owner all of them, with image URLs stripped of query strings and credentials everywhere', async () => {
+      const views = [
+        await as('owner', 'GET', `/v1/deployments/${deployment}`),
+        await as('owner', 'GET', `/v1/deployments?node=${node}`),
+        await as('owner', 'GET', `/v1/events?node=${node}`),
+        await as('owner', 'GET', `/v1/nodes/${node}/history`),
+        await as('owner', 'GET', `/v1/nodes/${node}`),
+        await as('owner', 'GET', `/v1/nodes/${node}/states`),
+        await as('nextLessee', 'GET', `/v1/nodes/${node}`),
+      ];
+      assert.equal(views[0].body.image_source, shown);
+      assert.equal(views[2].body.events.length, 1);
+      assert.equal(views[4].body.instance_info.image_source, shown);
+      assert.equal(views[5].body.last_error, `download of ${shown} failed`);
+      for (const view of views) {
+        assert.equal(view.status, 200);
+        assertNoSecret('a view of an image URL', JSON.stringify(view.body), ['sig-0123456789', 'hunter2-basic']);
+      }
+    });
+  });
+
+  describe('secrets in nested step arguments', () => {
+    it('refuses them in manual clean steps with 400 naming the field, however deep', async () => {
+      const node = await leasedNode();
+      await setState(node, 'manageable');
+      const clean = (args: unknown) =>
+        as('owner', 'PUT', `/v1/nodes/${node}/states/provision`, { target: 'clean', clean_steps: [{ interface: 'bios', step: 'apply_configuration', args }] });
+      const nested = await clean({ settings: { AdminPassword: 'nested-secret-0123' } });
+      assert.equal(nested.status, 400, JSON.stringify(nested.body));
+      assert.equal(nested.body.error.field, 'clean_steps.0.args.settings.AdminPassword');
+      const pairs = await clean({ settings: [{ name: 'BootMode', value: 'Uefi' }, { name: 'AdminPassword', value: 'nested-secret-0123' }] });
+      assert.equal(pairs.status, 400, JSON.stringify(pairs.body));
+      assert.equal(pairs.body.error.field, 'clean_steps.0.args.settings.1.value');
+      assert.equal((await stored(node)).provision_state, 'manageable', 'nothing started');
+    });
+
+    it('refuses them in deploy templates too', async () => {
+      const template = (args: unknown) =>
+        h.http('POST', '/v1/deploy_templates', { name: 'CUSTOM_NESTED', steps: [{ interface: 'bios', step: 'apply_configuration', priority: 10, args }] });
+      const nested = await template({ settings: { bios: { AdminPassword: 'nested-secret-0123' } } });
+      assert.equal(nested.status, 400, JSON.stringify(nested.body));
+      assert.equal(nested.body.error.field, 'steps.0.args.settings.bios.AdminPassword');
+      const pairs = await template({ settings: [{ name: 'SetupPassword', value: 'nested-secret-0123' }] });
+      assert.equal(pairs.status, 400);
+      assert.equal(pairs.body.error.field, 'steps.0.args.settings.0.value');
+      assert.equal((await h.get('/v1/deploy_templates/CUSTOM_NESTED')).status, 404);
+    });
+  });
+
+  describe('abort belongs to the operation\'s own kind of caller', () => {
+    it('lets a lessee abort a deploy but not the owner\'s cleaning', async () => {
+      const node = await leasedNode();
+      const abort = (who: string) => as(who, 'PUT', `/v1/nodes/${node}/states/provision`, { target: 'abort' });
+      for (const state of ['clean wait', 'cleaning', 'inspecting']) {
+        await setState(node, state);
+        assert.equal((await abort('lessee')).status, 403, `a lessee aborting ${state}`);
+        // Allowed; with no workflow running in this test the answer is "nothing to abort".
+        assert.equal((await abort('owner')).status, 409, `the owner aborting ${state}`);
+      }
+      await setState(node, 'wait call-back');
+      assert.equal((await abort('lessee')).status, 409, 'a lessee may abort a deploy');
+    });
+  });
+
+  describe('a MAC enrolled elsewhere', () => {
+    it('is refused without saying where, unless the caller may see the port it belongs to', async () => {
+      const owned = await leasedNode();
+      const mac = '52:54:02:00:00:01';
+      const port = await h.http('POST', '/v1/ports', { address: mac, node_uuid: owned });
+      assert.equal(port.status, 201);
+      const strangers = await h.http('POST', '/v1/nodes', { driver: 'fake', owner: 'project-z' });
+      const refused = await as('stranger', 'POST', '/v1/ports', { address: mac, node_uuid: strangers.body.uuid });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.field, 'address');
+      const text = JSON.stringify(refused.body);
+      for (const hidden of [owned, port.body.uuid, 'project-a', 'project-b']) assert.ok(!text.includes(hidden), `the 409 reveals ${hidden}`);
+      const toOwner = await as('owner', 'POST', '/v1/ports', { address: mac, node_uuid: owned });
+      assert.equal(toOwner.status, 409);
+      assert.match(toOwner.body.error.message, new RegExp(port.body.uuid));
+    });
+  });
+
+  describe('links', () => {
+    it('start at the configured public URL, never at the Host header a caller sent', async () => {
+      await leasedNode();
+      await leasedNode();
+      const answer = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const request = httpRequest(
+          `${h.apiUrl}/v1/nodes?limit=1`,
+          { headers: { host: 'attacker.example', authorization: `Bearer ${h.config.adminToken}`, 'x-forwarded-host': 'attacker.example' } },
+          (response) => {
+            let text = '';
+            response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+            response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) }));
+          },
+        );
+        request.once('error', reject).end();
+      });
+      assert.equal(answer.status, 200);
+      assert.ok(answer.body.next.startsWith(`${h.apiUrl}/v1/nodes?`), answer.body.next);
+      assert.ok(answer.body.nodes[0].links[0].href.startsWith(`${h.apiUrl}/v1/nodes/`));
+      assert.ok(!JSON.stringify(answer.body).includes('attacker.example'));
     });
   });
 });
