@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { WorkerOptions } from '@temporalio/worker';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from './db/pool.js';
+import { parseNetworks, type BmcAccess } from './domain/bmc-access.js';
 import { DEFAULT_TASK_QUEUE } from './workflows/contract.js';
 
 export interface Config {
@@ -17,6 +18,8 @@ export interface Config {
   agentApiPort: number;
   /** The API's URL as its callers reach it, for links in answers; default: the listen address. */
   publicUrl?: string;
+  /** BMC_ALLOWED_NETWORKS and REDFISH_CA_DIR: where BMCs may be, where CA bundles come from (API and worker). */
+  bmcAccess: BmcAccess;
   logLevel: string;
   /** `none` turns authentication off: development only. */
   authMode: 'token' | 'none';
@@ -132,6 +135,18 @@ function agentApiUrl(env: NodeJS.ProcessEnv): string {
   return env.AGENT_API_URL || `http://${env.AGENT_API_HOST || '127.0.0.1'}:${port(env, 'AGENT_API_PORT', 6386)}`;
 }
 
+function bmcAccess(env: NodeJS.ProcessEnv): BmcAccess {
+  let allowedNetworks: string[];
+  try {
+    allowedNetworks = parseNetworks(env.BMC_ALLOWED_NETWORKS);
+  } catch (err) {
+    throw new Error(`BMC_ALLOWED_NETWORKS: ${(err as Error).message}`);
+  }
+  const caDir = env.REDFISH_CA_DIR;
+  if (caDir && !path.isAbsolute(caDir)) throw new Error(`REDFISH_CA_DIR "${caDir}" must be an absolute path`);
+  return { allowedNetworks, caDir: caDir || undefined };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const apiPort = port(env, 'API_PORT', 6385);
   return {
@@ -144,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     agentApiHost: env.AGENT_API_HOST || '127.0.0.1',
     agentApiPort: port(env, 'AGENT_API_PORT', 6386),
     publicUrl: publicUrl(env.PUBLIC_URL),
+    bmcAccess: bmcAccess(env),
     logLevel: env.LOG_LEVEL ?? 'info',
     authMode: authMode(env.TEMPERED_AUTH),
     adminToken: env.TEMPERED_ADMIN_TOKEN || undefined,

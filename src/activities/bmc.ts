@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import type { BootDeviceSetting } from '../workflows/contract.js';
+import { ANY_BMC, type BmcAccess } from '../domain/bmc-access.js';
 import { requireNode } from './nodes.js';
 import type { BootDevice } from '../domain/drivers.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
@@ -18,11 +19,11 @@ import { deriveAgentToken, hashAgentToken, newAgentTokenNonce } from '../domain/
 import { networkDataSchema } from '../domain/network-data.js';
 
 /** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
-export async function connectBmc<T>(node: NodeRecord, call: (bmc: Bmc) => Promise<T>): Promise<T> {
+export async function connectBmc<T>(node: NodeRecord, access: BmcAccess, call: (bmc: Bmc) => Promise<T>): Promise<T> {
   const started = performance.now();
   let outcome = 'failed';
   try {
-    const result = await call(getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info }));
+    const result = await call(getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info, access }));
     outcome = 'succeeded';
     return result;
   } catch (err) {
@@ -44,12 +45,14 @@ export interface BmcActivityOptions {
   bootMedia?: BootMedia;
   /** Derives the agent token a per-boot ISO carries. */
   agentTokenKey?: string;
+  bmcAccess?: BmcAccess;
 }
 
 export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}) {
+  const access = options.bmcAccess ?? ANY_BMC;
   async function withBmc<T>(nodeUuid: string, call: (bmc: Bmc, node: NodeRecord) => Promise<T>): Promise<T> {
     const node = await requireNode(pool, nodeUuid);
-    return connectBmc(node, (bmc) => call(bmc, node));
+    return connectBmc(node, access, (bmc) => call(bmc, node));
   }
 
   /**
@@ -135,7 +138,7 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
       if (!implementation) {
         throw ApplicationFailure.nonRetryable(`driver ${node.driver} has no ${kind} step ${stepName(step)}`, 'UnknownStep');
       }
-      return connectBmc(node, (bmc) => implementation.run(bmc, step.args, attempt, state));
+      return connectBmc(node, access, (bmc) => implementation.run(bmc, step.args, attempt, state));
     },
   };
 }

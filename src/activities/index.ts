@@ -1,5 +1,6 @@
 import type { BootMedia } from '../boot/virtual-media.js';
 import type { Pool } from '../db/pool.js';
+import type { BmcAccess } from '../domain/bmc-access.js';
 import { createAgentActivities } from './agent.js';
 import { createBmcActivities } from './bmc.js';
 import { createNodeStateActivities } from './node-state.js';
@@ -17,6 +18,8 @@ export interface ActivityOptions {
   bootMedia?: BootMedia;
   /** How long a booting ramdisk may take to heartbeat. */
   agentBootTimeoutSeconds?: number;
+  /** Where BMCs may be and where CA bundles come from; default: anywhere, no CA bundles. */
+  bmcAccess?: BmcAccess;
 }
 
 /** Our own records: node state, the event log, step plans. Quick and idempotent (local activities). */

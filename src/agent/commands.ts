@@ -165,7 +165,8 @@ function stepCommands(kind: 'clean' | 'deploy', steps: Record<string, StepSpec>)
         const args = parseParams(spec.args, call.step.args, `${call.step.step}.args`);
         return async (context) => ({
           [`${kind}_result`]: await spec.run(args, { ...context, hints: call.node.properties.root_device }),
-          [`${kind}_step`]: call.step,
+          // The step named, never its arguments: they hold the config drive and maybe pre-signed image URLs.
+          [`${kind}_step`]: { step: call.step.step, interface: call.step.interface },
         });
       },
     },

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { agentTokenMatches } from '../domain/agent.js';
 import { AGENT_VERSION, COMMANDS, InvalidParams, type CommandContext } from './commands.js';
+import { redactUrls } from '../domain/secrets.js';
 
 export type CommandStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
@@ -73,8 +74,10 @@ export class CommandRunner {
         logger.info({ command: name, id: record.id }, 'command succeeded');
       },
       (err: Error) => {
-        Object.assign(record, { command_status: 'FAILED', command_error: { type: err.name, message: err.message }, finished_at: new Date().toISOString() });
-        logger.error({ command: name, id: record.id, error: err.message }, 'command failed');
+        // A failed download quotes its URL: shown without the query string or credentials it may carry.
+        const message = redactUrls(err.message);
+        Object.assign(record, { command_status: 'FAILED', command_error: { type: err.name, message }, finished_at: new Date().toISOString() });
+        logger.error({ command: name, id: record.id, error: message }, 'command failed');
       },
     );
     // Sync commands end before their call is answered: only the async ones are worth a report.

@@ -1,6 +1,7 @@
 import express from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Pool } from '../db/pool.js';
+import type { BmcAccess } from '../domain/bmc-access.js';
 import type { Logger } from '../logger.js';
 import { agentRouter } from './agent.js';
 import { allocationsRouter, nodeAllocationRouter } from './allocations.js';
@@ -30,6 +31,8 @@ export interface ApiDependencies {
   /** Where callers reach the API, for links; resolved once the listener is bound, hence a function. */
   publicUrl: () => string;
   metrics: ApiMetrics;
+  /** The operator's rules for BMC addresses and CA bundles, checked when driver_info is written. */
+  bmcAccess: BmcAccess;
 }
 
 export interface AgentApiDependencies {
@@ -80,7 +83,7 @@ export function createAgentApp({ pool, operations, logger, agentTokenKey, networ
 }
 
 /** The API for operators and tenants; every /v1 route needs an API token. */
-export function createApp({ pool, operations, logger, authMode, publicUrl, metrics }: ApiDependencies): express.Express {
+export function createApp({ pool, operations, logger, authMode, publicUrl, metrics, bmcAccess }: ApiDependencies): express.Express {
   const app = baseApp(logger, metrics);
   Object.defineProperty(app.locals, 'publicUrl', { get: publicUrl });
 
@@ -93,7 +96,7 @@ export function createApp({ pool, operations, logger, authMode, publicUrl, metri
   app.use(metrics.router); // GET /metrics: for a Prometheus on the same host (the API listens on loopback)
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));
-  app.use('/v1/nodes', nodesRouter(pool, operations));
+  app.use('/v1/nodes', nodesRouter(pool, operations, bmcAccess));
   app.use('/v1/nodes', nodeAllocationRouter(pool));
   app.use('/v1/allocations', allocationsRouter(pool));
   const reservationWorkflows = new ReservationWorkflows(operations.client, operations.taskQueue);

@@ -3,7 +3,8 @@ import { Router, type Request } from 'express';
 import { listEvents, recordEvent } from '../db/events.js';
 import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import { checkDriverInfo, DRIVERS, secretToGiveAgain } from '../domain/drivers.js';
+import type { BmcAccess } from '../domain/bmc-access.js';
+import { checkDriverInfo, DRIVERS, driverInfoAccessProblem, secretToGiveAgain } from '../domain/drivers.js';
 import { abortAction, type Action } from '../domain/policy.js';
 import { redactUrls } from '../domain/secrets.js';
 import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
@@ -30,8 +31,8 @@ import {
 import { validateNode } from './node-validation.js';
 import { eventView, nodeView, pageView, pickFields } from './views.js';
 
-function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>): void {
-  const problem = checkDriverInfo(fields.driver, fields.driver_info);
+function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>, access: BmcAccess): void {
+  const problem = checkDriverInfo(fields.driver, fields.driver_info) ?? driverInfoAccessProblem(fields.driver, fields.driver_info, access);
   if (problem) throw badRequest(problem.field, problem.message);
 }
 
@@ -43,7 +44,7 @@ function notFoundNode(uuid: string): never {
   throw notFound('node', uuid);
 }
 
-export function nodesRouter(pool: Pool, operations: Operations): Router {
+export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAccess): Router {
   const router = Router();
 
   /** The node, when the caller may see it (else 404, so nothing leaks) and may do `action` (else 403). */
@@ -55,7 +56,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
   router.post('/', async (req, res) => {
     authorize(req, 'node:create');
     const fields = parse(createNode, req.body);
-    checkDriver(fields);
+    checkDriver(fields, bmcAccess);
     const uuid = fields.uuid ?? randomUUID();
     if (fields.name && (await findNode(pool, fields.name))) throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
     if (await findNode(pool, uuid)) throw conflict('duplicate_uuid', `a node with uuid ${uuid} exists`);
@@ -92,7 +93,7 @@ export function nodesRouter(pool: Pool, operations: Operations): Router {
       const fields = parse(nodeFields, patched.document);
       if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
       if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
-      checkDriver(fields);
+      checkDriver(fields, bmcAccess);
       const resupply = secretToGiveAgain(fields.driver, node.driver_info, fields.driver_info, patched.keptSecrets);
       if (resupply) throw badRequest(resupply.field, resupply.message);
       if (fields.name && fields.name !== node.name && (await findNode(client, fields.name))) {

@@ -47,7 +47,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   let publicUrl = config.publicUrl;
   // One set of metrics for both listeners: /metrics on the API counts the agents' heartbeats too.
   const metrics = createApiMetrics(pool);
-  const app = createApp({ pool, operations, logger, authMode: config.authMode, publicUrl: () => publicUrl!, metrics });
+  const app = createApp({ pool, operations, logger, authMode: config.authMode, publicUrl: () => publicUrl!, metrics, bmcAccess: config.bmcAccess });
   const api = await listen(app, config.apiPort, config.apiHost);
   publicUrl ??= api.url;
   const agentApi = await listen(

@@ -1,5 +1,6 @@
 // What each BMC driver declares: its capabilities and the schema of its driver_info.
 // Pure data, so the API can validate nodes and publish the matrix without loading protocol code.
+import { bmcHost, bmcHostProblem, parseVerifyCa, type BmcAccess } from './bmc-access.js';
 
 export const CAPABILITIES = [
   'power',
@@ -213,4 +214,25 @@ export function secretToGiveAgain(
   const kept = fields.find((f) => f.secret && keptSecrets.has(`driver_info.${f.name}`));
   if (!kept) return undefined;
   return { field: `driver_info.${kept.name}`, message: `give ${kept.name} again along with the new ${moved.name}: a stored password is never sent to a new address` };
+}
+
+/**
+ * The first part of `info` the operator's BMC access rules refuse: an address (an IP literal)
+ * outside the allowed networks, or a redfish_verify_ca that is no boolean nor a bundle in the CA
+ * directory. Host names are checked when the driver resolves them.
+ */
+export function driverInfoAccessProblem(driver: string, info: Record<string, unknown>, access: BmcAccess): DriverInfoProblem | undefined {
+  const fields = Object.hasOwn(DRIVERS, driver) ? DRIVERS[driver].driverInfo : [];
+  for (const spec of fields) {
+    const value = info[spec.name];
+    if (!spec.bmcAddress || typeof value !== 'string') continue;
+    const host = bmcHost(value);
+    const problem = host && bmcHostProblem(host, access);
+    if (problem) return { field: `driver_info.${spec.name}`, message: `${host} ${problem}` };
+  }
+  if (driver === 'redfish') {
+    const verifyCa = parseVerifyCa(info.redfish_verify_ca, access);
+    if (typeof verifyCa === 'object' && 'problem' in verifyCa) return { field: 'driver_info.redfish_verify_ca', message: verifyCa.problem };
+  }
+  return undefined;
 }

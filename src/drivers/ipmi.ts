@@ -5,6 +5,9 @@ import { checkDriverInfo, DRIVERS, integerValue, IPMI_DEFAULT_CIPHER_SUITE, IPMI
 import type { PowerState } from '../domain/power.js';
 import { scrubSecret } from '../domain/secrets.js';
 import { BmcError, type Bmc, type BmcDriver, type BmcPowerTarget, type BootMode, type BootSettings } from './types.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { isAddressAllowed } from '../domain/bmc-access.js';
 
 export interface IpmiDriverOptions {
   /** The ipmitool program; default: `ipmitool` on the PATH. */
@@ -79,9 +82,25 @@ class IpmiConnection implements Bmc {
   readonly #info: IpmiDriverInfo;
   readonly #options: Required<IpmiDriverOptions>;
 
-  constructor(info: IpmiDriverInfo, options: Required<IpmiDriverOptions>) {
+  readonly #allowedNetworks: readonly string[];
+
+  constructor(info: IpmiDriverInfo, options: Required<IpmiDriverOptions>, allowedNetworks: readonly string[]) {
     this.#info = info;
     this.#options = options;
+    this.#allowedNetworks = allowedNetworks;
+  }
+
+  /**
+   * The address ipmitool is given: with allowed networks set, the BMC's name resolved here and
+   * checked, and the checked IP passed on, so a DNS answer cannot change between check and use.
+   */
+  async #checkedAddress(): Promise<string> {
+    const { address } = this.#info;
+    if (this.#allowedNetworks.length === 0) return address;
+    const resolved = isIP(address) ? [{ address }] : await lookup(address, { all: true }).catch(() => []);
+    const allowed = resolved.find((a) => isAddressAllowed(a.address, this.#allowedNetworks));
+    if (!allowed) throw this.#error('protocol', 'is outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)');
+    return allowed.address;
   }
 
   async validate(): Promise<void> {
@@ -125,8 +144,9 @@ class IpmiConnection implements Bmc {
   }
 
   /** Runs one ipmitool command; its stdout, which must match `success` (ipmitool exits 0 on some failures). */
-  #run(command: string[], success: RegExp): Promise<string> {
-    const { address, port, username, password, cipherSuite } = this.#info;
+  async #run(command: string[], success: RegExp): Promise<string> {
+    const address = await this.#checkedAddress();
+    const { port, username, password, cipherSuite } = this.#info;
     const { ipmitool, lanRetries, lanTimeoutSeconds, commandTimeoutMs } = this.#options;
     const args = [
       '-I', 'lanplus',
@@ -177,7 +197,7 @@ export function createIpmiDriver(options: IpmiDriverOptions = {}): BmcDriver {
   const settings = { ...DEFAULTS, ...options };
   return {
     description: DRIVERS.ipmi,
-    connect: ({ driverInfo }) => new IpmiConnection(parseDriverInfo(driverInfo), settings),
+    connect: ({ driverInfo, access }) => new IpmiConnection(parseDriverInfo(driverInfo), settings, access?.allowedNetworks ?? []),
   };
 }
 

@@ -1,10 +1,14 @@
 // The Redfish transport: HTTP(S) with a chosen CA, basic or session auth, timeouts, retries with
 // backoff, redirects kept on the BMC, and Redfish error bodies turned into readable BmcErrors.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { constants as fsConstants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import { z } from 'zod';
+import { isAddressAllowed, MAX_CA_BUNDLE_BYTES, type VerifyCa } from '../domain/bmc-access.js';
 import { scrubSecret } from '../domain/secrets.js';
 import { BmcError } from './types.js';
 
@@ -15,9 +19,11 @@ export interface RedfishEndpoint {
   origin: string;
   username: string;
   password: string;
-  /** true: the system CA store; false: no verification; a string: the path of a CA bundle. */
-  verifyCa: boolean | string;
+  /** true: the system CA store; false: no verification; caFile: a CA bundle in the operator's CA directory. */
+  verifyCa: VerifyCa;
   authType: RedfishAuthType;
+  /** CIDRs the BMC's address must resolve into; empty: any. */
+  allowedNetworks: readonly string[];
 }
 
 export interface RetryPolicy {
@@ -42,6 +48,56 @@ const REPEATABLE_METHODS: ReadonlySet<Method> = new Set(['GET', 'PATCH', 'DELETE
 /** Errors that mean the request never reached the BMC, so even a POST is safe to repeat. */
 const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const TLS_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/;
+/** Redfish answers are small; a BMC address pointed at something else must not fill the worker's memory. */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** How much of a Redfish error message reaches last_error. */
+const MAX_ERROR_TEXT = 300;
+
+class ResponseTooLarge extends Error {}
+class AddressNotAllowed extends Error {
+  readonly code = 'EADDRNOTALLOWED';
+}
+
+/** One message for every unusable CA bundle, naming no path: it must not tell which files exist. */
+const CA_UNUSABLE = `driver_info.redfish_verify_ca does not name a usable CA bundle (a regular file of at most ${MAX_CA_BUNDLE_BYTES} bytes in the CA directory)`;
+
+/**
+ * The CA bundle, read without blocking the worker: opened non-blocking and without following a
+ * final symlink (a FIFO or a device then cannot hang or flood it), checked to be a regular file of
+ * bounded size, and read only up to that bound.
+ */
+async function readCaBundle(caFile: string): Promise<Buffer | undefined> {
+  let handle;
+  try {
+    handle = await open(caFile, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size === 0 || stat.size > MAX_CA_BUNDLE_BYTES) return undefined;
+    const buffer = Buffer.alloc(stat.size);
+    const { bytesRead } = await handle.read(buffer, 0, stat.size, 0);
+    return buffer.subarray(0, bytesRead);
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** DNS resolution that refuses addresses outside `networks`: checked on the address connected to, so DNS cannot swap it after a check. */
+function guardedLookup(networks: readonly string[]): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '', 0);
+      const allowed = addresses.filter((a) => isAddressAllowed(a.address, networks));
+      if (allowed.length === 0) return callback(new AddressNotAllowed(`${hostname} resolves outside the networks BMCs may be on`), '', 0);
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      callback(null, allowed[0].address, allowed[0].family);
+    });
+  };
+}
 
 const serviceRootSchema = z.object({
   SessionService: z.object({ '@odata.id': z.string() }).optional(),
@@ -82,7 +138,12 @@ function exchange(url: URL, method: Method, headers: Record<string, string>, bod
     const send = url.protocol === 'https:' ? https.request : http.request;
     const request = send(url, { method, headers, agent }, (response) => {
       const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) request.destroy(new ResponseTooLarge());
+        else chunks.push(chunk);
+      });
       response.on('error', reject);
       response.on('end', () => {
         clearTimeout(timer);
@@ -117,22 +178,23 @@ export class RedfishClientPool {
     return new RedfishClient(endpoint, this);
   }
 
-  agent(endpoint: RedfishEndpoint, fail: (message: string) => BmcError): http.Agent {
-    const { origin, verifyCa } = endpoint;
+  async agent(endpoint: RedfishEndpoint, fail: (message: string) => BmcError): Promise<http.Agent> {
+    const { origin, verifyCa, allowedNetworks } = endpoint;
     const isHttps = origin.startsWith('https:');
+    // Names are checked as they resolve (guardedLookup); an IP literal is never looked up, so here.
+    const host = new URL(origin).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) && !isAddressAllowed(host, allowedNetworks)) throw fail(`is at ${host}, outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)`);
     let ca: Buffer | undefined;
-    if (isHttps && typeof verifyCa === 'string') {
-      try {
-        ca = readFileSync(verifyCa);
-      } catch (error) {
-        throw fail(`cannot be trusted: driver_info.redfish_verify_ca names ${verifyCa}, which cannot be read (${(error as NodeJS.ErrnoException).code})`);
-      }
+    if (isHttps && typeof verifyCa === 'object') {
+      ca = await readCaBundle(verifyCa.caFile);
+      if (!ca) throw fail(`cannot be trusted: ${CA_UNUSABLE}`);
     }
     // Keyed by the bundle's content, so a replaced CA file takes effect without a restart.
-    const key = !isHttps ? 'http' : ca ? `ca:${createHash('sha256').update(ca).digest('hex')}` : `verify:${verifyCa !== false}`;
+    const tls = !isHttps ? 'http' : ca ? `ca:${createHash('sha256').update(ca).digest('hex')}` : `verify:${verifyCa !== false}`;
+    const key = `${tls}\n${allowedNetworks.join(',')}`;
     let agent = this.#agents.get(key);
     if (!agent) {
-      const options = { keepAlive: true, maxSockets: 8 };
+      const options = { keepAlive: true, maxSockets: 8, ...(allowedNetworks.length > 0 && { lookup: guardedLookup(allowedNetworks) }) };
       agent = isHttps ? new https.Agent({ ...options, ca, rejectUnauthorized: verifyCa !== false }) : new http.Agent(options);
       this.#agents.set(key, agent);
     }
@@ -192,7 +254,9 @@ export class RedfishClient {
       throw this.error('auth', `rejected the credentials for user ${this.#endpoint.username} (HTTP ${response.status} to ${exchangeName})`);
     }
     if (response.status < 200 || response.status >= 300) {
-      const detail = redfishErrorText(response.text) ?? (response.text.trim().slice(0, 200) || 'no details');
+      // Only a Redfish error message is repeated, never the body itself: the address may point at
+      // something that is no BMC, whose answer is nobody's business (SSRF).
+      const detail = redfishErrorText(response.text)?.slice(0, MAX_ERROR_TEXT) ?? 'no Redfish error message';
       // 501 means the BMC lacks the feature, which retrying will not change.
       const kind = response.status === 501 ? 'unsupported' : response.status >= 500 ? 'unreachable' : 'protocol';
       throw this.error(kind, `answered ${exchangeName} with HTTP ${response.status}: ${detail}`);
@@ -269,7 +333,7 @@ export class RedfishClient {
   /** One request with retries and redirects; `mode` undefined sends no credentials. */
   async #send(method: Method, path: string, body: unknown, mode: AuthMode | undefined): Promise<RawResponse> {
     const { requestTimeoutMs, retry } = this.#pool;
-    const agent = this.#pool.agent(this.#endpoint, (message) => this.error('protocol', message));
+    const agent = await this.#pool.agent(this.#endpoint, (message) => this.error('protocol', message));
     const headers: Record<string, string> = { Accept: 'application/json', 'OData-Version': '4.0' };
     if (mode?.kind === 'basic') {
       headers.Authorization = `Basic ${Buffer.from(`${this.#endpoint.username}:${this.#endpoint.password}`).toString('base64')}`;
@@ -296,6 +360,8 @@ export class RedfishClient {
               'set driver_info.redfish_verify_ca to the CA bundle that signed it, or to false',
           );
         }
+        if (error instanceof ResponseTooLarge) throw this.error('protocol', `answered ${exchangeName} with more than ${MAX_RESPONSE_BYTES} bytes`);
+        if (error instanceof AddressNotAllowed) throw this.error('protocol', `is outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)`);
         const timedOut = error instanceof ExchangeTimeout;
         if (canRetry && (REPEATABLE_METHODS.has(method) || NOT_SENT_CODES.has(code))) {
           await this.#backoff(attempt);

@@ -10,6 +10,7 @@ import { RedfishSystem } from './redfish/system.js';
 import { redfishVirtualMedia } from './redfish/virtual-media.js';
 import { RedfishClientPool, type RedfishAuthType, type RedfishEndpoint, type RetryPolicy } from './redfish-client.js';
 import { BmcError, type Bmc, type BmcDriver } from './types.js';
+import { ANY_BMC, parseVerifyCa, type BmcAccess } from '../domain/bmc-access.js';
 
 export interface RedfishDriverOptions {
   /** Limit for each HTTP request, body included. */
@@ -27,7 +28,7 @@ interface RedfishDriverInfo extends RedfishEndpoint {
   systemId: string | undefined;
 }
 
-function parseDriverInfo(driverInfo: Record<string, unknown>): RedfishDriverInfo {
+function parseDriverInfo(driverInfo: Record<string, unknown>, access: BmcAccess): RedfishDriverInfo {
   const problem = checkDriverInfo('redfish', driverInfo);
   if (problem) throw new BmcError(`${problem.field}: ${problem.message}`, 'protocol');
   const info = driverInfo as {
@@ -44,14 +45,16 @@ function parseDriverInfo(driverInfo: Record<string, unknown>): RedfishDriverInfo
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
     throw new BmcError(`driver_info.redfish_address: "${info.redfish_address}" is not an http(s) URL`, 'protocol');
   }
-  // Ironic's users write the flag as a string too.
-  const verifyCa = info.redfish_verify_ca ?? true;
+  // Checked again here, not only by the API: the operator's rules may have changed since it was stored.
+  const verifyCa = parseVerifyCa(info.redfish_verify_ca, access);
+  if (typeof verifyCa === 'object' && 'problem' in verifyCa) throw new BmcError(`driver_info.redfish_verify_ca ${verifyCa.problem}`, 'protocol');
   return {
     origin: url.origin,
     systemId: info.redfish_system_id || undefined,
     username: info.redfish_username,
     password: info.redfish_password,
-    verifyCa: typeof verifyCa === 'string' && /^(true|false)$/i.test(verifyCa) ? verifyCa.toLowerCase() === 'true' : verifyCa,
+    verifyCa,
+    allowedNetworks: access.allowedNetworks,
     authType: info.redfish_auth_type ?? 'auto',
   };
 }
@@ -74,7 +77,7 @@ export function createRedfishDriver(options: RedfishDriverOptions = {}): BmcDriv
   const stepPollSeconds = options.stepPollSeconds ?? DEFAULT_STEP_POLL_SECONDS;
   return {
     description: DRIVERS.redfish,
-    connect: ({ driverInfo }) => connectRedfish(parseDriverInfo(driverInfo), pool, stepPollSeconds),
+    connect: ({ driverInfo, access }) => connectRedfish(parseDriverInfo(driverInfo, access ?? ANY_BMC), pool, stepPollSeconds),
   };
 }
 

@@ -3,6 +3,7 @@
 import type { BootDevice, DriverDescription } from '../domain/drivers.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import type { StepResult } from '../domain/steps.js';
+import type { BmcAccess } from '../domain/bmc-access.js';
 
 export type { BootDevice } from '../domain/drivers.js';
 
@@ -81,6 +82,8 @@ export interface Bmc
 export interface BmcTarget {
   nodeUuid: string;
   driverInfo: Record<string, unknown>;
+  /** The operator's rules for BMC networks and CA bundles; absent: any network, no CA bundles. */
+  access?: BmcAccess;
 }
 
 export interface BmcDriver {

@@ -1,6 +1,8 @@
 // The Redfish driver against sushy-tools' emulator (fake driver): a Redfish service we did not write.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRedfishDriver, redfishDriver } from '../../src/drivers/redfish.js';
 import type { Bmc } from '../../src/drivers/types.js';
@@ -170,6 +172,8 @@ describe('redfish driver over TLS against sushy-tools', () => {
         redfish_password: PASSWORD,
         ...(verifyCa === undefined ? {} : { redfish_verify_ca: verifyCa }),
       },
+      // The operator's CA directory: bundles are named inside it.
+      access: { allowedNetworks: [], caDir: dir },
     });
 
   before(async () => {
@@ -186,6 +190,7 @@ describe('redfish driver over TLS against sushy-tools', () => {
     assert.ok(sushy.url.startsWith('https://'));
     await connect(false).validate();
     await connect('false').validate();
+    await connect(path.basename(certificates.caPath)).validate();
     await connect(certificates.caPath).validate();
   });
 
@@ -196,8 +201,23 @@ describe('redfish driver over TLS against sushy-tools', () => {
     }
   });
 
-  it('fails clearly when the CA bundle cannot be read', async () => {
-    const error = await rejectsWithKind(connect(`${dir}/no-such-ca.pem`).validate(), 'protocol');
-    assert.match(error.message, /no-such-ca\.pem.*cannot be read \(ENOENT\)/);
+  it('refuses a CA bundle that is missing, no regular file, too big or outside the CA directory, alike and at once', async () => {
+    // A FIFO would hang a blocking read; /dev/zero would grow memory without bound.
+    execFileSync('mkfifo', [path.join(dir, 'fifo.pem')]);
+    await symlink('/dev/zero', path.join(dir, 'zero.pem'));
+    await writeFile(path.join(dir, 'huge.pem'), Buffer.alloc(2 * 1024 * 1024, 65));
+    const messages = new Set<string>();
+    for (const name of ['no-such-ca.pem', 'fifo.pem', 'zero.pem', 'huge.pem', `${dir}/fifo.pem`]) {
+      const error = await rejectsWithKind(connect(name).validate(), 'protocol');
+      assert.match(error.message, /redfish_verify_ca does not name a usable CA bundle/);
+      messages.add(error.message);
+    }
+    assert.equal(messages.size, 1, 'every refusal reads the same: none tells which files exist');
+    const outside = new Set<string>();
+    for (const name of ['/etc/passwd', '/etc/no-such-file', '../x.pem', '/dev/zero']) {
+      outside.add((await rejectsWithKind(Promise.resolve().then(() => connect(name).validate()), 'protocol')).message);
+    }
+    assert.equal(outside.size, 1);
+    assert.match([...outside][0], /CA directory/);
   });
 });

@@ -156,6 +156,21 @@ describe('the agent in the lab', () => {
     assert.equal(qcow.command_status, 'SUCCEEDED', JSON.stringify(qcow.command_error));
     assert.equal(await hashFilePrefix(diskPath, 64 * MiB), qcowSourceHash, 'the disk holds the qcow2 image converted, holes as zeros');
 
+    // The agent answers with the step it ran, never its arguments (config drive, signed image URL).
+    const drive = await agent.executeStep('deploy', {
+      step: 'write_configdrive',
+      args: { configdrive: { meta_data: { hostname: 'h' }, user_data: '#cloud-config\n# secret-user-data-0123\n' } },
+    });
+    const driveDone = await agent.getCommand(drive.id, { wait: true });
+    assert.equal(driveDone.command_status, 'SUCCEEDED', JSON.stringify(driveDone.command_error));
+    assert.deepEqual((driveDone.command_result as any).deploy_step, { step: 'write_configdrive', interface: 'deploy' });
+    const signedUrl = `${images.url('missing.raw')}?X-Amz-Signature=signed-url-secret-0123`;
+    const missing = await writeImage({ image_source: signedUrl, disk_format: 'raw', os_hash_algo: 'sha256', os_hash_value: rawHash });
+    assert.equal(missing.command_status, 'FAILED');
+    const everything = JSON.stringify([driveDone, missing, raw, await agent.listCommands()]);
+    for (const secret of ['secret-user-data-0123', 'signed-url-secret-0123']) assert.ok(!everything.includes(secret), `the agent echoes ${secret}`);
+    assert.ok(!h.logs().includes('signed-url-secret-0123'), 'the agent logs a signed URL');
+
     const corrupted = await writeImage({ image_source: images.url('image.qcow2'), disk_format: 'qcow2', os_hash_algo: 'sha256', os_hash_value: rawHash });
     assert.equal(corrupted.command_status, 'FAILED');
     assert.match(corrupted.command_error!.message, /image checksum mismatch/);

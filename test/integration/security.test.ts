@@ -2,7 +2,10 @@
 // real API, database, Temporal and lab BMCs: every one must stay closed.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { insertDeployment } from '../../src/db/deployments.js';
 import { recordEvent } from '../../src/db/events.js';
@@ -21,7 +24,9 @@ describe('security', () => {
   }
 
   before(async () => {
-    h = await startHarness({ labCount: 1, powerDelayMs: 0 });
+    // BMCs only on loopback (where the lab's are), CA bundles only from a directory of the test's.
+    const caDir = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR!, 'ca-'));
+    h = await startHarness({ labCount: 1, powerDelayMs: 0, bmcAccess: { allowedNetworks: ['127.0.0.0/8'], caDir } });
     tokens.owner = await makeToken('project-a', 'alice');
     tokens.lessee = await makeToken('project-b', 'bob');
     tokens.nextLessee = await makeToken('project-c', 'carol');
@@ -240,6 +245,89 @@ describe('security', () => {
       assert.ok(answer.body.next.startsWith(`${h.apiUrl}/v1/nodes?`), answer.body.next);
       assert.ok(answer.body.nodes[0].links[0].href.startsWith(`${h.apiUrl}/v1/nodes/`));
       assert.ok(!JSON.stringify(answer.body).includes('attacker.example'));
+    });
+  });
+
+  describe('the BMC address is no way into the operator\'s network', () => {
+    let service: Server;
+    let serviceUrl: string;
+    before(async () => {
+      // Something on the inside that is no BMC: it answers with its own secrets, or with a flood.
+      service = createServer((req, res) => {
+        if (req.url!.startsWith('/redfish/v1/Systems/flood')) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const chunk = Buffer.alloc(1024 * 1024, 32);
+          let sent = 0;
+          const pump = () => {
+            while (sent < 64 && res.write(chunk)) sent++;
+            if (sent < 64) res.once('drain', pump);
+            else res.end();
+          };
+          pump();
+          return;
+        }
+        res.writeHead(404, { 'content-type': 'text/html' }).end('<html>internal-canary-secret-0123 admin console</html>');
+      });
+      await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+      serviceUrl = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
+    });
+    after(() => new Promise<void>((resolve) => service?.close(() => resolve())));
+
+    async function verifyAgainst(driverInfo: Record<string, unknown>): Promise<string> {
+      const created = await h.http('POST', '/v1/nodes', { driver: 'redfish', owner: 'project-a', driver_info: { redfish_username: 'u', redfish_password: 'p', ...driverInfo } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal((await as('owner', 'PUT', `/v1/nodes/${created.body.uuid}/states/provision`, { target: 'manage' })).status, 202);
+      const failed = await h.waitFor(`/v1/nodes/${created.body.uuid}`, (n) => n.provision_state === 'enroll' && n.last_error, 90_000);
+      return failed.last_error as string;
+    }
+
+    it('repeats no byte of a non-Redfish answer in last_error', async () => {
+      const error = await verifyAgainst({ redfish_address: serviceUrl, redfish_system_id: '/redfish/v1/Systems/1' });
+      assert.match(error, /HTTP 404/);
+      assert.ok(!error.includes('internal-canary-secret-0123') && !error.includes('admin console'), error);
+    });
+
+    it('stops reading an answer that is too big', async () => {
+      const error = await verifyAgainst({ redfish_address: serviceUrl, redfish_system_id: '/redfish/v1/Systems/flood' });
+      assert.match(error, /more than \d+ bytes/);
+    });
+
+    it('refuses addresses outside BMC_ALLOWED_NETWORKS at the API, and again at use', async () => {
+      const node = h.nodeUuids[0];
+      for (const address of ['http://10.1.2.3', 'https://[::1]:8000', '192.168.0.9']) {
+        const refused = await h.http('PATCH', `/v1/nodes/${node}`, { driver_info: { redfish_address: address, redfish_password: 'x' } });
+        assert.equal(refused.status, 400, JSON.stringify(refused.body));
+        assert.equal(refused.body.error.field, 'driver_info.redfish_address');
+        assert.match(refused.body.error.message, /BMC_ALLOWED_NETWORKS/);
+      }
+      const ipmi = await h.http('POST', '/v1/nodes', { driver: 'ipmi', driver_info: { ipmi_address: '10.9.9.9' } });
+      assert.equal(ipmi.status, 400);
+      assert.equal(ipmi.body.error.field, 'driver_info.ipmi_address');
+      // Stored before the rule (or behind a name): the driver checks where it connects.
+      const error = await verifyAgainst({ redfish_address: 'http://localhost:9' });
+      assert.doesNotMatch(error, /BMC_ALLOWED_NETWORKS/, 'localhost resolves into 127.0.0.0/8');
+      const created = await h.http('POST', '/v1/nodes', { driver: 'redfish', owner: 'project-a', driver_info: { redfish_address: 'http://127.0.0.1:9', redfish_username: 'u', redfish_password: 'p' } });
+      await h.pool.query(`UPDATE nodes SET driver_info = driver_info || '{"redfish_address": "http://[::1]:9"}' WHERE uuid = $1`, [created.body.uuid]);
+      assert.equal((await as('owner', 'PUT', `/v1/nodes/${created.body.uuid}/states/provision`, { target: 'manage' })).status, 202);
+      const failed = await h.waitFor(`/v1/nodes/${created.body.uuid}`, (n) => n.provision_state === 'enroll' && n.last_error, 90_000);
+      assert.match(failed.last_error, /outside the networks BMCs may be on/);
+    });
+  });
+
+  describe('redfish_verify_ca', () => {
+    it('takes true, false or a name in the CA directory, and refuses any other path alike, existing or not', async () => {
+      const node = h.nodeUuids[0];
+      const set = (value: unknown) => h.http('PATCH', `/v1/nodes/${node}`, { driver_info: { redfish_verify_ca: value } });
+      for (const value of [true, 'false', 'lab-ca.pem']) assert.equal((await set(value)).status, 200, String(value));
+      const messages = new Set<string>();
+      for (const value of ['/dev/zero', '/etc/passwd', '/etc/no-such-file', '../outside.pem', '/proc/self/environ']) {
+        const refused = await set(value);
+        assert.equal(refused.status, 400, value);
+        assert.equal(refused.body.error.field, 'driver_info.redfish_verify_ca');
+        messages.add(refused.body.error.message);
+      }
+      assert.equal(messages.size, 1, 'one answer for every path outside the directory');
+      assert.equal((await set(true)).status, 200);
     });
   });
 });

@@ -15,6 +15,7 @@ import { createDatabaseIfMissing } from '../../src/cli/postgres.js';
 import { openPool } from '../../src/cli/database.js';
 import { createWorker, installRuntimeLogger } from '../../src/cli/worker.js';
 import { DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
+import type { BmcAccess } from '../../src/domain/bmc-access.js';
 import { migrate } from '../../src/db/migrate.js';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
@@ -43,6 +44,8 @@ export interface HttpResult<T = any> {
 }
 
 export interface HarnessOptions {
+  /** BMC_ALLOWED_NETWORKS and REDFISH_CA_DIR of the API and worker. */
+  bmcAccess?: BmcAccess;
   labCount?: number;
   powerDelayMs?: number;
   /** false: no worker in this process; start one with spawnWorker(). */
@@ -93,6 +96,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     apiPort: 0,
     agentApiHost: '127.0.0.1',
     agentApiPort: 0,
+    bmcAccess: options.bmcAccess ?? { allowedNetworks: [] },
     logLevel: 'debug',
     authMode: 'token',
     adminToken: `tmp_admin_${id}_${randomBytes(16).toString('hex')}`,
@@ -226,6 +230,8 @@ export async function startHarness(options: HarnessOptions = {}) {
           TEMPORAL_TASK_QUEUE: config.taskQueue,
           AGENT_TOKEN_KEY: config.agentTokenKey,
           FAST_TRACK: String(config.fastTrack),
+          BMC_ALLOWED_NETWORKS: config.bmcAccess.allowedNetworks.join(','),
+          REDFISH_CA_DIR: config.bmcAccess.caDir ?? '',
           AGENT_BOOT_TIMEOUT_SECONDS: String(config.agentBootTimeoutSeconds),
           ...(config.ramdiskIsoUrl ? { RAMDISK_ISO_URL: config.ramdiskIsoUrl } : {}),
           LOG_LEVEL: 'debug',
