@@ -71,7 +71,7 @@ export function deployTemplatesRouter(pool: Pool): Router {
     authorize(req, 'deploy_template:manage');
     const template = await load(req);
     const { name, steps, extra } = template;
-    const fields = parse(templateFields, applyPatchBody({ name, steps, extra }, WRITABLE, req.body).document);
+    const fields = parse(templateFields, applyPatchBody({ name, steps, extra }, WRITABLE, req.body));
     await assertNameFree(fields.name, template.uuid);
     res.json(templateView(req, await updateTemplate(pool, template.uuid, fields)));
   });

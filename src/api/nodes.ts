@@ -12,7 +12,7 @@ import { accessNode, authorize, visibleTo } from './auth.js';
 import { requestContext } from './context.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
-import { applyPatchBody } from './patch.js';
+import { applyPatchKeepingSecrets } from './patch.js';
 import { DEPLOY_VERBS, requestProvision } from './provisioning.js';
 import {
   bootDeviceRequest,
@@ -89,7 +89,7 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
     const updated = await inTransaction(pool, async (client) => {
       const node = (await findNode(client, uuid, { forUpdate: true })) ?? notFoundNode(uuid);
       const editable = Object.fromEntries(WRITABLE_NODE_FIELDS.map((f) => [f, node[f]]));
-      const patched = applyPatchBody(editable, WRITABLE_NODE_FIELDS, req.body);
+      const patched = applyPatchKeepingSecrets(editable, WRITABLE_NODE_FIELDS, req.body);
       const fields = parse(nodeFields, patched.document);
       if (fields.owner !== node.owner) authorize(req, 'node:set_owner', node);
       if (fields.lessee !== node.lessee) authorize(req, 'node:set_lessee', node);
