@@ -165,7 +165,7 @@ export function allocationsRouter(pool: Pool): Router {
 
   router.patch('/:allocation', async (req, res) => {
     const allocation = await loadAllocation(req, 'allocation:change');
-    const { document: patched } = applyPatchBody({ name: allocation.name, extra: allocation.extra }, PATCHABLE, req.body);
+    const patched = applyPatchBody({ name: allocation.name, extra: allocation.extra }, PATCHABLE, req.body);
     const changes = parse(allocationPatchable, patched);
     if (changes.name && changes.name !== allocation.name && (await findAllocation(pool, changes.name))) {
       throw conflict('duplicate_name', `an allocation named "${changes.name}" exists`);
