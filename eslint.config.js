@@ -17,8 +17,14 @@ const LAYERS = {
     packages: ['@temporalio/workflow', '@temporalio/common'],
     why: 'workflows/ do no I/O: only @temporalio/workflow, domain/ and activity *types*',
   },
-  api: { deny: ['drivers', 'activities'], why: 'api/ starts operations through Temporal; it never calls drivers/ or activities/' },
-  agent: { deny: ['db', 'workflows', 'activities', 'api'], why: 'the agent runs on the machine: it never touches db/ or workflows/' },
+  api: {
+    deny: ['drivers', 'activities'],
+    why: 'api/ starts operations through Temporal; it never calls drivers/ or activities/',
+  },
+  agent: {
+    deny: ['db', 'workflows', 'activities', 'api'],
+    why: 'the agent runs on the machine: it never touches db/ or workflows/',
+  },
 };
 
 const MAX_DEPTH = 3;

@@ -52,9 +52,11 @@ async function latency(call: () => Promise<unknown>, between?: () => Promise<unk
 /** Calls per second with every BMC called `rounds` times, all BMCs at once. */
 async function throughput(bmcs: Bmc[], call: (bmc: Bmc) => Promise<unknown>): Promise<string> {
   const started = performance.now();
-  await Promise.all(bmcs.map(async (bmc) => {
-    for (let i = 0; i < rounds; i++) await call(bmc);
-  }));
+  await Promise.all(
+    bmcs.map(async (bmc) => {
+      for (let i = 0; i < rounds; i++) await call(bmc);
+    }),
+  );
   return ((bmcs.length * rounds) / ((performance.now() - started) / 1000)).toFixed(0).padStart(8);
 }
 
@@ -63,7 +65,10 @@ async function measure({ name, bmcs }: Target): Promise<void> {
   await first.validate();
   const status = await latency(() => first.getPowerState());
   // Power on from off every time: the untimed forced off in between resets the machine.
-  const powerOn = await latency(() => first.setPowerState('power on'), () => first.setPowerState('power off'));
+  const powerOn = await latency(
+    () => first.setPowerState('power on'),
+    () => first.setPowerState('power off'),
+  );
   const boot = await latency(() => first.setBootDevice('pxe', { persistent: false }));
   const statusRate = await throughput(bmcs, (bmc) => bmc.getPowerState());
   const bootRate = await throughput(bmcs, (bmc) => bmc.setBootDevice('pxe', { persistent: false }));
@@ -86,7 +91,9 @@ try {
   const targets: Target[] = [
     {
       name: 'redfish → sushy-tools',
-      bmcs: sushy.systems.map((s) => redfishDriver.connect({ nodeUuid: s.uuid, driverInfo: redfishInfo(sushy.url, s.uuid) })),
+      bmcs: sushy.systems.map((s) =>
+        redfishDriver.connect({ nodeUuid: s.uuid, driverInfo: redfishInfo(sushy.url, s.uuid) }),
+      ),
     },
     {
       name: 'redfish → lab BMC',
@@ -97,13 +104,22 @@ try {
       bmcs: ipmiSims.map((sim) =>
         ipmiDriver.connect({
           nodeUuid: String(sim.port),
-          driverInfo: { ipmi_address: '127.0.0.1', ipmi_port: sim.port, ipmi_username: credentials.username, ipmi_password: credentials.password },
+          driverInfo: {
+            ipmi_address: '127.0.0.1',
+            ipmi_port: sim.port,
+            ipmi_username: credentials.username,
+            ipmi_password: credentials.password,
+          },
         }),
       ),
     },
   ];
-  console.log(`\nBMC driver latency: ${samples} sequential calls on one node; throughput: ${nodeCount} nodes × ${rounds} calls at once; ${os.cpus().length} cores`);
-  console.log(`${'driver → emulator'.padEnd(26)} power status ms   power on ms       boot override ms  calls/s with ${nodeCount} nodes`);
+  console.log(
+    `\nBMC driver latency: ${samples} sequential calls on one node; throughput: ${nodeCount} nodes × ${rounds} calls at once; ${os.cpus().length} cores`,
+  );
+  console.log(
+    `${'driver → emulator'.padEnd(26)} power status ms   power on ms       boot override ms  calls/s with ${nodeCount} nodes`,
+  );
   console.log(`${''.padEnd(26)}     p50     p95       p50     p95       p50     p95     status     boot`);
   for (const target of targets) await measure(target);
 } finally {

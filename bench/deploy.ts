@@ -68,7 +68,8 @@ function agentTimes(stack: BenchStack, offset: number): Map<string, { listenedAt
     const entry = times.get(node) ?? { listenedAt: [], commandsMs: 0 };
     times.set(node, entry);
     if (line.msg === 'agent listening') entry.listenedAt.push(line.time);
-    if (line.msg === 'command succeeded' || line.msg === 'command failed') entry.commandsMs += line.time - commandStarts.get(line.id)!;
+    if (line.msg === 'command succeeded' || line.msg === 'command failed')
+      entry.commandsMs += line.time - commandStarts.get(line.id)!;
   }
   return times;
 }
@@ -85,7 +86,10 @@ try {
   const images = await startImageServer({ 'bench.raw': imageFile });
   const provision = async (uuid: string, body: Record<string, unknown>) => {
     await stack.call('PUT', `/v1/nodes/${uuid}/states/provision`, body, 202);
-    await client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+    await client.workflow
+      .getHandle(`node/${uuid}`)
+      .result()
+      .catch(() => undefined);
   };
 
   console.log(
@@ -98,13 +102,23 @@ try {
       await provision(uuid, { target: 'manage' });
       await provision(uuid, { target: 'provide' });
       await stack.call('PATCH', `/v1/nodes/${uuid}`, {
-        instance_info: { image_source: images.url('bench.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash, image_disk_format: 'raw' },
+        instance_info: {
+          image_source: images.url('bench.raw'),
+          image_os_hash_algo: 'sha256',
+          image_os_hash_value: imageHash,
+          image_disk_format: 'raw',
+        },
       });
     }),
   );
-  const notAvailable = (await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)))).filter((n) => n.provision_state !== 'available');
-  if (notAvailable.length > 0) throw new Error(`${notAvailable.length} nodes not available after provide, e.g. ${notAvailable[0].last_error}`);
-  console.log(`made available (manage + provide, not measured): ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const notAvailable = (await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)))).filter(
+    (n) => n.provision_state !== 'available',
+  );
+  if (notAvailable.length > 0)
+    throw new Error(`${notAvailable.length} nodes not available after provide, e.g. ${notAvailable[0].last_error}`);
+  console.log(
+    `made available (manage + provide, not measured): ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
 
   const before = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
   const logOffset = existsSync(stack.agentLogFile) ? statSync(stack.agentLogFile).size : 0;
@@ -114,7 +128,8 @@ try {
     const onPower = () => powerChanges[i]++;
     machine.on('power', onPower);
     const onBoot = (target: BootTarget) => {
-      if (RAMDISK_TARGETS.has(target)) ramdiskStarts.set(uuids[i], [...(ramdiskStarts.get(uuids[i]) ?? []), Date.now()]);
+      if (RAMDISK_TARGETS.has(target))
+        ramdiskStarts.set(uuids[i], [...(ramdiskStarts.get(uuids[i]) ?? []), Date.now()]);
     };
     machine.on('boot', onBoot);
     return () => {
@@ -139,7 +154,8 @@ try {
   const after = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
   const failed = after.filter((n) => n.provision_state !== 'active');
   const agents = agentTimes(stack, logOffset);
-  const counted = (key: string) => after.map((n, i) => Number(n.driver_internal_info[key] ?? 0) - Number(before[i].driver_internal_info[key] ?? 0));
+  const counted = (key: string) =>
+    after.map((n, i) => Number(n.driver_internal_info[key] ?? 0) - Number(before[i].driver_internal_info[key] ?? 0));
   const [boots, ramdiskBoots, instanceBoots] = ['boots', 'ramdisk_boots', 'instance_boots'].map(counted);
   const parts = uuids.map((uuid, i) => {
     const listened = agents.get(uuid)?.listenedAt ?? [];
@@ -156,18 +172,27 @@ try {
   const sorted = [...endToEnd].sort((a, b) => a - b);
   const meanOf = (key: keyof (typeof parts)[number]) => ms(mean(parts.map((p) => p[key])));
 
-  console.log(`deploys/s:                 ${(nodeCount / elapsedSeconds).toFixed(2)}  (${nodeCount} deploys in ${elapsedSeconds.toFixed(1)} s, ${failed.length} not active)`);
-  console.log(`end-to-end ms:             p50 ${ms(percentile(sorted, 50))}  p95 ${ms(percentile(sorted, 95))}  max ${ms(sorted[sorted.length - 1])}`);
+  console.log(
+    `deploys/s:                 ${(nodeCount / elapsedSeconds).toFixed(2)}  (${nodeCount} deploys in ${elapsedSeconds.toFixed(1)} s, ${failed.length} not active)`,
+  );
+  console.log(
+    `end-to-end ms:             p50 ${ms(percentile(sorted, 50))}  p95 ${ms(percentile(sorted, 95))}  max ${ms(sorted[sorted.length - 1])}`,
+  );
   console.log(
     `hardware ms per deploy:    mean ${ms(mean(hardware))} = power ${meanOf('power')} + POST ${meanOf('post')} + ` +
       `ramdisk start ${meanOf('ramdisk')} + agent commands ${meanOf('commands')}`,
   );
-  console.log(`orchestration ms/deploy:   mean ${ms(mean(overhead))}  p50 ${ms(percentile(overhead, 50))}  p95 ${ms(percentile(overhead, 95))}  (end-to-end minus hardware)`);
-  console.log(`reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`);
+  console.log(
+    `orchestration ms/deploy:   mean ${ms(mean(overhead))}  p50 ${ms(percentile(overhead, 50))}  p95 ${ms(percentile(overhead, 95))}  (end-to-end minus hardware)`,
+  );
+  console.log(
+    `reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`,
+  );
   console.log(`peak RSS MB:               worker ${workerPeak}, api ${apiPeak}`);
   const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));
   console.log(`history events per deploy: ${formatHistoryEvents(histories)}`);
-  if (failed.length > 0) console.log(`first failure: ${failed[0].name}: ${failed[0].provision_state}: ${failed[0].last_error}`);
+  if (failed.length > 0)
+    console.log(`first failure: ${failed[0].name}: ${failed[0].provision_state}: ${failed[0].last_error}`);
 } finally {
   await stack.close();
 }

@@ -44,7 +44,10 @@ export function formatHistoryEvents(runs: HistoryEvents[]): string {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { address: { type: 'string', default: '127.0.0.1:7233' }, namespace: { type: 'string', default: 'default' } },
+    options: {
+      address: { type: 'string', default: '127.0.0.1:7233' },
+      namespace: { type: 'string', default: 'default' },
+    },
   });
   if (positionals.length === 0) {
     console.error('usage: bench/history-events.ts [--address host:port] [--namespace ns] <workflow id>...');

@@ -24,22 +24,48 @@ const sparseDisk = (name: string) => {
 };
 const mibPerSecond = (seconds: number) => imageBytes / 1024 ** 2 / seconds;
 
-const controlPlane = await startFakeControlPlane({ nodeUuid: '5e1ab000-0000-4000-8000-0000000be4c1', token: TOKEN, heartbeatInterval: 30 });
+const controlPlane = await startFakeControlPlane({
+  nodeUuid: '5e1ab000-0000-4000-8000-0000000be4c1',
+  token: TOKEN,
+  heartbeatInterval: 30,
+});
 const agentDisk = sparseDisk('agent-disk.img');
 const agent = spawn(
   process.execPath,
-  ['dist/agent/main.js', '--platform', 'sim', '--api-url', controlPlane.url, '--listen', '127.0.0.1:0', '--sim-disk', agentDisk, '--sim-macs', '52:54:00:be:00:00', '--scratch-dir', scratch],
+  [
+    'dist/agent/main.js',
+    '--platform',
+    'sim',
+    '--api-url',
+    controlPlane.url,
+    '--listen',
+    '127.0.0.1:0',
+    '--sim-disk',
+    agentDisk,
+    '--sim-macs',
+    '52:54:00:be:00:00',
+    '--scratch-dir',
+    scratch,
+  ],
   { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } },
 );
 try {
-  console.log(`image: ${imageBytes / 1024 ** 2} MiB of random data; targets: sparse ${diskBytes / 1024 ** 3} GiB files in ${scratch}`);
+  console.log(
+    `image: ${imageBytes / 1024 ** 2} MiB of random data; targets: sparse ${diskBytes / 1024 ** 3} GiB files in ${scratch}`,
+  );
   const imageHash = await writeRandomImage(file('image.raw'), imageBytes);
   const images = await startImageServer({ 'image.raw': file('image.raw') });
   // Both runs read the image from the page cache.
   await hashFilePrefix(file('image.raw'), imageBytes);
 
   let started = process.hrtime.bigint();
-  execFileSync('dd', [`if=${file('image.raw')}`, `of=${sparseDisk('dd-disk.img')}`, 'bs=4M', 'conv=fsync,notrunc', 'status=none']);
+  execFileSync('dd', [
+    `if=${file('image.raw')}`,
+    `of=${sparseDisk('dd-disk.img')}`,
+    'bs=4M',
+    'conv=fsync,notrunc',
+    'status=none',
+  ]);
   const ddSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   rmSync(file('dd-disk.img'));
 
@@ -48,16 +74,26 @@ try {
   started = process.hrtime.bigint();
   const command = await client.executeStep('deploy', {
     step: 'write_image',
-    args: { image_source: images.url('image.raw'), disk_format: 'raw', os_hash_algo: 'sha256', os_hash_value: imageHash },
+    args: {
+      image_source: images.url('image.raw'),
+      disk_format: 'raw',
+      os_hash_algo: 'sha256',
+      os_hash_value: imageHash,
+    },
   });
   const done = await client.getCommand(command.id, { wait: true });
   const agentSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (done.command_status !== 'SUCCEEDED') throw new Error(`write_image failed: ${done.command_error?.message}`);
-  if ((await hashFilePrefix(agentDisk, imageBytes)) !== imageHash) throw new Error('the agent disk does not hold the image');
+  if ((await hashFilePrefix(agentDisk, imageBytes)) !== imageHash)
+    throw new Error('the agent disk does not hold the image');
   await images.close();
 
-  console.log(`dd bs=4M conv=fsync:                 ${mibPerSecond(ddSeconds).toFixed(0)} MiB/s (${ddSeconds.toFixed(2)} s)`);
-  console.log(`agent write_image (HTTP + sha256):   ${mibPerSecond(agentSeconds).toFixed(0)} MiB/s (${agentSeconds.toFixed(2)} s)`);
+  console.log(
+    `dd bs=4M conv=fsync:                 ${mibPerSecond(ddSeconds).toFixed(0)} MiB/s (${ddSeconds.toFixed(2)} s)`,
+  );
+  console.log(
+    `agent write_image (HTTP + sha256):   ${mibPerSecond(agentSeconds).toFixed(0)} MiB/s (${agentSeconds.toFixed(2)} s)`,
+  );
   console.log(`ratio agent / dd:                    ${(ddSeconds / agentSeconds).toFixed(2)} (goal ≥ 0.9)`);
 } finally {
   agent.kill('SIGTERM');

@@ -41,14 +41,23 @@ interface PhaseFigures {
   failed: number;
 }
 
-const IMAGE = { image_source: 'http://127.0.0.1:9/never-fetched.raw', image_os_hash_algo: 'sha256', image_os_hash_value: 'a'.repeat(64) };
+const IMAGE = {
+  image_source: 'http://127.0.0.1:9/never-fetched.raw',
+  image_os_hash_algo: 'sha256',
+  image_os_hash_value: 'a'.repeat(64),
+};
 const seconds = (ms: number) => ms / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function createNodes(stack: BenchStack, prefix: string, count: number): Promise<string[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const node = await stack.call('POST', '/v1/nodes', { name: `${prefix}-${i}`, driver: 'fake', deploy_interface: 'fake', resource_class: 'bench' }, 201);
+      const node = await stack.call(
+        'POST',
+        '/v1/nodes',
+        { name: `${prefix}-${i}`, driver: 'fake', deploy_interface: 'fake', resource_class: 'bench' },
+        201,
+      );
       return node.uuid as string;
     }),
   );
@@ -56,22 +65,34 @@ async function createNodes(stack: BenchStack, prefix: string, count: number): Pr
 
 /** Runs one phase on all `uuids` at once; per-node latency is request sent → operation ended. */
 async function runPhase(stack: BenchStack, uuids: string[], phase: (typeof PHASES)[number]): Promise<PhaseFigures> {
-  if (phase.name === 'deploy') await Promise.all(uuids.map((uuid) => stack.call('PATCH', `/v1/nodes/${uuid}`, { instance_info: IMAGE })));
+  if (phase.name === 'deploy')
+    await Promise.all(uuids.map((uuid) => stack.call('PATCH', `/v1/nodes/${uuid}`, { instance_info: IMAGE })));
   const started = performance.now();
   const latencies = await Promise.all(
     uuids.map(async (uuid) => {
       const t0 = performance.now();
       await stack.call('PUT', `/v1/nodes/${uuid}/states/${phase.kind}`, { target: phase.target }, 202);
-      await stack.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+      await stack.client.workflow
+        .getHandle(`node/${uuid}`)
+        .result()
+        .catch(() => undefined);
       return performance.now() - t0;
     }),
   );
   const wallMs = performance.now() - started;
   const nodes = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
   const expected = phase.name === 'power_off' ? 'power off' : phase.name === 'power_on' ? 'power on' : undefined;
-  const failed = nodes.filter((n) => n.last_error || (expected ? n.power_state !== expected : n.target_provision_state !== null)).length;
+  const failed = nodes.filter(
+    (n) => n.last_error || (expected ? n.power_state !== expected : n.target_provision_state !== null),
+  ).length;
   const sorted = latencies.sort((a, b) => a - b);
-  return { wallS: seconds(wallMs), p50S: seconds(percentile(sorted, 50)), p95S: seconds(percentile(sorted, 95)), maxS: seconds(sorted[sorted.length - 1]), failed };
+  return {
+    wallS: seconds(wallMs),
+    p50S: seconds(percentile(sorted, 50)),
+    p95S: seconds(percentile(sorted, 95)),
+    maxS: seconds(sorted[sorted.length - 1]),
+    failed,
+  };
 }
 
 async function lifecycle(stack: BenchStack, uuids: string[]): Promise<Record<PhaseName, PhaseFigures>> {
@@ -96,8 +117,11 @@ async function benchTempered(): Promise<SystemFigures> {
   try {
     const runId = Date.now().toString(36);
     const singles: Record<PhaseName, PhaseFigures>[] = [];
-    for (let run = 0; run < SINGLE_RUNS; run++) singles.push(await lifecycle(stack, await createNodes(stack, `single-${runId}-${run}`, 1)));
-    const single = Object.fromEntries(PHASES.map(({ name }) => [name, median(singles.map((s) => s[name].p50S))])) as Record<PhaseName, number>;
+    for (let run = 0; run < SINGLE_RUNS; run++)
+      singles.push(await lifecycle(stack, await createNodes(stack, `single-${runId}-${run}`, 1)));
+    const single = Object.fromEntries(
+      PHASES.map(({ name }) => [name, median(singles.map((s) => s[name].p50S))]),
+    ) as Record<PhaseName, number>;
 
     const rss = samplePeakRss([stack.workerPid, stack.apiPid]);
     const started = performance.now();
@@ -130,8 +154,17 @@ async function benchIronic(script: string): Promise<SystemFigures> {
       return [name, { wallS: b.wall_s, p50S: b.p50_s, p95S: b.p95_s, maxS: b.max_s, failed: b.failed }];
     }),
   ) as Record<PhaseName, PhaseFigures>;
-  const single = Object.fromEntries(PHASES.map(({ name }) => [name, result.single[name].median_s])) as Record<PhaseName, number>;
-  return { single, batch, createS: result.create_wall_s, lifecycleS: result.lifecycle_wall_s, peakRss: `${(result.peak_rss_total_bytes / 2 ** 20).toFixed(0)} MiB` };
+  const single = Object.fromEntries(PHASES.map(({ name }) => [name, result.single[name].median_s])) as Record<
+    PhaseName,
+    number
+  >;
+  return {
+    single,
+    batch,
+    createS: result.create_wall_s,
+    lifecycleS: result.lifecycle_wall_s,
+    peakRss: `${(result.peak_rss_total_bytes / 2 ** 20).toFixed(0)} MiB`,
+  };
 }
 
 function printSystem(title: string, figures: SystemFigures): void {
@@ -143,7 +176,15 @@ function printSystem(title: string, figures: SystemFigures): void {
         ['create', '-', figures.createS.toFixed(2), '-', '-', '-', '-'],
         ...PHASES.map(({ name }) => {
           const b = figures.batch[name];
-          return [name, figures.single[name].toFixed(3), b.wallS.toFixed(2), b.p50S.toFixed(2), b.p95S.toFixed(2), b.maxS.toFixed(2), String(b.failed)];
+          return [
+            name,
+            figures.single[name].toFixed(3),
+            b.wallS.toFixed(2),
+            b.p50S.toFixed(2),
+            b.p95S.toFixed(2),
+            b.maxS.toFixed(2),
+            String(b.failed),
+          ];
         }),
         ['lifecycle', '-', figures.lifecycleS.toFixed(2), '-', '-', '-', '-'],
       ],
@@ -152,8 +193,14 @@ function printSystem(title: string, figures: SystemFigures): void {
   console.log(`peak RSS: ${figures.peakRss}`);
 }
 
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
-console.log(`Lifecycle benchmark, N=${nodeCount}, no hardware (fake), ${os.cpus().length} cores; load average before: ${load()}`);
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+console.log(
+  `Lifecycle benchmark, N=${nodeCount}, no hardware (fake), ${os.cpus().length} cores; load average before: ${load()}`,
+);
 const tempered = await benchTempered();
 printSystem(`Tempered (fake driver, fake deploy interface; worker and API compiled, each its own process)`, tempered);
 if (!values.ironic) {
@@ -166,13 +213,34 @@ if (!values.ironic) {
   console.log(`\nSide by side (ratio: Ironic's time / Tempered's; above 1× Tempered is faster)`);
   console.log(
     table(
-      ['phase', 'Tempered N=1 s', 'Ironic N=1 s', 'ratio', `Tempered N=${nodeCount} s`, `Ironic N=${nodeCount} s`, 'ratio'],
+      [
+        'phase',
+        'Tempered N=1 s',
+        'Ironic N=1 s',
+        'ratio',
+        `Tempered N=${nodeCount} s`,
+        `Ironic N=${nodeCount} s`,
+        'ratio',
+      ],
       [
         ...PHASES.map(({ name }) => {
-          const [t1, i1, tn, in_] = [tempered.single[name], ironic.single[name], tempered.batch[name].wallS, ironic.batch[name].wallS];
+          const [t1, i1, tn, in_] = [
+            tempered.single[name],
+            ironic.single[name],
+            tempered.batch[name].wallS,
+            ironic.batch[name].wallS,
+          ];
           return [name, t1.toFixed(3), i1.toFixed(3), ratio(i1, t1), tn.toFixed(2), in_.toFixed(2), ratio(in_, tn)];
         }),
-        ['lifecycle', '-', '-', '-', tempered.lifecycleS.toFixed(2), ironic.lifecycleS.toFixed(2), ratio(ironic.lifecycleS, tempered.lifecycleS)],
+        [
+          'lifecycle',
+          '-',
+          '-',
+          '-',
+          tempered.lifecycleS.toFixed(2),
+          ironic.lifecycleS.toFixed(2),
+          ratio(ironic.lifecycleS, tempered.lifecycleS),
+        ],
       ],
     ),
   );

@@ -19,7 +19,9 @@ const rounds = Number(values.rounds);
 const stack = await startBenchStack({ count: nodeCount, powerDelayMs: delayMs });
 try {
   const { uuids, client } = stack;
-  console.log(`\nTempered power-cycle benchmark: ${nodeCount} lab nodes, BMC power delay ${delayMs} ms, ${os.cpus().length} cores`);
+  console.log(
+    `\nTempered power-cycle benchmark: ${nodeCount} lab nodes, BMC power delay ${delayMs} ms, ${os.cpus().length} cores`,
+  );
   console.log('round  target      ops/s   p50 ms  p95 ms  max ms  worker RSS MB  api RSS MB');
   const targets = ['power on', ...Array.from({ length: rounds }, () => 'rebooting')];
   for (const [round, target] of targets.entries()) {

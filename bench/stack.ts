@@ -55,7 +55,10 @@ export async function startBenchStack(labOptions: BenchLabOptions): Promise<Benc
   try {
     const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
     stops.push(postgres.stop);
-    const temporal = await startTemporal({ port: await freePort(), logFile: path.join(scratch, 'temporal.log') }, logger);
+    const temporal = await startTemporal(
+      { port: await freePort(), logFile: path.join(scratch, 'temporal.log') },
+      logger,
+    );
     stops.push(temporal.stop);
     await migrate(postgres.url, logger);
 
@@ -76,7 +79,14 @@ export async function startBenchStack(labOptions: BenchLabOptions): Promise<Benc
     const worker = startChild('worker', env, stops);
     const api = startChild('api', env, stops);
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    for (let i = 0; !(await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false)); i++) {
+    for (
+      let i = 0;
+      !(await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    ) {
       if (i > 600) throw new Error('API did not come up');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -103,7 +113,8 @@ export async function startBenchStack(labOptions: BenchLabOptions): Promise<Benc
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await response.text();
-      if (response.status !== expectedStatus) throw new Error(`${method} ${urlPath} answered ${response.status}: ${text}`);
+      if (response.status !== expectedStatus)
+        throw new Error(`${method} ${urlPath} answered ${response.status}: ${text}`);
       return text ? JSON.parse(text) : undefined;
     };
     return {

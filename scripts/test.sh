@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm test: install what is missing, type-check, lint, then run every test against real services
+# npm test: install what is missing, type-check, lint, check formatting, then run every test against real services
 # (a PostgreSQL cluster and a Temporal dev server started for the run, and stopped after it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +8,6 @@ echo "==> type-check"
 npx tsc -p tsconfig.test.json
 echo "==> lint (layer rules)"
 npx eslint src bench test
+echo "==> format (prettier --check; npm run format fixes)"
+npx prettier --check --log-level warn .
 exec node --import tsx test/run.ts "$@"

@@ -112,7 +112,8 @@ function authMode(value: string | undefined): Config['authMode'] {
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = Number(env[name] || fallback);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} "${env[name]}" is not a port number`);
+  if (!Number.isInteger(value) || value < 0 || value > 65535)
+    throw new Error(`${name} "${env[name]}" is not a port number`);
   return value;
 }
 
@@ -183,10 +184,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgStatementTimeoutMs: positiveInteger(env, 'PG_STATEMENT_TIMEOUT_MS', DEFAULT_PG_STATEMENT_TIMEOUT_MS),
     workerMetricsAddress: env.WORKER_METRICS_ADDRESS || undefined,
     worker: {
-      maxConcurrentActivityTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_ACTIVITIES', DEFAULT_WORKER_CAPACITY.maxConcurrentActivityTaskExecutions),
-      maxConcurrentWorkflowTaskExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', DEFAULT_WORKER_CAPACITY.maxConcurrentWorkflowTaskExecutions),
-      maxConcurrentLocalActivityExecutions: positiveInteger(env, 'WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES', DEFAULT_WORKER_CAPACITY.maxConcurrentLocalActivityExecutions),
-      maxCachedWorkflows: positiveInteger(env, 'WORKER_MAX_CACHED_WORKFLOWS', DEFAULT_WORKER_CAPACITY.maxCachedWorkflows),
+      maxConcurrentActivityTaskExecutions: positiveInteger(
+        env,
+        'WORKER_MAX_CONCURRENT_ACTIVITIES',
+        DEFAULT_WORKER_CAPACITY.maxConcurrentActivityTaskExecutions,
+      ),
+      maxConcurrentWorkflowTaskExecutions: positiveInteger(
+        env,
+        'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
+        DEFAULT_WORKER_CAPACITY.maxConcurrentWorkflowTaskExecutions,
+      ),
+      maxConcurrentLocalActivityExecutions: positiveInteger(
+        env,
+        'WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES',
+        DEFAULT_WORKER_CAPACITY.maxConcurrentLocalActivityExecutions,
+      ),
+      maxCachedWorkflows: positiveInteger(
+        env,
+        'WORKER_MAX_CACHED_WORKFLOWS',
+        DEFAULT_WORKER_CAPACITY.maxCachedWorkflows,
+      ),
     },
   };
 }

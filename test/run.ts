@@ -70,10 +70,7 @@ let code = 1;
 try {
   const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
   stops.push(() => postgres.stop());
-  const temporal = await startTemporal(
-    { port: await freePort(), logFile: path.join(scratch, 'temporal.log') },
-    logger,
-  );
+  const temporal = await startTemporal({ port: await freePort(), logFile: path.join(scratch, 'temporal.log') }, logger);
   stops.push(() => temporal.stop());
   const bundle = path.join(scratch, 'workflow-bundle.js');
   await writeWorkflowBundle(bundle);

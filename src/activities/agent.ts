@@ -25,7 +25,8 @@ const QUICK_COMMAND_SECONDS = 5;
 
 function commandStatus(record: CommandRecord): AgentCommandStatus {
   return {
-    status: record.command_status === 'SUCCEEDED' || record.command_status === 'FAILED' ? record.command_status : 'RUNNING',
+    status:
+      record.command_status === 'SUCCEEDED' || record.command_status === 'FAILED' ? record.command_status : 'RUNNING',
     error: record.command_error ? `${record.command_name}: ${record.command_error.message}` : undefined,
   };
 }
@@ -54,8 +55,15 @@ function builtInArgs(node: NodeRecord, step: Step): Record<string, unknown> | un
 }
 
 export function createAgentActivities(pool: Pool, tokenKey: string | undefined) {
-  async function withAgent<T>(nodeUuid: string, call: (client: AgentClient, node: NodeRecord) => Promise<T>): Promise<T> {
-    if (!tokenKey) throw ApplicationFailure.nonRetryable('AGENT_TOKEN_KEY is not set on the worker: it cannot talk to agents', 'Misconfigured');
+  async function withAgent<T>(
+    nodeUuid: string,
+    call: (client: AgentClient, node: NodeRecord) => Promise<T>,
+  ): Promise<T> {
+    if (!tokenKey)
+      throw ApplicationFailure.nonRetryable(
+        'AGENT_TOKEN_KEY is not set on the worker: it cannot talk to agents',
+        'Misconfigured',
+      );
     const node = await requireNode(pool, nodeUuid);
     try {
       return await call(agentClientForNode(node, tokenKey), node);
@@ -99,14 +107,29 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
   };
 
   /** Starts the step's command, or finds the one an earlier try started; keeps its id under `activity`. */
-  async function startStep(client: AgentClient, node: NodeRecord, kind: StepKind, step: Step, activity: string): Promise<string> {
+  async function startStep(
+    client: AgentClient,
+    node: NodeRecord,
+    kind: StepKind,
+    step: Step,
+    activity: string,
+  ): Promise<string> {
     const command = `execute_${kind}_step`;
     let id: string;
     try {
       const args = { ...step.args, ...builtInArgs(node, step) };
-      id = (await client.executeStep(kind, { interface: step.interface, step: step.step, args }, { properties: node.properties as any })).id;
+      id = (
+        await client.executeStep(
+          kind,
+          { interface: step.interface, step: step.step, args },
+          { properties: node.properties as any },
+        )
+      ).id;
     } catch (err) {
-      const running = err instanceof AgentError && err.status === 409 ? (await client.listCommands()).find((c) => c.command_name === command && c.command_status === 'RUNNING') : undefined;
+      const running =
+        err instanceof AgentError && err.status === 409
+          ? (await client.listCommands()).find((c) => c.command_name === command && c.command_status === 'RUNNING')
+          : undefined;
       if (!running) throw err;
       id = running.id;
     }

@@ -23,7 +23,9 @@ export async function connectBmc<T>(node: NodeRecord, access: BmcAccess, call: (
   const started = performance.now();
   let outcome = 'failed';
   try {
-    const result = await call(getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info, access }));
+    const result = await call(
+      getDriver(node.driver).connect({ nodeUuid: node.uuid, driverInfo: node.driver_info, access }),
+    );
     outcome = 'succeeded';
     return result;
   } catch (err) {
@@ -61,7 +63,11 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
    */
   async function agentTokenForBoot(nodeUuid: string): Promise<string> {
     const key = options.agentTokenKey;
-    if (!key) throw ApplicationFailure.nonRetryable('AGENT_TOKEN_KEY is not set on the worker: a boot ISO cannot carry an agent token', 'Misconfigured');
+    if (!key)
+      throw ApplicationFailure.nonRetryable(
+        'AGENT_TOKEN_KEY is not set on the worker: a boot ISO cannot carry an agent token',
+        'Misconfigured',
+      );
     const nonce = newAgentTokenNonce();
     const token = deriveAgentToken(key, nodeUuid, nonce);
     await presetAgentToken(pool, nodeUuid, { nonce, hash: hashAgentToken(token) });
@@ -75,7 +81,10 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
       return options.bootMedia.publish(node.uuid, { agentToken: await agentTokenForBoot(node.uuid), networkData });
     }
     if (options.ramdiskIsoUrl) return options.ramdiskIsoUrl;
-    throw ApplicationFailure.nonRetryable('neither RAMDISK_DIR nor RAMDISK_ISO_URL is set on the worker: virtual-media boot has no ISO', 'Misconfigured');
+    throw ApplicationFailure.nonRetryable(
+      'neither RAMDISK_DIR nor RAMDISK_ISO_URL is set on the worker: virtual-media boot has no ISO',
+      'Misconfigured',
+    );
   }
 
   return {
@@ -113,7 +122,10 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
       return withBmc(nodeUuid, async (bmc, node) => {
         if (node.boot_interface !== 'virtual-media') return bmc.setBootDevice('pxe', { persistent: false });
         if (!bmc.insertVirtualMedia) {
-          throw ApplicationFailure.nonRetryable(`driver ${node.driver} cannot boot virtual media; use boot_interface pxe`, 'Unsupported');
+          throw ApplicationFailure.nonRetryable(
+            `driver ${node.driver} cannot boot virtual media; use boot_interface pxe`,
+            'Unsupported',
+          );
         }
         await bmc.insertVirtualMedia(await ramdiskIsoUrl(node));
         await bmc.setBootDevice('cdrom', { persistent: false });
@@ -132,11 +144,20 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
     },
 
     /** One attempt of an out-of-band step; `state` is what its previous attempt asked to be given back. */
-    async bmcRunStep(nodeUuid: string, kind: StepKind, step: Step, attempt: number, state: unknown): Promise<StepResult> {
+    async bmcRunStep(
+      nodeUuid: string,
+      kind: StepKind,
+      step: Step,
+      attempt: number,
+      state: unknown,
+    ): Promise<StepResult> {
       const node = await requireNode(pool, nodeUuid);
       const implementation = driverSteps(node.driver, kind).find((s) => stepName(s.definition) === stepName(step));
       if (!implementation) {
-        throw ApplicationFailure.nonRetryable(`driver ${node.driver} has no ${kind} step ${stepName(step)}`, 'UnknownStep');
+        throw ApplicationFailure.nonRetryable(
+          `driver ${node.driver} has no ${kind} step ${stepName(step)}`,
+          'UnknownStep',
+        );
       }
       return connectBmc(node, access, (bmc) => implementation.run(bmc, step.args, attempt, state));
     },

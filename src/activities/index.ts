@@ -32,7 +32,10 @@ export type BmcActivities = ReturnType<typeof createBmcActivities>;
 export type AgentActivities = ReturnType<typeof createAgentActivities>;
 
 /** Every activity the worker registers; workflows reach them through one proxy per group. */
-export function createActivities(pool: Pool, options: ActivityOptions = {}): RecordActivities & BmcActivities & AgentActivities {
+export function createActivities(
+  pool: Pool,
+  options: ActivityOptions = {},
+): RecordActivities & BmcActivities & AgentActivities {
   return {
     ...createNodeStateActivities(pool, options),
     ...createStepActivities(pool),

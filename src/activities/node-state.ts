@@ -9,7 +9,13 @@ import { inTransaction, type Pool } from '../db/pool.js';
 import { isAgentAlive } from '../domain/agent.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
-import { IllegalTransition, nextState, type NextState, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
+import {
+  IllegalTransition,
+  nextState,
+  type NextState,
+  type ProvisionEvent,
+  type ProvisionState,
+} from '../domain/provision.js';
 import { requireNode } from './nodes.js';
 
 /** Who asked and which operation did it, for an event row. */
@@ -20,7 +26,10 @@ export function eventOrigin(context: RequestContext): EventOrigin {
 /** As eventOrigin, keyed by this activity (the same on every retry): a retry records nothing twice. */
 export function onceEventOrigin(context: RequestContext): EventOrigin {
   const { workflowExecution, activityId } = activityInfo();
-  return { ...eventOrigin(context), activityKey: `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}` };
+  return {
+    ...eventOrigin(context),
+    activityKey: `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}`,
+  };
 }
 
 export interface TransitionRequest {
@@ -56,7 +65,11 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         if (node.provision_state !== request.from) {
           // Applied by an earlier attempt of this activity: the node's latest transition is this one.
           const last = await lastProvisionTransition(client, node.uuid);
-          if (last?.verb === request.event && last.from_state === request.from && last.workflow_id === eventOrigin(request.context).workflowId) {
+          if (
+            last?.verb === request.event &&
+            last.from_state === request.from &&
+            last.workflow_id === eventOrigin(request.context).workflowId
+          ) {
             return { provision_state: node.provision_state, target_provision_state: node.target_provision_state };
           }
           throw ApplicationFailure.nonRetryable(
@@ -72,7 +85,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           throw err;
         }
         // A failure or an abort records why; a new verb starts with a clean slate; `done` keeps what is there.
-        const lastError = request.error ?? (request.event === 'fail' ? 'unknown error' : request.event === 'done' ? undefined : null);
+        const lastError =
+          request.error ?? (request.event === 'fail' ? 'unknown error' : request.event === 'done' ? undefined : null);
         const operationEnds = request.event === 'done' || request.event === 'fail' || request.event === 'abort';
         if (operationEnds) await clearAgentStepCommand(client, node.uuid);
         await updateNode(client, node.uuid, {
@@ -83,7 +97,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           // A step shown on the node belongs to the operation in progress only.
           ...(operationEnds ? { clean_step: null, deploy_step: null } : {}),
         });
-        if (next.provision_state === 'cleaning' && node.provision_state !== 'clean wait') await markCleaningStarted(client, node.uuid);
+        if (next.provision_state === 'cleaning' && node.provision_state !== 'clean wait')
+          await markCleaningStarted(client, node.uuid);
         await recordEvent(
           client,
           {
@@ -107,7 +122,10 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
      */
     async agentStatus(nodeUuid: string): Promise<{ alive: boolean; bootTimeoutSeconds: number }> {
       const node = await findNode(pool, nodeUuid);
-      return { alive: node !== undefined && isAgentAlive(node, new Date()), bootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 1800 };
+      return {
+        alive: node !== undefined && isAgentAlive(node, new Date()),
+        bootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 1800,
+      };
     },
 
     /**
@@ -118,7 +136,14 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         // Counted once per activity: a retry after a commit whose completion was lost finds its event.
-        if (!(await recordEvent(client, { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}` }, onceEventOrigin(context)))) return;
+        if (
+          !(await recordEvent(
+            client,
+            { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}` },
+            onceEventOrigin(context),
+          ))
+        )
+          return;
         await clearAgentSession(client, nodeUuid);
         const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
@@ -145,7 +170,12 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
     },
 
     /** Records the settled power state; also used by verify to learn the state it found. */
-    async recordPowerState(nodeUuid: string, powerState: PowerState, verb: string | null, context: RequestContext): Promise<void> {
+    async recordPowerState(
+      nodeUuid: string,
+      powerState: PowerState,
+      verb: string | null,
+      context: RequestContext,
+    ): Promise<void> {
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
@@ -160,14 +190,27 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       });
     },
 
-    async failPowerChange(nodeUuid: string, target: PowerTarget, error: string, context: RequestContext): Promise<void> {
+    async failPowerChange(
+      nodeUuid: string,
+      target: PowerTarget,
+      error: string,
+      context: RequestContext,
+    ): Promise<void> {
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         if (node.target_power_state === null && node.last_error === error) return;
         await updateNode(client, nodeUuid, { target_power_state: null, last_error: error });
         await recordEvent(
           client,
-          { node_uuid: nodeUuid, kind: 'power', verb: target, from_state: node.power_state, to_state: node.power_state, severity: 'error', message: error },
+          {
+            node_uuid: nodeUuid,
+            kind: 'power',
+            verb: target,
+            from_state: node.power_state,
+            to_state: node.power_state,
+            severity: 'error',
+            message: error,
+          },
           eventOrigin(context),
         );
       });

@@ -7,7 +7,15 @@ import { allocate, deleteAllocation, findAllocation } from '../db/allocations.js
 import { recordEvent } from '../db/events.js';
 import { findNode, updateNode } from '../db/nodes.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
-import { checkCapacity, findReservation, findReservationSchedule, insertReservation, lockCapacity, updateReservation, type ReservationRecord } from '../db/reservations.js';
+import {
+  checkCapacity,
+  findReservation,
+  findReservationSchedule,
+  insertReservation,
+  lockCapacity,
+  updateReservation,
+  type ReservationRecord,
+} from '../db/reservations.js';
 import { allowedEvents, type ProvisionState } from '../domain/provision.js';
 import type { ReservationStatus } from '../domain/reservations.js';
 import type { RequestContext } from '../domain/context.js';
@@ -16,7 +24,10 @@ import { eventOrigin } from './node-state.js';
 
 /** An RFC 4122 version-5 UUID: the same name in the same namespace always gives the same UUID. */
 export function uuidV5(namespace: string, name: string): string {
-  const hash = createHash('sha1').update(Buffer.from(namespace.replaceAll('-', ''), 'hex')).update(name).digest();
+  const hash = createHash('sha1')
+    .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
+    .update(name)
+    .digest();
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
@@ -47,11 +58,16 @@ export interface HeldNode {
 
 async function requireReservation(db: Queryable, uuid: string): Promise<ReservationRecord> {
   const reservation = await findReservation(db, uuid);
-  if (!reservation) throw ApplicationFailure.nonRetryable(`reservation ${uuid} no longer exists`, 'ReservationNotFound');
+  if (!reservation)
+    throw ApplicationFailure.nonRetryable(`reservation ${uuid} no longer exists`, 'ReservationNotFound');
   return reservation;
 }
 
-async function reservationEvent(db: Queryable, context: RequestContext, event: { verb: string; node_uuid?: string | null; to_state?: string; severity?: 'info' | 'error'; message: string }) {
+async function reservationEvent(
+  db: Queryable,
+  context: RequestContext,
+  event: { verb: string; node_uuid?: string | null; to_state?: string; severity?: 'info' | 'error'; message: string },
+) {
   await recordEvent(db, { kind: 'reservation', node_uuid: null, ...event }, eventOrigin(context));
 }
 
@@ -75,7 +91,8 @@ export function createReservationActivities(pool: Pool) {
           const existing = await findAllocation(client, uuid);
           if (!existing) allocationUuid ??= uuid;
           // Made by an earlier attempt of this activity.
-          else if (existing.reservation_uuid === claim.reservationUuid && existing.node_uuid) return { nodeUuid: existing.node_uuid, allocationUuid: uuid };
+          else if (existing.reservation_uuid === claim.reservationUuid && existing.node_uuid)
+            return { nodeUuid: existing.node_uuid, allocationUuid: uuid };
         }
         if (!allocationUuid) {
           const message = `slot ${claim.slot}: other allocations hold its UUIDs; it stays empty`;
@@ -95,7 +112,14 @@ export function createReservationActivities(pool: Pool) {
             extra: { reservation: reservation.uuid, slot: claim.slot },
             reservation_uuid: reservation.uuid,
           },
-          { resource_class: reservation.resource_class, traits: reservation.traits, candidate_nodes: [], project: reservation.owner, ownedAndUnleased: true, preferredName: null },
+          {
+            resource_class: reservation.resource_class,
+            traits: reservation.traits,
+            candidate_nodes: [],
+            project: reservation.owner,
+            ownedAndUnleased: true,
+            preferredName: null,
+          },
         );
         if (!allocation.node_uuid) {
           // No error allocation is kept for a reservation: its shortfall says it.
@@ -115,18 +139,27 @@ export function createReservationActivities(pool: Pool) {
     /** Puts the reservation's deploy spec on the node as its instance_info, for the deploy that follows. */
     async prepareReservedDeploy(reservationUuid: string, nodeUuid: string): Promise<void> {
       const reservation = await requireReservation(pool, reservationUuid);
-      if (!reservation.deploy) throw ApplicationFailure.nonRetryable(`reservation ${reservationUuid} has no deploy spec`, 'NoDeploySpec');
+      if (!reservation.deploy)
+        throw ApplicationFailure.nonRetryable(`reservation ${reservationUuid} has no deploy spec`, 'NoDeploySpec');
       await updateNode(pool, nodeUuid, { instance_info: reservation.deploy });
     },
 
     /** The node's provision state, and whether ending the reservation must undeploy it. */
     async reservedNodeState(nodeUuid: string): Promise<{ provisionState: ProvisionState | null; undeploy: boolean }> {
       const node = await findNode(pool, nodeUuid);
-      return { provisionState: node?.provision_state ?? null, undeploy: node !== undefined && needsUndeploy(node.provision_state) };
+      return {
+        provisionState: node?.provision_state ?? null,
+        undeploy: node !== undefined && needsUndeploy(node.provision_state),
+      };
     },
 
     /** Gives the node back: its lessee cleared (when still the reservation's) and its allocation deleted. */
-    async releaseReservationNode(reservationUuid: string, held: HeldNode, reason: string, context: RequestContext): Promise<void> {
+    async releaseReservationNode(
+      reservationUuid: string,
+      held: HeldNode,
+      reason: string,
+      context: RequestContext,
+    ): Promise<void> {
       await inTransaction(pool, async (client) => {
         const reservation = await requireReservation(client, reservationUuid);
         const allocation = await findAllocation(client, held.allocationUuid);
@@ -149,7 +182,11 @@ export function createReservationActivities(pool: Pool) {
     ): Promise<void> {
       await inTransaction(pool, async (client) => {
         const reservation = await requireReservation(client, reservationUuid);
-        if (reservation.status === status && (detail.shortfall === undefined || reservation.shortfall === detail.shortfall)) return;
+        if (
+          reservation.status === status &&
+          (detail.shortfall === undefined || reservation.shortfall === detail.shortfall)
+        )
+          return;
         await updateReservation(client, reservationUuid, {
           status,
           shortfall: detail.shortfall,
@@ -168,20 +205,38 @@ export function createReservationActivities(pool: Pool) {
      * Opens the reservation a schedule fires, for [fire time, fire time + duration): checked against
      * capacity like any other, and recorded as refused (with the shortfall) when it does not fit.
      */
-    async openScheduledReservation(scheduleUuid: string, workflowId: string, startAt: string): Promise<ReservationInput | { refused: string }> {
+    async openScheduledReservation(
+      scheduleUuid: string,
+      workflowId: string,
+      startAt: string,
+    ): Promise<ReservationInput | { refused: string }> {
       const schedule = await findReservationSchedule(pool, scheduleUuid);
       if (!schedule) return { refused: `schedule ${scheduleUuid} was deleted` };
       const uuid = uuidV5(scheduleUuid, workflowId);
       const start = new Date(startAt);
       const end = new Date(start.getTime() + schedule.duration_seconds * 1000);
-      const context: RequestContext = { user: schedule.created_by, project: schedule.owner, requestId: reservationRequestId(uuid) };
-      const input: ReservationInput = { reservationUuid: uuid, startAt: start.toISOString(), endAt: end.toISOString(), count: schedule.count, deploy: schedule.deploy !== null, context };
+      const context: RequestContext = {
+        user: schedule.created_by,
+        project: schedule.owner,
+        requestId: reservationRequestId(uuid),
+      };
+      const input: ReservationInput = {
+        reservationUuid: uuid,
+        startAt: start.toISOString(),
+        endAt: end.toISOString(),
+        count: schedule.count,
+        deploy: schedule.deploy !== null,
+        context,
+      };
       return inTransaction(pool, async (client) => {
         const existing = await findReservation(client, uuid);
         if (existing) return existing.status === 'refused' ? { refused: existing.last_error ?? 'refused' } : input;
         await lockCapacity(client, schedule.owner, schedule.resource_class);
         const capacity = await checkCapacity(client, { ...schedule, start_at: start, end_at: end });
-        const refused = capacity.shortfall > 0 ? `${capacity.shortfall} of ${schedule.count} nodes of class ${schedule.resource_class} are not free in the window` : null;
+        const refused =
+          capacity.shortfall > 0
+            ? `${capacity.shortfall} of ${schedule.count} nodes of class ${schedule.resource_class} are not free in the window`
+            : null;
         const reservation = await insertReservation(client, {
           ...schedule,
           uuid,
@@ -196,7 +251,9 @@ export function createReservationActivities(pool: Pool) {
           verb: refused ? 'refused' : 'create',
           to_state: reservation.status,
           severity: refused ? 'error' : 'info',
-          message: refused ?? `opened by schedule ${scheduleUuid} for ${schedule.count} nodes of class ${schedule.resource_class}`,
+          message:
+            refused ??
+            `opened by schedule ${scheduleUuid} for ${schedule.count} nodes of class ${schedule.resource_class}`,
         });
         return refused ? { refused } : input;
       });

@@ -82,7 +82,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   let tokenHash: string | undefined;
   let session: Session | undefined;
   const runner = new CommandRunner({ platform, logger }, (record) => void reportEnd(record));
-  const server = await startCommandServer({ host: options.listenHost, port: options.listenPort, runner, tokenHash: () => tokenHash, logger });
+  const server = await startCommandServer({
+    host: options.listenHost,
+    port: options.listenPort,
+    runner,
+    tokenHash: () => tokenHash,
+    logger,
+  });
   const wildcard = ['0.0.0.0', '::'].includes(options.listenHost);
   const host = options.advertiseHost ?? (wildcard ? await addressFacing(apiUrl) : options.listenHost);
   const callbackUrl = `http://${host.includes(':') ? `[${host}]` : host}:${options.advertisePort ?? server.port}`;
@@ -120,15 +126,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     const answer = (await response.json()) as LookupAnswer;
     if (answer.config.agent_token === MASK && options.presetToken) {
       logger.info({ node: answer.node.uuid }, 'looked up; using the token that came with the boot media');
-      return { nodeUuid: answer.node.uuid, intervalMs: answer.config.heartbeat_interval * 1000, token: options.presetToken };
+      return {
+        nodeUuid: answer.node.uuid,
+        intervalMs: answer.config.heartbeat_interval * 1000,
+        token: options.presetToken,
+      };
     }
     if (answer.config.agent_token === MASK) {
       // Another agent holds this node's token; only a reset on the control plane (a reboot of the node) frees it.
-      logger.warn({ node: answer.node.uuid }, 'lookup: the node already has an agent token; waiting for it to be reset');
+      logger.warn(
+        { node: answer.node.uuid },
+        'lookup: the node already has an agent token; waiting for it to be reset',
+      );
       return undefined;
     }
     logger.info({ node: answer.node.uuid, interval_s: answer.config.heartbeat_interval }, 'looked up');
-    return { nodeUuid: answer.node.uuid, intervalMs: answer.config.heartbeat_interval * 1000, token: answer.config.agent_token };
+    return {
+      nodeUuid: answer.node.uuid,
+      intervalMs: answer.config.heartbeat_interval * 1000,
+      token: answer.config.agent_token,
+    };
   }
 
   /** true: heartbeat taken; false: the token is no longer valid; throws on anything retryable. */
@@ -149,7 +166,11 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   async function reportEnd(record: CommandRecord): Promise<void> {
     const current = session;
     if (!current) return;
-    const body = JSON.stringify({ agent_token: current.token, command_id: record.id, command_status: record.command_status });
+    const body = JSON.stringify({
+      agent_token: current.token,
+      command_id: record.id,
+      command_status: record.command_status,
+    });
     for (let attempt = 0; attempt < REPORT_ATTEMPTS && !stopping.signal.aborted; attempt++) {
       try {
         const response = await call(`/v1/command_result/${current.nodeUuid}`, { method: 'POST', body });

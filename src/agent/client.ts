@@ -90,7 +90,11 @@ export class AgentClient {
   }
 
   /** Starts a command; async ones answer RUNNING unless `wait`. */
-  runCommand(name: string, params: Record<string, unknown> = {}, options: { wait?: boolean } = {}): Promise<CommandRecord> {
+  runCommand(
+    name: string,
+    params: Record<string, unknown> = {},
+    options: { wait?: boolean } = {},
+  ): Promise<CommandRecord> {
     return this.#request('POST', `/v1/commands${options.wait ? '?wait=true' : ''}`, { name, params });
   }
 
@@ -117,7 +121,11 @@ export class AgentClient {
   }
 
   /** Starts a clean or deploy step and answers its RUNNING record; the agent reports its end to the control plane. */
-  executeStep(kind: StepKind, step: StepCall, node: { properties: { root_device?: RootDeviceHints } } = { properties: {} }): Promise<CommandRecord> {
+  executeStep(
+    kind: StepKind,
+    step: StepCall,
+    node: { properties: { root_device?: RootDeviceHints } } = { properties: {} },
+  ): Promise<CommandRecord> {
     return this.runCommand(`execute_${kind}_step`, { step, node });
   }
 
@@ -134,7 +142,12 @@ export class AgentClient {
     return this.runCommand('reboot');
   }
 
-  kexec(params: { root_partition_uuid: string; kernel: string; initrd?: string; cmdline?: string }): Promise<CommandRecord> {
+  kexec(params: {
+    root_partition_uuid: string;
+    kernel: string;
+    initrd?: string;
+    cmdline?: string;
+  }): Promise<CommandRecord> {
     return this.runCommand('kexec', params);
   }
 }
@@ -150,7 +163,11 @@ export function agentClientForNode(
 ): AgentClient {
   const { agent_url: url, agent_token_nonce: nonce } = node.driver_internal_info;
   if (typeof url !== 'string' || typeof nonce !== 'string') {
-    throw new AgentError(`node ${node.uuid} has no agent: none has looked up and heartbeated since its last boot`, null, 'no_agent');
+    throw new AgentError(
+      `node ${node.uuid} has no agent: none has looked up and heartbeated since its last boot`,
+      null,
+      'no_agent',
+    );
   }
   return new AgentClient(url, deriveAgentToken(tokenKey, node.uuid, nonce), options);
 }
@@ -159,7 +176,11 @@ export function agentClientForNode(
 export function resultOf<T>(record: CommandRecord): T {
   if (record.command_status === 'SUCCEEDED') return record.command_result as T;
   if (record.command_status === 'FAILED') {
-    throw new AgentError(`${record.command_name} failed: ${record.command_error?.message}`, null, record.command_error?.type ?? 'command_failed');
+    throw new AgentError(
+      `${record.command_name} failed: ${record.command_error?.message}`,
+      null,
+      record.command_error?.type ?? 'command_failed',
+    );
   }
   throw new AgentError(`${record.command_name} is still running`, null, 'running');
 }

@@ -49,7 +49,9 @@ const rootDeviceHints = z
   .partial();
 
 /** What the control plane tells the agent about the node; the root device hints are all it needs. */
-const nodeParams = z.object({ properties: z.object({ root_device: rootDeviceHints.optional() }).loose().default({}) }).loose();
+const nodeParams = z
+  .object({ properties: z.object({ root_device: rootDeviceHints.optional() }).loose().default({}) })
+  .loose();
 
 async function rootDevice(platform: Platform, hints: RootDeviceHints | undefined): Promise<Disk> {
   return selectRootDevice((await platform.inventory()).disks, hints);
@@ -110,10 +112,14 @@ const DEPLOY_STEPS: Record<string, StepSpec> = {
       configdrive: z.strictObject({
         meta_data: z.record(z.string(), z.unknown()),
         network_data: z.record(z.string(), z.unknown()).optional(),
-        user_data: z.string().max(64 * 1024).optional(),
+        user_data: z
+          .string()
+          .max(64 * 1024)
+          .optional(),
       }),
     }),
-    run: async (args, { platform, hints }) => writeConfigDrive(platform, await rootDevice(platform, hints), args.configdrive),
+    run: async (args, { platform, hints }) =>
+      writeConfigDrive(platform, await rootDevice(platform, hints), args.configdrive),
   }),
   install_bootloader: step({
     priority: 60,
@@ -128,14 +134,24 @@ const DEPLOY_STEPS: Record<string, StepSpec> = {
       // A whole-disk image for BIOS carries its own boot code in its MBR: there is nothing to install.
       if (args.target_boot_mode === 'bios') return { boot_mode: 'bios', installed: false };
       const disk = await rootDevice(platform, hints);
-      const entry = await platform.installBootloader(disk, { efiSystemPartitionUuid: args.efi_system_part_uuid, loader: args.loader, label: args.label });
+      const entry = await platform.installBootloader(disk, {
+        efiSystemPartitionUuid: args.efi_system_part_uuid,
+        loader: args.loader,
+        label: args.label,
+      });
       return { boot_mode: 'uefi', installed: true, ...entry };
     },
   }),
 };
 
 const stepCall = z.object({
-  step: z.object({ step: z.string(), interface: z.string().default('deploy'), args: z.record(z.string(), z.unknown()).default({}) }).loose(),
+  step: z
+    .object({
+      step: z.string(),
+      interface: z.string().default('deploy'),
+      args: z.record(z.string(), z.unknown()).default({}),
+    })
+    .loose(),
   node: nodeParams.default({ properties: {} }),
 });
 
@@ -161,7 +177,8 @@ function stepCommands(kind: 'clean' | 'deploy', steps: Record<string, StepSpec>)
       prepare: (params) => {
         const call = parseParams(stepCall, params, 'params');
         const spec = steps[call.step.step];
-        if (!spec) throw new InvalidParams(`unknown ${kind} step "${call.step.step}"; known: ${Object.keys(steps).join(', ')}`);
+        if (!spec)
+          throw new InvalidParams(`unknown ${kind} step "${call.step.step}"; known: ${Object.keys(steps).join(', ')}`);
         const args = parseParams(spec.args, call.step.args, `${call.step.step}.args`);
         return async (context) => ({
           [`${kind}_result`]: await spec.run(args, { ...context, hints: call.node.properties.root_device }),

@@ -14,7 +14,19 @@ export interface ConfigDrive {
 }
 
 /** Ironic's flags: Joliet and Rock Ridge names, lower case and dots kept, labelled config-2. */
-const ISO_OPTIONS = ['-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', 'tempered', '-quiet', '-J', '-r', '-V', 'config-2'];
+const ISO_OPTIONS = [
+  '-ldots',
+  '-allow-lowercase',
+  '-allow-multidot',
+  '-l',
+  '-publisher',
+  'tempered',
+  '-quiet',
+  '-J',
+  '-r',
+  '-V',
+  'config-2',
+];
 
 async function makeIso(folder: string, iso: string): Promise<void> {
   try {
@@ -42,10 +54,15 @@ export async function buildConfigDriveIso(drive: ConfigDrive, scratchDir: string
   }
 }
 
-export async function writeConfigDrive(platform: Platform, disk: Disk, drive: ConfigDrive): Promise<Extent & { iso_bytes: number }> {
+export async function writeConfigDrive(
+  platform: Platform,
+  disk: Disk,
+  drive: ConfigDrive,
+): Promise<Extent & { iso_bytes: number }> {
   const extent = configDriveExtent(disk.sizeBytes);
   const iso = await buildConfigDriveIso(drive, platform.scratchDir);
-  if (iso.length > extent.length) throw new Error(`the config drive (${iso.length} bytes) exceeds its ${extent.length}-byte partition`);
+  if (iso.length > extent.length)
+    throw new Error(`the config drive (${iso.length} bytes) exceeds its ${extent.length}-byte partition`);
   await platform.addConfigDrivePartition(disk, extent);
   const target = await open(disk.path, 'r+');
   try {

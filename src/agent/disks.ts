@@ -31,12 +31,14 @@ const SIZE_OPERATORS: Record<string, (a: number, b: number) => boolean> = {
 
 function sizeMatches(disk: Disk, hint: number | string): boolean {
   const match = /^\s*(==|>=|<=|>|<)?\s*(\d+)\s*$/.exec(String(hint));
-  if (!match) throw new Error(`root device hint size "${hint}" is not a number of GiB, optionally after ==, >=, <=, > or <`);
+  if (!match)
+    throw new Error(`root device hint size "${hint}" is not a number of GiB, optionally after ==, >=, <=, > or <`);
   return SIZE_OPERATORS[match[1] ?? '=='](Math.floor(disk.sizeBytes / GiB), Number(match[2]));
 }
 
 function matchesHints(disk: Disk, hints: RootDeviceHints): boolean {
-  const same = (actual: string | null, wanted: string | undefined) => wanted === undefined || actual?.trim() === wanted.trim();
+  const same = (actual: string | null, wanted: string | undefined) =>
+    wanted === undefined || actual?.trim() === wanted.trim();
   return (
     (hints.name === undefined || disk.name === hints.name.replace(/^\/dev\//, '') || disk.path === hints.name) &&
     same(disk.serial, hints.serial) &&
@@ -77,6 +79,7 @@ const END_RESERVE_BYTES = MiB;
 export function configDriveExtent(diskSizeBytes: number): Extent {
   const end = Math.floor((diskSizeBytes - END_RESERVE_BYTES) / MiB) * MiB;
   const offset = end - CONFIG_DRIVE_BYTES;
-  if (offset < MiB) throw new Error(`a disk of ${diskSizeBytes} bytes has no room for a ${CONFIG_DRIVE_BYTES / MiB} MiB config drive`);
+  if (offset < MiB)
+    throw new Error(`a disk of ${diskSizeBytes} bytes has no room for a ${CONFIG_DRIVE_BYTES / MiB} MiB config drive`);
   return { offset, length: CONFIG_DRIVE_BYTES };
 }

@@ -56,7 +56,10 @@ export async function readGpt(path: string): Promise<GptPartition[]> {
           uniqueGuid: readGuid(entries, at + 16),
           firstByte: Number(entries.readBigUInt64LE(at + 32)) * SECTOR_BYTES,
           endByte: (Number(entries.readBigUInt64LE(at + 40)) + 1) * SECTOR_BYTES,
-          name: entries.subarray(at + 56, at + 128).toString('utf16le').replace(/\0.*$/s, ''),
+          name: entries
+            .subarray(at + 56, at + 128)
+            .toString('utf16le')
+            .replace(/\0.*$/s, ''),
         });
       }
       return partitions;

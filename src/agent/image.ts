@@ -58,12 +58,17 @@ class MeteredHash extends Transform {
     this.hash = createHash(algorithm);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null, data?: Buffer) => void,
+  ): void {
     if (this.bytes === 0 && this.expectRaw && chunk.subarray(0, 4).equals(QCOW2_MAGIC)) {
       return done(new ImageError('the image is qcow2, but its disk_format says raw'));
     }
     this.bytes += chunk.length;
-    if (this.bytes > this.limit) return done(new ImageError(`the image is larger than the ${this.limit} bytes it may take`));
+    if (this.bytes > this.limit)
+      return done(new ImageError(`the image is larger than the ${this.limit} bytes it may take`));
     this.hash.update(chunk);
     done(null, chunk);
   }
@@ -76,11 +81,15 @@ async function download(source: ImageSource, sink: Writable, limit: number): Pro
   try {
     response = await fetch(source.image_source);
   } catch (err) {
-    throw new ImageError(`image download failed: ${where}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+    throw new ImageError(
+      `image download failed: ${where}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
+    );
   }
-  if (!response.ok || !response.body) throw new ImageError(`image download failed: GET ${where} answered ${response.status} ${response.statusText}`);
+  if (!response.ok || !response.body)
+    throw new ImageError(`image download failed: GET ${where} answered ${response.status} ${response.statusText}`);
   const announced = Number(response.headers.get('content-length') ?? NaN);
-  if (announced > limit) throw new ImageError(`the image (${announced} bytes) is larger than the ${limit} bytes it may take`);
+  if (announced > limit)
+    throw new ImageError(`the image (${announced} bytes) is larger than the ${limit} bytes it may take`);
   const meter = new MeteredHash(source.os_hash_algo, limit, source.disk_format === 'raw');
   try {
     await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), meter, sink);
@@ -92,7 +101,9 @@ async function download(source: ImageSource, sink: Writable, limit: number): Pro
   if (Number.isFinite(announced) && meter.bytes !== announced) throw truncated(meter.bytes, announced, where);
   const actual = meter.hash.digest('hex');
   if (actual !== source.os_hash_value.toLowerCase()) {
-    throw new ImageError(`image checksum mismatch: the ${source.os_hash_algo} of ${where} is ${actual}, expected ${source.os_hash_value}`);
+    throw new ImageError(
+      `image checksum mismatch: the ${source.os_hash_algo} of ${where} is ${actual}, expected ${source.os_hash_value}`,
+    );
   }
   return meter.bytes;
 }
@@ -122,7 +133,9 @@ async function convertQcow2(file: string, disk: Disk): Promise<void> {
     throw new ImageError('qcow2 images with a backing file or an external data file are refused');
   }
   if (info['virtual-size'] > disk.sizeBytes) {
-    throw new ImageError(`the image's virtual size (${info['virtual-size']} bytes) exceeds the root device ${disk.name} (${disk.sizeBytes} bytes)`);
+    throw new ImageError(
+      `the image's virtual size (${info['virtual-size']} bytes) exceeds the root device ${disk.name} (${disk.sizeBytes} bytes)`,
+    );
   }
   // -n: write into the existing device (or disk file) instead of creating a new target.
   await runCommand('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', '-n', file, disk.path]);
@@ -132,7 +145,11 @@ export async function writeImage(platform: Platform, disk: Disk, source: ImageSo
   let bytes: number;
   if (source.disk_format === 'raw') {
     try {
-      bytes = await download(source, createWriteStream(disk.path, { flags: 'r+', highWaterMark: WRITE_CHUNK_BYTES }), disk.sizeBytes);
+      bytes = await download(
+        source,
+        createWriteStream(disk.path, { flags: 'r+', highWaterMark: WRITE_CHUNK_BYTES }),
+        disk.sizeBytes,
+      );
     } catch (err) {
       // Part of a bad image is on the disk by now: make sure nothing boots from it.
       await platform.eraseDeviceMetadata(disk);
@@ -142,7 +159,11 @@ export async function writeImage(platform: Platform, disk: Disk, source: ImageSo
     const file = path.join(platform.scratchDir, `image-${randomUUID()}.qcow2`);
     try {
       // The scratch copy may be any size: the virtual size is what must fit the disk.
-      bytes = await download(source, createWriteStream(file, { highWaterMark: WRITE_CHUNK_BYTES }), Number.MAX_SAFE_INTEGER);
+      bytes = await download(
+        source,
+        createWriteStream(file, { highWaterMark: WRITE_CHUNK_BYTES }),
+        Number.MAX_SAFE_INTEGER,
+      );
       await convertQcow2(file, disk);
     } finally {
       await rm(file, { force: true });

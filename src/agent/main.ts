@@ -26,13 +26,17 @@ function listenAddress(value: string): { host: string; port: number } {
 
 function port(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > 65535) throw new InvalidArgumentError('must be a port number');
+  if (!Number.isInteger(number) || number < 1 || number > 65535)
+    throw new InvalidArgumentError('must be a port number');
   return number;
 }
 
 function kernelParameter(name: string): string | undefined {
   const cmdline = readFileSync('/proc/cmdline', 'utf8');
-  return cmdline.split(/\s+/).find((word) => word.startsWith(`${name}=`))?.slice(name.length + 1);
+  return cmdline
+    .split(/\s+/)
+    .find((word) => word.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
 }
 
 /** The lab machine around a simulated agent; a standalone simulated agent simply exits. */
@@ -65,7 +69,11 @@ interface Options {
 const program = new Command('tempered-agent')
   .description('Tempered in-band agent: looks its machine up, heartbeats, and runs clean and deploy steps')
   .option('--api-url <url>', `Tempered API; default: the ${API_URL_PARAMETER}= kernel parameter`)
-  .addOption(new Option('--platform <name>', 'linux: this machine; sim: a lab machine whose disk is a file').choices(['linux', 'sim']).default('linux'))
+  .addOption(
+    new Option('--platform <name>', 'linux: this machine; sim: a lab machine whose disk is a file')
+      .choices(['linux', 'sim'])
+      .default('linux'),
+  )
   .option('--listen <host:port>', 'where the command API listens', listenAddress, { host: '0.0.0.0', port: 9999 })
   .option('--advertise-host <host>', 'host in the callback URL; default: the address facing the API')
   .option('--advertise-port <port>', 'port in the callback URL, when a NAT forwards it to the listen port', port)
@@ -73,8 +81,8 @@ const program = new Command('tempered-agent')
   .option('--agent-token-file <file>', 'the agent token that came with the boot media')
   .option('--scratch-dir <path>', 'for transient files (a qcow2 before conversion)', os.tmpdir())
   .option('--sim-disk <path>', 'sim: the disk file')
-  .option('--sim-macs <list>', 'sim: the NICs\' MAC addresses, comma separated')
-  .option('--sim-serial <serial>', 'sim: the disk\'s serial number', 'lab-disk')
+  .option('--sim-macs <list>', "sim: the NICs' MAC addresses, comma separated")
+  .option('--sim-serial <serial>', "sim: the disk's serial number", 'lab-disk')
   .action(async (options: Options) => {
     const logger = createLogger('agent');
     let platform: Platform;
@@ -82,10 +90,14 @@ const program = new Command('tempered-agent')
     if (options.platform === 'linux') {
       // The Linux platform erases and writes disks: it runs only where a Tempered ramdisk booted it.
       const fromKernel = kernelParameter(API_URL_PARAMETER);
-      if (!fromKernel) throw new Error(`refusing the linux platform outside a Tempered ramdisk: no ${API_URL_PARAMETER}= on the kernel command line`);
+      if (!fromKernel)
+        throw new Error(
+          `refusing the linux platform outside a Tempered ramdisk: no ${API_URL_PARAMETER}= on the kernel command line`,
+        );
       apiUrl ??= fromKernel;
       const linux = new LinuxPlatform({ scratchDir: options.scratchDir });
-      if (options.networkData) await linux.configureNetwork(networkDataSchema.parse(JSON.parse(readFileSync(options.networkData, 'utf8'))));
+      if (options.networkData)
+        await linux.configureNetwork(networkDataSchema.parse(JSON.parse(readFileSync(options.networkData, 'utf8'))));
       platform = linux;
     } else {
       if (!options.simDisk || !options.simMacs) throw new Error('--platform sim needs --sim-disk and --sim-macs');

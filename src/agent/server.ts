@@ -46,9 +46,19 @@ export class CommandRunner {
 
   start(name: string, params: unknown): { record: CommandRecord; finished: Promise<void> } {
     const spec = COMMANDS[name];
-    if (!spec) throw new HttpError(400, 'unknown_command', `unknown command "${name}"; known: ${Object.keys(COMMANDS).join(', ')}`);
+    if (!spec)
+      throw new HttpError(
+        400,
+        'unknown_command',
+        `unknown command "${name}"; known: ${Object.keys(COMMANDS).join(', ')}`,
+      );
     const running = [...this.#commands.values()].find(({ record }) => record.command_status === 'RUNNING');
-    if (running) throw new HttpError(409, 'busy', `command ${running.record.command_name} (${running.record.id}) is still running`);
+    if (running)
+      throw new HttpError(
+        409,
+        'busy',
+        `command ${running.record.command_name} (${running.record.id}) is still running`,
+      );
     let run;
     try {
       run = spec.prepare(params);
@@ -70,13 +80,21 @@ export class CommandRunner {
     logger.info({ command: name, id: record.id }, 'command started');
     const finished = run(this.context).then(
       (result) => {
-        Object.assign(record, { command_status: 'SUCCEEDED', command_result: result ?? {}, finished_at: new Date().toISOString() });
+        Object.assign(record, {
+          command_status: 'SUCCEEDED',
+          command_result: result ?? {},
+          finished_at: new Date().toISOString(),
+        });
         logger.info({ command: name, id: record.id }, 'command succeeded');
       },
       (err: Error) => {
         // A failed download quotes its URL: shown without the query string or credentials it may carry.
         const message = redactUrls(err.message);
-        Object.assign(record, { command_status: 'FAILED', command_error: { type: err.name, message }, finished_at: new Date().toISOString() });
+        Object.assign(record, {
+          command_status: 'FAILED',
+          command_error: { type: err.name, message },
+          finished_at: new Date().toISOString(),
+        });
         logger.error({ command: name, id: record.id, error: message }, 'command failed');
       },
     );
@@ -125,7 +143,13 @@ export interface CommandServer {
   close(): Promise<void>;
 }
 
-export async function startCommandServer({ host, port, runner, tokenHash, logger }: CommandServerOptions): Promise<CommandServer> {
+export async function startCommandServer({
+  host,
+  port,
+  runner,
+  tokenHash,
+  logger,
+}: CommandServerOptions): Promise<CommandServer> {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -137,7 +161,8 @@ export async function startCommandServer({ host, port, runner, tokenHash, logger
   });
 
   const requireToken: RequestHandler = (req, _res, next) => {
-    const presented = req.get('x-agent-token') ?? (typeof req.query.agent_token === 'string' ? req.query.agent_token : undefined);
+    const presented =
+      req.get('x-agent-token') ?? (typeof req.query.agent_token === 'string' ? req.query.agent_token : undefined);
     if (!agentTokenMatches(presented, tokenHash())) {
       logger.warn({ method: req.method, path: req.path, from: req.ip }, 'command call without a valid agent token');
       return next(new HttpError(401, 'unauthorized', 'a valid agent token is required'));

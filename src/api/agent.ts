@@ -27,11 +27,10 @@ const HEARTBEAT_TIMEOUT_SECONDS = 300;
 /** How often agents heartbeat: well inside the timeout, so a lost heartbeat or two is no alarm. */
 const HEARTBEAT_INTERVAL_SECONDS = 30;
 
-
 const lookupQuery = z.strictObject({
   // Required: a node UUID is no secret (tenants see it), so only the machine's own MACs identify it.
   addresses: z
-    .string({ message: 'give the MAC addresses of this machine\'s NICs, comma separated' })
+    .string({ message: "give the MAC addresses of this machine's NICs, comma separated" })
     .transform((list) => list.toLowerCase().split(',').filter(Boolean))
     .pipe(
       z
@@ -78,7 +77,12 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
 
   router.get('/lookup', async (req, res) => {
     const query = parse(lookupQuery, req.query, 'query');
-    if (!tokenKey) throw new ApiError(503, 'agent_token_key_missing', 'AGENT_TOKEN_KEY is not set on the API: agents cannot be given tokens');
+    if (!tokenKey)
+      throw new ApiError(
+        503,
+        'agent_token_key_missing',
+        'AGENT_TOKEN_KEY is not set on the API: agents cannot be given tokens',
+      );
     const node = await nodeByLookup(query);
     if (!node || !expectsAgent(node)) throw noAgentExpected();
     const nonce = newAgentTokenNonce();
@@ -87,7 +91,10 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
     const preset = presetAgentTokenOf(node.driver_internal_info);
     // Only the first lookup of a session gets the token; later ones (a second agent, an attacker on
     // the provisioning network) see it hidden, and the agent that has it keeps using it.
-    const issued = await claimAgentToken(pool, node.uuid, { ...(preset ?? { nonce, hash: hashAgentToken(token) }), sourceAddress: sourceAddress(req) });
+    const issued = await claimAgentToken(pool, node.uuid, {
+      ...(preset ?? { nonce, hash: hashAgentToken(token) }),
+      sourceAddress: sourceAddress(req),
+    });
     res.set('cache-control', 'no-store').json({
       node: {
         uuid: node.uuid,
@@ -126,11 +133,19 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
     const node = await agentNode(req, 'heartbeat', body.agent_token);
     const at = new Date().toISOString();
     const heartbeat = { agent_url: body.callback_url, agent_version: body.agent_version, agent_last_heartbeat: at };
-    const session = { tokenHash: node.driver_internal_info.agent_token_hash as string, sourceAddress: sourceAddress(req) };
+    const session = {
+      tokenHash: node.driver_internal_info.agent_token_hash as string,
+      sourceAddress: sourceAddress(req),
+    };
     // The session may have ended (the machine rebooted) since the token was checked, or the callback
     // URL differ from the session's: then it is refused too.
     if (!(await recordAgentHeartbeat(pool, node.uuid, session, heartbeat))) {
-      await recordRefusedCall(req, node.uuid, 'heartbeat', 'the agent_token of an ended session or another callback_url');
+      await recordRefusedCall(
+        req,
+        node.uuid,
+        'heartbeat',
+        'the agent_token of an ended session or another callback_url',
+      );
       throw unauthorized();
     }
     await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
@@ -149,7 +164,13 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
   async function recordRefusedCall(req: Request, nodeUuid: string, call: string, what: string): Promise<void> {
     await recordEvent(
       pool,
-      { node_uuid: nodeUuid, kind: 'auth', verb: call, severity: 'error', message: `agent ${call} with ${what} from ${req.ip}` },
+      {
+        node_uuid: nodeUuid,
+        kind: 'auth',
+        verb: call,
+        severity: 'error',
+        message: `agent ${call} with ${what} from ${req.ip}`,
+      },
       { requestId: req.res?.locals.requestId },
     );
   }

@@ -58,7 +58,10 @@ const allocationListQuery = pageQuery.extend({
 const IN_USE: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['deploying', 'wait call-back', 'active']);
 
 function allocationView(req: Request, allocation: AllocationRecord) {
-  return { ...allocation, links: [{ rel: 'self', href: `${req.protocol}://${req.get('host')}/v1/allocations/${allocation.uuid}` }] };
+  return {
+    ...allocation,
+    links: [{ rel: 'self', href: `${req.protocol}://${req.get('host')}/v1/allocations/${allocation.uuid}` }],
+  };
 }
 
 /** Allocations relate to callers through their owner project only. */
@@ -80,7 +83,9 @@ export function allocationsRouter(pool: Pool): Router {
     return Promise.all(
       idents.map(async (ident, index) => {
         const node = await findNode(pool, ident);
-        return accessNode(req, node, 'node:get', () => badRequest(`candidate_nodes.${index}`, `node "${ident}" was not found`)).uuid;
+        return accessNode(req, node, 'node:get', () =>
+          badRequest(`candidate_nodes.${index}`, `node "${ident}" was not found`),
+        ).uuid;
       }),
     );
   }
@@ -91,7 +96,8 @@ export function allocationsRouter(pool: Pool): Router {
     // As in Ironic: a project allocates for itself; only an admin names another owner (or none).
     const owner = request.owner !== undefined ? request.owner : caller.role === 'admin' ? null : caller.projectId;
     authorize(req, 'allocation:create', { owner, lessee: null });
-    if (request.name && (await findAllocation(pool, request.name))) throw conflict('duplicate_name', `an allocation named "${request.name}" exists`);
+    if (request.name && (await findAllocation(pool, request.name)))
+      throw conflict('duplicate_name', `an allocation named "${request.name}" exists`);
     const fields = {
       uuid: request.uuid ?? randomUUID(),
       name: request.name,
@@ -101,7 +107,8 @@ export function allocationsRouter(pool: Pool): Router {
       owner,
       extra: request.extra,
     };
-    if (await findAllocation(pool, fields.uuid)) throw conflict('duplicate_uuid', `an allocation with uuid ${fields.uuid} exists`);
+    if (await findAllocation(pool, fields.uuid))
+      throw conflict('duplicate_uuid', `an allocation with uuid ${fields.uuid} exists`);
     const context = requestContext(req);
     const event = (allocation: AllocationRecord, message: string) =>
       recordEvent(
@@ -122,7 +129,8 @@ export function allocationsRouter(pool: Pool): Router {
       await event(created, `allocation ${created.uuid} backfilled for the deployed node`);
       return res.status(201).location(`/v1/allocations/${created.uuid}`).json(allocationView(req, created));
     }
-    if (!fields.resource_class) throw badRequest('resource_class', 'required: the resource class of the node to allocate');
+    if (!fields.resource_class)
+      throw badRequest('resource_class', 'required: the resource class of the node to allocate');
     const allocation = await allocate(pool, fields, {
       resource_class: fields.resource_class,
       traits: fields.traits,
@@ -135,28 +143,57 @@ export function allocationsRouter(pool: Pool): Router {
   });
 
   /** An allocation for a node that already runs an instance: it becomes active with that node at once. */
-  async function backfill(req: Request, ident: string, fields: Parameters<typeof insertAllocation>[1]): Promise<AllocationRecord> {
+  async function backfill(
+    req: Request,
+    ident: string,
+    fields: Parameters<typeof insertAllocation>[1],
+  ): Promise<AllocationRecord> {
     const node = accessNode(req, await findNode(pool, ident), 'node:get', () => notFound('node', ident, 'node'));
-    if (fields.candidate_nodes.length) throw badRequest('candidate_nodes', 'give either node (backfill) or candidate_nodes');
+    if (fields.candidate_nodes.length)
+      throw badRequest('candidate_nodes', 'give either node (backfill) or candidate_nodes');
     if (fields.resource_class && fields.resource_class !== node.resource_class) {
-      throw badRequest('resource_class', `node ${node.name ?? node.uuid} is of resource class ${node.resource_class ?? '(none)'}`);
+      throw badRequest(
+        'resource_class',
+        `node ${node.name ?? node.uuid} is of resource class ${node.resource_class ?? '(none)'}`,
+      );
     }
     const missing = fields.traits.filter((t) => !node.traits.includes(t));
-    if (missing.length) throw badRequest('traits', `not traits of node ${node.name ?? node.uuid}: ${missing.join(', ')}`);
+    if (missing.length)
+      throw badRequest('traits', `not traits of node ${node.name ?? node.uuid}: ${missing.join(', ')}`);
     if (fields.owner && node.owner !== fields.owner && node.lessee !== fields.owner) {
       throw badRequest('owner', `node ${node.name ?? node.uuid} is neither owned nor leased by ${fields.owner}`);
     }
     return inTransaction(pool, async (client) => {
-      if (!(await attachNode(client, node.uuid, fields.uuid))) throw conflict('node_allocated', `node ${node.name ?? node.uuid} already has an allocation`);
-      return insertAllocation(client, { ...fields, resource_class: node.resource_class, state: 'active', node_uuid: node.uuid });
+      if (!(await attachNode(client, node.uuid, fields.uuid)))
+        throw conflict('node_allocated', `node ${node.name ?? node.uuid} already has an allocation`);
+      return insertAllocation(client, {
+        ...fields,
+        resource_class: node.resource_class,
+        state: 'active',
+        node_uuid: node.uuid,
+      });
     });
   }
 
   router.get('/', async (req, res) => {
     const { limit, marker, node: nodeIdent, ...filters } = parse(allocationListQuery, req.query, 'query');
-    const node = nodeIdent ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent)) : undefined;
-    const allocations = await listAllocations(pool, { ...filters, node_uuid: node?.uuid, visible_to: visibleTo(req) }, { limit, marker });
-    res.json(pageView(req, 'allocations', allocations, allocations.map((a) => allocationView(req, a)), limit));
+    const node = nodeIdent
+      ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent))
+      : undefined;
+    const allocations = await listAllocations(
+      pool,
+      { ...filters, node_uuid: node?.uuid, visible_to: visibleTo(req) },
+      { limit, marker },
+    );
+    res.json(
+      pageView(
+        req,
+        'allocations',
+        allocations,
+        allocations.map((a) => allocationView(req, a)),
+        limit,
+      ),
+    );
   });
 
   router.get('/:allocation', async (req, res) => {
@@ -176,17 +213,29 @@ export function allocationsRouter(pool: Pool): Router {
   router.delete('/:allocation', async (req, res) => {
     const allocation = await loadAllocation(req, 'allocation:change');
     if (allocation.reservation_uuid) {
-      throw conflict('reserved', `allocation ${allocation.uuid} belongs to reservation ${allocation.reservation_uuid}; cancel the reservation instead`);
+      throw conflict(
+        'reserved',
+        `allocation ${allocation.uuid} belongs to reservation ${allocation.reservation_uuid}; cancel the reservation instead`,
+      );
     }
     await inTransaction(pool, async (client) => {
       const node = allocation.node_uuid ? await findNode(client, allocation.node_uuid, { forUpdate: true }) : undefined;
       if (node && IN_USE.has(node.provision_state) && !node.maintenance) {
-        throw conflict('illegal_state', `node ${node.name ?? node.uuid} is ${node.provision_state}: undeploy it (or set maintenance) before deleting its allocation`);
+        throw conflict(
+          'illegal_state',
+          `node ${node.name ?? node.uuid} is ${node.provision_state}: undeploy it (or set maintenance) before deleting its allocation`,
+        );
       }
       await deleteAllocation(client, allocation);
       await recordEvent(
         client,
-        { node_uuid: allocation.node_uuid, kind: 'allocation', verb: 'delete', from_state: allocation.state, message: `allocation ${allocation.uuid} deleted${node ? '; the node is free' : ''}` },
+        {
+          node_uuid: allocation.node_uuid,
+          kind: 'allocation',
+          verb: 'delete',
+          from_state: allocation.state,
+          message: `allocation ${allocation.uuid} deleted${node ? '; the node is free' : ''}`,
+        },
         requestContext(req),
       );
     });
@@ -203,7 +252,8 @@ export function nodeAllocationRouter(pool: Pool): Router {
     const ident = String(req.params.node);
     const node = accessNode(req, await findNode(pool, ident), 'node:get', () => notFound('node', ident));
     const allocation = await findAllocationOfNode(pool, node.uuid);
-    if (!allocation || !isAllowed(callerOf(req), 'allocation:get', relation(allocation))) throw notFound('allocation of node', ident);
+    if (!allocation || !isAllowed(callerOf(req), 'allocation:get', relation(allocation)))
+      throw notFound('allocation of node', ident);
     res.json(allocationView(req, allocation));
   });
   return router;

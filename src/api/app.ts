@@ -61,7 +61,10 @@ function baseApp(logger: Logger, metrics: ApiMetrics): express.Express {
       logger,
       genReqId: (_req, res) => res.locals.requestId,
       // Bodies are never logged: they may carry BMC credentials.
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }), res: (res) => ({ statusCode: res.statusCode }) },
+      serializers: {
+        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
   app.use(express.json({ limit: BODY_LIMIT, type: () => true, strict: false }));
@@ -73,7 +76,14 @@ function baseApp(logger: Logger, metrics: ApiMetrics): express.Express {
  * The agents' API (lookup, heartbeat) on a listener of its own, so a deployment can put it on the
  * provisioning network only and keep the tenant API off it (and agents off the tenant API).
  */
-export function createAgentApp({ pool, operations, logger, agentTokenKey, networkBoot, metrics }: AgentApiDependencies): express.Express {
+export function createAgentApp({
+  pool,
+  operations,
+  logger,
+  agentTokenKey,
+  networkBoot,
+  metrics,
+}: AgentApiDependencies): express.Express {
   const app = baseApp(logger, metrics);
   app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
   app.use('/v1', ipxeRouter(pool, networkBoot)); // booting machines hold no token
@@ -83,7 +93,15 @@ export function createAgentApp({ pool, operations, logger, agentTokenKey, networ
 }
 
 /** The API for operators and tenants; every /v1 route needs an API token. */
-export function createApp({ pool, operations, logger, authMode, publicUrl, metrics, bmcAccess }: ApiDependencies): express.Express {
+export function createApp({
+  pool,
+  operations,
+  logger,
+  authMode,
+  publicUrl,
+  metrics,
+  bmcAccess,
+}: ApiDependencies): express.Express {
   const app = baseApp(logger, metrics);
   Object.defineProperty(app.locals, 'publicUrl', { get: publicUrl });
 

@@ -30,7 +30,8 @@ export function authenticate(pool: Pool, mode: AuthMode): RequestHandler {
       return next();
     }
     const token = presentedToken(req);
-    if (token === undefined) return next(new ApiError(401, 'unauthenticated', 'an API token is required: Authorization: Bearer <token>'));
+    if (token === undefined)
+      return next(new ApiError(401, 'unauthenticated', 'an API token is required: Authorization: Bearer <token>'));
     const record = token ? await findLiveToken(pool, token) : undefined;
     if (!record) {
       // Admins see these in the event log; the token itself is never recorded.
@@ -63,7 +64,11 @@ export function callerOf(req: Request): Caller {
 export function authorize(req: Request, action: Action, node?: { owner: string | null; lessee: string | null }): void {
   const caller = callerOf(req);
   if (!isAllowed(caller, action, node)) {
-    throw new ApiError(403, 'forbidden', `${caller.role} ${caller.userId} of project ${caller.projectId} may not ${action.replace(':', ' ')}`);
+    throw new ApiError(
+      403,
+      'forbidden',
+      `${caller.role} ${caller.userId} of project ${caller.projectId} may not ${action.replace(':', ' ')}`,
+    );
   }
 }
 
@@ -73,7 +78,12 @@ type NodeAccess = { owner: string | null; lessee: string | null };
  * `node` when the caller may see it and do `action` on it. A node it may not see is reported
  * by `missing` (a 404, or a 400 for a node named in a body) so its existence does not leak.
  */
-export function accessNode<T extends NodeAccess>(req: Request, node: T | undefined, action: Action, missing: () => Error): T {
+export function accessNode<T extends NodeAccess>(
+  req: Request,
+  node: T | undefined,
+  action: Action,
+  missing: () => Error,
+): T {
   if (!node || !canSee(callerOf(req), node)) throw missing();
   authorize(req, action, node);
   return node;

@@ -18,5 +18,9 @@ export const requestId: RequestHandler = (req, res, next) => {
 /** Who asked, for the event log: the caller authenticate() found, and the request id. */
 export function requestContext(req: Request): RequestContext {
   const caller = callerOf(req);
-  return { user: caller.userId, project: caller.projectId, requestId: req.res?.locals.requestId ?? `req-${randomUUID()}` };
+  return {
+    user: caller.userId,
+    project: caller.projectId,
+    requestId: req.res?.locals.requestId ?? `req-${randomUUID()}`,
+  };
 }

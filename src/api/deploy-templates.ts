@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { deleteTemplate, findTemplate, insertTemplate, listTemplates, updateTemplate, type DeployTemplateRecord } from '../db/deploy-templates.js';
+import {
+  deleteTemplate,
+  findTemplate,
+  insertTemplate,
+  listTemplates,
+  updateTemplate,
+  type DeployTemplateRecord,
+} from '../db/deploy-templates.js';
 import type { Pool } from '../db/pool.js';
 import { findSecretPath } from '../domain/secrets.js';
 import { authorize } from './auth.js';
@@ -19,7 +26,10 @@ const templateFields = z.strictObject({
     .array(
       z.strictObject({
         interface: z.enum(TEMPLATE_INTERFACES),
-        step: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a step name such as apply_configuration').max(255),
+        step: z
+          .string()
+          .regex(/^[a-z][a-z0-9_]*$/, 'must be a step name such as apply_configuration')
+          .max(255),
         // Step arguments travel in workflow history, which the Temporal UI shows: no credentials there.
         args: jsonObject.default({}).superRefine((args, ctx) => {
           const secret = findSecretPath(args);
@@ -29,7 +39,10 @@ const templateFields = z.strictObject({
       }),
     )
     .min(1, 'must hold at least one step')
-    .refine((steps) => new Set(steps.map((s) => `${s.interface}.${s.step}`)).size === steps.length, 'an interface.step may appear once'),
+    .refine(
+      (steps) => new Set(steps.map((s) => `${s.interface}.${s.step}`)).size === steps.length,
+      'an interface.step may appear once',
+    ),
   extra: jsonObject.default({}),
 });
 const WRITABLE = ['name', 'steps', 'extra'];
@@ -60,7 +73,15 @@ export function deployTemplatesRouter(pool: Pool): Router {
   router.get('/', async (req, res) => {
     const { limit, marker } = parse(pageQuery, req.query, 'query');
     const templates = await listTemplates(pool, { limit, marker });
-    res.json(pageView(req, 'deploy_templates', templates, templates.map((t) => templateView(req, t)), limit));
+    res.json(
+      pageView(
+        req,
+        'deploy_templates',
+        templates,
+        templates.map((t) => templateView(req, t)),
+        limit,
+      ),
+    );
   });
 
   router.get('/:template', async (req, res) => {

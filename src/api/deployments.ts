@@ -3,7 +3,13 @@
 // requestProvision, so the node's lock and state rules are the provision verbs' own.
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { findDeployment, insertDeployment, listDeployments, markDeploymentDeleted, type DeploymentRow } from '../db/deployments.js';
+import {
+  findDeployment,
+  insertDeployment,
+  listDeployments,
+  markDeploymentDeleted,
+  type DeploymentRow,
+} from '../db/deployments.js';
 import { findAllocation } from '../db/allocations.js';
 import { findNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
@@ -37,7 +43,11 @@ function configDriveFor({ configdrive, user_data, ssh_keys }: CreateDeployment):
   if (!configdrive && user_data === undefined && !ssh_keys.length) return undefined;
   const drive: ConfigDrive = { ...configdrive };
   if (user_data !== undefined) drive.user_data = user_data;
-  if (ssh_keys.length) drive.meta_data = { ...drive.meta_data, public_keys: Object.fromEntries(ssh_keys.map((key, i) => [`key-${i}`, key])) };
+  if (ssh_keys.length)
+    drive.meta_data = {
+      ...drive.meta_data,
+      public_keys: Object.fromEntries(ssh_keys.map((key, i) => [`key-${i}`, key])),
+    };
   return drive;
 }
 
@@ -78,19 +88,25 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
       throw notFound('allocation', ident, 'allocation');
     }
     if (allocation.state !== 'active' || !allocation.node_uuid) {
-      throw conflict('allocation_not_active', `allocation ${allocation.uuid} is ${allocation.state}: it has no node to deploy`);
+      throw conflict(
+        'allocation_not_active',
+        `allocation ${allocation.uuid} is ${allocation.state}: it has no node to deploy`,
+      );
     }
     return allocation.node_uuid;
   }
 
   router.post('/', async (req, res) => {
     const request = parse(createDeployment, req.body);
-    if (request.allocation !== undefined && request.node !== undefined) throw badRequest('allocation', 'give either node or allocation');
+    if (request.allocation !== undefined && request.node !== undefined)
+      throw badRequest('allocation', 'give either node or allocation');
     const ident = request.allocation !== undefined ? await allocatedNode(req, request.allocation) : request.node;
-    if (ident === undefined) throw badRequest('node', 'required: the UUID or name of the node to deploy (or an allocation)');
+    if (ident === undefined)
+      throw badRequest('node', 'required: the UUID or name of the node to deploy (or an allocation)');
     const node = accessNode(req, await findNode(pool, ident), 'node:deploy', () => notFound('node', ident, 'node'));
     const foreign = request.traits.filter((trait) => !node.traits.includes(trait));
-    if (foreign.length) throw badRequest('traits', `not traits of node ${node.name ?? node.uuid}: ${foreign.join(', ')}`);
+    if (foreign.length)
+      throw badRequest('traits', `not traits of node ${node.name ?? node.uuid}: ${foreign.join(', ')}`);
 
     const caller = callerOf(req);
     const deployment = {
@@ -107,14 +123,31 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
       recordStart: (db) => insertDeployment(db, deployment),
     });
     const created = (await findDeployment(pool, deployment.uuid))!;
-    res.status(201).location(`/v1/deployments/${created.uuid}`).json(deploymentView(req, created, stateOf(created)));
+    res
+      .status(201)
+      .location(`/v1/deployments/${created.uuid}`)
+      .json(deploymentView(req, created, stateOf(created)));
   });
 
   router.get('/', async (req, res) => {
     const { limit, marker, node: nodeIdent } = parse(deploymentListQuery, req.query, 'query');
-    const node = nodeIdent ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent)) : undefined;
-    const deployments = await listDeployments(pool, { node_uuid: node?.uuid, visible_to: visibleTo(req) }, { limit, marker });
-    res.json(pageView(req, 'deployments', deployments, deployments.map((d) => deploymentView(req, d, stateOf(d))), limit));
+    const node = nodeIdent
+      ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent))
+      : undefined;
+    const deployments = await listDeployments(
+      pool,
+      { node_uuid: node?.uuid, visible_to: visibleTo(req) },
+      { limit, marker },
+    );
+    res.json(
+      pageView(
+        req,
+        'deployments',
+        deployments,
+        deployments.map((d) => deploymentView(req, d, stateOf(d))),
+        limit,
+      ),
+    );
   });
 
   router.get('/:deployment', async (req, res) => {
@@ -128,8 +161,11 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     const deployment = await loadDeployment(req, 'node:deploy');
     const { status } = stateOf(deployment);
     const node = await findNode(pool, deployment.node_uuid);
-    if (!node || ENDED_STATUSES.has(status)) throw conflict('deployment_ended', `deployment ${deployment.uuid} is ${status}: nothing to undeploy`);
-    await requestProvision(req, pool, operations, node, 'undeploy', { recordStart: (db) => markDeploymentDeleted(db, deployment.uuid) });
+    if (!node || ENDED_STATUSES.has(status))
+      throw conflict('deployment_ended', `deployment ${deployment.uuid} is ${status}: nothing to undeploy`);
+    await requestProvision(req, pool, operations, node, 'undeploy', {
+      recordStart: (db) => markDeploymentDeleted(db, deployment.uuid),
+    });
     res.status(202).location(`/v1/deployments/${deployment.uuid}`).end();
   });
 

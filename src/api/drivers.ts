@@ -7,7 +7,9 @@ function driverView(driver: DriverDescription) {
   return {
     name: driver.name,
     description: driver.description,
-    capabilities: Object.fromEntries(Object.keys(CAPABILITY_DESCRIPTIONS).map((c) => [c, (driver.capabilities as readonly string[]).includes(c)])),
+    capabilities: Object.fromEntries(
+      Object.keys(CAPABILITY_DESCRIPTIONS).map((c) => [c, (driver.capabilities as readonly string[]).includes(c)]),
+    ),
     boot_devices: driver.bootDevices,
     notes: driver.notes,
     driver_info: driver.driverInfo.map(({ name, required, secret, type, description, range, choices, maxBytes }) => ({
@@ -43,7 +45,11 @@ export function driversRouter(): Router {
   /** Ironic's shape: each driver_info key with its description, "Required." appended when it is. */
   router.get('/:driver/properties', (req, res) => {
     const driver = findDriver(req.params.driver);
-    res.json(Object.fromEntries(driver.driverInfo.map((f) => [f.name, f.required ? `${f.description} Required.` : f.description])));
+    res.json(
+      Object.fromEntries(
+        driver.driverInfo.map((f) => [f.name, f.required ? `${f.description} Required.` : f.description]),
+      ),
+    );
   });
 
   return router;

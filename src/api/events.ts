@@ -10,8 +10,19 @@ import { eventView, pageView } from './views.js';
 export function eventsRouter(pool: Pool): Router {
   const router = Router();
   router.get('/', async (req, res) => {
-    const { limit, marker, node: nodeIdent, kind, user, project, since, until } = parse(eventListQuery, req.query, 'query');
-    const node = nodeIdent ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent)) : undefined;
+    const {
+      limit,
+      marker,
+      node: nodeIdent,
+      kind,
+      user,
+      project,
+      since,
+      until,
+    } = parse(eventListQuery, req.query, 'query');
+    const node = nodeIdent
+      ? accessNode(req, await findNode(pool, nodeIdent), 'node:get', () => notFound('node', nodeIdent))
+      : undefined;
     const events = await listEvents(
       pool,
       { node_uuid: node?.uuid, kind, user_name: user, project, since, until, visible_to: visibleTo(req) },

@@ -22,7 +22,10 @@ export interface NetworkBootConfig {
 }
 
 const ipxeQuery = z.strictObject({
-  mac: z.string().toLowerCase().regex(MAC, 'must be the MAC address iPXE booted from, such as 52:54:00:12:34:56 (${net0/mac})'),
+  mac: z
+    .string()
+    .toLowerCase()
+    .regex(MAC, 'must be the MAC address iPXE booted from, such as 52:54:00:12:34:56 (${net0/mac})'),
 });
 
 export function ipxeRouter(pool: Pool, config: NetworkBootConfig | undefined): Router {
@@ -32,7 +35,10 @@ export function ipxeRouter(pool: Pool, config: NetworkBootConfig | undefined): R
     const uuids = await findNodeUuidsByAddresses(pool, [mac]);
     const node = uuids.length === 1 ? await findNode(pool, uuids[0]) : undefined;
     const boots = config && node && NETWORK_BOOT_INTERFACES.has(node.boot_interface) && expectsAgent(node);
-    res.type('text/plain').set('cache-control', 'no-store').send(ipxeScript(boots ? config : undefined));
+    res
+      .type('text/plain')
+      .set('cache-control', 'no-store')
+      .send(ipxeScript(boots ? config : undefined));
   });
   return router;
 }

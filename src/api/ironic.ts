@@ -37,11 +37,22 @@ export const negotiateVersion: RequestHandler = (req, res, next) => {
   let version = MAX_API_VERSION;
   if (asked !== undefined && asked.toLowerCase() !== 'latest') {
     if (!VERSION.test(asked)) {
-      return next(new ApiError(400, 'invalid_version', `API version "${asked}" is not of the form 1.N or "latest"`, `header.${VERSION_HEADER}`));
+      return next(
+        new ApiError(
+          400,
+          'invalid_version',
+          `API version "${asked}" is not of the form 1.N or "latest"`,
+          `header.${VERSION_HEADER}`,
+        ),
+      );
     }
     if (minor(asked) < minor(MIN_API_VERSION) || minor(asked) > minor(MAX_API_VERSION)) {
       return next(
-        new ApiError(406, 'version_not_acceptable', `API version ${asked} is not supported: this server answers ${MIN_API_VERSION} to ${MAX_API_VERSION}`),
+        new ApiError(
+          406,
+          'version_not_acceptable',
+          `API version ${asked} is not supported: this server answers ${MIN_API_VERSION} to ${MAX_API_VERSION}`,
+        ),
       );
     }
     version = asked;

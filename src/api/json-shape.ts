@@ -29,13 +29,17 @@ const fieldName = (path: readonly string[]) => path.join('.') || 'body';
 /** The first place in `value` that breaks the limits, as a 400 naming it; undefined when none does. */
 function findShapeProblem(value: unknown, path: string[]): ReturnType<typeof badRequest> | undefined {
   if (typeof value === 'string') {
-    return LONE_SURROGATE.test(value) ? badRequest(fieldName(path), 'text may not hold a lone UTF-16 surrogate such as \\ud800') : undefined;
+    return LONE_SURROGATE.test(value)
+      ? badRequest(fieldName(path), 'text may not hold a lone UTF-16 surrogate such as \\ud800')
+      : undefined;
   }
   if (value === null || typeof value !== 'object') return undefined;
   // Named by its first two levels: the field, or the field within a request object (configdrive.meta_data).
-  if (path.length >= MAX_BODY_DEPTH) return badRequest(fieldName(path.slice(0, 2)), `nests deeper than ${MAX_FIELD_DEPTH} levels`);
+  if (path.length >= MAX_BODY_DEPTH)
+    return badRequest(fieldName(path.slice(0, 2)), `nests deeper than ${MAX_FIELD_DEPTH} levels`);
   for (const [key, child] of Object.entries(value)) {
-    if (LONE_SURROGATE.test(key)) return badRequest(fieldName(path), 'a key may not hold a lone UTF-16 surrogate such as \\ud800');
+    if (LONE_SURROGATE.test(key))
+      return badRequest(fieldName(path), 'a key may not hold a lone UTF-16 surrogate such as \\ud800');
     const problem = findShapeProblem(child, [...path, key]);
     if (problem) return problem;
   }
@@ -50,7 +54,9 @@ export const checkJsonShape: RequestHandler = (req, _res, next) => {
 /** A free-form JSON object field of at most `maxBytes` (as JSON) nesting at most MAX_FIELD_DEPTH levels. */
 export function boundedJsonObject(maxBytes = 64 * 1024) {
   return z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-    if (jsonDepth(value) > MAX_FIELD_DEPTH) ctx.addIssue({ code: 'custom', message: `nests deeper than ${MAX_FIELD_DEPTH} levels` });
-    else if (Buffer.byteLength(JSON.stringify(value)) > maxBytes) ctx.addIssue({ code: 'custom', message: `is larger than ${maxBytes} bytes as JSON` });
+    if (jsonDepth(value) > MAX_FIELD_DEPTH)
+      ctx.addIssue({ code: 'custom', message: `nests deeper than ${MAX_FIELD_DEPTH} levels` });
+    else if (Buffer.byteLength(JSON.stringify(value)) > maxBytes)
+      ctx.addIssue({ code: 'custom', message: `is larger than ${maxBytes} bytes as JSON` });
   });
 }

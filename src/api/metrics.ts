@@ -45,7 +45,8 @@ export function createApiMetrics(pool: Pool): ApiMetrics {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const { provision_state, count } of await countNodesByProvisionState(pool)) this.set({ provision_state }, count);
+      for (const { provision_state, count } of await countNodesByProvisionState(pool))
+        this.set({ provision_state }, count);
     },
   });
 

@@ -26,7 +26,9 @@ export function validateNode(node: NodeRecord): Record<string, InterfaceValidati
   const image = deployImageInfo.safeParse(node.instance_info);
   const deploy = image.success
     ? ok
-    : failed(`instance_info.${image.error.issues[0].path.join('.') || 'image_source'}: ${image.error.issues[0].message}`);
+    : failed(
+        `instance_info.${image.error.issues[0].path.join('.') || 'image_source'}: ${image.error.issues[0].message}`,
+      );
   return {
     boot,
     deploy,

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { listEvents, recordEvent } from '../db/events.js';
-import { addTrait, deleteNode, findNode, removeTrait, insertNode, listNodes, updateNode, WRITABLE_NODE_FIELDS, type NodeRecord } from '../db/nodes.js';
+import {
+  addTrait,
+  deleteNode,
+  findNode,
+  removeTrait,
+  insertNode,
+  listNodes,
+  updateNode,
+  WRITABLE_NODE_FIELDS,
+  type NodeRecord,
+} from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import type { BmcAccess } from '../domain/bmc-access.js';
 import { checkDriverInfo, DRIVERS, driverInfoAccessProblem, secretToGiveAgain } from '../domain/drivers.js';
@@ -32,7 +42,9 @@ import { validateNode } from './node-validation.js';
 import { eventView, nodeView, pageView, pickFields } from './views.js';
 
 function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>, access: BmcAccess): void {
-  const problem = checkDriverInfo(fields.driver, fields.driver_info) ?? driverInfoAccessProblem(fields.driver, fields.driver_info, access);
+  const problem =
+    checkDriverInfo(fields.driver, fields.driver_info) ??
+    driverInfoAccessProblem(fields.driver, fields.driver_info, access);
   if (problem) throw badRequest(problem.field, problem.message);
 }
 
@@ -58,7 +70,8 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
     const fields = parse(createNode, req.body);
     checkDriver(fields, bmcAccess);
     const uuid = fields.uuid ?? randomUUID();
-    if (fields.name && (await findNode(pool, fields.name))) throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
+    if (fields.name && (await findNode(pool, fields.name)))
+      throw conflict('duplicate_name', `a node named "${fields.name}" exists`);
     if (await findNode(pool, uuid)) throw conflict('duplicate_uuid', `a node with uuid ${uuid} exists`);
     const node = await insertNode(pool, { ...fields, uuid });
     res.status(201).location(`/v1/nodes/${node.uuid}`).json(nodeView(req, node));
@@ -66,10 +79,26 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
 
   // Lists are always detailed, so Ironic's /v1/nodes/detail is the same list.
   router.get(['/', '/detail'], async (req, res) => {
-    const { limit, marker, fields, sort_key, sort_dir, detail: _detail, ...filters } = parse(nodeListQuery, req.query, 'query');
+    const {
+      limit,
+      marker,
+      fields,
+      sort_key,
+      sort_dir,
+      detail: _detail,
+      ...filters
+    } = parse(nodeListQuery, req.query, 'query');
     const sort = sort_key && { column: sort_key, direction: sort_dir };
     const nodes = await listNodes(pool, { ...filters, visible_to: visibleTo(req) }, { limit, marker, sort });
-    res.json(pageView(req, 'nodes', nodes, nodes.map((n) => pickFields(nodeView(req, n), fields)), limit));
+    res.json(
+      pageView(
+        req,
+        'nodes',
+        nodes,
+        nodes.map((n) => pickFields(nodeView(req, n), fields)),
+        limit,
+      ),
+    );
   });
 
   router.get('/:node', async (req, res) => {
@@ -110,7 +139,10 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   router.delete('/:node', async (req, res) => {
     const node = await loadNode(req, 'node:delete');
     if (!DELETABLE_STATES.has(node.provision_state)) {
-      throw conflict('illegal_state', `cannot delete a node in state "${node.provision_state}"; allowed in: ${[...DELETABLE_STATES].join(', ')}`);
+      throw conflict(
+        'illegal_state',
+        `cannot delete a node in state "${node.provision_state}"; allowed in: ${[...DELETABLE_STATES].join(', ')}`,
+      );
     }
     await operations.assertUnlocked(node.uuid);
     await deleteNode(pool, node.uuid);
@@ -121,7 +153,15 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   // from which a client shows "step N of M".
   router.get('/:node/states', async (req, res) => {
     const node = await loadNode(req, 'node:get');
-    const { power_state, target_power_state, provision_state, target_provision_state, last_error, maintenance, provision_updated_at } = node;
+    const {
+      power_state,
+      target_power_state,
+      provision_state,
+      target_provision_state,
+      last_error,
+      maintenance,
+      provision_updated_at,
+    } = node;
     const steps = (await operations.queryPlan(node.uuid)) ?? null;
     res.json({
       power_state,
@@ -145,10 +185,16 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   router.put('/:node/states/provision', async (req, res) => {
     const { target, clean_steps, disable_ramdisk, configdrive } = parse(provisionRequest, req.body);
     const verb = normalizeVerb(target);
-    if (!verb) throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
-    if (configdrive && !DEPLOY_VERBS.has(verb)) throw badRequest('configdrive', 'a configdrive goes only with deploy or rebuild');
+    if (!verb)
+      throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
+    if (configdrive && !DEPLOY_VERBS.has(verb))
+      throw badRequest('configdrive', 'a configdrive goes only with deploy or rebuild');
     const node = await loadNode(req, 'node:get');
-    authorize(req, verb === 'abort' ? abortAction(node.provision_state) : TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision', node);
+    authorize(
+      req,
+      verb === 'abort' ? abortAction(node.provision_state) : TENANT_VERBS.has(verb) ? 'node:deploy' : 'node:provision',
+      node,
+    );
     await requestProvision(req, pool, operations, node, verb, {
       cleanSteps: clean_steps,
       disableRamdisk: disable_ramdisk,
@@ -166,9 +212,17 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
     const { boot_device, persistent } = parse(bootDeviceRequest, req.body);
     const node = await loadNode(req, 'node:power');
     if (!DRIVERS[node.driver]?.bootDevices.includes(boot_device)) {
-      throw badRequest('boot_device', `driver "${node.driver}" cannot boot from "${boot_device}"; it can: ${DRIVERS[node.driver]?.bootDevices.join(', ')}`);
+      throw badRequest(
+        'boot_device',
+        `driver "${node.driver}" cannot boot from "${boot_device}"; it can: ${DRIVERS[node.driver]?.bootDevices.join(', ')}`,
+      );
     }
-    await operations.bootDevice(node, { nodeUuid: node.uuid, device: boot_device, persistent, context: requestContext(req) });
+    await operations.bootDevice(node, {
+      nodeUuid: node.uuid,
+      device: boot_device,
+      persistent,
+      context: requestContext(req),
+    });
     res.status(204).end();
   });
 
@@ -193,10 +247,21 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
     const context = requestContext(req);
     await inTransaction(pool, async (client) => {
       const node = (await findNode(client, uuid, { forUpdate: true }))!;
-      await updateNode(client, node.uuid, { maintenance: on, maintenance_reason: reason, ...(on ? {} : { fault: null }) });
+      await updateNode(client, node.uuid, {
+        maintenance: on,
+        maintenance_reason: reason,
+        ...(on ? {} : { fault: null }),
+      });
       await recordEvent(
         client,
-        { node_uuid: node.uuid, kind: 'maintenance', verb: on ? 'set' : 'unset', from_state: String(node.maintenance), to_state: String(on), message: reason },
+        {
+          node_uuid: node.uuid,
+          kind: 'maintenance',
+          verb: on ? 'set' : 'unset',
+          from_state: String(node.maintenance),
+          to_state: String(on),
+          message: reason,
+        },
         context,
       );
     });
@@ -236,7 +301,11 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   router.get('/:node/history', async (req, res) => {
     const { limit, marker, kind } = parse(historyQuery, req.query, 'query');
     const node = await loadNode(req, 'node:get');
-    const events = await listEvents(pool, { node_uuid: node.uuid, kind, visible_to: visibleTo(req) }, { limit, marker });
+    const events = await listEvents(
+      pool,
+      { node_uuid: node.uuid, kind, visible_to: visibleTo(req) },
+      { limit, marker },
+    );
     res.json(pageView(req, 'history', events, events.map(eventView), limit));
   });
 

@@ -25,7 +25,13 @@ import {
   type PowerInput,
   type ProvisionInput,
 } from '../workflows/contract.js';
-import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery, type AgentCommandEnd } from '../workflows/signals.js';
+import {
+  abortSignal,
+  agentCommandEndedSignal,
+  agentHeartbeatSignal,
+  planQuery,
+  type AgentCommandEnd,
+} from '../workflows/signals.js';
 import { ApiError, conflict, unavailable } from './errors.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
@@ -40,7 +46,8 @@ const GRPC_DEADLINE_EXCEEDED = 4;
 
 function isTemporalUnavailable(err: unknown): boolean {
   for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
-    if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED)) return true;
+    if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED))
+      return true;
   }
   return isGrpcDeadlineError(err);
 }
@@ -67,7 +74,11 @@ export class Operations {
       return await handle.result();
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
-        throw new ApiError(502, 'bmc_error', `the BMC of node ${node.uuid} failed: ${err.cause?.message ?? err.message}`);
+        throw new ApiError(
+          502,
+          'bmc_error',
+          `the BMC of node ${node.uuid} failed: ${err.cause?.message ?? err.message}`,
+        );
       }
       throw err;
     }
@@ -113,12 +124,17 @@ export class Operations {
 
   /** Sends `signal` to the node's running operation; false when none runs. */
   private async signal<T>(nodeUuid: string, signal: SignalDefinition<[T]>, payload: T): Promise<boolean> {
-    const sent = await this.call(() => this.withHandle(nodeUuid, (handle) => handle.signal(signal, payload).then(() => true)));
+    const sent = await this.call(() =>
+      this.withHandle(nodeUuid, (handle) => handle.signal(signal, payload).then(() => true)),
+    );
     return sent ?? false;
   }
 
   /** Runs `action` on the node's workflow (its latest run); undefined when the node never had one. */
-  private async withHandle<T>(nodeUuid: string, action: (handle: WorkflowHandle) => Promise<T>): Promise<T | undefined> {
+  private async withHandle<T>(
+    nodeUuid: string,
+    action: (handle: WorkflowHandle) => Promise<T>,
+  ): Promise<T | undefined> {
     try {
       return await action(this.client.workflow.getHandle(nodeWorkflowId(nodeUuid)));
     } catch (err) {

@@ -73,12 +73,20 @@ export interface PatchResult {
 }
 
 /** The patched copy of `document`, or a 400 naming the field a bad operation touches. */
-export function applyPatchBody(document: Record<string, unknown>, writable: readonly string[], body: unknown): Record<string, unknown> {
+export function applyPatchBody(
+  document: Record<string, unknown>,
+  writable: readonly string[],
+  body: unknown,
+): Record<string, unknown> {
   return applyPatchKeepingSecrets(document, writable, body).document;
 }
 
 /** As applyPatchBody, also telling which stored secrets the body left as they were. */
-export function applyPatchKeepingSecrets(document: Record<string, unknown>, writable: readonly string[], body: unknown): PatchResult {
+export function applyPatchKeepingSecrets(
+  document: Record<string, unknown>,
+  writable: readonly string[],
+  body: unknown,
+): PatchResult {
   const standIns = new SecretStandIns();
   const hidden = standIns.hide(document) as Record<string, unknown>;
   let patched: Record<string, unknown>;
@@ -97,7 +105,8 @@ export function applyPatchKeepingSecrets(document: Record<string, unknown>, writ
     try {
       patched = applyPatch(hidden, operations as jsonPatchLib.Operation[], true, false).newDocument;
     } catch (err) {
-      if (err instanceof JsonPatchError) throw badRequest(fieldOf(err.operation?.path ?? ''), err.message.split('\n')[0]);
+      if (err instanceof JsonPatchError)
+        throw badRequest(fieldOf(err.operation?.path ?? ''), err.message.split('\n')[0]);
       throw err;
     }
   } else if (body && typeof body === 'object') {

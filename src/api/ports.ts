@@ -16,7 +16,12 @@ import { pageView, portView } from './views.js';
 async function duplicateAddressError(pool: Pool, req: Request, existing?: PortRecord): Promise<Error> {
   const node = existing && (await findNode(pool, existing.node_uuid));
   if (existing && node && canSee(callerOf(req), node)) {
-    return new ApiError(409, 'duplicate_address', `this MAC address is already enrolled as port ${existing.uuid} of node ${node.uuid}`, 'address');
+    return new ApiError(
+      409,
+      'duplicate_address',
+      `this MAC address is already enrolled as port ${existing.uuid} of node ${node.uuid}`,
+      'address',
+    );
   }
   return new ApiError(409, 'duplicate_address', 'this MAC address is already enrolled', 'address');
 }
@@ -40,7 +45,9 @@ export function portsRouter(pool: Pool): Router {
 
   router.post('/', async (req, res) => {
     const fields = parse(createPort, req.body);
-    await loadNode(req, fields.node_uuid, 'port:create', () => badRequest('node_uuid', `no node with uuid ${fields.node_uuid}`));
+    await loadNode(req, fields.node_uuid, 'port:create', () =>
+      badRequest('node_uuid', `no node with uuid ${fields.node_uuid}`),
+    );
     const existing = await findPortByAddress(pool, fields.address);
     if (existing) throw await duplicateAddress(req, existing);
     const port = await insertPort(pool, { ...fields, uuid: randomUUID() }).catch(async (err) => {
@@ -54,8 +61,20 @@ export function portsRouter(pool: Pool): Router {
   router.get('/', async (req, res) => {
     const { limit, marker, node: nodeIdent, address } = parse(portListQuery, req.query, 'query');
     const node = nodeIdent ? await loadNode(req, nodeIdent, 'node:get', () => notFound('node', nodeIdent)) : undefined;
-    const ports = await listPorts(pool, { node_uuid: node?.uuid, address, visible_to: visibleTo(req) }, { limit, marker });
-    res.json(pageView(req, 'ports', ports, ports.map((p) => portView(req, p)), limit));
+    const ports = await listPorts(
+      pool,
+      { node_uuid: node?.uuid, address, visible_to: visibleTo(req) },
+      { limit, marker },
+    );
+    res.json(
+      pageView(
+        req,
+        'ports',
+        ports,
+        ports.map((p) => portView(req, p)),
+        limit,
+      ),
+    );
   });
 
   router.get('/:port', async (req, res) => {

@@ -43,13 +43,16 @@ export async function requestProvision(
     if (err instanceof IllegalTransition) throw conflict('illegal_state', err.message);
     throw err;
   }
-  if (verb === 'clean' && !options.cleanSteps?.length) throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
-  if (verb !== 'clean' && options.cleanSteps) throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
+  if (verb === 'clean' && !options.cleanSteps?.length)
+    throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
+  if (verb !== 'clean' && options.cleanSteps)
+    throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
   options.cleanSteps?.forEach((step, index) => {
     // Step arguments travel in the workflow's history, which the Temporal UI shows: no credentials
     // there, however deep (a BIOS AdminPassword among the settings).
     const secret = findSecretPath(step.args);
-    if (secret) throw badRequest(['clean_steps', index, 'args', ...secret].join('.'), 'credentials may not be step arguments');
+    if (secret)
+      throw badRequest(['clean_steps', index, 'args', ...secret].join('.'), 'credentials may not be step arguments');
   });
   if (DEPLOY_VERBS.has(verb)) {
     // Refused here rather than on the machine: set the image on the node (PATCH) before deploying.
@@ -58,7 +61,8 @@ export async function requestProvision(
 
   if (verb === 'abort') {
     // Abort is no new operation: it is a message to the one holding the node.
-    if (!(await operations.signalAbort(node.uuid, requestContext(req)))) throw conflict('illegal_state', 'no operation is running to abort');
+    if (!(await operations.signalAbort(node.uuid, requestContext(req))))
+      throw conflict('illegal_state', 'no operation is running to abort');
     return;
   }
   // instance_info is the caller's own input to the deploy, not state: it is written before the
@@ -71,7 +75,10 @@ export async function requestProvision(
   // the operation having ended.
   await inTransaction(pool, async (client) => {
     const target_provision_state = next.target_provision_state ?? next.provision_state;
-    await updateNode(client, node.uuid, { target_provision_state, ...(options.instanceInfo && { instance_info: options.instanceInfo }) });
+    await updateNode(client, node.uuid, {
+      target_provision_state,
+      ...(options.instanceInfo && { instance_info: options.instanceInfo }),
+    });
     await options.recordStart?.(client);
     await operations.startProvision(node, {
       nodeUuid: node.uuid,

@@ -23,7 +23,8 @@ import { conflict } from './errors.js';
 
 /** How a refused update reads: the validator's reason, as a 409. */
 function refused(err: unknown): never {
-  if (err instanceof WorkflowUpdateFailedError) throw conflict('reservation_change_refused', err.cause?.message ?? err.message);
+  if (err instanceof WorkflowUpdateFailedError)
+    throw conflict('reservation_change_refused', err.cause?.message ?? err.message);
   throw err;
 }
 
@@ -40,7 +41,10 @@ export class ReservationWorkflows {
     private readonly taskQueue: string,
   ) {}
 
-  private searchAttributes(record: Pick<ReservationRecord, 'lessee' | 'resource_class'>, uuid?: string): SearchAttributePair[] {
+  private searchAttributes(
+    record: Pick<ReservationRecord, 'lessee' | 'resource_class'>,
+    uuid?: string,
+  ): SearchAttributePair[] {
     return [
       ...(uuid ? [{ key: ReservationId, value: uuid }] : []),
       { key: Lessee, value: record.lessee },
@@ -67,7 +71,10 @@ export class ReservationWorkflows {
 
   /** Asks the reservation to end now (or never start); 409 with the reason when it cannot. */
   async cancel(uuid: string, user: string): Promise<void> {
-    await this.client.workflow.getHandle(reservationWorkflowId(uuid)).executeUpdate(cancelReservationUpdate, { args: [{ user }] }).catch(refused);
+    await this.client.workflow
+      .getHandle(reservationWorkflowId(uuid))
+      .executeUpdate(cancelReservationUpdate, { args: [{ user }] })
+      .catch(refused);
   }
 
   async changeEnd(uuid: string, endAt: Date): Promise<void> {
@@ -80,7 +87,9 @@ export class ReservationWorkflows {
   async createSchedule(schedule: ReservationScheduleRecord): Promise<void> {
     await this.client.schedule.create({
       scheduleId: reservationScheduleId(schedule.uuid),
-      spec: schedule.cron ? { cronExpressions: [schedule.cron] } : { intervals: [{ every: `${schedule.every_seconds}s` }] },
+      spec: schedule.cron
+        ? { cronExpressions: [schedule.cron] }
+        : { intervals: [{ every: `${schedule.every_seconds}s` }] },
       action: {
         type: 'startWorkflow',
         workflowType: 'scheduledReservationWorkflow',

@@ -35,7 +35,9 @@ import type { ReservationWorkflows } from './reservation-workflows.js';
 import { createDeployment, pageQuery, trait, uuid } from './schemas.js';
 import { eventView, pageView } from './views.js';
 
-const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, such as 2026-12-01T08:00:00Z' }).transform((s) => new Date(s));
+const isoTime = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, such as 2026-12-01T08:00:00Z' })
+  .transform((s) => new Date(s));
 /** A minute of leeway for a start given as "now" by a caller whose clock is a little behind. */
 const START_LEEWAY_MS = 60_000;
 
@@ -59,15 +61,30 @@ const reservationListQuery = pageQuery.extend({
 });
 
 /** Five-field cron, as Temporal Schedules take it (minute hour day-of-month month day-of-week). */
-const cron = z.string().max(120).regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression such as "0 8 * * 1-5"');
+const cron = z
+  .string()
+  .max(120)
+  .regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression such as "0 8 * * 1-5"');
 const createSchedule = z
   .strictObject({
     ...reservationFields,
     cron: cron.optional(),
-    every_seconds: z.number().int().min(1).max(366 * 86400).optional(),
-    duration_seconds: z.number().int().min(1).max(366 * 86400),
+    every_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 86400)
+      .optional(),
+    duration_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(366 * 86400),
   })
-  .refine((s) => (s.cron === undefined) !== (s.every_seconds === undefined), { path: ['cron'], message: 'give either cron or every_seconds' });
+  .refine((s) => (s.cron === undefined) !== (s.every_seconds === undefined), {
+    path: ['cron'],
+    message: 'give either cron or every_seconds',
+  });
 const changeSchedule = z.strictObject({ paused: z.boolean(), note: z.string().max(255).optional() });
 
 type ReservationRequest = z.infer<typeof createReservation>;
@@ -75,7 +92,8 @@ type ReservationRequest = z.infer<typeof createReservation>;
 /** The deploy spec as the node's instance_info, checked like a deployment's. */
 function deployInfo(deploy: Record<string, unknown> | undefined): Record<string, unknown> | null {
   if (deploy === undefined) return null;
-  for (const field of ['node', 'allocation']) if (field in deploy) throw badRequest(`deploy.${field}`, 'a reservation picks the nodes itself');
+  for (const field of ['node', 'allocation'])
+    if (field in deploy) throw badRequest(`deploy.${field}`, 'a reservation picks the nodes itself');
   return instanceInfoFor(parse(createDeployment, deploy, 'deploy'));
 }
 
@@ -97,10 +115,16 @@ function shortfallMessage(request: { count: number; resource_class: string }, ca
 
 /** 409 naming the shortfall, with the figures as fields too. */
 function refuseCapacity(res: Response, request: { count: number; resource_class: string }, capacity: Capacity): void {
-  res.status(409).json({ error: { code: 'insufficient_capacity', message: shortfallMessage(request, capacity), ...capacity } });
+  res
+    .status(409)
+    .json({ error: { code: 'insufficient_capacity', message: shortfallMessage(request, capacity), ...capacity } });
 }
 
-function reservationView(req: Request, reservation: ReservationRecord, allocations: Array<{ uuid: string; node_uuid: string | null }>) {
+function reservationView(
+  req: Request,
+  reservation: ReservationRecord,
+  allocations: Array<{ uuid: string; node_uuid: string | null }>,
+) {
   return {
     ...reservation,
     deploy: reservation.deploy && maskSecrets(reservation.deploy),
@@ -118,7 +142,13 @@ function scheduleView(req: Request, schedule: ReservationScheduleRecord, state: 
   };
 }
 
-async function recordReservationEvent(db: Queryable, req: Request, reservationUuid: string, verb: string, message: string): Promise<void> {
+async function recordReservationEvent(
+  db: Queryable,
+  req: Request,
+  reservationUuid: string,
+  verb: string,
+  message: string,
+): Promise<void> {
   const context = requestContext(req);
   await recordEvent(
     db,
@@ -136,33 +166,56 @@ export function reservationsRouter(pool: Pool, workflows: ReservationWorkflows):
     return accessNode(req, reservation, action, () => notFound('reservation', id));
   }
 
-  const allocationsOf = (reservationUuid: string) => listAllocations(pool, { reservation_uuid: reservationUuid }, { limit: 1000 });
+  const allocationsOf = (reservationUuid: string) =>
+    listAllocations(pool, { reservation_uuid: reservationUuid }, { limit: 1000 });
 
   router.post('/', async (req, res) => {
     const request: ReservationRequest = parse(createReservation, req.body);
     const owner = ownerFor(req, request.owner);
     if (request.end_at <= request.start_at) throw badRequest('end_at', 'must be after start_at');
-    if (request.start_at.getTime() < Date.now() - START_LEEWAY_MS) throw badRequest('start_at', 'must not be in the past');
+    if (request.start_at.getTime() < Date.now() - START_LEEWAY_MS)
+      throw badRequest('start_at', 'must not be in the past');
     const deploy = deployInfo(request.deploy);
     const caller = callerOf(req);
     const created = await inTransaction(pool, async (client) => {
       await lockCapacity(client, owner, request.resource_class);
       const capacity = await checkCapacity(client, { ...request, owner });
       if (capacity.shortfall > 0) return capacity;
-      const reservation = await insertReservation(client, { ...request, owner, deploy, uuid: randomUUID(), created_by: caller.userId });
-      await recordReservationEvent(client, req, reservation.uuid, 'create', `reserved ${request.count} nodes of class ${request.resource_class} for ${request.lessee}`);
+      const reservation = await insertReservation(client, {
+        ...request,
+        owner,
+        deploy,
+        uuid: randomUUID(),
+        created_by: caller.userId,
+      });
+      await recordReservationEvent(
+        client,
+        req,
+        reservation.uuid,
+        'create',
+        `reserved ${request.count} nodes of class ${request.resource_class} for ${request.lessee}`,
+      );
       // Started inside the transaction: a reservation Temporal does not have is never promised.
       await workflows.start(reservation, requestContext(req));
       return reservation;
     });
     if (!('uuid' in created)) return refuseCapacity(res, request, created);
-    res.status(201).location(`/v1/reservations/${created.uuid}`).json(reservationView(req, created, []));
+    res
+      .status(201)
+      .location(`/v1/reservations/${created.uuid}`)
+      .json(reservationView(req, created, []));
   });
 
   router.get('/', async (req, res) => {
     const { limit, marker, schedule, ...filters } = parse(reservationListQuery, req.query, 'query');
-    const reservations = await listReservations(pool, { ...filters, schedule_uuid: schedule, visible_to: visibleTo(req) }, { limit, marker });
-    const views = await Promise.all(reservations.map(async (r) => reservationView(req, r, await allocationsOf(r.uuid))));
+    const reservations = await listReservations(
+      pool,
+      { ...filters, schedule_uuid: schedule, visible_to: visibleTo(req) },
+      { limit, marker },
+    );
+    const views = await Promise.all(
+      reservations.map(async (r) => reservationView(req, r, await allocationsOf(r.uuid))),
+    );
     res.json(pageView(req, 'reservations', reservations, views, limit));
   });
 
@@ -182,7 +235,8 @@ export function reservationsRouter(pool: Pool, workflows: ReservationWorkflows):
   router.patch('/:reservation', async (req, res) => {
     const reservation = await loadReservation(req, 'reservation:update');
     const { end_at } = parse(changeReservation, req.body);
-    if (!HOLDING_STATUSES.includes(reservation.status)) throw conflict('reservation_change_refused', `the reservation is ${reservation.status}`);
+    if (!HOLDING_STATUSES.includes(reservation.status))
+      throw conflict('reservation_change_refused', `the reservation is ${reservation.status}`);
     const refusedCapacity = await inTransaction(pool, async (client) => {
       await lockCapacity(client, reservation.owner, reservation.resource_class);
       if (end_at > reservation.end_at) {
@@ -191,7 +245,13 @@ export function reservationsRouter(pool: Pool, workflows: ReservationWorkflows):
       }
       await workflows.changeEnd(reservation.uuid, end_at);
       await updateReservation(client, reservation.uuid, { end_at });
-      await recordReservationEvent(client, req, reservation.uuid, 'change end', `end moved from ${reservation.end_at.toISOString()} to ${end_at.toISOString()}`);
+      await recordReservationEvent(
+        client,
+        req,
+        reservation.uuid,
+        'change end',
+        `end moved from ${reservation.end_at.toISOString()} to ${end_at.toISOString()}`,
+      );
       return undefined;
     });
     if (refusedCapacity) return refuseCapacity(res, reservation, refusedCapacity);
@@ -202,13 +262,17 @@ export function reservationsRouter(pool: Pool, workflows: ReservationWorkflows):
   /** Cancel: before the start it never starts; during it, the nodes are given back now. */
   router.delete('/:reservation', async (req, res) => {
     const reservation = await loadReservation(req, 'reservation:cancel');
-    if (!HOLDING_STATUSES.includes(reservation.status)) throw conflict('reservation_change_refused', `the reservation is ${reservation.status}`);
+    if (!HOLDING_STATUSES.includes(reservation.status))
+      throw conflict('reservation_change_refused', `the reservation is ${reservation.status}`);
     // The event is written first (so it precedes what the workflow records next) and kept only if the workflow accepts.
     await inTransaction(pool, async (client) => {
       await recordReservationEvent(client, req, reservation.uuid, 'cancel', 'cancel requested');
       await workflows.cancel(reservation.uuid, callerOf(req).userId);
     });
-    res.status(202).location(`/v1/reservations/${reservation.uuid}`).json(reservationView(req, reservation, await allocationsOf(reservation.uuid)));
+    res
+      .status(202)
+      .location(`/v1/reservations/${reservation.uuid}`)
+      .json(reservationView(req, reservation, await allocationsOf(reservation.uuid)));
   });
 
   return router;
@@ -242,13 +306,18 @@ export function reservationSchedulesRouter(pool: Pool, workflows: ReservationWor
       await workflows.createSchedule(record);
       return record;
     });
-    res.status(201).location(`/v1/reservation_schedules/${schedule.uuid}`).json(scheduleView(req, schedule, await workflows.describeSchedule(schedule.uuid)));
+    res
+      .status(201)
+      .location(`/v1/reservation_schedules/${schedule.uuid}`)
+      .json(scheduleView(req, schedule, await workflows.describeSchedule(schedule.uuid)));
   });
 
   router.get('/', async (req, res) => {
     const { limit, marker } = parse(pageQuery, req.query, 'query');
     const schedules = await listReservationSchedules(pool, { visible_to: visibleTo(req) }, { limit, marker });
-    const views = await Promise.all(schedules.map(async (s) => scheduleView(req, s, await workflows.describeSchedule(s.uuid))));
+    const views = await Promise.all(
+      schedules.map(async (s) => scheduleView(req, s, await workflows.describeSchedule(s.uuid))),
+    );
     res.json(pageView(req, 'reservation_schedules', schedules, views, limit));
   });
 
@@ -261,7 +330,11 @@ export function reservationSchedulesRouter(pool: Pool, workflows: ReservationWor
   router.patch('/:schedule', async (req, res) => {
     const schedule = await loadSchedule(req, 'reservation:update');
     const { paused, note } = parse(changeSchedule, req.body);
-    await workflows.pauseSchedule(schedule.uuid, paused, note ?? `${paused ? 'paused' : 'resumed'} by ${callerOf(req).userId}`);
+    await workflows.pauseSchedule(
+      schedule.uuid,
+      paused,
+      note ?? `${paused ? 'paused' : 'resumed'} by ${callerOf(req).userId}`,
+    );
     res.json(scheduleView(req, schedule, await workflows.describeSchedule(schedule.uuid)));
   });
 

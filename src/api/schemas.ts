@@ -25,7 +25,10 @@ export const nodeName = z
   .refine((name) => !uuid.safeParse(name).success, 'must not look like a UUID');
 
 /** A trait name: os-traits' upper-case style, CUSTOM_ for your own. */
-export const trait = z.string().max(255).regex(/^[A-Z][A-Z0-9_]*$/, 'must be an upper-case trait name such as CUSTOM_RAID');
+export const trait = z
+  .string()
+  .max(255)
+  .regex(/^[A-Z][A-Z0-9_]*$/, 'must be an upper-case trait name such as CUSTOM_RAID');
 
 /** The fields a caller owns; the same schema checks a create and the result of a patch. */
 export const nodeFields = z.strictObject({
@@ -68,7 +71,10 @@ export const traitsRequest = z.strictObject({ traits: z.array(trait).max(50) });
 const configDrive = z.strictObject({
   meta_data: jsonObject.optional(),
   network_data: jsonObject.optional(),
-  user_data: z.string().max(64 * 1024).optional(),
+  user_data: z
+    .string()
+    .max(64 * 1024)
+    .optional(),
 });
 export type ConfigDrive = z.infer<typeof configDrive>;
 
@@ -93,7 +99,10 @@ export const provisionRequest = z.strictObject({
 const sshPublicKey = z
   .string()
   .max(16 * 1024)
-  .regex(/^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}( .*)?$/, 'must be an OpenSSH public key such as "ssh-ed25519 AAAA… user@host"');
+  .regex(
+    /^(ssh|ecdsa|sk)-[A-Za-z0-9@.-]+ [A-Za-z0-9+/]+={0,3}( .*)?$/,
+    'must be an OpenSSH public key such as "ssh-ed25519 AAAA… user@host"',
+  );
 
 /** POST /v1/deployments: Ironic's instance_info keys, with ssh_keys and user_data for the config drive. */
 const imageSource = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
@@ -101,7 +110,8 @@ const hexDigest = z.string().regex(/^[0-9a-fA-F]+$/, 'must be a hexadecimal dige
 
 function checkDigestLength(algorithm: HashAlgorithm, digest: string, path: string[], ctx: z.RefinementCtx): void {
   const digits = HASH_HEX_DIGITS[algorithm];
-  if (digest.length !== digits) ctx.addIssue({ code: 'custom', path, message: `a ${algorithm} digest has ${digits} hex digits` });
+  if (digest.length !== digits)
+    ctx.addIssue({ code: 'custom', path, message: `a ${algorithm} digest has ${digits} hex digits` });
 }
 
 /** The image keys of a node's instance_info a deploy needs (Ironic's names); other keys may be there too. */
@@ -112,7 +122,9 @@ export const deployImageInfo = z
     image_os_hash_value: hexDigest,
     image_disk_format: z.enum(DISK_FORMATS).optional(),
   })
-  .superRefine((info, ctx) => checkDigestLength(info.image_os_hash_algo, info.image_os_hash_value, ['image_os_hash_value'], ctx));
+  .superRefine((info, ctx) =>
+    checkDigestLength(info.image_os_hash_algo, info.image_os_hash_value, ['image_os_hash_value'], ctx),
+  );
 
 export const createDeployment = z
   .strictObject({
@@ -130,16 +142,27 @@ export const createDeployment = z
   .superRefine((request, ctx) => {
     checkDigestLength(request.os_hash_algo, request.os_hash_value, ['os_hash_value'], ctx);
     if (request.configdrive && request.user_data !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['user_data'], message: 'give user_data alone or inside configdrive, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['user_data'],
+        message: 'give user_data alone or inside configdrive, not both',
+      });
     }
     if (request.configdrive?.meta_data?.public_keys !== undefined && request.ssh_keys.length) {
-      ctx.addIssue({ code: 'custom', path: ['ssh_keys'], message: 'give keys as ssh_keys or in configdrive.meta_data.public_keys, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ssh_keys'],
+        message: 'give keys as ssh_keys or in configdrive.meta_data.public_keys, not both',
+      });
     }
   });
 export type CreateDeployment = z.infer<typeof createDeployment>;
 
 /** PUT /v1/nodes/{id}/management/boot_device, as Ironic takes it. */
-export const bootDeviceRequest = z.strictObject({ boot_device: z.enum(BOOT_DEVICES), persistent: z.boolean().default(false) });
+export const bootDeviceRequest = z.strictObject({
+  boot_device: z.enum(BOOT_DEVICES),
+  persistent: z.boolean().default(false),
+});
 
 export const maintenanceRequest = z.strictObject({ reason: z.string().max(255).optional() });
 
@@ -151,14 +174,38 @@ export const pageQuery = z.strictObject({
 const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** Every field a node is shown with, the names `fields=` may pick. */
-export const NODE_VIEW_FIELDS = ['uuid', ...WRITABLE_NODE_FIELDS, ...SYSTEM_NODE_FIELDS, 'created_at', 'updated_at', 'links'] as const;
+export const NODE_VIEW_FIELDS = [
+  'uuid',
+  ...WRITABLE_NODE_FIELDS,
+  ...SYSTEM_NODE_FIELDS,
+  'created_at',
+  'updated_at',
+  'links',
+] as const;
 /** Ironic's `fields=a,b,c`: show only these fields of each node. */
 const nodeFieldsParam = z
   .string()
-  .transform((list) => list.split(',').map((f) => f.trim()).filter(Boolean))
+  .transform((list) =>
+    list
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.enum(NODE_VIEW_FIELDS, { message: `each must be one of: ${NODE_VIEW_FIELDS.join(', ')}` })).min(1));
 /** Columns a node list may be sorted by (Ironic's sort_key). */
-export const NODE_SORT_KEYS = ['uuid', 'name', 'driver', 'provision_state', 'power_state', 'resource_class', 'owner', 'lessee', 'created_at', 'updated_at', 'provision_updated_at'] as const;
+export const NODE_SORT_KEYS = [
+  'uuid',
+  'name',
+  'driver',
+  'provision_state',
+  'power_state',
+  'resource_class',
+  'owner',
+  'lessee',
+  'created_at',
+  'updated_at',
+  'provision_updated_at',
+] as const;
 
 export const nodeListQuery = pageQuery.extend({
   provision_state: z.enum(PROVISION_STATES as [string, ...string[]]).optional(),
@@ -175,7 +222,10 @@ export const nodeListQuery = pageQuery.extend({
 export const nodeShowQuery = z.strictObject({ fields: nodeFieldsParam.optional() });
 
 export const createPort = z.strictObject({
-  address: z.string().transform((s) => s.toLowerCase()).pipe(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56')),
+  address: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .pipe(z.string().regex(MAC, 'must be a MAC address such as 52:54:00:12:34:56')),
   node_uuid: uuid,
   pxe_enabled: z.boolean().default(true),
   extra: jsonObject.default({}),
@@ -183,7 +233,10 @@ export const createPort = z.strictObject({
 
 export const portListQuery = pageQuery.extend({
   node: z.string().optional(),
-  address: z.string().transform((s) => s.toLowerCase()).optional(),
+  address: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .optional(),
 });
 
 export const eventListQuery = pageQuery.extend({
@@ -191,8 +244,14 @@ export const eventListQuery = pageQuery.extend({
   kind: z.enum(EVENT_KINDS).optional(),
   user: z.string().optional(),
   project: z.string().optional(),
-  since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).transform((s) => new Date(s)).optional(),
-  until: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time' }).transform((s) => new Date(s)).optional(),
+  since: z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 time' })
+    .transform((s) => new Date(s))
+    .optional(),
+  until: z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 time' })
+    .transform((s) => new Date(s))
+    .optional(),
 });
 
 export const historyQuery = eventListQuery.pick({ limit: true, marker: true, kind: true });

@@ -27,7 +27,10 @@ export function tokensRouter(pool: Pool): Router {
     const token = newToken();
     const record = (await insertToken(pool, token, { ...fields, uuid: randomUUID() }))!;
     // The only time the token is ever shown.
-    res.status(201).location(`/v1/auth/tokens/${record.uuid}`).json({ ...record, token });
+    res
+      .status(201)
+      .location(`/v1/auth/tokens/${record.uuid}`)
+      .json({ ...record, token });
   });
 
   router.get('/', async (req, res) => {

@@ -48,8 +48,14 @@ export function portView(req: Request, port: PortRecord) {
  * A deployment with its live status; `steps`, the plan of the operation running for it (null when
  * none runs), only where asked for, as it costs a query of the node's workflow.
  */
-export function deploymentView(req: Request, deployment: DeploymentRow, state: DeploymentState, steps?: StepStatus[] | null) {
-  const { uuid, node_uuid, node, created_by, project, image_source, traits, created_at, updated_at, deleted_at } = deployment;
+export function deploymentView(
+  req: Request,
+  deployment: DeploymentRow,
+  state: DeploymentState,
+  steps?: StepStatus[] | null,
+) {
+  const { uuid, node_uuid, node, created_by, project, image_source, traits, created_at, updated_at, deleted_at } =
+    deployment;
   return {
     uuid,
     node_uuid,
@@ -74,7 +80,13 @@ export function eventView(event: EventRecord) {
 }
 
 /** `{ <key>: items, next }` where next is the URL of the following page, when there may be one. */
-export function pageView<T extends { uuid: string }>(req: Request, key: string, items: T[], rendered: unknown[], limit: number) {
+export function pageView<T extends { uuid: string }>(
+  req: Request,
+  key: string,
+  items: T[],
+  rendered: unknown[],
+  limit: number,
+) {
   const body: Record<string, unknown> = { [key]: rendered };
   if (items.length === limit) {
     const query = new URLSearchParams(req.query as Record<string, string>);

@@ -18,7 +18,14 @@ export interface BootIsoContent {
 }
 
 export function grubConfig(kernelArguments: string): string {
-  return ['set timeout=0', 'menuentry "Tempered ramdisk" {', `  linux /boot/vmlinuz ${kernelArguments}`, '  initrd /boot/initramfs.img', '}', ''].join('\n');
+  return [
+    'set timeout=0',
+    'menuentry "Tempered ramdisk" {',
+    `  linux /boot/vmlinuz ${kernelArguments}`,
+    '  initrd /boot/initramfs.img',
+    '}',
+    '',
+  ].join('\n');
 }
 
 /** Writes the ISO to `output`, which should be in a folder only this user can read: it may hold a token. */
@@ -42,7 +49,22 @@ export async function writeBootIso(output: string, ramdisk: RamdiskFiles, conten
       if (!/^[a-z0-9_.-]+$/.test(name)) throw new Error(`ISO file name "${name}" is not a plain name`);
       grafts.push(`tempered/${name}=${await staged(`file-${name}`, text)}`);
     }
-    await run('xorriso', ['-as', 'mkisofs', '-quiet', '-o', output, '-V', 'TEMPERED', '-J', '-r', '-graft-points', '-e', 'boot/efiboot.img', '-no-emul-boot', ...grafts]);
+    await run('xorriso', [
+      '-as',
+      'mkisofs',
+      '-quiet',
+      '-o',
+      output,
+      '-V',
+      'TEMPERED',
+      '-J',
+      '-r',
+      '-graft-points',
+      '-e',
+      'boot/efiboot.img',
+      '-no-emul-boot',
+      ...grafts,
+    ]);
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -35,13 +35,19 @@ export class MediaServer {
   static async start(options: MediaServerOptions): Promise<MediaServer> {
     await mkdir(options.dir, { recursive: true, mode: 0o700 });
     let media: MediaServer;
-    const server = createServer((request, response) => void media.#serve(request.method ?? '', request.url ?? '', response));
+    const server = createServer(
+      (request, response) => void media.#serve(request.method ?? '', request.url ?? '', response),
+    );
     server.listen(options.port, options.host);
     await once(server, 'listening');
     // The worker's life is the activities'; an idle media server keeps no process alive.
     server.unref();
     const { port } = server.address() as AddressInfo;
-    media = new MediaServer(options.dir, server, (options.publicUrl ?? `http://${options.host}:${port}`).replace(/\/+$/, ''));
+    media = new MediaServer(
+      options.dir,
+      server,
+      (options.publicUrl ?? `http://${options.host}:${port}`).replace(/\/+$/, ''),
+    );
     return media;
   }
 
@@ -66,13 +72,25 @@ export class MediaServer {
     const name = id && (await readdir(this.#dir).catch(() => [])).find((entry) => entry.endsWith(`.${id}.iso`));
     const file = name && path.join(this.#dir, name);
     // Withdrawn between the listing and now: as gone as never published.
-    const size = file && (await stat(file).then((stats) => stats.size, () => undefined));
+    const size =
+      file &&
+      (await stat(file).then(
+        (stats) => stats.size,
+        () => undefined,
+      ));
     if ((method !== 'GET' && method !== 'HEAD') || !file || size === undefined) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size, 'cache-control': 'no-store' });
+    response.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': size,
+      'cache-control': 'no-store',
+    });
     if (method === 'HEAD') response.end();
-    else createReadStream(file).on('error', () => response.destroy()).pipe(response);
+    else
+      createReadStream(file)
+        .on('error', () => response.destroy())
+        .pipe(response);
   }
 }

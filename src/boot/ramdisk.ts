@@ -11,8 +11,13 @@ export interface RamdiskFiles {
 
 /** The build's files in `dir`; throws naming the build command when one is missing. */
 export function ramdiskFiles(dir: string): RamdiskFiles {
-  const files = { kernel: path.join(dir, 'vmlinuz'), initramfs: path.join(dir, 'initramfs.img'), efiBootImage: path.join(dir, 'efiboot.img') };
+  const files = {
+    kernel: path.join(dir, 'vmlinuz'),
+    initramfs: path.join(dir, 'initramfs.img'),
+    efiBootImage: path.join(dir, 'efiboot.img'),
+  };
   const missing = Object.values(files).filter((file) => !existsSync(file));
-  if (missing.length) throw new Error(`the ramdisk is not built (${missing.join(', ')} missing): run npm run build:ramdisk`);
+  if (missing.length)
+    throw new Error(`the ramdisk is not built (${missing.join(', ')} missing): run npm run build:ramdisk`);
   return files;
 }

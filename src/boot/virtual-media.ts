@@ -23,7 +23,12 @@ export class BootMedia {
   }
 
   #media(): Promise<MediaServer> {
-    this.#server ??= MediaServer.start({ dir: this.#config.dir, host: this.#config.host, port: this.#config.port, publicUrl: this.#config.publicUrl });
+    this.#server ??= MediaServer.start({
+      dir: this.#config.dir,
+      host: this.#config.host,
+      port: this.#config.port,
+      publicUrl: this.#config.publicUrl,
+    });
     // A port in use fails this boot, not every later one.
     this.#server.catch(() => (this.#server = undefined));
     return this.#server;
@@ -36,7 +41,10 @@ export class BootMedia {
     const { file, url } = media.allocate(nodeUuid);
     const files: Record<string, string> = { agent_token: content.agentToken };
     if (content.networkData?.links.length) files['network_data.json'] = JSON.stringify(content.networkData);
-    await writeBootIso(file, ramdiskFiles(this.#config.ramdiskDir), { kernelArguments: ramdiskKernelArguments(this.#config.agentApiUrl), files });
+    await writeBootIso(file, ramdiskFiles(this.#config.ramdiskDir), {
+      kernelArguments: ramdiskKernelArguments(this.#config.agentApiUrl),
+      files,
+    });
     return url;
   }
 

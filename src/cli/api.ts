@@ -36,7 +36,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });
   if (config.authMode === 'none') {
-    logger.warn('TEMPERED_AUTH=none: AUTHENTICATION IS OFF, every caller is an admin. Never do this outside a development machine.');
+    logger.warn(
+      'TEMPERED_AUTH=none: AUTHENTICATION IS OFF, every caller is an admin. Never do this outside a development machine.',
+    );
   }
   const generated = await bootstrapAdminToken(pool, config.adminToken);
   if (generated) {
@@ -47,11 +49,26 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   let publicUrl = config.publicUrl;
   // One set of metrics for both listeners: /metrics on the API counts the agents' heartbeats too.
   const metrics = createApiMetrics(pool);
-  const app = createApp({ pool, operations, logger, authMode: config.authMode, publicUrl: () => publicUrl!, metrics, bmcAccess: config.bmcAccess });
+  const app = createApp({
+    pool,
+    operations,
+    logger,
+    authMode: config.authMode,
+    publicUrl: () => publicUrl!,
+    metrics,
+    bmcAccess: config.bmcAccess,
+  });
   const api = await listen(app, config.apiPort, config.apiHost);
   publicUrl ??= api.url;
   const agentApi = await listen(
-    createAgentApp({ pool, operations, logger, agentTokenKey: config.agentTokenKey, networkBoot: config.networkBoot, metrics }),
+    createAgentApp({
+      pool,
+      operations,
+      logger,
+      agentTokenKey: config.agentTokenKey,
+      networkBoot: config.networkBoot,
+      metrics,
+    }),
     config.agentApiPort,
     config.agentApiHost,
   ).catch(async (err) => {

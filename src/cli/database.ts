@@ -9,6 +9,10 @@ export function openPool(config: Config, logger: Logger): Pool {
     max: config.pgPoolSize,
     connectTimeoutMs: config.pgConnectTimeoutMs,
     statementTimeoutMs: config.pgStatementTimeoutMs,
-    onConnectionError: (err) => logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'a PostgreSQL connection broke; it is replaced on next use'),
+    onConnectionError: (err) =>
+      logger.warn(
+        { err: { message: err.message, code: (err as { code?: string }).code } },
+        'a PostgreSQL connection broke; it is replaced on next use',
+      ),
   });
 }

@@ -28,7 +28,11 @@ async function call(api: ApiAccess, method: string, path: string, body?: unknown
 /** Enrollments at once: a thousand-machine lab comes up in seconds without flooding the API. */
 const CONCURRENT_ENROLLMENTS = 8;
 
-async function enrollMachine(api: ApiAccess, { name, bmcUrl, macs, machine }: Lab['machines'][number], credentials: LabCredentials): Promise<string> {
+async function enrollMachine(
+  api: ApiAccess,
+  { name, bmcUrl, macs, machine }: Lab['machines'][number],
+  credentials: LabCredentials,
+): Promise<string> {
   const driverInfo = {
     redfish_address: bmcUrl,
     redfish_username: credentials.username,
@@ -57,7 +61,8 @@ export async function enrollLab(api: ApiAccess, lab: Lab, credentials: LabCreden
   const uuids: string[] = new Array(lab.machines.length);
   let next = 0;
   const enrollNext = async (): Promise<void> => {
-    for (let i = next++; i < lab.machines.length; i = next++) uuids[i] = await enrollMachine(api, lab.machines[i], credentials);
+    for (let i = next++; i < lab.machines.length; i = next++)
+      uuids[i] = await enrollMachine(api, lab.machines[i], credentials);
   };
   await Promise.all(Array.from({ length: CONCURRENT_ENROLLMENTS }, enrollNext));
   return uuids;

@@ -21,11 +21,22 @@ const program = new Command('tempered').description('Tempered: bare-metal provis
 
 program
   .command('up')
-  .description('run everything locally: PostgreSQL, the Temporal dev server, worker, API and optionally a simulated lab')
+  .description(
+    'run everything locally: PostgreSQL, the Temporal dev server, worker, API and optionally a simulated lab',
+  )
   .option('--lab <count>', 'simulated machines with emulated Redfish BMCs, enrolled as nodes', wholeNumber, 0)
-  .option('--light', 'run the lab machines\' agents inside one process (for big labs: ~0.1 MB per machine) instead of one process each', false)
+  .option(
+    '--light',
+    "run the lab machines' agents inside one process (for big labs: ~0.1 MB per machine) instead of one process each",
+    false,
+  )
   .option('--lab-power-delay <ms>', 'how long the lab machines take to change power state', wholeNumber, 2000)
-  .option('--lab-base-port <port>', 'lab machine i has its BMC on this port + i; the demo image is served on this port - 1', wholeNumber, 16000)
+  .option(
+    '--lab-base-port <port>',
+    'lab machine i has its BMC on this port + i; the demo image is served on this port - 1',
+    wholeNumber,
+    16000,
+  )
   .option('--temporal-port <port>', 'gRPC port of the local Temporal dev server', wholeNumber, 7233)
   .option('--temporal-ui-port <port>', 'port of the Temporal web UI', wholeNumber, 8233)
   .option('--data-dir <path>', 'where PostgreSQL, Temporal and the lab keep their data', DATA_DIR)

@@ -9,7 +9,8 @@ export const TOOLS_BIN = path.join(ROOT, '.tools', 'venv', 'bin');
 
 export function toolPath(name: string): string {
   const file = path.join(TOOLS_BIN, name);
-  if (!existsSync(file)) throw new Error(`${file} is missing; run "bash scripts/install-tools.sh" (npm start and npm test do)`);
+  if (!existsSync(file))
+    throw new Error(`${file} is missing; run "bash scripts/install-tools.sh" (npm start and npm test do)`);
   return file;
 }
 

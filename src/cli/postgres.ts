@@ -31,7 +31,9 @@ export interface LocalPostgres {
 /** Starts (creating on first use) the cluster in `dataDir`; reuses its port across restarts. */
 export async function startPostgres(dataDir: string, logger: Logger): Promise<LocalPostgres> {
   if (!existsSync(path.join(PG_BIN, 'initdb'))) {
-    throw new Error(`PostgreSQL 15 server binaries not found in ${PG_BIN} (Debian: apt-get install postgresql-15), or set DATABASE_URL`);
+    throw new Error(
+      `PostgreSQL 15 server binaries not found in ${PG_BIN} (Debian: apt-get install postgresql-15), or set DATABASE_URL`,
+    );
   }
   const cluster = path.join(dataDir, 'cluster');
   const portFile = path.join(dataDir, 'port');
@@ -48,10 +50,14 @@ export async function startPostgres(dataDir: string, logger: Logger): Promise<Lo
   const port = storedPort && (await isPortFree(storedPort)) ? storedPort : await freePort();
   writeFileSync(portFile, String(port));
   await pgCommand('pg_ctl', [
-    '-D', cluster,
-    '-l', path.join(dataDir, 'postgres.log'),
-    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dataDir} -c max_connections=300`,
-    '-w', 'start',
+    '-D',
+    cluster,
+    '-l',
+    path.join(dataDir, 'postgres.log'),
+    '-o',
+    `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dataDir} -c max_connections=300`,
+    '-w',
+    'start',
   ]);
   const url = `postgres://postgres@127.0.0.1:${port}/${DATABASE}`;
   await createDatabaseIfMissing(`postgres://postgres@127.0.0.1:${port}/postgres`, DATABASE);

@@ -32,11 +32,32 @@ export async function runTemporalPostgres(options: TemporalPostgresOptions): Pro
   const given = process.env.TEMPORAL_POSTGRES_URL;
   const postgres = given ? undefined : await startPostgres(path.join(dataDir, 'postgres'), logger);
   const url = new URL(given ?? postgres!.url);
-  const db = { host: url.hostname, port: url.port || '5432', user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  const db = {
+    host: url.hostname,
+    port: url.port || '5432',
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+  };
   try {
-    for (const [database, schema] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']]) {
+    for (const [database, schema] of [
+      ['temporal', 'temporal'],
+      ['temporal_visibility', 'visibility'],
+    ]) {
       const sql = (...args: string[]) =>
-        run(options.sqlTool, ['--plugin', 'postgres12', '--ep', db.host, '-p', db.port, '-u', db.user, ...(db.password ? ['--pw', db.password] : []), '--db', database, ...args]);
+        run(options.sqlTool, [
+          '--plugin',
+          'postgres12',
+          '--ep',
+          db.host,
+          '-p',
+          db.port,
+          '-u',
+          db.user,
+          ...(db.password ? ['--pw', db.password] : []),
+          '--db',
+          database,
+          ...args,
+        ]);
       await sql('create-database').catch((err: Error) => {
         if (!/already exists/.test(String((err as { stderr?: string }).stderr ?? err.message))) throw err;
       });
@@ -46,18 +67,31 @@ export async function runTemporalPostgres(options: TemporalPostgresOptions): Pro
     }
     const config = path.join(dataDir, 'config');
     mkdirSync(path.join(config, 'dynamicconfig'), { recursive: true });
-    writeFileSync(path.join(config, 'development.yaml'), serverConfig(readFileSync(path.join(options.module, 'config/development-postgres12.yaml'), 'utf8'), db, options.port));
+    writeFileSync(
+      path.join(config, 'development.yaml'),
+      serverConfig(
+        readFileSync(path.join(options.module, 'config/development-postgres12.yaml'), 'utf8'),
+        db,
+        options.port,
+      ),
+    );
     writeFileSync(path.join(config, 'dynamicconfig', 'development-sql.yaml'), '');
     const log = openSync(path.join(dataDir, 'temporal.log'), 'a');
-    const server = spawn(path.resolve(options.server), ['--root', dataDir, '--config', 'config', '--env', 'development', 'start'], {
-      // The config names its dynamic config file relative to the working folder.
-      cwd: dataDir,
-      stdio: ['ignore', log, log],
-    });
+    const server = spawn(
+      path.resolve(options.server),
+      ['--root', dataDir, '--config', 'config', '--env', 'development', 'start'],
+      {
+        // The config names its dynamic config file relative to the working folder.
+        cwd: dataDir,
+        stdio: ['ignore', log, log],
+      },
+    );
     const address = `127.0.0.1:${options.port}`;
     await registerNamespaceAndSearchAttributes(address);
-    console.log(`\nTemporal on PostgreSQL is up: ${address} (${HISTORY_SHARDS} history shards; log ${path.join(dataDir, 'temporal.log')}).\n` +
-      `Point Tempered at it: TEMPORAL_ADDRESS=${address} npm start\nPress Ctrl-C to stop.\n`);
+    console.log(
+      `\nTemporal on PostgreSQL is up: ${address} (${HISTORY_SHARDS} history shards; log ${path.join(dataDir, 'temporal.log')}).\n` +
+        `Point Tempered at it: TEMPORAL_ADDRESS=${address} npm start\nPress Ctrl-C to stop.\n`,
+    );
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => server.kill('SIGTERM'));
       process.once('SIGTERM', () => server.kill('SIGTERM'));
@@ -69,17 +103,26 @@ export async function runTemporalPostgres(options: TemporalPostgresOptions): Pro
 }
 
 /** The module's development-postgres12.yaml with our shards, database, port and a matching dynamic config path. */
-function serverConfig(template: string, db: { host: string; port: string; user: string; password: string }, port: number): string {
+function serverConfig(
+  template: string,
+  db: { host: string; port: string; user: string; password: string },
+  port: number,
+): string {
   const portOffset = port - 7233;
-  return template
-    .replace(/numHistoryShards: \d+/, `numHistoryShards: ${HISTORY_SHARDS}`)
-    .replaceAll('connectAddr: "127.0.0.1:5432"', `connectAddr: "${db.host}:${db.port}"`)
-    .replaceAll('user: "temporal"', `user: "${db.user}"`)
-    .replaceAll('password: "temporal"', `password: "${db.password}"`)
-    // Every service port moves with the frontend's, so a second server can run beside the dev one.
-    .replace(/(grpcPort|membershipPort|httpPort|port): (\d{4})\b/g, (_, key: string, value: string) => `${key}: ${Number(value) + portOffset}`)
-    .replace('rpcAddress: "localhost:7233"', `rpcAddress: "127.0.0.1:${port}"`)
-    .replace('listenAddress: "127.0.0.1:8000"', `listenAddress: "127.0.0.1:${8000 + portOffset}"`);
+  return (
+    template
+      .replace(/numHistoryShards: \d+/, `numHistoryShards: ${HISTORY_SHARDS}`)
+      .replaceAll('connectAddr: "127.0.0.1:5432"', `connectAddr: "${db.host}:${db.port}"`)
+      .replaceAll('user: "temporal"', `user: "${db.user}"`)
+      .replaceAll('password: "temporal"', `password: "${db.password}"`)
+      // Every service port moves with the frontend's, so a second server can run beside the dev one.
+      .replace(
+        /(grpcPort|membershipPort|httpPort|port): (\d{4})\b/g,
+        (_, key: string, value: string) => `${key}: ${Number(value) + portOffset}`,
+      )
+      .replace('rpcAddress: "localhost:7233"', `rpcAddress: "127.0.0.1:${port}"`)
+      .replace('listenAddress: "127.0.0.1:8000"', `listenAddress: "127.0.0.1:${8000 + portOffset}"`)
+  );
 }
 
 async function registerNamespaceAndSearchAttributes(address: string): Promise<void> {
@@ -93,18 +136,23 @@ async function registerNamespaceAndSearchAttributes(address: string): Promise<vo
           .catch((err: Error) => {
             if (!/already exists/i.test(err.message)) throw err;
           });
-        await connection.operatorService.addSearchAttributes({
-          namespace: 'default',
-          searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((key) => [key.name, INDEXED_VALUE_TYPE_KEYWORD])),
-        }).catch((err: Error) => {
-          if (!/already exists/i.test(err.message)) throw err;
-        });
+        await connection.operatorService
+          .addSearchAttributes({
+            namespace: 'default',
+            searchAttributes: Object.fromEntries(
+              SEARCH_ATTRIBUTES.map((key) => [key.name, INDEXED_VALUE_TYPE_KEYWORD]),
+            ),
+          })
+          .catch((err: Error) => {
+            if (!/already exists/i.test(err.message)) throw err;
+          });
         return;
       } finally {
         await connection.close();
       }
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Temporal on ${address} did not take the namespace within 120 s: ${(err as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(`Temporal on ${address} did not take the namespace within 120 s: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 1000));
     }
   }

@@ -25,12 +25,26 @@ export interface TemporalServerOptions {
 
 export async function startTemporal(options: TemporalServerOptions, logger: Logger): Promise<LocalTemporal> {
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
-    '--log-level', 'warn',
-    '--namespace', 'default',
-    ...(options.dbFile ? ['--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'] : []),
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--log-level',
+    'warn',
+    '--namespace',
+    'default',
+    ...(options.dbFile
+      ? [
+          '--db-filename',
+          options.dbFile,
+          '--sqlite-pragma',
+          'journal_mode=WAL',
+          '--sqlite-pragma',
+          'synchronous=NORMAL',
+        ]
+      : []),
     ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
     ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
@@ -50,12 +64,18 @@ export async function startTemporal(options: TemporalServerOptions, logger: Logg
   };
 }
 
-async function waitUntilServing(address: string, child: ChildProcess, exited: Promise<number | null>, logFile: string): Promise<void> {
+async function waitUntilServing(
+  address: string,
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  logFile: string,
+): Promise<void> {
   const deadline = Date.now() + 60_000;
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`Temporal dev server exited with code ${exitCode} before serving; see ${logFile}`);
+    if (exitCode !== undefined)
+      throw new Error(`Temporal dev server exited with code ${exitCode} before serving; see ${logFile}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       await connection.workflowService.getSystemInfo({});

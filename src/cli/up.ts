@@ -71,7 +71,9 @@ export async function up(options: UpOptions): Promise<void> {
     }
     env.TEMPERED_ADMIN_TOKEN ||= localSecret(options.dataDir, ADMIN_TOKEN_FILE, newToken);
     env.WORKER_METRICS_ADDRESS ||= `127.0.0.1:${await freePort()}`;
-    env.AGENT_TOKEN_KEY ||= localSecret(options.dataDir, AGENT_TOKEN_KEY_FILE, () => randomBytes(32).toString('base64url'));
+    env.AGENT_TOKEN_KEY ||= localSecret(options.dataDir, AGENT_TOKEN_KEY_FILE, () =>
+      randomBytes(32).toString('base64url'),
+    );
     const config = loadConfig(env);
     await migrate(config.databaseUrl, logger);
 
@@ -88,12 +90,20 @@ export async function up(options: UpOptions): Promise<void> {
         dataDir: path.join(options.dataDir, 'lab'),
         powerDelayMs: options.labPowerDelay,
         basePort: options.labBasePort,
-        agent: { apiUrl: `http://${config.agentApiHost}:${config.agentApiPort}`, logFile: path.join(options.dataDir, 'lab', 'agents.log'), light: options.light },
+        agent: {
+          apiUrl: `http://${config.agentApiHost}:${config.agentApiPort}`,
+          logFile: path.join(options.dataDir, 'lab', 'agents.log'),
+          light: options.light,
+        },
         ...credentials,
       });
       stops.push(lab.close);
       await enrollLab({ url: apiUrl, token: env.TEMPERED_ADMIN_TOKEN }, lab, credentials);
-      const demoImage = await serveDemoImage(path.join(options.dataDir, 'lab', 'images'), options.labBasePort - 1, stops);
+      const demoImage = await serveDemoImage(
+        path.join(options.dataDir, 'lab', 'images'),
+        options.labBasePort - 1,
+        stops,
+      );
       const missing = missingLabTools();
       labLine =
         `\n  lab:          ${options.lab} machines enrolled (lab-000…), BMCs on 127.0.0.1:${options.labBasePort}+` +
@@ -138,7 +148,8 @@ async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise
       await writeDiskImage(partial, DEMO_IMAGE_BYTES);
     } catch (err) {
       rmSync(partial, { force: true });
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none: sgdisk is missing (Debian: apt-get install gdisk), so no demo image to deploy';
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return 'none: sgdisk is missing (Debian: apt-get install gdisk), so no demo image to deploy';
       throw err;
     }
     renameSync(partial, file);
@@ -151,7 +162,10 @@ async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise
 
 /** What the lab's deploys and the README's walk run besides Node, each with what fails without it. */
 const LAB_TOOLS: { commands: string[]; without: string }[] = [
-  { commands: ['genisoimage', 'xorriso'], without: 'genisoimage (Debian: genisoimage): deploys with a config drive fail' },
+  {
+    commands: ['genisoimage', 'xorriso'],
+    without: 'genisoimage (Debian: genisoimage): deploys with a config drive fail',
+  },
   { commands: ['sgdisk'], without: 'sgdisk (Debian: gdisk): no demo image to deploy' },
   { commands: ['curl'], without: 'curl (Debian: curl): the README walks use it' },
   { commands: ['jq'], without: 'jq (Debian: jq): the README walks use it' },
@@ -179,10 +193,14 @@ function localSecret(dataDir: string, name: string, make: () => string): string 
 
 /** Runs `tempered <command>` as a child; if it dies on its own, everything stops. */
 async function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv): Promise<Stop> {
-  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, sibling(import.meta.url, './index'), command], {
-    env,
-    stdio: 'inherit',
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...process.execArgv, sibling(import.meta.url, './index'), command],
+    {
+      env,
+      stdio: 'inherit',
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM') {

@@ -1,7 +1,14 @@
 // Wires a Temporal worker: activities over a pg pool, the workflow bundle, the task queue.
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type LogLevel,
+} from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { BootMedia } from '../boot/virtual-media.js';
 import { ActivityMetrics } from '../activities/metrics.js';
@@ -18,7 +25,8 @@ const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.me
 const WORKFLOW_INTERCEPTORS = sibling(import.meta.url, '../workflows/interceptors');
 
 /** The prebuilt bundle (its workflow interceptors bundled in), else the sources with the interceptors. */
-function workflowSource(): { workflowBundle: { codePath: string } } | { workflowsPath: string; workflowModules: string[] } {
+function workflowSource():
+  { workflowBundle: { codePath: string } } | { workflowsPath: string; workflowModules: string[] } {
   const codePath = process.env.TEMPERED_WORKFLOW_BUNDLE ?? PREBUILT_BUNDLE;
   if (existsSync(codePath)) return { workflowBundle: { codePath } };
   return { workflowsPath: sibling(import.meta.url, '../workflows/index'), workflowModules: [WORKFLOW_INTERCEPTORS] };

@@ -86,15 +86,21 @@ const AGENT_SESSION_KEYS: (keyof AgentSession)[] = [
  * nonce and hash wait here, outside the session, until the lookup that begins the session adopts
  * them. A later preset (the next boot) replaces it.
  */
-export async function presetAgentToken(db: Queryable, nodeUuid: string, token: { nonce: string; hash: string }): Promise<void> {
-  await db.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1', [
-    nodeUuid,
-    JSON.stringify({ agent_preset_token_nonce: token.nonce, agent_preset_token_hash: token.hash }),
-  ]);
+export async function presetAgentToken(
+  db: Queryable,
+  nodeUuid: string,
+  token: { nonce: string; hash: string },
+): Promise<void> {
+  await db.query(
+    'UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1',
+    [nodeUuid, JSON.stringify({ agent_preset_token_nonce: token.nonce, agent_preset_token_hash: token.hash })],
+  );
 }
 
 /** The preset token's nonce and hash, when the node's boot media carries one. */
-export function presetAgentTokenOf(driverInternalInfo: Record<string, unknown>): { nonce: string; hash: string } | undefined {
+export function presetAgentTokenOf(
+  driverInternalInfo: Record<string, unknown>,
+): { nonce: string; hash: string } | undefined {
   const { agent_preset_token_nonce: nonce, agent_preset_token_hash: hash } = driverInternalInfo;
   return typeof nonce === 'string' && typeof hash === 'string' ? { nonce, hash } : undefined;
 }
@@ -119,13 +125,16 @@ export async function markCleaningStarted(db: Queryable, nodeUuid: string): Prom
 
 /** Forgets the agent: its machine rebooted or powered off, so a new agent starts a new session. */
 export async function clearAgentSession(db: Queryable, nodeUuid: string): Promise<void> {
-  await db.query('UPDATE nodes SET driver_internal_info = driver_internal_info - $2::text[], updated_at = now() WHERE uuid = $1', [
-    nodeUuid,
-    AGENT_SESSION_KEYS,
-  ]);
+  await db.query(
+    'UPDATE nodes SET driver_internal_info = driver_internal_info - $2::text[], updated_at = now() WHERE uuid = $1',
+    [nodeUuid, AGENT_SESSION_KEYS],
+  );
 }
 
 /** Forgets the agent command an operation's step started: the next operation starts its own. */
 export async function clearAgentStepCommand(db: Queryable, nodeUuid: string): Promise<void> {
-  await db.query(`UPDATE nodes SET driver_internal_info = driver_internal_info - 'agent_step_command' WHERE uuid = $1`, [nodeUuid]);
+  await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info - 'agent_step_command' WHERE uuid = $1`,
+    [nodeUuid],
+  );
 }

@@ -22,7 +22,10 @@ export interface AllocationRecord {
   updated_at: Date | null;
 }
 
-export type NewAllocation = Pick<AllocationRecord, 'uuid' | 'name' | 'resource_class' | 'traits' | 'candidate_nodes' | 'owner' | 'extra'> &
+export type NewAllocation = Pick<
+  AllocationRecord,
+  'uuid' | 'name' | 'resource_class' | 'traits' | 'candidate_nodes' | 'owner' | 'extra'
+> &
   Partial<Pick<AllocationRecord, 'state' | 'node_uuid' | 'reservation_uuid'>>;
 
 const COLUMNS = `uuid, name, state, resource_class, traits, candidate_nodes, node_uuid, owner, extra, last_error, reservation_uuid,
@@ -58,7 +61,9 @@ export async function findAllocation(db: Queryable, ident: string): Promise<Allo
 }
 
 export async function findAllocationOfNode(db: Queryable, nodeUuid: string): Promise<AllocationRecord | undefined> {
-  const { rows } = await db.query<AllocationRecord>(`SELECT ${COLUMNS} FROM allocations WHERE node_uuid = $1`, [nodeUuid]);
+  const { rows } = await db.query<AllocationRecord>(`SELECT ${COLUMNS} FROM allocations WHERE node_uuid = $1`, [
+    nodeUuid,
+  ]);
   return rows[0];
 }
 
@@ -105,7 +110,10 @@ export async function updateAllocation(
 }
 
 /** Deletes the allocation and frees its node: the node's allocation, and its instance when it was this one. */
-export async function deleteAllocation(db: Queryable, allocation: Pick<AllocationRecord, 'uuid' | 'node_uuid'>): Promise<void> {
+export async function deleteAllocation(
+  db: Queryable,
+  allocation: Pick<AllocationRecord, 'uuid' | 'node_uuid'>,
+): Promise<void> {
   if (allocation.node_uuid) {
     await db.query(
       `UPDATE nodes SET allocation_uuid = NULL, instance_uuid = CASE WHEN instance_uuid = $2 THEN NULL ELSE instance_uuid END,
@@ -146,7 +154,13 @@ const CANDIDATE_WHERE = `provision_state = 'available' AND NOT maintenance AND N
   AND (NOT $5::boolean OR lessee IS NULL)`;
 
 function candidateParams(criteria: CandidateCriteria): unknown[] {
-  return [criteria.resource_class, criteria.traits, criteria.candidate_nodes, criteria.project, criteria.ownedAndUnleased === true];
+  return [
+    criteria.resource_class,
+    criteria.traits,
+    criteria.candidate_nodes,
+    criteria.project,
+    criteria.ownedAndUnleased === true,
+  ];
 }
 
 /**
@@ -155,7 +169,11 @@ function candidateParams(criteria: CandidateCriteria): unknown[] {
  * claims never get the same node and never wait on each other. Answers the node's UUID, or
  * `busy` when every match was held by another claim at that moment (worth another try).
  */
-export async function claimNode(db: Queryable, allocationUuid: string, criteria: CandidateCriteria): Promise<string | 'busy' | undefined> {
+export async function claimNode(
+  db: Queryable,
+  allocationUuid: string,
+  criteria: CandidateCriteria,
+): Promise<string | 'busy' | undefined> {
   const params = candidateParams(criteria);
   const { rows } = await db.query<{ uuid: string }>(
     `WITH picked AS (
@@ -189,11 +207,16 @@ const CLAIM_RETRY_MS = 20;
  * with why (Ironic keeps failed allocations too). A claim that found every match held by other
  * claims tries again a few times, as Ironic's allocation does: one of them may roll back.
  */
-export async function allocate(db: Queryable, allocation: NewAllocation, criteria: CandidateCriteria): Promise<AllocationRecord> {
+export async function allocate(
+  db: Queryable,
+  allocation: NewAllocation,
+  criteria: CandidateCriteria,
+): Promise<AllocationRecord> {
   const created = await insertAllocation(db, allocation);
   for (let attempt = 1; ; attempt++) {
     const claimed = await claimNode(db, created.uuid, criteria);
-    if (claimed && claimed !== 'busy') return updateAllocation(db, created.uuid, { state: 'active', node_uuid: claimed });
+    if (claimed && claimed !== 'busy')
+      return updateAllocation(db, created.uuid, { state: 'active', node_uuid: claimed });
     if (claimed === undefined || attempt === CLAIM_TRIES) {
       const traits = criteria.traits.length ? ` with traits ${criteria.traits.join(', ')}` : '';
       const why = `no available node of resource class ${criteria.resource_class ?? '(any)'}${traits} matches${claimed === 'busy' ? ' that is not being allocated right now' : ''}`;

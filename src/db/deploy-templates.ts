@@ -19,7 +19,10 @@ export interface DeployTemplateRecord {
 
 const COLUMNS = 'uuid, name, steps, extra, created_at, updated_at';
 
-export async function insertTemplate(db: Queryable, t: Pick<DeployTemplateRecord, 'uuid' | 'name' | 'steps' | 'extra'>): Promise<DeployTemplateRecord> {
+export async function insertTemplate(
+  db: Queryable,
+  t: Pick<DeployTemplateRecord, 'uuid' | 'name' | 'steps' | 'extra'>,
+): Promise<DeployTemplateRecord> {
   const { rows } = await db.query<DeployTemplateRecord>(
     `INSERT INTO deploy_templates (uuid, name, steps, extra) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
     [t.uuid, t.name, JSON.stringify(t.steps), JSON.stringify(t.extra)],
@@ -43,7 +46,10 @@ export function listTemplates(db: Queryable, page: Page): Promise<DeployTemplate
 /** The templates named by any of these traits. */
 export async function templatesForTraits(db: Queryable, traits: string[]): Promise<DeployTemplateRecord[]> {
   if (!traits.length) return [];
-  const { rows } = await db.query<DeployTemplateRecord>(`SELECT ${COLUMNS} FROM deploy_templates WHERE name = ANY($1) ORDER BY name`, [traits]);
+  const { rows } = await db.query<DeployTemplateRecord>(
+    `SELECT ${COLUMNS} FROM deploy_templates WHERE name = ANY($1) ORDER BY name`,
+    [traits],
+  );
   return rows;
 }
 

@@ -48,7 +48,10 @@ const COLUMNS = `uuid, node_uuid, created_by, project, image_source, traits, req
 /** Inserts a deployment that begins now: the node's later events are its story. */
 export async function insertDeployment(
   db: Queryable,
-  deployment: Pick<DeploymentRecord, 'uuid' | 'node_uuid' | 'created_by' | 'project' | 'image_source' | 'traits' | 'request_id'>,
+  deployment: Pick<
+    DeploymentRecord,
+    'uuid' | 'node_uuid' | 'created_by' | 'project' | 'image_source' | 'traits' | 'request_id'
+  >,
 ): Promise<void> {
   await db.query(
     `INSERT INTO deployments (uuid, node_uuid, created_by, project, image_source, traits, request_id, events_before)

@@ -11,7 +11,12 @@ export async function migrate(databaseUrl: string, logger: Logger): Promise<void
     dir: MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',
-    logger: { debug: () => {}, info: () => {}, warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) },
+    logger: {
+      debug: () => {},
+      info: () => {},
+      warn: (m: string) => logger.warn(m),
+      error: (m: string) => logger.error(m),
+    },
   });
   if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
 }

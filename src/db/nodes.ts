@@ -86,7 +86,16 @@ const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properti
   clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, network_data, created_at, updated_at,
   provision_updated_at, allocation_uuid, instance_uuid`;
 
-const JSON_COLUMNS = new Set(['driver_info', 'driver_internal_info', 'properties', 'instance_info', 'network_data', 'extra', 'clean_step', 'deploy_step']);
+const JSON_COLUMNS = new Set([
+  'driver_info',
+  'driver_internal_info',
+  'properties',
+  'instance_info',
+  'network_data',
+  'extra',
+  'clean_step',
+  'deploy_step',
+]);
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -110,7 +119,11 @@ export async function insertNode(db: Queryable, node: { uuid: string } & NodeCha
 }
 
 /** A node by UUID or by name, as Ironic's API accepts either. */
-export async function findNode(db: Queryable, ident: string, opts: { forUpdate?: boolean } = {}): Promise<NodeRecord | undefined> {
+export async function findNode(
+  db: Queryable,
+  ident: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<NodeRecord | undefined> {
   const column = isUuid(ident) ? 'uuid' : 'name';
   const { rows } = await db.query<NodeRecord>(
     `SELECT ${COLUMNS} FROM nodes WHERE ${column} = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
@@ -170,11 +183,15 @@ export async function updateNode(db: Queryable, uuid: string, changes: NodeChang
  * Merges `values` into the node's driver_internal_info in one statement, so writers of different
  * keys (an operation, the agent's heartbeat) never clobber each other.
  */
-export async function mergeDriverInternalInfo(db: Queryable, uuid: string, values: Record<string, unknown>): Promise<void> {
-  await db.query('UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1', [
-    uuid,
-    JSON.stringify(values),
-  ]);
+export async function mergeDriverInternalInfo(
+  db: Queryable,
+  uuid: string,
+  values: Record<string, unknown>,
+): Promise<void> {
+  await db.query(
+    'UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb, updated_at = now() WHERE uuid = $1',
+    [uuid, JSON.stringify(values)],
+  );
 }
 
 export async function deleteNode(db: Queryable, uuid: string): Promise<void> {
@@ -183,14 +200,17 @@ export async function deleteNode(db: Queryable, uuid: string): Promise<void> {
 
 /** Adds a trait in one statement, so concurrent additions do not lose each other. */
 export async function addTrait(db: Queryable, uuid: string, trait: string): Promise<void> {
-  await db.query('UPDATE nodes SET traits = array_append(traits, $2), updated_at = now() WHERE uuid = $1 AND NOT $2 = ANY(traits)', [uuid, trait]);
+  await db.query(
+    'UPDATE nodes SET traits = array_append(traits, $2), updated_at = now() WHERE uuid = $1 AND NOT $2 = ANY(traits)',
+    [uuid, trait],
+  );
 }
 
 /** Removes a trait in one statement; false when the node did not have it. */
 export async function removeTrait(db: Queryable, uuid: string, trait: string): Promise<boolean> {
-  const { rowCount } = await db.query('UPDATE nodes SET traits = array_remove(traits, $2), updated_at = now() WHERE uuid = $1 AND $2 = ANY(traits)', [
-    uuid,
-    trait,
-  ]);
+  const { rowCount } = await db.query(
+    'UPDATE nodes SET traits = array_remove(traits, $2), updated_at = now() WHERE uuid = $1 AND $2 = ANY(traits)',
+    [uuid, trait],
+  );
   return rowCount === 1;
 }

@@ -39,7 +39,14 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
 
 /** SQLSTATE classes and codes of a database that is away or restarting, rather than of a bad query. */
 const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300']);
-const UNAVAILABLE_NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
+const UNAVAILABLE_NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+]);
 const UNAVAILABLE_MESSAGES = [
   'Connection terminated',
   'timeout exceeded when trying to connect',
@@ -52,7 +59,11 @@ const UNAVAILABLE_MESSAGES = [
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_NETWORK_CODES.has(code))) return true;
+  if (
+    typeof code === 'string' &&
+    (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_NETWORK_CODES.has(code))
+  )
+    return true;
   if (err instanceof AggregateError && err.errors.some(isDatabaseUnavailable)) return true;
   return UNAVAILABLE_MESSAGES.some((message) => err.message.includes(message));
 }

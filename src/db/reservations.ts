@@ -1,5 +1,11 @@
 // The reservations and reservation_schedules tables, and the facts a capacity check needs.
-import { capacityFor, HOLDING_STATUSES, peakDemand, type Capacity, type ReservationStatus } from '../domain/reservations.js';
+import {
+  capacityFor,
+  HOLDING_STATUSES,
+  peakDemand,
+  type Capacity,
+  type ReservationStatus,
+} from '../domain/reservations.js';
 import { EVENT_COLUMNS, type EventRecord } from './events.js';
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
@@ -46,7 +52,11 @@ export async function lockCapacity(db: Queryable, owner: string, resourceClass: 
  */
 export async function checkCapacity(
   db: Queryable,
-  request: Pick<ReservationRequest, 'owner' | 'resource_class' | 'traits' | 'count'> & { start_at: Date; end_at: Date; except?: string },
+  request: Pick<ReservationRequest, 'owner' | 'resource_class' | 'traits' | 'count'> & {
+    start_at: Date;
+    end_at: Date;
+    except?: string;
+  },
 ): Promise<Capacity> {
   const { rows: nodes } = await db.query<{ count: string }>(
     `SELECT count(*) FROM nodes WHERE owner = $1 AND resource_class = $2 AND traits @> $3::text[] AND NOT retired AND NOT maintenance
@@ -59,13 +69,18 @@ export async function checkCapacity(
     [request.owner, request.resource_class, HOLDING_STATUSES, request.start_at, request.end_at, request.except ?? null],
   );
   const window = { start: request.start_at.getTime(), end: request.end_at.getTime() };
-  const reserved = peakDemand(others.map((o) => ({ start: o.start_at.getTime(), end: o.end_at.getTime(), count: o.count })), window);
+  const reserved = peakDemand(
+    others.map((o) => ({ start: o.start_at.getTime(), end: o.end_at.getTime(), count: o.count })),
+    window,
+  );
   return capacityFor(request.count, Number(nodes[0].count), reserved);
 }
 
 export async function insertReservation(
   db: Queryable,
-  reservation: ReservationRequest & Pick<ReservationRecord, 'uuid' | 'start_at' | 'end_at' | 'created_by'> & Partial<Pick<ReservationRecord, 'status' | 'shortfall' | 'last_error' | 'schedule_uuid'>>,
+  reservation: ReservationRequest &
+    Pick<ReservationRecord, 'uuid' | 'start_at' | 'end_at' | 'created_by'> &
+    Partial<Pick<ReservationRecord, 'status' | 'shortfall' | 'last_error' | 'schedule_uuid'>>,
 ): Promise<ReservationRecord> {
   const { rows } = await db.query<ReservationRecord>(
     `INSERT INTO reservations (uuid, owner, lessee, resource_class, traits, count, start_at, end_at, deploy, status, shortfall, last_error,
@@ -92,8 +107,15 @@ export async function insertReservation(
   return rows[0];
 }
 
-export async function findReservation(db: Queryable, uuid: string, opts: { forUpdate?: boolean } = {}): Promise<ReservationRecord | undefined> {
-  const { rows } = await db.query<ReservationRecord>(`SELECT ${COLUMNS} FROM reservations WHERE uuid = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`, [uuid]);
+export async function findReservation(
+  db: Queryable,
+  uuid: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<ReservationRecord | undefined> {
+  const { rows } = await db.query<ReservationRecord>(
+    `SELECT ${COLUMNS} FROM reservations WHERE uuid = $1${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+    [uuid],
+  );
   return rows[0];
 }
 
@@ -129,7 +151,10 @@ export async function updateReservation(
 ): Promise<void> {
   const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
   const sets = entries.map(([k], i) => `${k} = $${i + 2}`);
-  await db.query(`UPDATE reservations SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE uuid = $1`, [uuid, ...entries.map(([, v]) => v)]);
+  await db.query(`UPDATE reservations SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE uuid = $1`, [
+    uuid,
+    ...entries.map(([, v]) => v),
+  ]);
 }
 
 export interface ReservationScheduleRecord extends ReservationRequest {
@@ -143,7 +168,10 @@ export interface ReservationScheduleRecord extends ReservationRequest {
 
 const SCHEDULE_COLUMNS = `uuid, owner, lessee, resource_class, traits, count, cron, every_seconds, duration_seconds, deploy, created_by, created_at`;
 
-export async function insertReservationSchedule(db: Queryable, schedule: Omit<ReservationScheduleRecord, 'created_at'>): Promise<ReservationScheduleRecord> {
+export async function insertReservationSchedule(
+  db: Queryable,
+  schedule: Omit<ReservationScheduleRecord, 'created_at'>,
+): Promise<ReservationScheduleRecord> {
   const { rows } = await db.query<ReservationScheduleRecord>(
     `INSERT INTO reservation_schedules (uuid, owner, lessee, resource_class, traits, count, cron, every_seconds, duration_seconds, deploy, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${SCHEDULE_COLUMNS}`,
@@ -164,13 +192,29 @@ export async function insertReservationSchedule(db: Queryable, schedule: Omit<Re
   return rows[0];
 }
 
-export async function findReservationSchedule(db: Queryable, uuid: string): Promise<ReservationScheduleRecord | undefined> {
-  const { rows } = await db.query<ReservationScheduleRecord>(`SELECT ${SCHEDULE_COLUMNS} FROM reservation_schedules WHERE uuid = $1`, [uuid]);
+export async function findReservationSchedule(
+  db: Queryable,
+  uuid: string,
+): Promise<ReservationScheduleRecord | undefined> {
+  const { rows } = await db.query<ReservationScheduleRecord>(
+    `SELECT ${SCHEDULE_COLUMNS} FROM reservation_schedules WHERE uuid = $1`,
+    [uuid],
+  );
   return rows[0];
 }
 
-export function listReservationSchedules(db: Queryable, filters: { visible_to?: string }, page: Page): Promise<ReservationScheduleRecord[]> {
-  return selectPage<ReservationScheduleRecord>(db, 'reservation_schedules', SCHEDULE_COLUMNS, [['(owner = ? OR lessee = ?)', filters.visible_to]], page);
+export function listReservationSchedules(
+  db: Queryable,
+  filters: { visible_to?: string },
+  page: Page,
+): Promise<ReservationScheduleRecord[]> {
+  return selectPage<ReservationScheduleRecord>(
+    db,
+    'reservation_schedules',
+    SCHEDULE_COLUMNS,
+    [['(owner = ? OR lessee = ?)', filters.visible_to]],
+    page,
+  );
 }
 
 export async function deleteReservationSchedule(db: Queryable, uuid: string): Promise<void> {

@@ -53,6 +53,9 @@ export function listTokens(db: Queryable, page: Page): Promise<TokenRecord[]> {
 
 /** Revokes; returns false when no such token exists. Revoking twice is harmless. */
 export async function revokeToken(db: Queryable, uuid: string): Promise<boolean> {
-  const { rowCount } = await db.query(`UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE uuid = $1`, [uuid]);
+  const { rowCount } = await db.query(
+    `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE uuid = $1`,
+    [uuid],
+  );
   return (rowCount ?? 0) > 0;
 }

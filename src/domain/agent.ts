@@ -73,8 +73,13 @@ export function isAgentAlive(
   now: Date,
 ): boolean {
   const { agent_url, agent_last_heartbeat, agent_session_started_at, cleaning_started_at } = node.driver_internal_info;
-  if (node.power_state !== 'power on' || typeof agent_url !== 'string' || typeof agent_last_heartbeat !== 'string') return false;
+  if (node.power_state !== 'power on' || typeof agent_url !== 'string' || typeof agent_last_heartbeat !== 'string')
+    return false;
   if (typeof agent_session_started_at !== 'string') return false;
-  if (typeof cleaning_started_at === 'string' && Date.parse(agent_session_started_at) <= Date.parse(cleaning_started_at)) return false;
+  if (
+    typeof cleaning_started_at === 'string' &&
+    Date.parse(agent_session_started_at) <= Date.parse(cleaning_started_at)
+  )
+    return false;
   return now.getTime() - Date.parse(agent_last_heartbeat) <= FAST_TRACK_TIMEOUT_SECONDS * 1000;
 }

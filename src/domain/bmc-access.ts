@@ -18,7 +18,10 @@ export const MAX_CA_BUNDLE_BYTES = 1024 * 1024;
 
 /** The CIDR list of a comma-separated setting, each checked; throws naming the first bad one. */
 export function parseNetworks(text: string | undefined): string[] {
-  const networks = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const networks = (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const network of networks) {
     const [address, bits, extra] = network.split('/');
     const family = isIP(address ?? '');

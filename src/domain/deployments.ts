@@ -4,7 +4,8 @@
 // Pure: the API gathers the facts, this decides.
 import type { ProvisionState } from './provision.js';
 
-export type DeploymentStatus = 'deploying' | 'active' | 'quarantined' | 'failed' | 'deleting' | 'deleted' | 'superseded';
+export type DeploymentStatus =
+  'deploying' | 'active' | 'quarantined' | 'failed' | 'deleting' | 'deleted' | 'superseded';
 
 /** The provision verbs that begin or end what runs on a node. */
 export const DEPLOYMENT_VERBS = ['deploy', 'rebuild', 'undeploy'] as const;
@@ -32,13 +33,20 @@ export interface DeploymentState {
 }
 
 /** Statuses from which nothing more happens to the deployment. */
-export const ENDED_STATUSES: ReadonlySet<DeploymentStatus> = new Set<DeploymentStatus>(['deleting', 'deleted', 'superseded']);
+export const ENDED_STATUSES: ReadonlySet<DeploymentStatus> = new Set<DeploymentStatus>([
+  'deleting',
+  'deleted',
+  'superseded',
+]);
 
 const TEARING_DOWN: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['deleting', 'cleaning', 'clean wait']);
 
 export function deploymentState({ requestId, deleteRequested, node, transitions }: DeploymentFacts): DeploymentState {
   const [deploy, next, later] = transitions;
-  const state = (status: DeploymentStatus, last_error: string | null = null): DeploymentState => ({ status, last_error });
+  const state = (status: DeploymentStatus, last_error: string | null = null): DeploymentState => ({
+    status,
+    last_error,
+  });
   // A node is deleted only when nothing is deployed on it.
   if (!node) return state('deleted');
   // Not yet moved by the deploy that was started (its workflow holds the node's lock meanwhile).

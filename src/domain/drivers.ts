@@ -90,14 +90,24 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
   fake: {
     name: 'fake',
     description: "No hardware: power and boot settings are kept in the worker's memory. For tests and demos.",
-    capabilities: ['power', 'reboot', 'soft_power_off', 'soft_reboot', 'power_cycle', 'boot_device', 'persistent_boot_device', 'boot_mode'],
+    capabilities: [
+      'power',
+      'reboot',
+      'soft_power_off',
+      'soft_reboot',
+      'power_cycle',
+      'boot_device',
+      'persistent_boot_device',
+      'boot_mode',
+    ],
     bootDevices: BOOT_DEVICES,
     notes: ['Every change lands at once; state is lost when the worker restarts.'],
     driverInfo: [],
   },
   redfish: {
     name: 'redfish',
-    description: 'DMTF Redfish over HTTP(S), for current Dell iDRAC, HPE iLO, Lenovo XCC, Supermicro and OpenBMC machines.',
+    description:
+      'DMTF Redfish over HTTP(S), for current Dell iDRAC, HPE iLO, Lenovo XCC, Supermicro and OpenBMC machines.',
     // Redfish is the one protocol that covers all of them.
     capabilities: CAPABILITIES,
     bootDevices: ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'],
@@ -112,21 +122,40 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
         required: true,
         bmcAddress: true,
       }),
-      field('redfish_system_id', 'Id or path of the ComputerSystem, e.g. /redfish/v1/Systems/1; default: the only member of /redfish/v1/Systems.'),
+      field(
+        'redfish_system_id',
+        'Id or path of the ComputerSystem, e.g. /redfish/v1/Systems/1; default: the only member of /redfish/v1/Systems.',
+      ),
       field('redfish_username', 'BMC user name.', { required: true }),
       field('redfish_password', 'BMC password.', { required: true, secret: true }),
-      field('redfish_verify_ca', 'true (system CA store), false (no verification), or the path of a CA bundle on the worker; default true.', {
-        type: 'boolean-or-string',
-      }),
-      field('redfish_auth_type', 'basic, session (X-Auth-Token) or auto (session when the BMC offers a SessionService); default auto.', {
-        choices: REDFISH_AUTH_TYPES,
-      }),
+      field(
+        'redfish_verify_ca',
+        'true (system CA store), false (no verification), or the path of a CA bundle on the worker; default true.',
+        {
+          type: 'boolean-or-string',
+        },
+      ),
+      field(
+        'redfish_auth_type',
+        'basic, session (X-Auth-Token) or auto (session when the BMC offers a SessionService); default auto.',
+        {
+          choices: REDFISH_AUTH_TYPES,
+        },
+      ),
     ],
   },
   ipmi: {
     name: 'ipmi',
     description: 'IPMI 2.0 over LAN (lanplus) through ipmitool, for older machines.',
-    capabilities: ['power', 'reboot', 'soft_power_off', 'power_cycle', 'boot_device', 'persistent_boot_device', 'boot_mode'],
+    capabilities: [
+      'power',
+      'reboot',
+      'soft_power_off',
+      'power_cycle',
+      'boot_device',
+      'persistent_boot_device',
+      'boot_mode',
+    ],
     bootDevices: ['pxe', 'disk', 'cdrom', 'bios'],
     notes: [
       'Needs ipmitool on the worker (Debian: apt-get install ipmitool); the password reaches it through its environment, never its command line.',
@@ -135,7 +164,10 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
     ],
     driverInfo: [
       field('ipmi_address', 'BMC host name or IP address.', { required: true, bmcAddress: true }),
-      field('ipmi_port', `UDP port of the BMC; default ${IPMI_DEFAULT_PORT}.`, { type: 'integer-or-string', range: [1, 65535] }),
+      field('ipmi_port', `UDP port of the BMC; default ${IPMI_DEFAULT_PORT}.`, {
+        type: 'integer-or-string',
+        range: [1, 65535],
+      }),
       field('ipmi_username', 'BMC user name; default: the anonymous (null) user.', { maxBytes: 16 }),
       // IPMI 2.0 caps passwords at 20 bytes; ipmitool refuses longer ones.
       field('ipmi_password', 'BMC password (at most 20 bytes).', { secret: true, maxBytes: 20 }),
@@ -165,14 +197,16 @@ function valueProblem(spec: DriverInfoField, value: unknown): string | undefined
     case 'string':
       if (typeof value !== 'string') return 'must be a string';
       if (spec.choices && !spec.choices.includes(value)) return `must be one of ${spec.choices.join(', ')}`;
-      if (spec.maxBytes !== undefined && new TextEncoder().encode(value).length > spec.maxBytes) return `must be at most ${spec.maxBytes} bytes`;
+      if (spec.maxBytes !== undefined && new TextEncoder().encode(value).length > spec.maxBytes)
+        return `must be at most ${spec.maxBytes} bytes`;
       return undefined;
     case 'boolean-or-string':
       return typeof value === 'string' || typeof value === 'boolean' ? undefined : 'must be a boolean or a string';
     case 'integer-or-string': {
       const number = integerValue(value);
       if (number === undefined) return 'must be a whole number (or a string of digits)';
-      if (spec.range && (number < spec.range[0] || number > spec.range[1])) return `must be between ${spec.range[0]} and ${spec.range[1]}`;
+      if (spec.range && (number < spec.range[0] || number > spec.range[1]))
+        return `must be between ${spec.range[0]} and ${spec.range[1]}`;
       return undefined;
     }
   }
@@ -181,7 +215,8 @@ function valueProblem(spec: DriverInfoField, value: unknown): string | undefined
 /** The first problem with `info` for `driver`, or undefined when it is valid. */
 export function checkDriverInfo(driver: string, info: Record<string, unknown>): DriverInfoProblem | undefined {
   const description = Object.hasOwn(DRIVERS, driver) ? DRIVERS[driver] : undefined;
-  if (!description) return { field: 'driver', message: `unknown driver "${driver}"; known: ${DRIVER_NAMES.join(', ')}` };
+  if (!description)
+    return { field: 'driver', message: `unknown driver "${driver}"; known: ${DRIVER_NAMES.join(', ')}` };
   const known = new Map(description.driverInfo.map((f) => [f.name, f]));
   for (const [key, value] of Object.entries(info)) {
     const spec = known.get(key);
@@ -213,7 +248,10 @@ export function secretToGiveAgain(
   if (!moved) return undefined;
   const kept = fields.find((f) => f.secret && keptSecrets.has(`driver_info.${f.name}`));
   if (!kept) return undefined;
-  return { field: `driver_info.${kept.name}`, message: `give ${kept.name} again along with the new ${moved.name}: a stored password is never sent to a new address` };
+  return {
+    field: `driver_info.${kept.name}`,
+    message: `give ${kept.name} again along with the new ${moved.name}: a stored password is never sent to a new address`,
+  };
 }
 
 /**
@@ -221,7 +259,11 @@ export function secretToGiveAgain(
  * outside the allowed networks, or a redfish_verify_ca that is no boolean nor a bundle in the CA
  * directory. Host names are checked when the driver resolves them.
  */
-export function driverInfoAccessProblem(driver: string, info: Record<string, unknown>, access: BmcAccess): DriverInfoProblem | undefined {
+export function driverInfoAccessProblem(
+  driver: string,
+  info: Record<string, unknown>,
+  access: BmcAccess,
+): DriverInfoProblem | undefined {
   const fields = Object.hasOwn(DRIVERS, driver) ? DRIVERS[driver].driverInfo : [];
   for (const spec of fields) {
     const value = info[spec.name];
@@ -232,7 +274,8 @@ export function driverInfoAccessProblem(driver: string, info: Record<string, unk
   }
   if (driver === 'redfish') {
     const verifyCa = parseVerifyCa(info.redfish_verify_ca, access);
-    if (typeof verifyCa === 'object' && 'problem' in verifyCa) return { field: 'driver_info.redfish_verify_ca', message: verifyCa.problem };
+    if (typeof verifyCa === 'object' && 'problem' in verifyCa)
+      return { field: 'driver_info.redfish_verify_ca', message: verifyCa.problem };
   }
   return undefined;
 }

@@ -6,7 +6,8 @@ export const NETWORK_BOOT_INTERFACES: ReadonlySet<string> = new Set(['pxe', 'ipx
 
 /** The script for a machine to boot the ramdisk from `ramdiskUrl`; without a ramdisk: exit to the next boot device. */
 export function ipxeScript(ramdisk: { ramdiskUrl: string; agentApiUrl: string } | undefined): string {
-  if (!ramdisk) return '#!ipxe\necho Tempered: no operation needs the ramdisk on this machine; booting the next device\nexit\n';
+  if (!ramdisk)
+    return '#!ipxe\necho Tempered: no operation needs the ramdisk on this machine; booting the next device\nexit\n';
   const base = ramdisk.ramdiskUrl.replace(/\/+$/, '');
   return [
     '#!ipxe',

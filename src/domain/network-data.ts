@@ -10,39 +10,73 @@ const ipv4 = z.string().refine((value) => isIP(value) === 4, 'must be an IPv4 ad
 const ipv6 = z.string().refine((value) => isIP(value) === 6, 'must be an IPv6 address');
 const anyIp = z.string().refine((value) => isIP(value) !== 0, 'must be an IP address');
 /** A dotted IPv4 netmask (255.255.255.0) or a prefix length ("24", or an IPv6 one such as "64"). */
-const netmask = z.string().refine((value) => prefixLength(value) !== undefined, 'must be a netmask such as 255.255.255.0 or a prefix length');
+const netmask = z
+  .string()
+  .refine((value) => prefixLength(value) !== undefined, 'must be a netmask such as 255.255.255.0 or a prefix length');
 
 const route = z.object({ network: anyIp, netmask, gateway: anyIp });
 
 /** Empty (`{}`, no links): the node has no static network, and its ramdisk uses DHCP. */
-export const networkDataSchema = z.strictObject({
-  links: z
-    .array(
-      z.object({
-        id: z.string().min(1).max(64),
-        type: z.enum(['phy', 'ethernet', 'vif']).default('phy'),
-        ethernet_mac_address: z.string().toLowerCase().regex(MAC_ADDRESS, 'must be a MAC address such as 52:54:00:12:34:56'),
-        mtu: z.number().int().min(576).max(9216).nullish(),
-      }),
-    )
-    .max(16)
-    .default([]),
-  networks: z
-    .array(
-      z.discriminatedUnion('type', [
-        z.object({ id: z.string().min(1).max(64), type: z.literal('ipv4'), link: z.string(), ip_address: ipv4, netmask, gateway: ipv4.optional(), routes: z.array(route).max(32).default([]) }),
-        z.object({ id: z.string().min(1).max(64), type: z.literal('ipv6'), link: z.string(), ip_address: ipv6, netmask, gateway: ipv6.optional(), routes: z.array(route).max(32).default([]) }),
-        z.object({ id: z.string().min(1).max(64), type: z.enum(['ipv4_dhcp', 'ipv6_dhcp', 'ipv6_slaac']), link: z.string() }),
-      ]),
-    )
-    .max(16)
-    .default([]),
-  services: z.array(z.object({ type: z.literal('dns'), address: anyIp })).max(8).default([]),
-})
+export const networkDataSchema = z
+  .strictObject({
+    links: z
+      .array(
+        z.object({
+          id: z.string().min(1).max(64),
+          type: z.enum(['phy', 'ethernet', 'vif']).default('phy'),
+          ethernet_mac_address: z
+            .string()
+            .toLowerCase()
+            .regex(MAC_ADDRESS, 'must be a MAC address such as 52:54:00:12:34:56'),
+          mtu: z.number().int().min(576).max(9216).nullish(),
+        }),
+      )
+      .max(16)
+      .default([]),
+    networks: z
+      .array(
+        z.discriminatedUnion('type', [
+          z.object({
+            id: z.string().min(1).max(64),
+            type: z.literal('ipv4'),
+            link: z.string(),
+            ip_address: ipv4,
+            netmask,
+            gateway: ipv4.optional(),
+            routes: z.array(route).max(32).default([]),
+          }),
+          z.object({
+            id: z.string().min(1).max(64),
+            type: z.literal('ipv6'),
+            link: z.string(),
+            ip_address: ipv6,
+            netmask,
+            gateway: ipv6.optional(),
+            routes: z.array(route).max(32).default([]),
+          }),
+          z.object({
+            id: z.string().min(1).max(64),
+            type: z.enum(['ipv4_dhcp', 'ipv6_dhcp', 'ipv6_slaac']),
+            link: z.string(),
+          }),
+        ]),
+      )
+      .max(16)
+      .default([]),
+    services: z
+      .array(z.object({ type: z.literal('dns'), address: anyIp }))
+      .max(8)
+      .default([]),
+  })
   .superRefine((data, ctx) => {
     const links = new Set(data.links.map((link) => link.id));
     data.networks.forEach((network, index) => {
-      if (!links.has(network.link)) ctx.addIssue({ code: 'custom', path: ['networks', index, 'link'], message: `names no link (links: ${[...links].join(', ')})` });
+      if (!links.has(network.link))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['networks', index, 'link'],
+          message: `names no link (links: ${[...links].join(', ')})`,
+        });
     });
   });
 
@@ -52,7 +86,10 @@ export type NetworkData = z.infer<typeof networkDataSchema>;
 export function prefixLength(mask: string): number | undefined {
   if (/^\d{1,3}$/.test(mask)) return Number(mask) <= 128 ? Number(mask) : undefined;
   if (isIP(mask) !== 4) return undefined;
-  const bits = mask.split('.').map((octet) => Number(octet).toString(2).padStart(8, '0')).join('');
+  const bits = mask
+    .split('.')
+    .map((octet) => Number(octet).toString(2).padStart(8, '0'))
+    .join('');
   if (!/^1*0*$/.test(bits)) return undefined;
   const ones = bits.indexOf('0');
   return ones === -1 ? 32 : ones;
@@ -64,7 +101,8 @@ export function staticNetworkCommands(data: NetworkData, interfaceByMac: Readonl
   const deviceOf = new Map<string, string>();
   for (const link of data.links) {
     const device = interfaceByMac.get(link.ethernet_mac_address);
-    if (!device) throw new Error(`network_data link ${link.id}: no NIC with MAC ${link.ethernet_mac_address} on this machine`);
+    if (!device)
+      throw new Error(`network_data link ${link.id}: no NIC with MAC ${link.ethernet_mac_address} on this machine`);
     deviceOf.set(link.id, device);
     commands.push(['ip', 'link', 'set', device, ...(link.mtu ? ['mtu', String(link.mtu)] : []), 'up']);
   }

@@ -107,13 +107,21 @@ export function canSee(caller: Caller, node: { owner: string | null; lessee: str
  * Whether `caller` may see a record (event, deployment) that `recordProject` made on `node`: an
  * admin and the node's owner see all of them, a lessee only its own project's.
  */
-export function canSeeRecord(caller: Caller, node: { owner: string | null; lessee: string | null }, recordProject: string | null): boolean {
+export function canSeeRecord(
+  caller: Caller,
+  node: { owner: string | null; lessee: string | null },
+  recordProject: string | null,
+): boolean {
   if (caller.role === 'admin') return true;
   const relation = relationTo(caller, node);
   return relation === 'owner' || (relation === 'lessee' && recordProject === caller.projectId);
 }
 
-export function isAllowed(caller: Caller, action: Action, node?: { owner: string | null; lessee: string | null }): boolean {
+export function isAllowed(
+  caller: Caller,
+  action: Action,
+  node?: { owner: string | null; lessee: string | null },
+): boolean {
   if (caller.role === 'admin') return true;
   const { who, readOnly } = POLICY[action];
   if (caller.role === 'reader' && !readOnly) return false;

@@ -2,14 +2,7 @@
 // Pure: no I/O. The API checks verbs against it before starting a workflow; activities
 // apply it inside the transaction that writes the node row.
 
-export const STABLE_STATES = [
-  'enroll',
-  'manageable',
-  'available',
-  'active',
-  'quarantined',
-  'error',
-] as const;
+export const STABLE_STATES = ['enroll', 'manageable', 'available', 'active', 'quarantined', 'error'] as const;
 
 export const TRANSIENT_STATES = [
   'verifying',
@@ -24,15 +17,9 @@ export const TRANSIENT_STATES = [
 export const FAILED_STATES = ['inspect failed', 'clean failed', 'deploy failed'] as const;
 
 export type ProvisionState =
-  | (typeof STABLE_STATES)[number]
-  | (typeof TRANSIENT_STATES)[number]
-  | (typeof FAILED_STATES)[number];
+  (typeof STABLE_STATES)[number] | (typeof TRANSIENT_STATES)[number] | (typeof FAILED_STATES)[number];
 
-export const PROVISION_STATES: readonly ProvisionState[] = [
-  ...STABLE_STATES,
-  ...TRANSIENT_STATES,
-  ...FAILED_STATES,
-];
+export const PROVISION_STATES: readonly ProvisionState[] = [...STABLE_STATES, ...TRANSIENT_STATES, ...FAILED_STATES];
 
 /** Verbs a caller sends as `target` to PUT /v1/nodes/{id}/states/provision. */
 export const VERBS = [

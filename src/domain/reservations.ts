@@ -49,7 +49,12 @@ export function capacityFor(count: number, nodes: number, reserved: number): Cap
 }
 
 /** Why a reservation in `phase` cannot end at `newEnd` (ms since the epoch), or undefined when it can. */
-export function endChangeProblem(phase: ReservationPhase, start: number, newEnd: number, now: number): string | undefined {
+export function endChangeProblem(
+  phase: ReservationPhase,
+  start: number,
+  newEnd: number,
+  now: number,
+): string | undefined {
   if (phase === 'ending' || phase === 'ended') return 'the reservation has already ended';
   if (newEnd <= start) return 'end_at must be after start_at';
   if (newEnd <= now) return 'end_at must be in the future';

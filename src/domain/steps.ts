@@ -37,7 +37,11 @@ export type StepResult<State = unknown> =
   | { kind: 'failed'; message: string };
 
 export const done = (): StepResult<never> => ({ kind: 'done' });
-export const rerunAfter = <State>(seconds: number, state?: State): StepResult<State> => ({ kind: 'rerun_after', seconds, state });
+export const rerunAfter = <State>(seconds: number, state?: State): StepResult<State> => ({
+  kind: 'rerun_after',
+  seconds,
+  state,
+});
 export const runNext = (steps: Step[]): StepResult<never> => ({ kind: 'run_next', steps });
 export const failed = (message: string): StepResult<never> => ({ kind: 'failed', message });
 
@@ -67,7 +71,10 @@ export function overlaySteps(...sources: Step[][]): Step[] {
   for (const source of sources) {
     for (const step of source) {
       const existing = byName.get(stepName(step));
-      byName.set(stepName(step), existing ? { ...existing, priority: step.priority, args: { ...existing.args, ...step.args } } : step);
+      byName.set(
+        stepName(step),
+        existing ? { ...existing, priority: step.priority, args: { ...existing.args, ...step.args } } : step,
+      );
     }
   }
   return [...byName.values()];

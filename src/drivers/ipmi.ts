@@ -1,7 +1,14 @@
 // The IPMI driver: power and boot device over IPMI 2.0 LAN through Debian's ipmitool, as Ironic
 // does. The password reaches ipmitool through its environment (-E), never its command line.
 import { execFile } from 'node:child_process';
-import { checkDriverInfo, DRIVERS, integerValue, IPMI_DEFAULT_CIPHER_SUITE, IPMI_DEFAULT_PORT, type BootDevice } from '../domain/drivers.js';
+import {
+  checkDriverInfo,
+  DRIVERS,
+  integerValue,
+  IPMI_DEFAULT_CIPHER_SUITE,
+  IPMI_DEFAULT_PORT,
+  type BootDevice,
+} from '../domain/drivers.js';
 import type { PowerState } from '../domain/power.js';
 import { scrubSecret } from '../domain/secrets.js';
 import { BmcError, type Bmc, type BmcDriver, type BmcPowerTarget, type BootMode, type BootSettings } from './types.js';
@@ -19,7 +26,12 @@ export interface IpmiDriverOptions {
   commandTimeoutMs?: number;
 }
 
-const DEFAULTS: Required<IpmiDriverOptions> = { ipmitool: 'ipmitool', lanRetries: 2, lanTimeoutSeconds: 2, commandTimeoutMs: 30_000 };
+const DEFAULTS: Required<IpmiDriverOptions> = {
+  ipmitool: 'ipmitool',
+  lanRetries: 2,
+  lanTimeoutSeconds: 2,
+  commandTimeoutMs: 30_000,
+};
 
 const BOOT_DEVICES: Partial<Record<BootDevice, string>> = { pxe: 'pxe', disk: 'disk', cdrom: 'cdrom', bios: 'bios' };
 /** `chassis bootparam get 5` spells the boot device selector like this. */
@@ -34,8 +46,14 @@ const BOOT_SELECTORS: [RegExp, BootDevice][] = [
 const VERBOSE_NOISE = [/^Loading IANA PEN Registry/, /^Running Get VSO Capabilities/, /^Discovered IPMB address/];
 /** Error kinds by what ipmitool prints, most specific first (an auth failure also prints "Unable to establish"). */
 const ERROR_PATTERNS: [RegExp, BmcError['kind']][] = [
-  [/RAKP 2 HMAC is invalid|unauthorized name|invalid user name|password|insufficient privilege|Activate Session error/i, 'auth'],
-  [/Unable to establish|Get Auth Capabilities error|No response|Insufficient resources for session|timeout|Address lookup/i, 'unreachable'],
+  [
+    /RAKP 2 HMAC is invalid|unauthorized name|invalid user name|password|insufficient privilege|Activate Session error/i,
+    'auth',
+  ],
+  [
+    /Unable to establish|Get Auth Capabilities error|No response|Insufficient resources for session|timeout|Address lookup/i,
+    'unreachable',
+  ],
   [/Invalid command|not supported|Unsupported|Invalid data field/i, 'unsupported'],
 ];
 const READING_HINTS: Record<BmcError['kind'], string> = {
@@ -73,7 +91,9 @@ function failureText(stderr: string): string {
     .filter((line, i) => {
       if (line === '' || VERBOSE_NOISE.some((noise) => noise.test(line))) return false;
       // The VSO probe (DCMI/VITA) fails on most BMCs and is reported on the line after it.
-      return !(/^Invalid completion code received/.test(line) && /^Running Get VSO Capabilities/.test(lines[i - 1] ?? ''));
+      return !(
+        /^Invalid completion code received/.test(line) && /^Running Get VSO Capabilities/.test(lines[i - 1] ?? '')
+      );
     })
     .join('; ');
 }
@@ -115,22 +135,31 @@ class IpmiConnection implements Bmc {
   async setPowerState(target: BmcPowerTarget): Promise<void> {
     if (target === 'soft rebooting') throw this.#error('unsupported', 'soft reboot: IPMI has no graceful restart');
     const isOn = (await this.getPowerState()) === 'power on';
-    const command = ({
-      'power on': isOn ? undefined : 'on',
-      'power off': isOn ? 'off' : undefined,
-      'soft power off': isOn ? 'soft' : undefined,
-      // A reboot or cycle of a machine that is off powers it on: IPMI would leave it off.
-      rebooting: isOn ? 'reset' : 'on',
-      'power cycle': isOn ? 'cycle' : 'on',
-    } as const)[target];
+    const command = (
+      {
+        'power on': isOn ? undefined : 'on',
+        'power off': isOn ? 'off' : undefined,
+        'soft power off': isOn ? 'soft' : undefined,
+        // A reboot or cycle of a machine that is off powers it on: IPMI would leave it off.
+        rebooting: isOn ? 'reset' : 'on',
+        'power cycle': isOn ? 'cycle' : 'on',
+      } as const
+    )[target];
     if (command) await this.#run(['power', command], /Chassis Power Control/);
   }
 
-  async setBootDevice(device: BootDevice, { persistent, mode }: { persistent: boolean; mode?: BootMode }): Promise<void> {
+  async setBootDevice(
+    device: BootDevice,
+    { persistent, mode }: { persistent: boolean; mode?: BootMode },
+  ): Promise<void> {
     const name = BOOT_DEVICES[device];
-    if (!name) throw this.#error('unsupported', `boot device ${device}: IPMI offers ${Object.keys(BOOT_DEVICES).join(', ')}`);
+    if (!name)
+      throw this.#error('unsupported', `boot device ${device}: IPMI offers ${Object.keys(BOOT_DEVICES).join(', ')}`);
     const flags = [...(persistent ? ['persistent'] : []), ...(mode === 'uefi' ? ['efiboot'] : [])];
-    await this.#run(['chassis', 'bootdev', name, ...(flags.length ? [`options=${flags.join(',')}`] : [])], /Set Boot Device to/);
+    await this.#run(
+      ['chassis', 'bootdev', name, ...(flags.length ? [`options=${flags.join(',')}`] : [])],
+      /Set Boot Device to/,
+    );
   }
 
   async getBootDevice(): Promise<BootSettings> {
@@ -149,26 +178,42 @@ class IpmiConnection implements Bmc {
     const { port, username, password, cipherSuite } = this.#info;
     const { ipmitool, lanRetries, lanTimeoutSeconds, commandTimeoutMs } = this.#options;
     const args = [
-      '-I', 'lanplus',
-      '-H', address,
-      '-p', String(port),
+      '-I',
+      'lanplus',
+      '-H',
+      address,
+      '-p',
+      String(port),
       // An explicit suite: without one ipmitool asks for the list first, which some BMCs lack (10 s stall).
-      '-C', String(cipherSuite),
-      '-L', 'ADMINISTRATOR',
-      '-R', String(lanRetries),
-      '-N', String(lanTimeoutSeconds),
+      '-C',
+      String(cipherSuite),
+      '-L',
+      'ADMINISTRATOR',
+      '-R',
+      String(lanRetries),
+      '-N',
+      String(lanTimeoutSeconds),
       // Verbose, because only then does ipmitool tell a wrong password from an unreachable BMC.
       '-v',
       ...(username ? ['-U', username] : []),
       ...(password ? ['-E'] : []),
       ...command,
     ];
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C', ...(password ? { IPMI_PASSWORD: password } : {}) };
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      LC_ALL: 'C',
+      ...(password ? { IPMI_PASSWORD: password } : {}),
+    };
     const what = `ipmitool ${command.join(' ')}`;
     return new Promise((resolve, reject) => {
       execFile(ipmitool, args, { env, timeout: commandTimeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
         if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
-          reject(new BmcError(`${ipmitool} is not installed on the worker; install Debian's ipmitool package (apt-get install ipmitool)`, 'unsupported'));
+          reject(
+            new BmcError(
+              `${ipmitool} is not installed on the worker; install Debian's ipmitool package (apt-get install ipmitool)`,
+              'unsupported',
+            ),
+          );
           return;
         }
         if (error?.killed) {
@@ -197,7 +242,8 @@ export function createIpmiDriver(options: IpmiDriverOptions = {}): BmcDriver {
   const settings = { ...DEFAULTS, ...options };
   return {
     description: DRIVERS.ipmi,
-    connect: ({ driverInfo, access }) => new IpmiConnection(parseDriverInfo(driverInfo), settings, access?.allowedNetworks ?? []),
+    connect: ({ driverInfo, access }) =>
+      new IpmiConnection(parseDriverInfo(driverInfo), settings, access?.allowedNetworks ?? []),
   };
 }
 

@@ -92,7 +92,8 @@ function guardedLookup(networks: readonly string[]): LookupFunction {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 0);
       const allowed = addresses.filter((a) => isAddressAllowed(a.address, networks));
-      if (allowed.length === 0) return callback(new AddressNotAllowed(`${hostname} resolves outside the networks BMCs may be on`), '', 0);
+      if (allowed.length === 0)
+        return callback(new AddressNotAllowed(`${hostname} resolves outside the networks BMCs may be on`), '', 0);
       if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
       callback(null, allowed[0].address, allowed[0].family);
     });
@@ -133,7 +134,14 @@ interface RawResponse {
 }
 
 /** One HTTP exchange, body included, within `timeoutMs`; the socket is destroyed on timeout. */
-function exchange(url: URL, method: Method, headers: Record<string, string>, body: string | undefined, agent: http.Agent, timeoutMs: number): Promise<RawResponse> {
+function exchange(
+  url: URL,
+  method: Method,
+  headers: Record<string, string>,
+  body: string | undefined,
+  agent: http.Agent,
+  timeoutMs: number,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? https.request : http.request;
     const request = send(url, { method, headers, agent }, (response) => {
@@ -147,7 +155,11 @@ function exchange(url: URL, method: Method, headers: Record<string, string>, bod
       response.on('error', reject);
       response.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString('utf8') });
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          text: Buffer.concat(chunks).toString('utf8'),
+        });
       });
     });
     const timer = setTimeout(() => request.destroy(new ExchangeTimeout()), timeoutMs);
@@ -183,19 +195,30 @@ export class RedfishClientPool {
     const isHttps = origin.startsWith('https:');
     // Names are checked as they resolve (guardedLookup); an IP literal is never looked up, so here.
     const host = new URL(origin).hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) && !isAddressAllowed(host, allowedNetworks)) throw fail(`is at ${host}, outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)`);
+    if (isIP(host) && !isAddressAllowed(host, allowedNetworks))
+      throw fail(`is at ${host}, outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)`);
     let ca: Buffer | undefined;
     if (isHttps && typeof verifyCa === 'object') {
       ca = await readCaBundle(verifyCa.caFile);
       if (!ca) throw fail(`cannot be trusted: ${CA_UNUSABLE}`);
     }
     // Keyed by the bundle's content, so a replaced CA file takes effect without a restart.
-    const tls = !isHttps ? 'http' : ca ? `ca:${createHash('sha256').update(ca).digest('hex')}` : `verify:${verifyCa !== false}`;
+    const tls = !isHttps
+      ? 'http'
+      : ca
+        ? `ca:${createHash('sha256').update(ca).digest('hex')}`
+        : `verify:${verifyCa !== false}`;
     const key = `${tls}\n${allowedNetworks.join(',')}`;
     let agent = this.#agents.get(key);
     if (!agent) {
-      const options = { keepAlive: true, maxSockets: 8, ...(allowedNetworks.length > 0 && { lookup: guardedLookup(allowedNetworks) }) };
-      agent = isHttps ? new https.Agent({ ...options, ca, rejectUnauthorized: verifyCa !== false }) : new http.Agent(options);
+      const options = {
+        keepAlive: true,
+        maxSockets: 8,
+        ...(allowedNetworks.length > 0 && { lookup: guardedLookup(allowedNetworks) }),
+      };
+      agent = isHttps
+        ? new https.Agent({ ...options, ca, rejectUnauthorized: verifyCa !== false })
+        : new http.Agent(options);
       this.#agents.set(key, agent);
     }
     return agent;
@@ -235,7 +258,8 @@ export class RedfishClient {
   /** GET of a resource that must exist, its body checked against `schema`. */
   async getAs<T>(schema: z.ZodType<T>, path: string): Promise<T> {
     const result = schema.safeParse((await this.request('GET', path)).body);
-    if (!result.success) throw this.error('protocol', `answered GET ${path} with an unexpected body: ${z.prettifyError(result.error)}`);
+    if (!result.success)
+      throw this.error('protocol', `answered GET ${path} with an unexpected body: ${z.prettifyError(result.error)}`);
     return result.data;
   }
 
@@ -251,7 +275,10 @@ export class RedfishClient {
     }
     const exchangeName = `${method} ${path}`;
     if (response.status === 401 || response.status === 403) {
-      throw this.error('auth', `rejected the credentials for user ${this.#endpoint.username} (HTTP ${response.status} to ${exchangeName})`);
+      throw this.error(
+        'auth',
+        `rejected the credentials for user ${this.#endpoint.username} (HTTP ${response.status} to ${exchangeName})`,
+      );
     }
     if (response.status < 200 || response.status >= 300) {
       // Only a Redfish error message is repeated, never the body itself: the address may point at
@@ -270,7 +297,11 @@ export class RedfishClient {
       }
     }
     const location = response.headers.location;
-    return { status: response.status, body: parsed, location: location ? this.#sameOrigin(location, exchangeName).pathname : undefined };
+    return {
+      status: response.status,
+      body: parsed,
+      location: location ? this.#sameOrigin(location, exchangeName).pathname : undefined,
+    };
   }
 
   /** Every failure names the BMC; the password is scrubbed in case a BMC echoes it back. */
@@ -284,7 +315,8 @@ export class RedfishClient {
     return this.#pool.authMode(this.#endpoint, async () => {
       const sessionsPath = await this.#sessionsPath();
       if (!sessionsPath) {
-        if (authType === 'session') throw this.error('unsupported', 'offers no SessionService; set redfish_auth_type to basic');
+        if (authType === 'session')
+          throw this.error('unsupported', 'offers no SessionService; set redfish_auth_type to basic');
         return { kind: 'basic' };
       }
       return { kind: 'session', token: await this.#login(sessionsPath) };
@@ -315,10 +347,16 @@ export class RedfishClient {
     const response = await this.#send('POST', sessionsPath, { UserName: username, Password: password }, undefined);
     const token = response.headers['x-auth-token'];
     if (response.status === 401 || response.status === 403) {
-      throw this.error('auth', `rejected the credentials for user ${username} (HTTP ${response.status} to POST ${sessionsPath})`);
+      throw this.error(
+        'auth',
+        `rejected the credentials for user ${username} (HTTP ${response.status} to POST ${sessionsPath})`,
+      );
     }
     if (response.status < 200 || response.status >= 300 || typeof token !== 'string') {
-      throw this.error('protocol', `did not open a session at ${sessionsPath} (HTTP ${response.status}); set redfish_auth_type to basic`);
+      throw this.error(
+        'protocol',
+        `did not open a session at ${sessionsPath} (HTTP ${response.status}); set redfish_auth_type to basic`,
+      );
     }
     return token;
   }
@@ -326,7 +364,8 @@ export class RedfishClient {
   #sameOrigin(link: string, exchangeName: string): URL {
     const url = new URL(link, this.#endpoint.origin);
     // Links come from the BMC; never send the credentials to another host it names.
-    if (url.origin !== this.#endpoint.origin) throw this.error('protocol', `links to ${url.origin} in ${exchangeName}, outside the BMC`);
+    if (url.origin !== this.#endpoint.origin)
+      throw this.error('protocol', `links to ${url.origin} in ${exchangeName}, outside the BMC`);
     return url;
   }
 
@@ -360,8 +399,10 @@ export class RedfishClient {
               'set driver_info.redfish_verify_ca to the CA bundle that signed it, or to false',
           );
         }
-        if (error instanceof ResponseTooLarge) throw this.error('protocol', `answered ${exchangeName} with more than ${MAX_RESPONSE_BYTES} bytes`);
-        if (error instanceof AddressNotAllowed) throw this.error('protocol', `is outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)`);
+        if (error instanceof ResponseTooLarge)
+          throw this.error('protocol', `answered ${exchangeName} with more than ${MAX_RESPONSE_BYTES} bytes`);
+        if (error instanceof AddressNotAllowed)
+          throw this.error('protocol', `is outside the networks BMCs may be on (BMC_ALLOWED_NETWORKS)`);
         const timedOut = error instanceof ExchangeTimeout;
         if (canRetry && (REPEATABLE_METHODS.has(method) || NOT_SENT_CODES.has(code))) {
           await this.#backoff(attempt);

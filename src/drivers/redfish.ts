@@ -40,14 +40,17 @@ function parseDriverInfo(driverInfo: Record<string, unknown>, access: BmcAccess)
     redfish_auth_type?: RedfishAuthType;
   };
   // Like Ironic, an address without a scheme means https.
-  const address = /^[a-z][a-z0-9+.-]*:\/\//i.test(info.redfish_address) ? info.redfish_address : `https://${info.redfish_address}`;
+  const address = /^[a-z][a-z0-9+.-]*:\/\//i.test(info.redfish_address)
+    ? info.redfish_address
+    : `https://${info.redfish_address}`;
   const url = URL.canParse(address) ? new URL(address) : undefined;
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
     throw new BmcError(`driver_info.redfish_address: "${info.redfish_address}" is not an http(s) URL`, 'protocol');
   }
   // Checked again here, not only by the API: the operator's rules may have changed since it was stored.
   const verifyCa = parseVerifyCa(info.redfish_verify_ca, access);
-  if (typeof verifyCa === 'object' && 'problem' in verifyCa) throw new BmcError(`driver_info.redfish_verify_ca ${verifyCa.problem}`, 'protocol');
+  if (typeof verifyCa === 'object' && 'problem' in verifyCa)
+    throw new BmcError(`driver_info.redfish_verify_ca ${verifyCa.problem}`, 'protocol');
   return {
     origin: url.origin,
     systemId: info.redfish_system_id || undefined,
@@ -73,11 +76,15 @@ function connectRedfish(info: RedfishDriverInfo, pool: RedfishClientPool, stepPo
 }
 
 export function createRedfishDriver(options: RedfishDriverOptions = {}): BmcDriver {
-  const pool = new RedfishClientPool(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, options.retry ?? DEFAULT_RETRY);
+  const pool = new RedfishClientPool(
+    options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    options.retry ?? DEFAULT_RETRY,
+  );
   const stepPollSeconds = options.stepPollSeconds ?? DEFAULT_STEP_POLL_SECONDS;
   return {
     description: DRIVERS.redfish,
-    connect: ({ driverInfo, access }) => connectRedfish(parseDriverInfo(driverInfo, access ?? ANY_BMC), pool, stepPollSeconds),
+    connect: ({ driverInfo, access }) =>
+      connectRedfish(parseDriverInfo(driverInfo, access ?? ANY_BMC), pool, stepPollSeconds),
   };
 }
 

@@ -44,7 +44,9 @@ const testStep = (step: string, run: DriverStep['run']): DriverStep => ({
 });
 
 const FAKE_STEPS: DriverStep[] = [
-  testStep('wait_three_times', async (_bmc, args, attempt) => (attempt < 3 ? rerunAfter(Number(args.seconds ?? 60)) : done())),
+  testStep('wait_three_times', async (_bmc, args, attempt) =>
+    attempt < 3 ? rerunAfter(Number(args.seconds ?? 60)) : done(),
+  ),
   testStep('spawn_two', async () => runNext([FAKE_STEPS[2].definition, FAKE_STEPS[3].definition])),
   testStep('first_spawned', async () => done()),
   testStep('second_spawned', async () => done()),

@@ -69,12 +69,7 @@ export interface BmcBios {
  * interfaces exactly when the driver declares the matching capability (virtual_media,
  * firmware_update, bios); a BMC that lacks one at run time answers with a BmcError 'unsupported'.
  */
-export interface Bmc
-  extends BmcPower,
-    BmcBoot,
-    Partial<BmcVirtualMedia>,
-    Partial<BmcFirmware>,
-    Partial<BmcBios> {
+export interface Bmc extends BmcPower, BmcBoot, Partial<BmcVirtualMedia>, Partial<BmcFirmware>, Partial<BmcBios> {
   /** Proves the BMC answers with these credentials (used by verify). */
   validate(): Promise<void>;
 }

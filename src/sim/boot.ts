@@ -51,7 +51,16 @@ function agentProcessLauncher(options: AgentBootOptions): AgentLauncher {
     const args = [
       ...(options.program ? [options.program] : [...process.execArgv, sibling(import.meta.url, '../agent/main')]),
       ...['--platform', 'sim', '--api-url', options.apiUrl, '--listen', '127.0.0.1:0', '--advertise-host', '127.0.0.1'],
-      ...['--sim-disk', machine.diskPath, '--sim-macs', machine.macs.join(','), '--sim-serial', machine.id, '--scratch-dir', os.tmpdir()],
+      ...[
+        '--sim-disk',
+        machine.diskPath,
+        '--sim-macs',
+        machine.macs.join(','),
+        '--sim-serial',
+        machine.id,
+        '--scratch-dir',
+        os.tmpdir(),
+      ],
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log, 'ipc'] });
     if (typeof log === 'number') closeSync(log);
@@ -77,10 +86,19 @@ function agentProcessLauncher(options: AgentBootOptions): AgentLauncher {
  */
 function inProcessLauncher(options: AgentBootOptions): AgentLauncher {
   const logger: Logger = options.logFile
-    ? pino({ name: 'agent', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ dest: options.logFile, append: true, sync: false }))
+    ? pino(
+        { name: 'agent', level: process.env.LOG_LEVEL ?? 'info' },
+        pino.destination({ dest: options.logFile, append: true, sync: false }),
+      )
     : createLogger('agent', 'silent');
   return (machine, control) => {
-    const platform = new SimPlatform({ diskPath: machine.diskPath, macs: machine.macs, serial: machine.id, scratchDir: os.tmpdir(), control });
+    const platform = new SimPlatform({
+      diskPath: machine.diskPath,
+      macs: machine.macs,
+      serial: machine.id,
+      scratchDir: os.tmpdir(),
+      control,
+    });
     const started = startAgent({
       apiUrl: options.apiUrl,
       platform,
@@ -91,7 +109,11 @@ function inProcessLauncher(options: AgentBootOptions): AgentLauncher {
     });
     started.catch((err: Error) => logger.error({ machine: machine.id, error: err.message }, 'agent did not start'));
     return {
-      stop: () => started.then((agent) => agent.stop(), () => undefined),
+      stop: () =>
+        started.then(
+          (agent) => agent.stop(),
+          () => undefined,
+        ),
     };
   };
 }

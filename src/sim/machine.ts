@@ -115,7 +115,8 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
   private constructor(options: SimMachineOptions) {
     super();
     const { index } = options;
-    if (!Number.isInteger(index) || index < 0 || index > 0xffff) throw new RangeError(`machine index ${index} out of 0..65535`);
+    if (!Number.isInteger(index) || index < 0 || index > 0xffff)
+      throw new RangeError(`machine index ${index} out of 0..65535`);
     this.id = `lab-${String(index).padStart(3, '0')}`;
     this.systemId = `5e1ab000-0000-4000-8000-${index.toString(16).padStart(12, '0')}`;
     this.macs = Array.from({ length: NICS_PER_MACHINE }, (_, nic) =>

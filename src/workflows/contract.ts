@@ -21,7 +21,15 @@ export const ProvisionStateKey = defineSearchAttributeKey('ProvisionState', Sear
 export const ReservationId = defineSearchAttributeKey('ReservationId', SearchAttributeType.KEYWORD);
 export const Lessee = defineSearchAttributeKey('Lessee', SearchAttributeType.KEYWORD);
 export const ResourceClass = defineSearchAttributeKey('ResourceClass', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [NodeUuid, NodeName, Operation, ProvisionStateKey, ReservationId, Lessee, ResourceClass];
+export const SEARCH_ATTRIBUTES = [
+  NodeUuid,
+  NodeName,
+  Operation,
+  ProvisionStateKey,
+  ReservationId,
+  Lessee,
+  ResourceClass,
+];
 
 export interface PowerInput {
   nodeUuid: string;

@@ -26,9 +26,16 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
           throw err;
         } finally {
           const labels = { workflow: workflowInfo().workflowType, verb: verbOf(input.args[0]), outcome };
-          metricMeter.createCounter('tempered_operations', '1', 'operations by workflow, verb and outcome').add(1, labels);
           metricMeter
-            .createHistogram('tempered_operation_duration', 'float', 's', 'operation durations by workflow, verb and outcome')
+            .createCounter('tempered_operations', '1', 'operations by workflow, verb and outcome')
+            .add(1, labels);
+          metricMeter
+            .createHistogram(
+              'tempered_operation_duration',
+              'float',
+              's',
+              'operation durations by workflow, verb and outcome',
+            )
             .record((Date.now() - started) / 1000, labels);
         }
       },

@@ -3,7 +3,11 @@
 import { bmc } from './activities.js';
 import type { BootDeviceInput, BootDeviceSetting } from './contract.js';
 
-export async function bootDeviceWorkflow({ nodeUuid, device, persistent }: BootDeviceInput): Promise<BootDeviceSetting> {
+export async function bootDeviceWorkflow({
+  nodeUuid,
+  device,
+  persistent,
+}: BootDeviceInput): Promise<BootDeviceSetting> {
   if (device) await bmc.bmcSetBootDevice(nodeUuid, device, persistent ?? false);
   return bmc.bmcGetBootDevice(nodeUuid);
 }

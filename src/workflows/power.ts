@@ -24,7 +24,10 @@ async function waitForPowerState(nodeUuid: string, wanted: PowerState): Promise<
     await sleep(pause);
     if ((await bmc.bmcGetPowerState(nodeUuid)) === wanted) return;
   }
-  throw ApplicationFailure.nonRetryable(`BMC did not reach "${wanted}" within ${POWER_TIMEOUT_SECONDS} s`, 'PowerTimeout');
+  throw ApplicationFailure.nonRetryable(
+    `BMC did not reach "${wanted}" within ${POWER_TIMEOUT_SECONDS} s`,
+    'PowerTimeout',
+  );
 }
 
 /**
@@ -45,7 +48,9 @@ export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): 
     return await settlePower(nodeUuid, target, context);
   } catch (err) {
     // Recorded even when the workflow was cancelled, so the node does not keep a target it will never reach.
-    await CancellationScope.nonCancellable(() => records.failPowerChange(nodeUuid, target, failureMessage(err), context));
+    await CancellationScope.nonCancellable(() =>
+      records.failPowerChange(nodeUuid, target, failureMessage(err), context),
+    );
     throw err;
   }
 }

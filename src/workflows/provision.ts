@@ -2,7 +2,14 @@
 // drives the node from there, one handler per transient state (as Metal3 has one per host
 // state); when a handler is done the node takes the `done` transition, which may lead to the
 // next handler (undeploy: deleting, then cleaning).
-import { ApplicationFailure, CancellationScope, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+} from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
 import type { StepKind } from '../domain/steps.js';
 import { agent, bmc, records } from './activities.js';
@@ -10,7 +17,13 @@ import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js
 import { failureMessage } from './failures.js';
 import { settlePower } from './power.js';
 import { updateSearchAttribute } from './search-attributes.js';
-import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery, type AgentCommandEnd } from './signals.js';
+import {
+  abortSignal,
+  agentCommandEndedSignal,
+  agentHeartbeatSignal,
+  planQuery,
+  type AgentCommandEnd,
+} from './signals.js';
 import { planOf, runSteps, StepAborted, type StepPlan, type StepRun } from './step-runner.js';
 
 type Handler = (op: ProvisionOperation) => Promise<void>;
@@ -47,7 +60,12 @@ const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
 };
 
 /** States in which a failure leaves a machine half-provisioned: it is powered off rather than left running. */
-const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState>(['cleaning', 'clean wait', 'deploying', 'wait call-back']);
+const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
+  'cleaning',
+  'clean wait',
+  'deploying',
+  'wait call-back',
+]);
 
 export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
   updateSearchAttribute(Operation, input.verb);
@@ -106,12 +124,18 @@ class ProvisionOperation {
     const aborted = err instanceof StepAborted || this.abortRequested;
     const failedIn = this.state;
     const event = aborted && allowedEvents(failedIn).includes('abort') ? 'abort' : 'fail';
-    const why = aborted ? `aborted on request while ${failedIn}` : isCancellation(err) ? 'the operation was cancelled' : failureMessage(err);
+    const why = aborted
+      ? `aborted on request while ${failedIn}`
+      : isCancellation(err)
+        ? 'the operation was cancelled'
+        : failureMessage(err);
     // Even when the workflow itself was cancelled (from the Temporal UI), the node must not stay mid-operation.
     await CancellationScope.nonCancellable(async () => {
       await this.transition(event, why);
       if (POWER_OFF_ON_FAILURE.has(failedIn)) {
-        await this.powerOff().catch((powerErr) => log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }));
+        await this.powerOff().catch((powerErr) =>
+          log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }),
+        );
       }
     });
     if (aborted) return this.state;
@@ -123,7 +147,9 @@ class ProvisionOperation {
     if (this.usesRamdisk) await this.ensureAgent();
     const agentSteps = this.usesRamdisk ? await agent.agentListSteps(this.nodeUuid, kind) : [];
     const requested = kind === 'clean' ? this.input.cleanSteps : undefined;
-    this.plan = planOf(await records.planSteps({ nodeUuid: this.nodeUuid, kind, requested, agentSteps, withRamdisk: this.usesRamdisk }));
+    this.plan = planOf(
+      await records.planSteps({ nodeUuid: this.nodeUuid, kind, requested, agentSteps, withRamdisk: this.usesRamdisk }),
+    );
     await runSteps(this.stepRun(kind), this.plan);
   }
 
@@ -162,10 +188,16 @@ class ProvisionOperation {
     const timeout = this.agentBootTimeoutSeconds;
     await this.waiting(async () => {
       const heartbeatsAtBoot = await this.boot('ramdisk');
-      const heartbeated = await condition(() => this.heartbeats > heartbeatsAtBoot || this.abortRequested, timeout * 1000);
+      const heartbeated = await condition(
+        () => this.heartbeats > heartbeatsAtBoot || this.abortRequested,
+        timeout * 1000,
+      );
       if (this.abortRequested) throw new StepAborted();
       if (!heartbeated) {
-        throw ApplicationFailure.nonRetryable(`the agent did not heartbeat within ${timeout} s of booting the ramdisk`, 'AgentTimeout');
+        throw ApplicationFailure.nonRetryable(
+          `the agent did not heartbeat within ${timeout} s of booting the ramdisk`,
+          'AgentTimeout',
+        );
       }
     });
   }

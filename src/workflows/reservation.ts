@@ -3,7 +3,15 @@
 // that fails), sleeps until the end, then undeploys the nodes and gives them back. Cancel and a new
 // end arrive as updates whose validators refuse, synchronously, what the phase does not allow.
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
-import { ApplicationFailure, condition, executeChild, log, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  executeChild,
+  log,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { cancelProblem, endChangeProblem, type ReservationPhase } from '../domain/reservations.js';
 import type { HeldNode } from '../activities/reservations.js';
 import type { ProvisionState, Verb } from '../domain/provision.js';
@@ -49,12 +57,22 @@ class Reservation {
     if (this.cancelled) return this.finish('cancelled', 'cancelled before it started');
 
     this.phase = 'starting';
-    await records.recordReservationStatus(this.uuid, 'active', { message: `started: claiming ${this.input.count} nodes` }, this.input.context);
+    await records.recordReservationStatus(
+      this.uuid,
+      'active',
+      { message: `started: claiming ${this.input.count} nodes` },
+      this.input.context,
+    );
     // Slots fill side by side: each claim is atomic, and deploys of different nodes do not wait on each other.
     await Promise.all(Array.from({ length: this.input.count }, (_, slot) => this.fillSlot(slot)));
     if (this.shortfall > 0) {
       const message = `${this.shortfall} of ${this.input.count} nodes could not be provided at start`;
-      await records.recordReservationStatus(this.uuid, 'active', { shortfall: this.shortfall, message, error: true }, this.input.context);
+      await records.recordReservationStatus(
+        this.uuid,
+        'active',
+        { shortfall: this.shortfall, message, error: true },
+        this.input.context,
+      );
     }
 
     this.phase = 'active';
@@ -62,7 +80,9 @@ class Reservation {
     this.phase = 'ending';
     await Promise.all(this.held.map((held) => this.giveBack(held)));
     this.held = [];
-    return this.cancelled ? this.finish('cancelled', 'cancelled; its nodes are given back') : this.finish('ended', 'ended; its nodes are given back');
+    return this.cancelled
+      ? this.finish('cancelled', 'cancelled; its nodes are given back')
+      : this.finish('ended', 'ended; its nodes are given back');
   }
 
   /** Durable timers until `at()`, read again whenever the end moves; a cancel cuts them short. */
@@ -82,7 +102,12 @@ class Reservation {
   /** A node for the slot: claimed, deployed when asked; a node that fails is given back and another tried. */
   async fillSlot(slot: number): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS_PER_SLOT && !this.cancelled; attempt++) {
-      const held = await records.claimReservationNode({ reservationUuid: this.uuid, slot, attempt, context: this.input.context });
+      const held = await records.claimReservationNode({
+        reservationUuid: this.uuid,
+        slot,
+        attempt,
+        context: this.input.context,
+      });
       if (!held) break;
       const failure = this.input.deploy ? await this.deploy(held) : undefined;
       if (!failure) {
@@ -90,7 +115,12 @@ class Reservation {
         return;
       }
       log.warn('a reserved node failed at start; trying another', { node: held.nodeUuid, failure });
-      await records.releaseReservationNode(this.uuid, held, `slot ${slot}: the node failed at start (${failure}); trying another`, this.input.context);
+      await records.releaseReservationNode(
+        this.uuid,
+        held,
+        `slot ${slot}: the node failed at start (${failure}); trying another`,
+        this.input.context,
+      );
     }
     this.shortfall++;
   }
@@ -144,7 +174,8 @@ class Reservation {
         ...(registered && { typedSearchAttributes: searchAttributes }),
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new NodeLocked(`node ${nodeUuid} is locked by another operation`);
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new NodeLocked(`node ${nodeUuid} is locked by another operation`);
       throw err;
     }
   }

@@ -19,4 +19,5 @@ export type AgentCommandEnd = 'SUCCEEDED' | 'FAILED';
  * The agent reported that a command ended. Only the id and how it ended: the reason of a failure is
  * read by an activity, so nothing the agent says passes through the history unasked.
  */
-export const agentCommandEndedSignal = defineSignal<[{ commandId: string; status: AgentCommandEnd }]>('agentCommandEnded');
+export const agentCommandEndedSignal =
+  defineSignal<[{ commandId: string; status: AgentCommandEnd }]>('agentCommandEnded');

@@ -63,7 +63,11 @@ async function awaitCommand(run: StepRun, step: Step, commandId: string): Promis
   let command: AgentCommandStatus = { status: 'RUNNING' };
   await run.waiting(async () => {
     const interrupted = () => run.reportedEnd(commandId) !== undefined || (step.abortable && run.aborted());
-    for (let seconds = COMMAND_CHECK_FIRST_SECONDS; command.status === 'RUNNING'; seconds = Math.min(seconds * 2, COMMAND_CHECK_MAX_SECONDS)) {
+    for (
+      let seconds = COMMAND_CHECK_FIRST_SECONDS;
+      command.status === 'RUNNING';
+      seconds = Math.min(seconds * 2, COMMAND_CHECK_MAX_SECONDS)
+    ) {
       if (!(await condition(interrupted, seconds * 1000))) {
         command = await agent.agentCommandStatus(run.nodeUuid, commandId);
         continue;
@@ -83,14 +87,19 @@ async function awaitCommand(run: StepRun, step: Step, commandId: string): Promis
  */
 async function runAgentStep(run: StepRun, step: Step): Promise<StepResult> {
   const started = await agent.agentStartStep(run.nodeUuid, run.kind, step);
-  let command: AgentCommandStatus = started.status === 'RUNNING' ? await awaitCommand(run, step, started.commandId) : started;
-  if (command.status === 'FAILED' && command.error === undefined) command = await agent.agentCommandStatus(run.nodeUuid, started.commandId);
-  if (command.status === 'FAILED') throw ApplicationFailure.nonRetryable(command.error ?? 'the agent reported a failure', 'AgentStepFailed');
+  let command: AgentCommandStatus =
+    started.status === 'RUNNING' ? await awaitCommand(run, step, started.commandId) : started;
+  if (command.status === 'FAILED' && command.error === undefined)
+    command = await agent.agentCommandStatus(run.nodeUuid, started.commandId);
+  if (command.status === 'FAILED')
+    throw ApplicationFailure.nonRetryable(command.error ?? 'the agent reported a failure', 'AgentStepFailed');
   return { kind: 'done' };
 }
 
 function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Promise<StepResult> {
-  return step.runner === 'agent' ? runAgentStep(run, step) : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
+  return step.runner === 'agent'
+    ? runAgentStep(run, step)
+    : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
 }
 
 /** Runs one step to its end: again after each RerunAfter; RunNext's steps go into the plan after it. */
@@ -130,7 +139,10 @@ export async function runSteps(run: StepRun, plan: StepPlan): Promise<void> {
     } catch (err) {
       status.status = 'failed';
       if (err instanceof StepAborted || isCancellation(err)) throw err;
-      throw ApplicationFailure.nonRetryable(`${run.kind} step ${stepName(step)} failed: ${failureMessage(err)}`, 'StepFailed');
+      throw ApplicationFailure.nonRetryable(
+        `${run.kind} step ${stepName(step)} failed: ${failureMessage(err)}`,
+        'StepFailed',
+      );
     }
     status.status = 'done';
     await progress(step, 'end');

@@ -24,7 +24,12 @@ export async function scratchDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `tempered-${prefix}-`));
 }
 
-async function waitUntil(what: string, ready: () => Promise<boolean>, process: ChildProcess, log: () => string): Promise<void> {
+async function waitUntil(
+  what: string,
+  ready: () => Promise<boolean>,
+  process: ChildProcess,
+  log: () => string,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (!(await ready())) {
     if (process.exitCode !== null) throw new Error(`${what} exited with ${process.exitCode}:\n${log()}`);
@@ -72,7 +77,21 @@ export interface Certificates {
 async function makeCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = path.join(dir, `${name}.pem`);
   const key = path.join(dir, `${name}.key`);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+  ]);
   return { cert, key };
 }
 
@@ -85,8 +104,35 @@ export async function makeCertificates(dir: string): Promise<Certificates> {
   const certPath = path.join(dir, 'server.pem');
   const extensions = path.join(dir, 'server.ext');
   await writeFile(extensions, 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', csr, '-subj', '/CN=127.0.0.1']);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', certPath, '-days', '2', '-extfile', extensions]);
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    csr,
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    certPath,
+    '-days',
+    '2',
+    '-extfile',
+    extensions,
+  ]);
   return { caPath: ca.cert, certPath, keyPath, otherCaPath: other.cert };
 }
 
@@ -143,10 +189,14 @@ export async function recordRequests(target: string): Promise<RecordingProxy> {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     requests.push({ method: request.method ?? '', path: request.url ?? '', body: text ? JSON.parse(text) : undefined });
-    const upstream = http.request(new URL(request.url ?? '/', target), { method: request.method, headers: request.headers }, (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
-    });
+    const upstream = http.request(
+      new URL(request.url ?? '/', target),
+      { method: request.method, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
     upstream.on('error', () => response.destroy());
     upstream.end(text);
   });
@@ -175,13 +225,16 @@ export interface SushyOptions {
 
 /** sushy-emulator with its fake driver, basic auth (bcrypt htpasswd) and a fresh state dir. */
 export async function startSushyEmulator(options: SushyOptions): Promise<SushyEmulator> {
-  if (!existsSync(SUSHY_EMULATOR)) throw new Error(`${SUSHY_EMULATOR} is missing: run "bash scripts/install-tools.sh --test"`);
+  if (!existsSync(SUSHY_EMULATOR))
+    throw new Error(`${SUSHY_EMULATOR} is missing: run "bash scripts/install-tools.sh --test"`);
   const dir = await scratchDir('sushy');
   const port = await freePort();
   const htpasswd = path.join(dir, 'htpasswd');
   // -i reads the password from stdin, so it never shows on a command line.
   const hashed = await new Promise<string>((resolve, reject) => {
-    const child = execFile('htpasswd', ['-niB', options.username], (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    const child = execFile('htpasswd', ['-niB', options.username], (error, stdout) =>
+      error ? reject(error) : resolve(stdout),
+    );
     child.stdin!.end(`${options.password}\n`);
   });
   await writeFile(htpasswd, hashed, { mode: 0o600 });
@@ -197,13 +250,28 @@ export async function startSushyEmulator(options: SushyOptions): Promise<SushyEm
     `SUSHY_EMULATOR_AUTH_FILE = ${JSON.stringify(htpasswd)}`,
     `SUSHY_EMULATOR_STATE_DIR = ${JSON.stringify(path.join(dir, 'state'))}`,
     ...(options.tls
-      ? [`SUSHY_EMULATOR_SSL_CERT = ${JSON.stringify(options.tls.certPath)}`, `SUSHY_EMULATOR_SSL_KEY = ${JSON.stringify(options.tls.keyPath)}`]
+      ? [
+          `SUSHY_EMULATOR_SSL_CERT = ${JSON.stringify(options.tls.certPath)}`,
+          `SUSHY_EMULATOR_SSL_KEY = ${JSON.stringify(options.tls.keyPath)}`,
+        ]
       : []),
     `SUSHY_EMULATOR_FAKE_SYSTEMS = ${JSON.stringify(
       systems.map(({ uuid, name, mac }) => ({ uuid, name, power_state: 'Off', nics: [{ mac, ip: '127.0.0.2' }] })),
     )}`,
     `SUSHY_EMULATOR_STORAGE = ${JSON.stringify(
-      Object.fromEntries(systems.map(({ uuid }) => [uuid, [{ Id: '1', Name: 'Local Storage Controller', StorageControllers: [{ MemberId: '0', Name: 'RAID', SpeedGbps: 12 }], Drives: ['disk0'] }]])),
+      Object.fromEntries(
+        systems.map(({ uuid }) => [
+          uuid,
+          [
+            {
+              Id: '1',
+              Name: 'Local Storage Controller',
+              StorageControllers: [{ MemberId: '0', Name: 'RAID', SpeedGbps: 12 }],
+              Drives: ['disk0'],
+            },
+          ],
+        ]),
+      ),
     )}`,
     // The config is Python; JSON without null or booleans is valid Python. Drives are keyed by
     // (system UUID, storage id), a tuple, which JSON cannot spell.
@@ -270,13 +338,35 @@ export async function startIpmiSim(credentials: { username: string; password: st
   ].join('\n');
   const lanConfPath = path.join(dir, 'lan.conf');
   await writeFile(lanConfPath, `${lanConf}\n`, { mode: 0o600 });
-  const sim = startProcess('ipmi_sim', ['-c', lanConfPath, '-f', path.join(FIXTURES, 'ipmi-bmc.emu'), '-s', path.join(dir, 'persist'), '-n']);
+  const sim = startProcess('ipmi_sim', [
+    '-c',
+    lanConfPath,
+    '-f',
+    path.join(FIXTURES, 'ipmi-bmc.emu'),
+    '-s',
+    path.join(dir, 'persist'),
+    '-n',
+  ]);
   const probe = createIpmiDriver({ lanRetries: 0, lanTimeoutSeconds: 1 }).connect({
     nodeUuid: 'probe',
-    driverInfo: { ipmi_address: '127.0.0.1', ipmi_port: port, ipmi_username: credentials.username, ipmi_password: credentials.password },
+    driverInfo: {
+      ipmi_address: '127.0.0.1',
+      ipmi_port: port,
+      ipmi_username: credentials.username,
+      ipmi_password: credentials.password,
+    },
   });
   try {
-    await waitUntil('ipmi_sim', () => probe.validate().then(() => true, () => false), sim.child, sim.log);
+    await waitUntil(
+      'ipmi_sim',
+      () =>
+        probe.validate().then(
+          () => true,
+          () => false,
+        ),
+      sim.child,
+      sim.log,
+    );
   } catch (error) {
     await sim.stop();
     throw error;
@@ -284,7 +374,8 @@ export async function startIpmiSim(credentials: { username: string; password: st
   return {
     port,
     chassis: async (name) => (await readFile(path.join(stateDir, name), 'utf8').catch(() => '')).trim(),
-    chassisLog: async () => (await readFile(path.join(stateDir, 'log'), 'utf8').catch(() => '')).split('\n').filter(Boolean),
+    chassisLog: async () =>
+      (await readFile(path.join(stateDir, 'log'), 'utf8').catch(() => '')).split('\n').filter(Boolean),
     ignoreSoftPowerOff: async (ignore) => {
       const flag = path.join(stateDir, 'ignore-soft-off');
       if (ignore) await writeFile(flag, '');

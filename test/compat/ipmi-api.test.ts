@@ -17,7 +17,12 @@ describe('ipmi nodes through the API against ipmi_sim', () => {
     const { status, body } = await h.http('POST', '/v1/nodes', {
       name,
       driver: 'ipmi',
-      driver_info: { ipmi_address: '127.0.0.1', ipmi_port: String(sim.port), ipmi_username: USERNAME, ipmi_password: password },
+      driver_info: {
+        ipmi_address: '127.0.0.1',
+        ipmi_port: String(sim.port),
+        ipmi_username: USERNAME,
+        ipmi_password: password,
+      },
     });
     assert.equal(status, 201, JSON.stringify(body));
     return body.uuid as string;
@@ -84,18 +89,24 @@ describe('ipmi nodes through the API against ipmi_sim', () => {
   it('publishes the capability matrix', async () => {
     const { status, body } = await h.get('/v1/drivers');
     assert.equal(status, 200);
-    assert.deepEqual(body.drivers.map((d: any) => d.name), ['fake', 'redfish', 'ipmi']);
+    assert.deepEqual(
+      body.drivers.map((d: any) => d.name),
+      ['fake', 'redfish', 'ipmi'],
+    );
     const ipmi = (await h.get('/v1/drivers/ipmi')).body;
     assert.equal(ipmi.capabilities.power, true);
     assert.equal(ipmi.capabilities.virtual_media, false);
-    assert.deepEqual(ipmi.driver_info.find((f: any) => f.name === 'ipmi_password'), {
-      name: 'ipmi_password',
-      required: false,
-      secret: true,
-      type: 'string',
-      description: 'BMC password (at most 20 bytes).',
-      max_bytes: 20,
-    });
+    assert.deepEqual(
+      ipmi.driver_info.find((f: any) => f.name === 'ipmi_password'),
+      {
+        name: 'ipmi_password',
+        required: false,
+        secret: true,
+        type: 'string',
+        description: 'BMC password (at most 20 bytes).',
+        max_bytes: 20,
+      },
+    );
     const redfish = (await h.get('/v1/drivers/redfish')).body;
     assert.equal(redfish.capabilities.firmware_update, true);
     const properties = (await h.get('/v1/drivers/redfish/properties')).body;
@@ -103,6 +114,10 @@ describe('ipmi nodes through the API against ipmi_sim', () => {
     const unknown = await h.get('/v1/drivers/idrac');
     assert.equal(unknown.status, 404);
     assert.match(unknown.body.error.message, /driver "idrac" was not found/);
-    assert.equal((await h.http('GET', '/v1/drivers', undefined, null)).status, 401, 'the matrix needs a token like the rest of /v1');
+    assert.equal(
+      (await h.http('GET', '/v1/drivers', undefined, null)).status,
+      401,
+      'the matrix needs a token like the rest of /v1',
+    );
   });
 });

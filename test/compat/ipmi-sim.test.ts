@@ -20,7 +20,8 @@ describe('ipmi driver against ipmi_sim', () => {
     ipmi_password: PASSWORD,
     ...overrides,
   });
-  const connect = (overrides: Record<string, unknown> = {}): Bmc => ipmiDriver.connect({ nodeUuid: 'n', driverInfo: driverInfo(sim.port, overrides) });
+  const connect = (overrides: Record<string, unknown> = {}): Bmc =>
+    ipmiDriver.connect({ nodeUuid: 'n', driverInfo: driverInfo(sim.port, overrides) });
 
   before(async () => {
     sim = await startIpmiSim({ username: USERNAME, password: PASSWORD });

@@ -48,7 +48,19 @@ describe('lab Redfish BMC through independent clients', () => {
     ).stdout.trim();
   // redfishtool takes the password only as an argument; this one is a throwaway for the test.
   const redfishtool = async (...args: string[]) =>
-    (await run('redfishtool', ['-r', bmc.url.replace('http://', ''), '-u', USERNAME, '-p', PASSWORD, '-S', 'Never', ...args])).stdout;
+    (
+      await run('redfishtool', [
+        '-r',
+        bmc.url.replace('http://', ''),
+        '-u',
+        USERNAME,
+        '-p',
+        PASSWORD,
+        '-S',
+        'Never',
+        ...args,
+      ])
+    ).stdout;
 
   before(async () => {
     dir = await scratchDir('lab-redfish');
@@ -107,11 +119,16 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
   });
 
   it('logs in with a session (auto and session) or uses basic auth, and refuses a wrong password either way', async () => {
-    for (const authType of ['auto', 'auto', 'session', 'session', 'basic']) await connect({ redfish_auth_type: authType }).validate();
+    for (const authType of ['auto', 'auto', 'session', 'session', 'basic'])
+      await connect({ redfish_auth_type: authType }).validate();
     const sessions = await fetch(`${bmc.url}/redfish/v1/SessionService/Sessions`, {
       headers: { Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` },
     }).then((r) => r.json());
-    assert.equal(sessions['Members@odata.count'], 2, 'one session each for auto and session, reused across connections');
+    assert.equal(
+      sessions['Members@odata.count'],
+      2,
+      'one session each for auto and session, reused across connections',
+    );
     for (const authType of ['session', 'basic']) {
       await rejectsWithKind(connect({ redfish_auth_type: authType, redfish_password: 'wrong' }).validate(), 'auth');
     }
@@ -152,7 +169,10 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     const powerChanges: string[] = [];
     machine.on('power', (state) => powerChanges.push(state));
 
-    let result: StepResult<BiosApplyState> = await driver.applyBiosSettings!({ ProcTurboMode: 'Disabled', NumLock: 'Off' });
+    let result: StepResult<BiosApplyState> = await driver.applyBiosSettings!({
+      ProcTurboMode: 'Disabled',
+      NumLock: 'Off',
+    });
     assert.ok(result.kind === 'rerun_after' && result.seconds === 1);
     for (let checks = 0; result.kind === 'rerun_after'; checks++) {
       assert.ok(checks < 100, 'BIOS settings never took effect');
@@ -189,7 +209,7 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     assert.equal(await readBiosVersion(), '1.0.1');
   });
 
-  it('reports a failed firmware task as a failed step with the BMC\'s message', async () => {
+  it("reports a failed firmware task as a failed step with the BMC's message", async () => {
     const driver = connect();
     const request = { imageUrl: files.url('missing.bin') };
     let result = await driver.updateFirmware!(request);
@@ -198,6 +218,9 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
       result = await driver.updateFirmware!(request, result.state);
     }
     assert.equal(result.kind, 'failed', 'the failed task was not reported as failed');
-    assert.match(result.kind === 'failed' ? result.message : '', /failed the firmware update .*Exception.*missing\.bin answered HTTP 404/);
+    assert.match(
+      result.kind === 'failed' ? result.message : '',
+      /failed the firmware update .*Exception.*missing\.bin answered HTTP 404/,
+    );
   });
 });

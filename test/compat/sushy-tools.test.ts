@@ -50,7 +50,11 @@ describe('redfish driver against sushy-tools', () => {
     return recorder.requests.length;
   };
   const getAsOperator = async (path: string) =>
-    (await fetch(`${sushy.url}${path}`, { headers: { Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` } })).json();
+    (
+      await fetch(`${sushy.url}${path}`, {
+        headers: { Authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` },
+      })
+    ).json();
 
   before(async () => {
     [sushy, files] = await Promise.all([
@@ -74,7 +78,10 @@ describe('redfish driver against sushy-tools', () => {
 
   it('refuses to guess among several systems', async () => {
     const { redfish_system_id: _, ...withoutSystem } = driverInfo();
-    const error = await rejectsWithKind(redfishDriver.connect({ nodeUuid: 'n', driverInfo: withoutSystem }).validate(), 'protocol');
+    const error = await rejectsWithKind(
+      redfishDriver.connect({ nodeUuid: 'n', driverInfo: withoutSystem }).validate(),
+      'protocol',
+    );
     assert.match(error.message, /manages 3 systems.*redfish_system_id/);
   });
 
@@ -127,7 +134,11 @@ describe('redfish driver against sushy-tools', () => {
   it('sets the boot override target and mode', async () => {
     const bmc = connect({}, 2);
     // Not uefi-http: sushy-tools turns UefiHttp without an HttpBootUri into Pxe.
-    for (const [device, mode] of [['pxe', 'uefi'], ['cdrom', 'legacy'], ['disk', 'uefi']] as const) {
+    for (const [device, mode] of [
+      ['pxe', 'uefi'],
+      ['cdrom', 'legacy'],
+      ['disk', 'uefi'],
+    ] as const) {
       await bmc.setBootDevice(device, { persistent: false, mode });
       const settings = await bmc.getBootDevice();
       // sushy-tools ignores BootSourceOverrideEnabled (it always reads Continuous), so only these count.
@@ -215,7 +226,14 @@ describe('redfish driver over TLS against sushy-tools', () => {
     assert.equal(messages.size, 1, 'every refusal reads the same: none tells which files exist');
     const outside = new Set<string>();
     for (const name of ['/etc/passwd', '/etc/no-such-file', '../x.pem', '/dev/zero']) {
-      outside.add((await rejectsWithKind(Promise.resolve().then(() => connect(name).validate()), 'protocol')).message);
+      outside.add(
+        (
+          await rejectsWithKind(
+            Promise.resolve().then(() => connect(name).validate()),
+            'protocol',
+          )
+        ).message,
+      );
     }
     assert.equal(outside.size, 1);
     assert.match([...outside][0], /CA directory/);

@@ -17,7 +17,11 @@ interface Fixture {
   deployment: string;
 }
 
-const DEPLOYMENT = { image_source: 'http://127.0.0.1:9/disk.raw', os_hash_algo: 'sha256', os_hash_value: '0'.repeat(64) };
+const DEPLOYMENT = {
+  image_source: 'http://127.0.0.1:9/disk.raw',
+  os_hash_algo: 'sha256',
+  os_hash_value: '0'.repeat(64),
+};
 
 // [what, method, path, body, expected statuses in CALLERS order]
 const MATRIX: Array<[string, string, (f: Fixture) => string, ((f: Fixture) => unknown) | undefined, string]> = [
@@ -27,35 +31,116 @@ const MATRIX: Array<[string, string, (f: Fixture) => string, ((f: Fixture) => un
   ['show its states', 'GET', (f) => `/v1/nodes/${f.node}/states`, undefined, '200 200 200 200 404 401 401'],
   ['show its history', 'GET', (f) => `/v1/nodes/${f.node}/history`, undefined, '200 200 200 200 404 401 401'],
   ['patch a node', 'PATCH', (f) => `/v1/nodes/${f.node}`, () => ({ extra: { a: 1 } }), '200 200 403 403 404 401 401'],
-  ['patch driver_info', 'PATCH', (f) => `/v1/nodes/${f.node}`, () => [{ op: 'add', path: '/driver_info', value: {} }], '200 200 403 403 404 401 401'],
-  ['set the owner', 'PATCH', (f) => `/v1/nodes/${f.node}`, () => ({ owner: 'project-c' }), '200 403 403 403 404 401 401'],
-  ['set the lessee', 'PATCH', (f) => `/v1/nodes/${f.node}`, () => ({ lessee: 'project-c' }), '200 200 403 403 404 401 401'],
+  [
+    'patch driver_info',
+    'PATCH',
+    (f) => `/v1/nodes/${f.node}`,
+    () => [{ op: 'add', path: '/driver_info', value: {} }],
+    '200 200 403 403 404 401 401',
+  ],
+  [
+    'set the owner',
+    'PATCH',
+    (f) => `/v1/nodes/${f.node}`,
+    () => ({ owner: 'project-c' }),
+    '200 403 403 403 404 401 401',
+  ],
+  [
+    'set the lessee',
+    'PATCH',
+    (f) => `/v1/nodes/${f.node}`,
+    () => ({ lessee: 'project-c' }),
+    '200 200 403 403 404 401 401',
+  ],
   ['delete a node', 'DELETE', (f) => `/v1/nodes/${f.node}`, undefined, '204 403 403 403 404 401 401'],
-  ['power on', 'PUT', (f) => `/v1/nodes/${f.node}/states/power`, () => ({ target: 'power on' }), '202 202 403 202 404 401 401'],
-  ['manage', 'PUT', (f) => `/v1/nodes/${f.node}/states/provision`, () => ({ target: 'manage' }), '202 202 403 403 404 401 401'],
+  [
+    'power on',
+    'PUT',
+    (f) => `/v1/nodes/${f.node}/states/power`,
+    () => ({ target: 'power on' }),
+    '202 202 403 202 404 401 401',
+  ],
+  [
+    'manage',
+    'PUT',
+    (f) => `/v1/nodes/${f.node}/states/provision`,
+    () => ({ target: 'manage' }),
+    '202 202 403 403 404 401 401',
+  ],
   // Allowed callers reach the state machine, which refuses deploying an enrolled node.
-  ['deploy', 'PUT', (f) => `/v1/nodes/${f.node}/states/provision`, () => ({ target: 'deploy' }), '409 409 403 409 404 401 401'],
-  ['set maintenance', 'PUT', (f) => `/v1/nodes/${f.node}/maintenance`, () => ({ reason: 'x' }), '202 202 403 403 404 401 401'],
+  [
+    'deploy',
+    'PUT',
+    (f) => `/v1/nodes/${f.node}/states/provision`,
+    () => ({ target: 'deploy' }),
+    '409 409 403 409 404 401 401',
+  ],
+  [
+    'set maintenance',
+    'PUT',
+    (f) => `/v1/nodes/${f.node}/maintenance`,
+    () => ({ reason: 'x' }),
+    '202 202 403 403 404 401 401',
+  ],
   ['clear maintenance', 'DELETE', (f) => `/v1/nodes/${f.node}/maintenance`, undefined, '202 202 403 403 404 401 401'],
   ['list traits', 'GET', (f) => `/v1/nodes/${f.node}/traits`, undefined, '200 200 200 200 404 401 401'],
   ['add a trait', 'PUT', (f) => `/v1/nodes/${f.node}/traits/CUSTOM_X`, undefined, '204 204 403 403 404 401 401'],
-  ['replace traits', 'PUT', (f) => `/v1/nodes/${f.node}/traits`, () => ({ traits: ['CUSTOM_Y'] }), '204 204 403 403 404 401 401'],
+  [
+    'replace traits',
+    'PUT',
+    (f) => `/v1/nodes/${f.node}/traits`,
+    () => ({ traits: ['CUSTOM_Y'] }),
+    '204 204 403 403 404 401 401',
+  ],
   ['list deploy templates', 'GET', () => '/v1/deploy_templates', undefined, '200 200 200 200 200 401 401'],
-  ['create a deploy template', 'POST', () => '/v1/deploy_templates', () => ({ name: `CUSTOM_T${++macCounter}`, steps: [{ interface: 'bios', step: 'apply_configuration', priority: 1 }] }), '201 403 403 403 403 401 401'],
+  [
+    'create a deploy template',
+    'POST',
+    () => '/v1/deploy_templates',
+    () => ({
+      name: `CUSTOM_T${++macCounter}`,
+      steps: [{ interface: 'bios', step: 'apply_configuration', priority: 1 }],
+    }),
+    '201 403 403 403 403 401 401',
+  ],
   ['list ports', 'GET', () => '/v1/ports', undefined, '200 200 200 200 200 401 401'],
   ['list ports of a node', 'GET', (f) => `/v1/ports?node=${f.node}`, undefined, '200 200 200 200 404 401 401'],
-  ['create a port', 'POST', () => '/v1/ports', (f) => ({ address: macFor(f.node), node_uuid: f.node }), '201 201 403 403 400 401 401'],
+  [
+    'create a port',
+    'POST',
+    () => '/v1/ports',
+    (f) => ({ address: macFor(f.node), node_uuid: f.node }),
+    '201 201 403 403 400 401 401',
+  ],
   ['show a port', 'GET', (f) => `/v1/ports/${f.port}`, undefined, '200 200 200 200 404 401 401'],
   ['delete a port', 'DELETE', (f) => `/v1/ports/${f.port}`, undefined, '204 204 403 403 404 401 401'],
-  ['create a deployment', 'POST', () => '/v1/deployments', (f) => ({ node: f.node, ...DEPLOYMENT }), '409 409 403 409 404 401 401'],
+  [
+    'create a deployment',
+    'POST',
+    () => '/v1/deployments',
+    (f) => ({ node: f.node, ...DEPLOYMENT }),
+    '409 409 403 409 404 401 401',
+  ],
   ['list deployments', 'GET', () => '/v1/deployments', undefined, '200 200 200 200 200 401 401'],
-  ['list deployments of a node', 'GET', (f) => `/v1/deployments?node=${f.node}`, undefined, '200 200 200 200 404 401 401'],
+  [
+    'list deployments of a node',
+    'GET',
+    (f) => `/v1/deployments?node=${f.node}`,
+    undefined,
+    '200 200 200 200 404 401 401',
+  ],
   ['show a deployment', 'GET', (f) => `/v1/deployments/${f.deployment}`, undefined, '200 200 200 200 404 401 401'],
   // The fixture's deployment is recorded on the enrolled node, which the state machine refuses to undeploy.
   ['delete a deployment', 'DELETE', (f) => `/v1/deployments/${f.deployment}`, undefined, '409 409 403 409 404 401 401'],
   ['list events', 'GET', () => '/v1/events', undefined, '200 200 200 200 200 401 401'],
   ['list events of a node', 'GET', (f) => `/v1/events?node=${f.node}`, undefined, '200 200 200 200 404 401 401'],
-  ['create a token', 'POST', () => '/v1/auth/tokens', () => ({ project_id: 'p', user_id: 'u' }), '201 403 403 403 403 401 401'],
+  [
+    'create a token',
+    'POST',
+    () => '/v1/auth/tokens',
+    () => ({ project_id: 'p', user_id: 'u' }),
+    '201 403 403 403 403 401 401',
+  ],
   ['list tokens', 'GET', () => '/v1/auth/tokens', undefined, '200 403 403 403 403 401 401'],
   ['revoke a token', 'DELETE', (f) => `/v1/auth/tokens/${f.token}`, undefined, '204 403 403 403 403 401 401'],
 ];
@@ -146,8 +231,16 @@ describe('access matrix', () => {
   it('records who did what in the event log', async () => {
     const node = await h.http('POST', '/v1/nodes', { driver: 'fake', owner: 'project-a' });
     await h.http('PUT', `/v1/nodes/${node.body.uuid}/maintenance`, { reason: 'by alice' }, tokens['owner member']);
-    const { body } = await h.http('GET', `/v1/events?node=${node.body.uuid}&user=alice`, undefined, tokens['owner member']);
-    assert.deepEqual(body.events.map((e: any) => [e.kind, e.user, e.project]), [['maintenance', 'alice', 'project-a']]);
+    const { body } = await h.http(
+      'GET',
+      `/v1/events?node=${node.body.uuid}&user=alice`,
+      undefined,
+      tokens['owner member'],
+    );
+    assert.deepEqual(
+      body.events.map((e: any) => [e.kind, e.user, e.project]),
+      [['maintenance', 'alice', 'project-a']],
+    );
   });
 
   it('stops a revoked token at once', async () => {
@@ -158,11 +251,21 @@ describe('access matrix', () => {
   });
 
   it('shows a token once, and never a token or its hash afterwards, in responses or logs', async () => {
-    const created = await h.http('POST', '/v1/auth/tokens', { project_id: 'project-q', user_id: 'quinn', role: 'reader' });
+    const created = await h.http('POST', '/v1/auth/tokens', {
+      project_id: 'project-q',
+      user_id: 'quinn',
+      role: 'reader',
+    });
     const token: string = created.body.token;
     assert.match(token, /^tmp_/);
     const { hashToken } = await import('../../src/db/tokens.js');
-    const secrets = [token, hashToken(token), tokens['owner member']!, hashToken(tokens['owner member']!), h.config.adminToken!];
+    const secrets = [
+      token,
+      hashToken(token),
+      tokens['owner member']!,
+      hashToken(tokens['owner member']!),
+      h.config.adminToken!,
+    ];
     const listing = JSON.stringify((await h.http('GET', '/v1/auth/tokens?limit=1000')).body);
     const events = JSON.stringify((await h.http('GET', '/v1/events?limit=1000')).body);
     for (const secret of secrets) {

@@ -33,7 +33,15 @@ describe('the agent in the lab', () => {
     rawHash = await writeRandomImage(file('image.raw'), 256 * MiB);
     // A qcow2 with data and holes: 16 MiB of random data inside 64 MiB, the rest zeros.
     execFileSync('truncate', ['--size=64M', file('qcow-source.raw')]);
-    execFileSync('dd', [`if=${file('image.raw')}`, `of=${file('qcow-source.raw')}`, 'bs=1M', 'count=16', 'seek=24', 'conv=notrunc', 'status=none']);
+    execFileSync('dd', [
+      `if=${file('image.raw')}`,
+      `of=${file('qcow-source.raw')}`,
+      'bs=1M',
+      'count=16',
+      'seek=24',
+      'conv=notrunc',
+      'status=none',
+    ]);
     qcowSourceHash = await hashFilePrefix(file('qcow-source.raw'), 64 * MiB);
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', file('qcow-source.raw'), file('image.qcow2')]);
     qcowHash = await hashFilePrefix(file('image.qcow2'), statSync(file('image.qcow2')).size);
@@ -45,14 +53,14 @@ describe('the agent in the lab', () => {
   });
 
   const setState = (uuid: string, state: string, driverInternalInfo: Record<string, unknown> = {}) =>
-    h.pool.query('UPDATE nodes SET provision_state = $2, driver_internal_info = driver_internal_info || $3::jsonb WHERE uuid = $1', [
-      uuid,
-      state,
-      JSON.stringify(driverInternalInfo),
-    ]);
+    h.pool.query(
+      'UPDATE nodes SET provision_state = $2, driver_internal_info = driver_internal_info || $3::jsonb WHERE uuid = $1',
+      [uuid, state, JSON.stringify(driverInternalInfo)],
+    );
   const node = async (uuid: string) => (await findNode(h.pool, uuid))!;
   /** Lookups and heartbeats come from agents, which hold no API token. */
-  const asAgent = (method: string, urlPath: string, body?: unknown, from?: string) => h.asAgent(method, urlPath, body, from);
+  const asAgent = (method: string, urlPath: string, body?: unknown, from?: string) =>
+    h.asAgent(method, urlPath, body, from);
 
   it('boots the agent when a machine powers on into PXE; it looks up and heartbeats, and the node shows its URL', async () => {
     const [uuid] = h.nodeUuids;
@@ -61,7 +69,11 @@ describe('the agent in the lab', () => {
     machine.setBootOverride({ target: 'Pxe', enabled: 'Once' });
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' })).status, 202);
 
-    const shown = await h.waitFor(`/v1/nodes/${uuid}`, (n) => typeof n.driver_internal_info.agent_url === 'string', 30_000);
+    const shown = await h.waitFor(
+      `/v1/nodes/${uuid}`,
+      (n) => typeof n.driver_internal_info.agent_url === 'string',
+      30_000,
+    );
     assert.match(shown.driver_internal_info.agent_url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(shown.driver_internal_info.agent_version, '1.0.0');
     assert.ok(Date.parse(shown.driver_internal_info.agent_last_heartbeat) > Date.now() - 60_000);
@@ -106,14 +118,22 @@ describe('the agent in the lab', () => {
         ['heartbeat', 'error', 'agent heartbeat with a wrong agent_token'],
       ],
     );
-    assert.notEqual((await node(uuid)).driver_internal_info.agent_version, '6.6.6', 'nothing of a refused heartbeat is kept');
+    assert.notEqual(
+      (await node(uuid)).driver_internal_info.agent_version,
+      '6.6.6',
+      'nothing of a refused heartbeat is kept',
+    );
   });
 
   it('signals the running operation on each heartbeat, with no token in the workflow history', async () => {
     const uuid = h.nodeUuids[1];
     const token = issuedTokens[1];
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' })).status, 202);
-    const beat = await asAgent('POST', `/v1/heartbeat/${uuid}`, { callback_url: 'http://127.0.0.1:9999', agent_version: '1.0.0', agent_token: token });
+    const beat = await asAgent('POST', `/v1/heartbeat/${uuid}`, {
+      callback_url: 'http://127.0.0.1:9999',
+      agent_version: '1.0.0',
+      agent_token: token,
+    });
     assert.equal(beat.status, 202);
     const handle = h.client.workflow.getHandle(`node/${uuid}`);
     await resultWithin(handle);
@@ -124,7 +144,9 @@ describe('the agent in the lab', () => {
     assert.deepEqual(Object.keys(JSON.parse(Buffer.from(payload).toString('utf8'))), ['agentUrl', 'at']);
     // Payloads may be bytes or base64 text depending on how the history was fetched: look at both.
     const history = JSON.stringify(events, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
-    const decoded = [...history.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1], 'base64').toString('utf8')).join('\n');
+    const decoded = [...history.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)]
+      .map((m) => Buffer.from(m[1], 'base64').toString('utf8'))
+      .join('\n');
     assert.match(decoded + history, /http:\/\/127\.0\.0\.1:9999/);
     assert.ok(!history.includes(token) && !decoded.includes(token), 'the token is not in the history');
   });
@@ -134,14 +156,22 @@ describe('the agent in the lab', () => {
     const { diskPath } = h.lab!.machines[0].machine;
     const stored = await node(uuid);
     const agent = agentClientForNode(stored, h.config.agentTokenKey!, { timeoutMs: 120_000 });
-    await assert.rejects(new AgentClient(agent.agentUrl, 'guessed').getHardwareInfo(), (err: any) => err.status === 401);
+    await assert.rejects(
+      new AgentClient(agent.agentUrl, 'guessed').getHardwareInfo(),
+      (err: any) => err.status === 401,
+    );
     const writeImage = async (args: Record<string, unknown>) => {
       const started = await agent.executeStep('deploy', { step: 'write_image', args });
       assert.equal(started.command_status, 'RUNNING');
       return agent.getCommand(started.id, { wait: true });
     };
 
-    const raw = await writeImage({ image_source: images.url('image.raw'), disk_format: 'raw', os_hash_algo: 'sha256', os_hash_value: rawHash });
+    const raw = await writeImage({
+      image_source: images.url('image.raw'),
+      disk_format: 'raw',
+      os_hash_algo: 'sha256',
+      os_hash_value: rawHash,
+    });
     assert.equal(raw.command_status, 'SUCCEEDED', JSON.stringify(raw.command_error));
     assert.equal(await hashFilePrefix(diskPath, 256 * MiB), rawHash, 'the disk holds the image');
     assert.deepEqual((raw.command_result as any).deploy_result, {
@@ -152,9 +182,18 @@ describe('the agent in the lab', () => {
       os_hash_value: rawHash,
     });
 
-    const qcow = await writeImage({ image_source: images.url('image.qcow2'), disk_format: 'qcow2', os_hash_algo: 'sha256', os_hash_value: qcowHash });
+    const qcow = await writeImage({
+      image_source: images.url('image.qcow2'),
+      disk_format: 'qcow2',
+      os_hash_algo: 'sha256',
+      os_hash_value: qcowHash,
+    });
     assert.equal(qcow.command_status, 'SUCCEEDED', JSON.stringify(qcow.command_error));
-    assert.equal(await hashFilePrefix(diskPath, 64 * MiB), qcowSourceHash, 'the disk holds the qcow2 image converted, holes as zeros');
+    assert.equal(
+      await hashFilePrefix(diskPath, 64 * MiB),
+      qcowSourceHash,
+      'the disk holds the qcow2 image converted, holes as zeros',
+    );
 
     // The agent answers with the step it ran, never its arguments (config drive, signed image URL).
     const drive = await agent.executeStep('deploy', {
@@ -165,16 +204,31 @@ describe('the agent in the lab', () => {
     assert.equal(driveDone.command_status, 'SUCCEEDED', JSON.stringify(driveDone.command_error));
     assert.deepEqual((driveDone.command_result as any).deploy_step, { step: 'write_configdrive', interface: 'deploy' });
     const signedUrl = `${images.url('missing.raw')}?X-Amz-Signature=signed-url-secret-0123`;
-    const missing = await writeImage({ image_source: signedUrl, disk_format: 'raw', os_hash_algo: 'sha256', os_hash_value: rawHash });
+    const missing = await writeImage({
+      image_source: signedUrl,
+      disk_format: 'raw',
+      os_hash_algo: 'sha256',
+      os_hash_value: rawHash,
+    });
     assert.equal(missing.command_status, 'FAILED');
     const everything = JSON.stringify([driveDone, missing, raw, await agent.listCommands()]);
-    for (const secret of ['secret-user-data-0123', 'signed-url-secret-0123']) assert.ok(!everything.includes(secret), `the agent echoes ${secret}`);
+    for (const secret of ['secret-user-data-0123', 'signed-url-secret-0123'])
+      assert.ok(!everything.includes(secret), `the agent echoes ${secret}`);
     assert.ok(!h.logs().includes('signed-url-secret-0123'), 'the agent logs a signed URL');
 
-    const corrupted = await writeImage({ image_source: images.url('image.qcow2'), disk_format: 'qcow2', os_hash_algo: 'sha256', os_hash_value: rawHash });
+    const corrupted = await writeImage({
+      image_source: images.url('image.qcow2'),
+      disk_format: 'qcow2',
+      os_hash_algo: 'sha256',
+      os_hash_value: rawHash,
+    });
     assert.equal(corrupted.command_status, 'FAILED');
     assert.match(corrupted.command_error!.message, /image checksum mismatch/);
-    assert.equal(await hashFilePrefix(diskPath, 64 * MiB), qcowSourceHash, 'a qcow2 is checked before it reaches the disk');
+    assert.equal(
+      await hashFilePrefix(diskPath, 64 * MiB),
+      qcowSourceHash,
+      'a qcow2 is checked before it reaches the disk',
+    );
   });
 
   it('stops the agent when the machine powers off', async () => {
@@ -185,7 +239,7 @@ describe('the agent in the lab', () => {
     await assert.rejects(fetch(`${agentUrl}/v1/status`), /fetch failed/);
   });
 
-  it('hands a token only to a caller naming the node\'s MACs, and only on the agents\' listener', async () => {
+  it("hands a token only to a caller naming the node's MACs, and only on the agents' listener", async () => {
     const [first, second] = h.lab!.machines;
     const uuid = h.nodeUuids[0];
     await setState(uuid, 'cleaning');
@@ -211,7 +265,10 @@ describe('the agent in the lab', () => {
     // A second machine on the provisioning network that copied the token gets nowhere with it.
     assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat, '127.0.0.2')).status, 401);
     assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat)).status, 202);
-    assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, { ...beat, callback_url: 'http://127.0.0.1:9998' })).status, 401);
+    assert.equal(
+      (await asAgent('POST', `/v1/heartbeat/${uuid}`, { ...beat, callback_url: 'http://127.0.0.1:9998' })).status,
+      401,
+    );
     assert.equal((await asAgent('POST', `/v1/heartbeat/${uuid}`, beat)).status, 202);
     const { body } = await h.get(`/v1/events?kind=auth&node=${uuid}`);
     assert.ok(
@@ -229,12 +286,15 @@ describe('the agent in the lab', () => {
 
   it('never shows an agent token in a log line or an API response', async () => {
     assert.equal(issuedTokens.length, 3);
-    const responses = await Promise.all(h.nodeUuids.flatMap((uuid) => [h.get(`/v1/nodes/${uuid}`), h.get(`/v1/nodes/${uuid}/history`)]));
+    const responses = await Promise.all(
+      h.nodeUuids.flatMap((uuid) => [h.get(`/v1/nodes/${uuid}`), h.get(`/v1/nodes/${uuid}/history`)]),
+    );
     const logs = h.logs();
     assert.match(logs, /"msg":"looked up"/, 'the agents log into the harness log');
     for (const token of issuedTokens) {
       assert.ok(!logs.includes(token), 'a token appears in the logs');
-      for (const response of responses) assert.ok(!JSON.stringify(response.body).includes(token), 'a token appears in an API response');
+      for (const response of responses)
+        assert.ok(!JSON.stringify(response.body).includes(token), 'a token appears in an API response');
     }
   });
 });

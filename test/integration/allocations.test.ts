@@ -31,7 +31,12 @@ describe('allocations', () => {
 
   before(async () => {
     h = await startHarness();
-    for (const [user, project, role] of [['alice', 'acme', 'member'], ['auditor', 'acme', 'reader'], ['bob', 'bigco', 'member'], ['eve', 'zed', 'member']] as const) {
+    for (const [user, project, role] of [
+      ['alice', 'acme', 'member'],
+      ['auditor', 'acme', 'reader'],
+      ['bob', 'bigco', 'member'],
+      ['eve', 'zed', 'member'],
+    ] as const) {
       tokens[user] = (await h.http('POST', '/v1/auth/tokens', { project_id: project, user_id: user, role })).body.token;
     }
   });
@@ -39,15 +44,28 @@ describe('allocations', () => {
 
   it('gives 100 concurrent allocations 100 distinct nodes, and the 101st of 101 an error', async () => {
     const nodes = new Set(await Promise.all(Array.from({ length: 100 }, () => node('race'))));
-    const first = await Promise.all(Array.from({ length: 100 }, () => allocate({ resource_class: 'race' }, tokens.alice)));
-    assert.deepEqual(first.map((r) => r.status), Array(100).fill(201));
-    assert.deepEqual(first.map((r) => r.body.state), Array(100).fill('active'));
+    const first = await Promise.all(
+      Array.from({ length: 100 }, () => allocate({ resource_class: 'race' }, tokens.alice)),
+    );
+    assert.deepEqual(
+      first.map((r) => r.status),
+      Array(100).fill(201),
+    );
+    assert.deepEqual(
+      first.map((r) => r.body.state),
+      Array(100).fill('active'),
+    );
     const picked = new Set(first.map((r) => r.body.node_uuid));
     assert.equal(picked.size, 100);
-    assert.deepEqual([...picked].filter((uuid) => !nodes.has(uuid)), []);
+    assert.deepEqual(
+      [...picked].filter((uuid) => !nodes.has(uuid)),
+      [],
+    );
 
     await Promise.all(Array.from({ length: 100 }, () => node('race-101')));
-    const second = await Promise.all(Array.from({ length: 101 }, () => allocate({ resource_class: 'race-101' }, tokens.alice)));
+    const second = await Promise.all(
+      Array.from({ length: 101 }, () => allocate({ resource_class: 'race-101' }, tokens.alice)),
+    );
     const errors = second.filter((r) => r.body.state === 'error');
     assert.equal(errors.length, 1);
     assert.match(errors[0].body.last_error, /no available node of resource class race-101/);
@@ -67,7 +85,10 @@ describe('allocations', () => {
     await node(rc, { traits: ['CUSTOM_A'] });
     const leased = await node(rc, { owner: 'zed', lessee: 'acme', traits: ['CUSTOM_A', 'CUSTOM_B'] });
     const withTraits = await allocate({ resource_class: rc, traits: ['CUSTOM_A', 'CUSTOM_B'] }, tokens.alice);
-    assert.deepEqual([withTraits.status, withTraits.body.state, withTraits.body.node_uuid, withTraits.body.owner], [201, 'active', leased, 'acme']);
+    assert.deepEqual(
+      [withTraits.status, withTraits.body.state, withTraits.body.node_uuid, withTraits.body.owner],
+      [201, 'active', leased, 'acme'],
+    );
     const none = await allocate({ resource_class: rc, traits: ['CUSTOM_B'] }, tokens.alice);
     assert.deepEqual([none.status, none.body.state, none.body.node_uuid], [201, 'error', null]);
     // A node bigco neither owns nor leases is unknown to it, even when named.
@@ -78,12 +99,18 @@ describe('allocations', () => {
   it('prefers pre-booted nodes, then the node named like the allocation, then enrolment order', async () => {
     const rc = 'order';
     const [oldest, named] = [await node(rc), await node(rc, { name: 'pick-me' })];
-    const warm = await node(rc, { power_state: 'power on', driver_internal_info: { fast_track: true, agent_url: 'http://127.0.0.1:9' } });
+    const warm = await node(rc, {
+      power_state: 'power on',
+      driver_internal_info: { fast_track: true, agent_url: 'http://127.0.0.1:9' },
+    });
     assert.equal((await allocate({ resource_class: rc }, tokens.alice)).body.node_uuid, warm);
     assert.equal((await allocate({ resource_class: rc, name: 'pick-me' }, tokens.alice)).body.node_uuid, named);
     assert.equal((await allocate({ resource_class: rc }, tokens.alice)).body.node_uuid, oldest);
     const candidates = [await node(rc), await node(rc)];
-    assert.equal((await allocate({ resource_class: rc, candidate_nodes: [candidates[1]] }, tokens.alice)).body.node_uuid, candidates[1]);
+    assert.equal(
+      (await allocate({ resource_class: rc, candidate_nodes: [candidates[1]] }, tokens.alice)).body.node_uuid,
+      candidates[1],
+    );
   });
 
   it('lists with filters, shows, patches name and extra, and deletes to free the node, for its owner only', async () => {
@@ -95,9 +122,13 @@ describe('allocations', () => {
     assert.equal((await h.http('GET', '/v1/allocations/mine', undefined, tokens.auditor)).body.uuid, created.body.uuid);
     assert.equal((await h.http('GET', self, undefined, tokens.eve)).status, 404);
     assert.equal((await h.http('GET', self, undefined, tokens.bob)).status, 404);
-    assert.equal((await h.http('GET', '/v1/nodes/crud-node/allocation', undefined, tokens.alice)).body.uuid, created.body.uuid);
+    assert.equal(
+      (await h.http('GET', '/v1/nodes/crud-node/allocation', undefined, tokens.alice)).body.uuid,
+      created.body.uuid,
+    );
 
-    const listed = async (query: string, token = tokens.alice) => (await h.http('GET', `/v1/allocations?${query}`, undefined, token)).body.allocations.map((a: any) => a.uuid);
+    const listed = async (query: string, token = tokens.alice) =>
+      (await h.http('GET', `/v1/allocations?${query}`, undefined, token)).body.allocations.map((a: any) => a.uuid);
     assert.deepEqual(await listed('resource_class=crud'), [created.body.uuid]);
     assert.deepEqual(await listed('node=crud-node&state=active'), [created.body.uuid]);
     assert.deepEqual(await listed('resource_class=crud&state=error'), []);
@@ -107,7 +138,11 @@ describe('allocations', () => {
     assert.deepEqual([merged.status, merged.body.name, merged.body.extra], [200, 'renamed', { ticket: 8 }]);
     const patched = await h.http('PATCH', self, [{ op: 'add', path: '/extra/team', value: 'ops' }], tokens.alice);
     assert.deepEqual(patched.body.extra, { ticket: 8, team: 'ops' });
-    for (const [body, field] of [[{ resource_class: 'x' }, 'resource_class'], [{ node_uuid: nodeUuid }, 'node_uuid'], [{ name: 'a b' }, 'name']] as const) {
+    for (const [body, field] of [
+      [{ resource_class: 'x' }, 'resource_class'],
+      [{ node_uuid: nodeUuid }, 'node_uuid'],
+      [{ name: 'a b' }, 'name'],
+    ] as const) {
       const refused = await h.http('PATCH', self, body, tokens.alice);
       assert.deepEqual([refused.status, refused.body.error.field], [400, field]);
     }
@@ -123,18 +158,30 @@ describe('allocations', () => {
     const freed = (await h.get(`/v1/nodes/${nodeUuid}`)).body;
     assert.deepEqual([freed.allocation_uuid, freed.instance_uuid], [null, null]);
     assert.equal((await h.get(`/v1/nodes/${nodeUuid}/allocation`)).status, 404);
-    const events = (await h.get(`/v1/events?node=${nodeUuid}&kind=allocation`)).body.events.map((e: any) => [e.event, e.user]);
-    assert.deepEqual(events, [['allocate', 'alice'], ['delete', 'alice']]);
+    const events = (await h.get(`/v1/events?node=${nodeUuid}&kind=allocation`)).body.events.map((e: any) => [
+      e.event,
+      e.user,
+    ]);
+    assert.deepEqual(events, [
+      ['allocate', 'alice'],
+      ['delete', 'alice'],
+    ]);
   });
 
   it('backfills an allocation for a deployed node', async () => {
     const deployed = await node('backfill', { provision_state: 'active', traits: ['CUSTOM_X'] });
     const backfilled = await allocate({ node: deployed, traits: ['CUSTOM_X'] }, tokens.alice);
-    assert.deepEqual([backfilled.status, backfilled.body.state, backfilled.body.node_uuid, backfilled.body.resource_class], [201, 'active', deployed, 'backfill']);
+    assert.deepEqual(
+      [backfilled.status, backfilled.body.state, backfilled.body.node_uuid, backfilled.body.resource_class],
+      [201, 'active', deployed, 'backfill'],
+    );
     const again = await allocate({ node: deployed }, tokens.alice);
     assert.deepEqual([again.status, again.body.error.code], [409, 'node_allocated']);
     assert.equal((await allocate({ node: deployed }, tokens.eve)).status, 404);
-    assert.deepEqual((await allocate({ node: deployed, resource_class: 'other' }, tokens.alice)).body.error.field, 'resource_class');
+    assert.deepEqual(
+      (await allocate({ node: deployed, resource_class: 'other' }, tokens.alice)).body.error.field,
+      'resource_class',
+    );
   });
 
   it('refuses bad input with the field named, and allocating for another project', async () => {
@@ -152,6 +199,9 @@ describe('allocations', () => {
       const response = await allocate(body, token);
       assert.deepEqual([response.status, response.body.error.field], [status, field], JSON.stringify(response.body));
     }
-    assert.deepEqual((await h.http('GET', '/v1/allocations?resource_class=x', undefined, tokens.alice)).body.allocations, []);
+    assert.deepEqual(
+      (await h.http('GET', '/v1/allocations?resource_class=x', undefined, tokens.alice)).body.allocations,
+      [],
+    );
   });
 });

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
 
-const redfishInfo = { redfish_address: 'http://127.0.0.1:9', redfish_username: 'admin', redfish_password: 'hunter2-secret' };
+const redfishInfo = {
+  redfish_address: 'http://127.0.0.1:9',
+  redfish_username: 'admin',
+  redfish_password: 'hunter2-secret',
+};
 
 describe('nodes, ports and events API', () => {
   let h: Harness;
@@ -20,7 +24,12 @@ describe('nodes, ports and events API', () => {
   }
 
   it('enrolls a node in enroll, masks secrets, and finds it by uuid or name', async () => {
-    const node = await createNode({ name: 'rack1-u01', driver: 'redfish', driver_info: redfishInfo, resource_class: 'gpu' });
+    const node = await createNode({
+      name: 'rack1-u01',
+      driver: 'redfish',
+      driver_info: redfishInfo,
+      resource_class: 'gpu',
+    });
     assert.equal(node.provision_state, 'enroll');
     assert.equal(node.driver_info.redfish_password, '******');
     assert.equal(node.driver_info.redfish_username, 'admin');
@@ -71,7 +80,10 @@ describe('nodes, ports and events API', () => {
     const port = await h.http('POST', '/v1/ports', { address: '52:54:00:AA:BB:CC', node_uuid: node.uuid });
     assert.equal(port.status, 201);
     assert.equal(port.body.address, '52:54:00:aa:bb:cc');
-    assert.equal((await h.http('POST', '/v1/ports', { address: '52:54:00:aa:bb:cc', node_uuid: node.uuid })).status, 409);
+    assert.equal(
+      (await h.http('POST', '/v1/ports', { address: '52:54:00:aa:bb:cc', node_uuid: node.uuid })).status,
+      409,
+    );
     assert.equal((await h.get(`/v1/ports?node=${node.uuid}`)).body.ports.length, 1);
     assert.equal((await h.get(`/v1/ports/${port.body.uuid}`)).body.node_uuid, node.uuid);
 
@@ -84,7 +96,13 @@ describe('nodes, ports and events API', () => {
     assert.equal((await h.http('DELETE', `/v1/nodes/${node.uuid}/maintenance`)).status, 202);
 
     const maintenance = await h.get(`/v1/events?node=lifecycle&kind=maintenance`);
-    assert.deepEqual(maintenance.body.events.map((e: any) => [e.event, e.message]), [['set', 'fan noise'], ['unset', null]]);
+    assert.deepEqual(
+      maintenance.body.events.map((e: any) => [e.event, e.message]),
+      [
+        ['set', 'fan noise'],
+        ['unset', null],
+      ],
+    );
 
     const illegal = await h.http('PUT', `/v1/nodes/${node.uuid}/states/provision`, { target: 'deploy' });
     assert.equal(illegal.status, 409);
@@ -101,13 +119,18 @@ describe('nodes, ports and events API', () => {
     const future = new Date(Date.now() + 3600_000).toISOString();
     assert.equal((await h.get(`/v1/events?since=${encodeURIComponent(future)}`)).body.events.length, 0);
     const past = new Date(Date.now() - 3600_000).toISOString();
-    assert.ok((await h.get(`/v1/events?since=${encodeURIComponent(past)}&until=${encodeURIComponent(future)}`)).body.events.length > 0);
+    assert.ok(
+      (await h.get(`/v1/events?since=${encodeURIComponent(past)}&until=${encodeURIComponent(future)}`)).body.events
+        .length > 0,
+    );
   });
 
   describe('bad input gets a 4xx naming the field and changes nothing', () => {
     const node = { uuid: '11111111-2222-4333-8444-555555555555' };
     let before: string;
-    const snapshot = async () => JSON.stringify((await h.get('/v1/nodes?limit=1000')).body) + JSON.stringify((await h.get('/v1/events?limit=1000')).body);
+    const snapshot = async () =>
+      JSON.stringify((await h.get('/v1/nodes?limit=1000')).body) +
+      JSON.stringify((await h.get('/v1/events?limit=1000')).body);
     it('setup', async () => {
       await createNode({ uuid: node.uuid, name: 'target-of-abuse', driver: 'fake' });
       before = await snapshot();
@@ -118,19 +141,60 @@ describe('nodes, ports and events API', () => {
       ['wrong type', 'POST', '/v1/nodes', { driver: 'fake', name: 42 }, 400, 'name'],
       ['unknown driver', 'POST', '/v1/nodes', { driver: 'carrier-pigeon' }, 400, 'driver'],
       ['missing driver', 'POST', '/v1/nodes', { name: 'x' }, 400, 'driver'],
-      ['missing driver_info key', 'POST', '/v1/nodes', { driver: 'redfish', driver_info: { redfish_address: 'http://x' } }, 400, 'driver_info.redfish_username'],
-      ['unknown driver_info key', 'POST', '/v1/nodes', { driver: 'fake', driver_info: { ipmi_address: 'x' } }, 400, 'driver_info.ipmi_address'],
+      [
+        'missing driver_info key',
+        'POST',
+        '/v1/nodes',
+        { driver: 'redfish', driver_info: { redfish_address: 'http://x' } },
+        400,
+        'driver_info.redfish_username',
+      ],
+      [
+        'unknown driver_info key',
+        'POST',
+        '/v1/nodes',
+        { driver: 'fake', driver_info: { ipmi_address: 'x' } },
+        400,
+        'driver_info.ipmi_address',
+      ],
       ['bad uuid', 'POST', '/v1/nodes', { driver: 'fake', uuid: 'not-a-uuid' }, 400, 'uuid'],
-      ['name that looks like a uuid', 'POST', '/v1/nodes', { driver: 'fake', name: '5e1ab000-0000-4000-8000-000000000001' }, 400, 'name'],
+      [
+        'name that looks like a uuid',
+        'POST',
+        '/v1/nodes',
+        { driver: 'fake', name: '5e1ab000-0000-4000-8000-000000000001' },
+        400,
+        'name',
+      ],
       ['duplicate name', 'POST', '/v1/nodes', { driver: 'fake', name: 'target-of-abuse' }, 409],
       ['invalid JSON', 'POST', '/v1/nodes', '{"driver": "fake",', 400, 'body'],
       ['array body', 'POST', '/v1/nodes', [1, 2], 400],
       ['huge body', 'POST', '/v1/nodes', { driver: 'fake', extra: { blob: 'x'.repeat(2_000_000) } }, 413],
       ['unknown node', 'GET', '/v1/nodes/no-such-node', undefined, 404],
-      ['unknown node uuid', 'PUT', '/v1/nodes/00000000-0000-4000-8000-000000000000/states/power', { target: 'power on' }, 404],
+      [
+        'unknown node uuid',
+        'PUT',
+        '/v1/nodes/00000000-0000-4000-8000-000000000000/states/power',
+        { target: 'power on' },
+        404,
+      ],
       ['bad power target', 'PUT', `/v1/nodes/${node.uuid}/states/power`, { target: 'power sideways' }, 400, 'target'],
-      ['extra power field', 'PUT', `/v1/nodes/${node.uuid}/states/power`, { target: 'power on', force: true }, 400, 'force'],
-      ['unknown provision target', 'PUT', `/v1/nodes/${node.uuid}/states/provision`, { target: 'explode' }, 400, 'target'],
+      [
+        'extra power field',
+        'PUT',
+        `/v1/nodes/${node.uuid}/states/power`,
+        { target: 'power on', force: true },
+        400,
+        'force',
+      ],
+      [
+        'unknown provision target',
+        'PUT',
+        `/v1/nodes/${node.uuid}/states/provision`,
+        { target: 'explode' },
+        400,
+        'target',
+      ],
       ['illegal verb', 'PUT', `/v1/nodes/${node.uuid}/states/provision`, { target: 'deploy' }, 409],
       ['bad limit', 'GET', '/v1/nodes?limit=0', undefined, 400, 'query.limit'],
       ['bad marker', 'GET', '/v1/nodes?marker=zzz', undefined, 400, 'query.marker'],
@@ -138,12 +202,46 @@ describe('nodes, ports and events API', () => {
       ['bad event kind', 'GET', '/v1/events?kind=weather', undefined, 400, 'query.kind'],
       ['bad time', 'GET', '/v1/events?since=yesterday', undefined, 400, 'query.since'],
       ['bad MAC', 'POST', '/v1/ports', { address: 'not-a-mac', node_uuid: node.uuid }, 400, 'address'],
-      ['port for an unknown node', 'POST', '/v1/ports', { address: '52:54:00:00:00:99', node_uuid: '00000000-0000-4000-8000-000000000000' }, 400, 'node_uuid'],
+      [
+        'port for an unknown node',
+        'POST',
+        '/v1/ports',
+        { address: '52:54:00:00:00:99', node_uuid: '00000000-0000-4000-8000-000000000000' },
+        400,
+        'node_uuid',
+      ],
       ['bad port id', 'GET', '/v1/ports/xyz', undefined, 400, 'port'],
-      ['patch of an unknown field', 'PATCH', `/v1/nodes/${node.uuid}`, [{ op: 'add', path: '/colour', value: 'red' }], 400, 'colour'],
-      ['patch with a bad op', 'PATCH', `/v1/nodes/${node.uuid}`, [{ op: 'frobnicate', path: '/name' }], 400, 'body.0.op'],
-      ['patch removing a missing key', 'PATCH', `/v1/nodes/${node.uuid}`, [{ op: 'remove', path: '/extra/nothing' }], 400],
-      ['patch with a bad value', 'PATCH', `/v1/nodes/${node.uuid}`, { boot_interface: 'carrier-pigeon' }, 400, 'boot_interface'],
+      [
+        'patch of an unknown field',
+        'PATCH',
+        `/v1/nodes/${node.uuid}`,
+        [{ op: 'add', path: '/colour', value: 'red' }],
+        400,
+        'colour',
+      ],
+      [
+        'patch with a bad op',
+        'PATCH',
+        `/v1/nodes/${node.uuid}`,
+        [{ op: 'frobnicate', path: '/name' }],
+        400,
+        'body.0.op',
+      ],
+      [
+        'patch removing a missing key',
+        'PATCH',
+        `/v1/nodes/${node.uuid}`,
+        [{ op: 'remove', path: '/extra/nothing' }],
+        400,
+      ],
+      [
+        'patch with a bad value',
+        'PATCH',
+        `/v1/nodes/${node.uuid}`,
+        { boot_interface: 'carrier-pigeon' },
+        400,
+        'boot_interface',
+      ],
       ['unknown route', 'GET', '/v1/nope', undefined, 404],
     ];
     for (const [what, method, path, body, status, field] of cases) {

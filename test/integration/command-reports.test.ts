@@ -15,7 +15,10 @@ const MiB = 1024 ** 2;
 type ReportFate = 'deliver' | 'duplicate' | 'lose';
 
 /** Forwards the agents' calls to the API; command reports meet `fate()`. */
-async function startAgentNetwork(apiUrl: string, fate: () => ReportFate): Promise<{ url: string; reports: number; server: Server }> {
+async function startAgentNetwork(
+  apiUrl: string,
+  fate: () => ReportFate,
+): Promise<{ url: string; reports: number; server: Server }> {
   const network = { url: '', reports: 0, server: undefined as unknown as Server };
   network.server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
@@ -77,7 +80,9 @@ describe('command reports from the agent', () => {
     const handle = h.client.workflow.getHandle(`node/${uuid}`);
     await Promise.race([
       handle.result().catch(() => undefined),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`${body.target} did not end within 5 minutes`)), 300_000)),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`${body.target} did not end within 5 minutes`)), 300_000),
+      ),
     ]);
     const { events } = await handle.fetchHistory();
     return events ?? [];
@@ -86,7 +91,11 @@ describe('command reports from the agent', () => {
   /** A deploy of the slow image, then back to available; answers the deploy's history. */
   async function deployAndUndeploy(uuid: string) {
     await h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url('slow/disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
+      instance_info: {
+        image_source: images.url('slow/disk.raw'),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: imageHash,
+      },
     });
     const events = await provision(uuid, { target: 'active' });
     const node = (await h.get(`/v1/nodes/${uuid}`)).body;
@@ -111,10 +120,20 @@ describe('command reports from the agent', () => {
     assert.ok(network.reports > reportsBefore, 'the agent reported its commands');
     const signals = reportSignals(events);
     assert.ok(signals.length >= 2, 'each report arrived twice');
-    const payloads = signals.map((s) => JSON.parse(Buffer.from(s.workflowExecutionSignaledEventAttributes.input.payloads[0].data).toString('utf8')));
-    for (const payload of payloads) assert.deepEqual(Object.keys(payload).sort(), ['commandId', 'status'], 'no secret, no message: id and status only');
+    const payloads = signals.map((s) =>
+      JSON.parse(Buffer.from(s.workflowExecutionSignaledEventAttributes.input.payloads[0].data).toString('utf8')),
+    );
+    for (const payload of payloads)
+      assert.deepEqual(
+        Object.keys(payload).sort(),
+        ['commandId', 'status'],
+        'no secret, no message: id and status only',
+      );
     const ids = payloads.map((p) => p.commandId);
-    assert.ok(ids.some((id, i) => ids.indexOf(id) !== i), 'the same command was reported twice');
+    assert.ok(
+      ids.some((id, i) => ids.indexOf(id) !== i),
+      'the same command was reported twice',
+    );
     assert.equal(activities(events, 'agentCommandStatus'), 0, 'the report ended the wait: no poll');
     const history = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history;
     const lastDeploy = history.slice(history.findLastIndex((e: any) => e.event === 'deploy'));

@@ -15,7 +15,15 @@ describe('docker-compose.yml', () => {
   it('runs the API, the worker, the migration, Temporal with its UI, and PostgreSQL', async () => {
     const { stdout } = await run('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services']);
     const services = stdout.trim().split('\n').sort();
-    for (const wanted of ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'tempered-migrate', 'tempered-worker', 'tempered-api']) {
+    for (const wanted of [
+      'postgresql',
+      'temporal',
+      'temporal-ui',
+      'temporal-setup',
+      'tempered-migrate',
+      'tempered-worker',
+      'tempered-api',
+    ]) {
       assert.ok(services.includes(wanted), `service ${wanted} is missing from ${services.join(', ')}`);
     }
   });

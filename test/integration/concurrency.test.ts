@@ -26,7 +26,10 @@ describe('concurrent and repeated writes', () => {
           : h.http('PATCH', `/v1/nodes/${uuid}`, { extra: { [key]: i } }),
       ),
     );
-    assert.deepEqual(responses.map((r) => r.status), keys.map(() => 200));
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      keys.map(() => 200),
+    );
     const { extra } = (await h.get(`/v1/nodes/${uuid}`)).body;
     assert.deepEqual(Object.keys(extra).sort(), [...keys].sort(), 'every PATCH kept its key');
   });
@@ -41,13 +44,26 @@ describe('concurrent and repeated writes', () => {
         attempt: n,
         workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-1' },
       });
-    const step: Step = { interface: 'deploy', step: 'write_image', priority: 80, args: {}, runner: 'agent', abortable: false, reboot_requested: false };
+    const step: Step = {
+      interface: 'deploy',
+      step: 'write_image',
+      priority: 80,
+      args: {},
+      runner: 'agent',
+      abortable: false,
+      reboot_requested: false,
+    };
     for (const n of [1, 2]) {
       await attempt(n).run(() => records.recordBoot(uuid, 'ramdisk', context));
-      await attempt(n, '8').run(() => records.recordStep({ nodeUuid: uuid, kind: 'deploy', step, phase: 'start', context }));
+      await attempt(n, '8').run(() =>
+        records.recordStep({ nodeUuid: uuid, kind: 'deploy', step, phase: 'start', context }),
+      );
     }
     // The same activity id in another run of the node's workflow is another boot.
-    const otherRun = new MockActivityEnvironment({ activityId: '7', workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-2' } });
+    const otherRun = new MockActivityEnvironment({
+      activityId: '7',
+      workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-2' },
+    });
     await otherRun.run(() => records.recordBoot(uuid, 'ramdisk', context));
     const node = (await h.get(`/v1/nodes/${uuid}`)).body;
     assert.deepEqual([node.driver_internal_info.boots, node.driver_internal_info.ramdisk_boots], [2, 2]);

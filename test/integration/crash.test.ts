@@ -32,7 +32,11 @@ describe('a worker killed with -9 mid-operation', () => {
     assert.equal((await handle.describe()).status.name, 'RUNNING');
 
     h.spawnWorker();
-    const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.power_state === 'power on' && n.target_power_state === null, 90_000);
+    const node = await h.waitFor(
+      `/v1/nodes/${uuid}`,
+      (n) => n.power_state === 'power on' && n.target_power_state === null,
+      90_000,
+    );
     assert.equal(node.last_error, null);
     assert.equal(machine.powerState, 'On');
     assert.equal(await handle.result(), 'power on');

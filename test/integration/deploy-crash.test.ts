@@ -44,29 +44,52 @@ describe('deploy with a worker killed twice', () => {
     }
     assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.provision_state, 'available');
     await h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url('slow/disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
+      instance_info: {
+        image_source: images.url('slow/disk.raw'),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: imageHash,
+      },
     });
 
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'active' })).status, 202);
     // 1: the ramdisk is booting; the workflow waits for the agent's heartbeat.
-    await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'wait call-back' && !n.driver_internal_info.agent_url);
+    await h.waitFor(
+      `/v1/nodes/${uuid}`,
+      (n) => n.provision_state === 'wait call-back' && !n.driver_internal_info.agent_url,
+    );
     await killWorker(worker);
     worker = h.spawnWorker();
 
     // 2: the agent is writing the image. (An activity the killed worker had in flight is retried only
     // once its start-to-close timeout, a minute, has passed: hence the generous wait.)
-    await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.deploy_step?.step === 'write_image' && n.provision_state === 'wait call-back', 150_000);
+    await h.waitFor(
+      `/v1/nodes/${uuid}`,
+      (n) => n.deploy_step?.step === 'write_image' && n.provision_state === 'wait call-back',
+      150_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     await killWorker(worker);
     worker = h.spawnWorker();
 
-    const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state !== 'deploying' && n.provision_state !== 'wait call-back', 180_000);
+    const node = await h.waitFor(
+      `/v1/nodes/${uuid}`,
+      (n) => n.provision_state !== 'deploying' && n.provision_state !== 'wait call-back',
+      180_000,
+    );
     assert.equal(node.provision_state, 'active', node.last_error);
     assert.equal(await hashFilePrefix(machine.diskPath, imageBytes), imageHash);
     const history = (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history;
     const starts = history.filter((e: any) => e.event === 'start deploy step').map((e: any) => e.message);
-    assert.deepEqual(starts, ['deploy.write_image', 'deploy.install_bootloader', 'deploy.prepare_instance_boot'], 'each step ran once');
-    assert.equal(history.filter((e: any) => e.event === 'boot ramdisk').length, 2, 'one ramdisk boot for cleaning, one for the deploy');
+    assert.deepEqual(
+      starts,
+      ['deploy.write_image', 'deploy.install_bootloader', 'deploy.prepare_instance_boot'],
+      'each step ran once',
+    );
+    assert.equal(
+      history.filter((e: any) => e.event === 'boot ramdisk').length,
+      2,
+      'one ramdisk boot for cleaning, one for the deploy',
+    );
     await killWorker(worker);
   });
 });

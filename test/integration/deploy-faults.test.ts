@@ -37,7 +37,11 @@ describe('a ramdisk that never heartbeats', () => {
     // As if it had been cleaned by an earlier ramdisk that worked.
     await h.pool.query(`UPDATE nodes SET provision_state = 'available' WHERE uuid = $1`, [deploying]);
     await h.http('PATCH', `/v1/nodes/${deploying}`, {
-      instance_info: { image_source: 'http://127.0.0.1:9/x.raw', image_os_hash_algo: 'sha256', image_os_hash_value: 'ab'.repeat(32) },
+      instance_info: {
+        image_source: 'http://127.0.0.1:9/x.raw',
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: 'ab'.repeat(32),
+      },
     });
     const deployFailed = await provision(h, deploying, { target: 'active' });
     assert.equal(deployFailed.provision_state, 'deploy failed');
@@ -55,7 +59,8 @@ describe('abort and the plan query', () => {
   after(() => h?.close());
 
   it('shows the plan while a manual clean waits, and aborts an abortable step', async () => {
-    const node = (await h.http('POST', '/v1/nodes', { driver: 'fake', name: `abortable-${randomUUID().slice(0, 8)}` })).body;
+    const node = (await h.http('POST', '/v1/nodes', { driver: 'fake', name: `abortable-${randomUUID().slice(0, 8)}` }))
+      .body;
     await provision(h, node.uuid, { target: 'manage' });
     const started = await h.http('PUT', `/v1/nodes/${node.uuid}/states/provision`, {
       target: 'clean',
@@ -127,12 +132,20 @@ describe('fast-track', () => {
     assert.equal(available.provision_state, 'available');
     assert.equal(available.power_state, 'power on', 'the agent stays up');
     await h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url('disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
+      instance_info: {
+        image_source: images.url('disk.raw'),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: imageHash,
+      },
     });
     const active = await provision(h, uuid, { target: 'active' });
     assert.equal(active.provision_state, 'active', active.last_error);
     assert.deepEqual(
-      [active.driver_internal_info.ramdisk_boots, active.driver_internal_info.instance_boots, active.driver_internal_info.boots],
+      [
+        active.driver_internal_info.ramdisk_boots,
+        active.driver_internal_info.instance_boots,
+        active.driver_internal_info.boots,
+      ],
       [1, 1, 2],
       'one ramdisk boot for cleaning and the deploy together, then the instance',
     );
@@ -147,7 +160,10 @@ describe('virtual-media boot', () => {
     const folder = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR!, 'vmedia-'));
     imageHash = await writeDiskImage(path.join(folder, 'disk.raw'), 16 * MiB);
     writeFileSync(path.join(folder, 'ramdisk.iso'), 'a ramdisk ISO stands here');
-    images = await startImageServer({ 'disk.raw': path.join(folder, 'disk.raw'), 'ramdisk.iso': path.join(folder, 'ramdisk.iso') });
+    images = await startImageServer({
+      'disk.raw': path.join(folder, 'disk.raw'),
+      'ramdisk.iso': path.join(folder, 'ramdisk.iso'),
+    });
     h = await startHarness({ labCount: 1, powerDelayMs: 100, ramdiskIsoUrl: images.url('ramdisk.iso') });
   });
   after(async () => {
@@ -164,14 +180,20 @@ describe('virtual-media boot', () => {
     await provision(h, uuid, { target: 'manage' });
     assert.equal((await provision(h, uuid, { target: 'provide' })).provision_state, 'available');
     await h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url('disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash },
+      instance_info: {
+        image_source: images.url('disk.raw'),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: imageHash,
+      },
     });
     const active = await provision(h, uuid, { target: 'active' });
     assert.equal(active.provision_state, 'active', active.last_error);
     assert.deepEqual(boots, ['Cd', 'Cd', 'Hdd']);
 
     const auth = `Basic ${Buffer.from(`${h.credentials.username}:${h.credentials.password}`).toString('base64')}`;
-    const cd = await fetch(`${bmcUrl}/redfish/v1/Systems/${machine.systemId}/VirtualMedia/Cd`, { headers: { authorization: auth } });
+    const cd = await fetch(`${bmcUrl}/redfish/v1/Systems/${machine.systemId}/VirtualMedia/Cd`, {
+      headers: { authorization: auth },
+    });
     assert.equal((await cd.json()).Inserted, false, 'the ramdisk ISO was ejected');
   });
 });

@@ -44,7 +44,12 @@ describe('clean and deploy lab machines', () => {
   const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
   const setImage = (uuid: string, name: string, hash: string, format: string) =>
     h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url(name), image_os_hash_algo: 'sha256', image_os_hash_value: hash, image_disk_format: format },
+      instance_info: {
+        image_source: images.url(name),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: hash,
+        image_disk_format: format,
+      },
     });
 
   async function makeAvailable(uuid: string): Promise<void> {
@@ -60,7 +65,9 @@ describe('clean and deploy lab machines', () => {
     await makeAvailable(uuid);
     assert.equal(machine.powerState, 'Off', 'cleaning ends with the machine off');
     const cleaned = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history;
-    assert.ok(cleaned.some((e: any) => e.event === 'finish clean step' && e.message === 'deploy.erase_devices_metadata'));
+    assert.ok(
+      cleaned.some((e: any) => e.event === 'finish clean step' && e.message === 'deploy.erase_devices_metadata'),
+    );
 
     await setImage(uuid, 'disk.raw', rawHash, 'raw');
     await provision(uuid, {
@@ -74,9 +81,16 @@ describe('clean and deploy lab machines', () => {
     assert.equal(deployed.instance_info.configdrive, '******');
     assert.equal(await hashFilePrefix(machine.diskPath, imageBytes), rawHash, 'the disk holds the image');
     const extent = configDriveExtent(statSync(machine.diskPath).size);
-    assert.equal(readBytes(machine.diskPath, extent.offset + 0x8001, 5).toString('latin1'), 'CD001', 'a config drive was written');
+    assert.equal(
+      readBytes(machine.diskPath, extent.offset + 0x8001, 5).toString('latin1'),
+      'CD001',
+      'a config drive was written',
+    );
     assert.match(readBytes(machine.diskPath, extent.offset + 0x8028, 32).toString('latin1'), /^config-2/);
-    assert.deepEqual([machine.powerState, machine.bootOverride.target, machine.bootOverride.enabled], ['On', 'Hdd', 'Continuous']);
+    assert.deepEqual(
+      [machine.powerState, machine.bootOverride.target, machine.bootOverride.enabled],
+      ['On', 'Hdd', 'Continuous'],
+    );
     // One ramdisk boot for cleaning, one for deploying, one into the instance.
     assert.deepEqual(
       [deployed.driver_internal_info.ramdisk_boots, deployed.driver_internal_info.instance_boots],
@@ -85,13 +99,21 @@ describe('clean and deploy lab machines', () => {
     const steps = (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history
       .filter((e: any) => e.event === 'start deploy step')
       .map((e: any) => e.message);
-    assert.deepEqual(steps, ['deploy.write_image', 'deploy.write_configdrive', 'deploy.install_bootloader', 'deploy.prepare_instance_boot']);
+    assert.deepEqual(steps, [
+      'deploy.write_image',
+      'deploy.write_configdrive',
+      'deploy.install_bootloader',
+      'deploy.prepare_instance_boot',
+    ]);
 
     await provision(uuid, { target: 'deleted' });
     const undeployed = await node(uuid);
     assert.equal(undeployed.provision_state, 'available', undeployed.last_error);
     assert.equal(undeployed.deployed_by, null);
-    assert.ok(readBytes(machine.diskPath, 0, MiB).every((b) => b === 0), 'the partition table is erased');
+    assert.ok(
+      readBytes(machine.diskPath, 0, MiB).every((b) => b === 0),
+      'the partition table is erased',
+    );
     const path_ = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history
       .filter((e: any) => e.from_state === 'active' || e.from_state === 'deleting')
       .map((e: any) => `${e.from_state}→${e.to_state}`);
@@ -101,7 +123,14 @@ describe('clean and deploy lab machines', () => {
   it('deploys a qcow2 image, and runs a CUSTOM_RAID template only on nodes with that trait', async () => {
     const template = await h.http('POST', '/v1/deploy_templates', {
       name: 'CUSTOM_RAID',
-      steps: [{ interface: 'bios', step: 'apply_configuration', args: { settings: { SriovGlobalEnable: 'Disabled' } }, priority: 90 }],
+      steps: [
+        {
+          interface: 'bios',
+          step: 'apply_configuration',
+          args: { settings: { SriovGlobalEnable: 'Disabled' } },
+          priority: 90,
+        },
+      ],
     });
     assert.equal(template.status, 201, JSON.stringify(template.body));
     const [withTrait, without] = [h.nodeUuids[1], h.nodeUuids[0]];
@@ -110,8 +139,13 @@ describe('clean and deploy lab machines', () => {
     await setImage(withTrait, 'disk.qcow2', qcowHash, 'qcow2');
     await setImage(without, 'disk.raw', rawHash, 'raw');
     await Promise.all([provision(withTrait, { target: 'active' }), provision(without, { target: 'active' })]);
-    for (const uuid of [withTrait, without]) assert.equal((await node(uuid)).provision_state, 'active', (await node(uuid)).last_error);
-    assert.equal(await hashFilePrefix(h.lab!.machines[1].machine.diskPath, imageBytes), qcowRawHash, 'the qcow2 was written as raw');
+    for (const uuid of [withTrait, without])
+      assert.equal((await node(uuid)).provision_state, 'active', (await node(uuid)).last_error);
+    assert.equal(
+      await hashFilePrefix(h.lab!.machines[1].machine.diskPath, imageBytes),
+      qcowRawHash,
+      'the qcow2 was written as raw',
+    );
 
     const ranBios = async (uuid: string) =>
       (await h.get(`/v1/nodes/${uuid}/history?limit=1000`)).body.history.some(

@@ -23,7 +23,8 @@ describe('deployments', () => {
 
   const finished = (uuid: string) => ended(h, uuid);
   const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
-  const instanceInfo = async (uuid: string) => (await h.pool.query('SELECT instance_info FROM nodes WHERE uuid = $1', [uuid])).rows[0].instance_info;
+  const instanceInfo = async (uuid: string) =>
+    (await h.pool.query('SELECT instance_info FROM nodes WHERE uuid = $1', [uuid])).rows[0].instance_info;
 
   /** A deployment of the test image on `nodeName`; the slow path keeps the deploy in write_image for about 2 s. */
   const deployment = (nodeName: string, fields: Record<string, unknown> = {}) => ({
@@ -46,12 +47,18 @@ describe('deployments', () => {
     const file = path.join(path.dirname(h.logFile), 'disk.raw');
     imageHash = await writeDiskImage(file, 16 * MiB);
     images = await startImageServer({ 'disk.raw': file });
-    for (const [user, project, role] of [['alice', 'acme', 'member'], ['auditor', 'acme', 'reader'], ['bob', 'bigco', 'member'], ['eve', 'zed', 'member']] as const) {
+    for (const [user, project, role] of [
+      ['alice', 'acme', 'member'],
+      ['auditor', 'acme', 'reader'],
+      ['bob', 'bigco', 'member'],
+      ['eve', 'zed', 'member'],
+    ] as const) {
       const response = await h.http('POST', '/v1/auth/tokens', { project_id: project, user_id: user, role });
       tokens[user] = response.body.token;
     }
     [gpuNode, plainNode] = h.nodeUuids;
-    for (const uuid of h.nodeUuids) assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, { owner: 'acme', lessee: 'bigco' })).status, 200);
+    for (const uuid of h.nodeUuids)
+      assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, { owner: 'acme', lessee: 'bigco' })).status, 200);
     assert.equal((await h.http('PUT', `/v1/nodes/${gpuNode}/traits/CUSTOM_GPU`)).status, 204);
     await Promise.all(
       h.nodeUuids.map(async (uuid) => {
@@ -67,22 +74,32 @@ describe('deployments', () => {
   });
 
   it('lets a lessee deploy and undeploy, recording who did it', async () => {
-    const created = await h.http('POST', '/v1/deployments', deployment('lab-000', { user_data: USER_DATA, ssh_keys: [SSH_KEY], traits: ['CUSTOM_GPU'] }), tokens.bob);
+    const created = await h.http(
+      'POST',
+      '/v1/deployments',
+      deployment('lab-000', { user_data: USER_DATA, ssh_keys: [SSH_KEY], traits: ['CUSTOM_GPU'] }),
+      tokens.bob,
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const self = `/v1/deployments/${created.body.uuid}`;
     assert.equal(created.headers.get('location'), self);
     const { node_uuid, node_name, created_by, project, traits, status } = created.body;
-    assert.deepEqual({ node_uuid, node_name, created_by, project, traits, status }, {
-      node_uuid: gpuNode,
-      node_name: 'lab-000',
-      created_by: 'bob',
-      project: 'bigco',
-      traits: ['CUSTOM_GPU'],
-      status: 'deploying',
-    });
+    assert.deepEqual(
+      { node_uuid, node_name, created_by, project, traits, status },
+      {
+        node_uuid: gpuNode,
+        node_name: 'lab-000',
+        created_by: 'bob',
+        project: 'bigco',
+        traits: ['CUSTOM_GPU'],
+        status: 'deploying',
+      },
+    );
 
     // While the image downloads, the plan shows the step that runs and the ones to come.
-    const progress = await h.waitFor(self, (d: any) => d.steps?.some((s: any) => s.name === 'deploy.write_image' && s.status === 'running'));
+    const progress = await h.waitFor(self, (d: any) =>
+      d.steps?.some((s: any) => s.name === 'deploy.write_image' && s.status === 'running'),
+    );
     assert.equal(progress.status, 'deploying');
     const names = progress.steps.map((s: any) => s.name);
     assert.ok(names.indexOf('deploy.write_image') < names.indexOf('deploy.write_configdrive'), names.join(', '));
@@ -98,7 +115,10 @@ describe('deployments', () => {
     assert.deepEqual([strangerPost.status, strangerPost.body.error.field], [404, 'node']);
     assert.deepEqual((await h.http('GET', '/v1/deployments', undefined, tokens.eve)).body.deployments, []);
     const listed = await h.http('GET', '/v1/deployments?node=lab-000', undefined, tokens.alice);
-    assert.deepEqual(listed.body.deployments.map((d: any) => d.uuid), [created.body.uuid]);
+    assert.deepEqual(
+      listed.body.deployments.map((d: any) => d.uuid),
+      [created.body.uuid],
+    );
 
     await finished(gpuNode);
     const active = await h.http('GET', self, undefined, tokens.bob);
@@ -131,8 +151,10 @@ describe('deployments', () => {
     const again = await h.http('DELETE', self, undefined, tokens.bob);
     assert.deepEqual([again.status, again.body.error.code], [409, 'deployment_ended']);
 
-    const events = (await h.http('GET', `/v1/events?node=${gpuNode}&kind=provision&limit=1000`, undefined, tokens.bob)).body.events;
-    const byVerb = (verb: string) => events.filter((e: any) => e.event === verb).map((e: any) => [e.user, e.project, e.request_id]);
+    const events = (await h.http('GET', `/v1/events?node=${gpuNode}&kind=provision&limit=1000`, undefined, tokens.bob))
+      .body.events;
+    const byVerb = (verb: string) =>
+      events.filter((e: any) => e.event === verb).map((e: any) => [e.user, e.project, e.request_id]);
     assert.deepEqual(byVerb('deploy'), [['bob', 'bigco', created.headers.get('x-openstack-request-id')]]);
     assert.deepEqual(byVerb('undeploy'), [['bob', 'bigco', deleted.headers.get('x-openstack-request-id')]]);
   });
@@ -159,7 +181,10 @@ describe('deployments', () => {
       const response = await h.http('POST', '/v1/deployments', body, tokens.bob);
       assert.deepEqual([response.status, response.body.error.field], [status, field], JSON.stringify(response.body));
     }
-    assert.equal((await h.http('GET', '/v1/deployments/not-a-uuid', undefined, tokens.bob)).body.error.field, 'deployment');
+    assert.equal(
+      (await h.http('GET', '/v1/deployments/not-a-uuid', undefined, tokens.bob)).body.error.field,
+      'deployment',
+    );
     assert.deepEqual(await node(plainNode), before.node);
     assert.deepEqual(await instanceInfo(plainNode), before.instanceInfo);
     assert.deepEqual((await h.http('GET', '/v1/deployments?node=lab-001')).body.deployments, []);
@@ -180,8 +205,15 @@ describe('deployments', () => {
 
     const onActive = await h.http('POST', '/v1/deployments', other, tokens.alice);
     assert.deepEqual([onActive.status, onActive.body.error.code], [409, 'illegal_state']);
-    assert.equal((await instanceInfo(plainNode)).image_source, images.url('slow/disk.raw'), 'the refused requests changed nothing');
-    assert.deepEqual((await h.http('GET', '/v1/deployments?node=lab-001')).body.deployments.map((d: any) => d.uuid), [first.body.uuid]);
+    assert.equal(
+      (await instanceInfo(plainNode)).image_source,
+      images.url('slow/disk.raw'),
+      'the refused requests changed nothing',
+    );
+    assert.deepEqual(
+      (await h.http('GET', '/v1/deployments?node=lab-001')).body.deployments.map((d: any) => d.uuid),
+      [first.body.uuid],
+    );
     assert.equal((await h.get(self)).body.deleted_at, null);
 
     // The owner's admin rebuilds the machine behind the lessee's back: the deployment no longer describes it.

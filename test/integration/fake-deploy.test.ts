@@ -40,9 +40,15 @@ describe('fake deploy interface', () => {
     node = await act(uuid, 'provision', 'provide');
     assert.deepEqual([node.provision_state, node.power_state, node.last_error], ['available', 'power off', null]);
 
-    assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'add', path: '/instance_info', value: IMAGE }])).status, 200);
+    assert.equal(
+      (await h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'add', path: '/instance_info', value: IMAGE }])).status,
+      200,
+    );
     node = await act(uuid, 'provision', 'active');
-    assert.deepEqual([node.provision_state, node.target_provision_state, node.power_state, node.last_error], ['active', null, 'power on', null]);
+    assert.deepEqual(
+      [node.provision_state, node.target_provision_state, node.power_state, node.last_error],
+      ['active', null, 'power on', null],
+    );
     // Booted once, into the instance: no ramdisk, so no agent was waited for.
     assert.equal(node.driver_internal_info.ramdisk_boots ?? 0, 0);
     assert.equal(node.driver_internal_info.instance_boots, 1);
@@ -53,14 +59,27 @@ describe('fake deploy interface', () => {
     assert.deepEqual([node.power_state, node.target_power_state], ['power on', null]);
 
     node = await act(uuid, 'provision', 'deleted');
-    assert.deepEqual([node.provision_state, node.target_provision_state, node.power_state, node.last_error], ['available', null, 'power off', null]);
+    assert.deepEqual(
+      [node.provision_state, node.target_provision_state, node.power_state, node.last_error],
+      ['available', null, 'power off', null],
+    );
 
     const { body } = await h.get(`/v1/nodes/${uuid}/history?kind=provision`);
     const transitions = body.history.map((e: any) => `${e.from_state}→${e.to_state}`);
-    for (const expected of ['enroll→verifying', 'manageable→cleaning', 'available→deploying', 'deploying→active', 'active→deleting', 'cleaning→available']) {
+    for (const expected of [
+      'enroll→verifying',
+      'manageable→cleaning',
+      'available→deploying',
+      'deploying→active',
+      'active→deleting',
+      'cleaning→available',
+    ]) {
       assert.ok(transitions.includes(expected), `${expected} in ${transitions.join(', ')}`);
     }
-    assert.ok(!transitions.some((t: string) => t.endsWith('wait call-back') || t.endsWith('clean wait')), 'no wait for an agent');
+    assert.ok(
+      !transitions.some((t: string) => t.endsWith('wait call-back') || t.endsWith('clean wait')),
+      'no wait for an agent',
+    );
   });
 
   it('still asks for an image before a deploy, and changes nothing when it is missing', async () => {

@@ -45,7 +45,10 @@ describe('fast-track cleans in a row', () => {
     assert.equal((await provision(uuid, { target: 'manage' })).provision_state, 'manageable');
     for (const round of [1, 2]) {
       await writeMark(diskPath);
-      const cleaned = await provision(uuid, { target: 'clean', clean_steps: [{ interface: 'deploy', step: 'erase_devices' }] });
+      const cleaned = await provision(uuid, {
+        target: 'clean',
+        clean_steps: [{ interface: 'deploy', step: 'erase_devices' }],
+      });
       assert.equal(cleaned.provision_state, 'manageable', cleaned.last_error);
       assert.equal(await markIsThere(diskPath), false, `clean ${round} erased the disk`);
     }

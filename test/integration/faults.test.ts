@@ -50,7 +50,8 @@ async function waitForDeploysToEnd(h: Harness, uuids: string[], timeoutMs = 240_
     const nodes = await Promise.all(uuids.map((uuid) => h.get(`/v1/nodes/${uuid}`).catch(() => undefined)));
     const settled = nodes.every((n) => n?.status === 200 && ENDED.has(n.body.provision_state));
     if (settled) return nodes.map((n) => n!.body);
-    if (Date.now() > deadline) throw new Error(`deploys still running: ${JSON.stringify(nodes.map((n) => n?.body?.provision_state))}`);
+    if (Date.now() > deadline)
+      throw new Error(`deploys still running: ${JSON.stringify(nodes.map((n) => n?.body?.provision_state))}`);
     await sleep(500);
   }
 }
@@ -58,7 +59,10 @@ async function waitForDeploysToEnd(h: Harness, uuids: string[], timeoutMs = 240_
 /** Waits until at least `count` nodes have left `state`. */
 async function waitForNodesPast(h: Harness, state: string, count: number): Promise<void> {
   for (;;) {
-    const { rows } = await h.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM nodes WHERE provision_state <> $1', [state]);
+    const { rows } = await h.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM nodes WHERE provision_state <> $1',
+      [state],
+    );
     if (rows[0].n >= count) return;
     await sleep(200);
   }
@@ -72,7 +76,9 @@ async function assertAllDeployed(h: Harness, nodes: any[], hash: string): Promis
   }
   for (const node of nodes) {
     const history = (await h.get(`/v1/nodes/${node.uuid}/history?kind=provision&limit=1000`)).body.history as any[];
-    const transitions = history.filter((e) => e.to_state).sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.id - b.id);
+    const transitions = history
+      .filter((e) => e.to_state)
+      .sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.id - b.id);
     assert.equal(transitions[0]?.from_state, 'available', `${node.name}: the log starts at the deploy`);
     assert.equal(transitions.at(-1)?.to_state, 'active', `${node.name}: the log ends active`);
     transitions.slice(1).forEach((event, i) => {
@@ -88,12 +94,19 @@ async function probeWhileAway(h: Harness, spare: string, expectAll503: boolean):
     ['GET', `/v1/nodes/${spare}`],
     ['PATCH', `/v1/nodes/${spare}`, { extra: { touched: true } }],
     ['PUT', `/v1/nodes/${spare}/states/power`, { target: 'power on' }],
-    ['POST', '/v1/deployments', { node: spare, image_source: 'http://127.0.0.1:9/x.raw', os_hash_algo: 'sha256', os_hash_value: 'ab'.repeat(32) }],
+    [
+      'POST',
+      '/v1/deployments',
+      { node: spare, image_source: 'http://127.0.0.1:9/x.raw', os_hash_algo: 'sha256', os_hash_value: 'ab'.repeat(32) },
+    ],
   ];
   let unavailable = 0;
   for (const [method, urlPath, body] of probes) {
     const response = await h.http(method, urlPath, body);
-    assert.ok(response.status < 500 || response.status === 503, `${method} ${urlPath} answered ${response.status}: ${JSON.stringify(response.body)}`);
+    assert.ok(
+      response.status < 500 || response.status === 503,
+      `${method} ${urlPath} answered ${response.status}: ${JSON.stringify(response.body)}`,
+    );
     if (response.status === 503) {
       unavailable++;
       assert.match(response.headers.get('retry-after') ?? '', /^\d+$/, 'a 503 says when to retry');
@@ -138,7 +151,11 @@ describe('faults during concurrent deploys', () => {
 
   it('the Temporal server stopped and restarted: calls while it is down answer 503 and change nothing; deploys carry on after', async () => {
     const port = await freePort();
-    const serverOptions = { port, dbFile: path.join(scratch, 'temporal.sqlite'), logFile: path.join(scratch, 'temporal.log') };
+    const serverOptions = {
+      port,
+      dbFile: path.join(scratch, 'temporal.sqlite'),
+      logFile: path.join(scratch, 'temporal.log'),
+    };
     let temporal: LocalTemporal = await startTemporal(serverOptions, logger);
     const h = await startHarness({ labCount: 2, lightLab: true, temporalAddress: temporal.address });
     try {
@@ -163,7 +180,11 @@ describe('faults during concurrent deploys', () => {
         [spareBefore.provision_state, spareBefore.instance_info, spareBefore.target_power_state],
         'the refused requests changed nothing',
       );
-      assert.deepEqual((await h.get(`/v1/deployments?node=${spare}`)).body.deployments, [], 'no deployment was recorded');
+      assert.deepEqual(
+        (await h.get(`/v1/deployments?node=${spare}`)).body.deployments,
+        [],
+        'no deployment was recorded',
+      );
       temporal = await startTemporal(serverOptions, logger);
       await startDeploys(h, [spare, deployed], image.images.url('slow/disk.raw'), image.hash);
       await assertAllDeployed(h, await waitForDeploysToEnd(h, [spare, deployed]), image.hash);
@@ -178,7 +199,11 @@ describe('faults during concurrent deploys', () => {
   // the activities' timeouts, and some not at all). Kept here, skipped, as the next thing to fix.
   it.skip('the Temporal server restarted during 10 deploys: all end active', async () => {
     const port = await freePort();
-    const serverOptions = { port, dbFile: path.join(scratch, 'temporal-load.sqlite'), logFile: path.join(scratch, 'temporal-load.log') };
+    const serverOptions = {
+      port,
+      dbFile: path.join(scratch, 'temporal-load.sqlite'),
+      logFile: path.join(scratch, 'temporal-load.log'),
+    };
     let temporal: LocalTemporal = await startTemporal(serverOptions, logger);
     const h = await startHarness({ labCount: 10, lightLab: true, temporalAddress: temporal.address });
     try {

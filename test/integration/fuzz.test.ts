@@ -25,10 +25,47 @@ function generator(seed: number) {
 type Random = ReturnType<typeof generator>;
 
 const NASTY_STRINGS = [
-  '', ' ', 'a', '\u0000', '\ud800', '\udfff', '😀', '%', '%zz', '%ED%A0%80', '../../etc/passwd', "'; DROP TABLE nodes; --",
-  '{"a":1}', 'null', 'true', '-1', '0', '1e309', '9'.repeat(40), 'x'.repeat(5000), '<script>', '\\', '/', '\n', '\r\n', '..',
-  'power on', 'active', 'deleted', 'abort', 'clean', 'CUSTOM_X', 'lab-000', '00000000-0000-0000-0000-000000000000',
-  'http://127.0.0.1:1/', 'sha256', 'raw', 'agent', 'fake', 'redfish', 'ipmi',
+  '',
+  ' ',
+  'a',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '😀',
+  '%',
+  '%zz',
+  '%ED%A0%80',
+  '../../etc/passwd',
+  "'; DROP TABLE nodes; --",
+  '{"a":1}',
+  'null',
+  'true',
+  '-1',
+  '0',
+  '1e309',
+  '9'.repeat(40),
+  'x'.repeat(5000),
+  '<script>',
+  '\\',
+  '/',
+  '\n',
+  '\r\n',
+  '..',
+  'power on',
+  'active',
+  'deleted',
+  'abort',
+  'clean',
+  'CUSTOM_X',
+  'lab-000',
+  '00000000-0000-0000-0000-000000000000',
+  'http://127.0.0.1:1/',
+  'sha256',
+  'raw',
+  'agent',
+  'fake',
+  'redfish',
+  'ipmi',
 ];
 
 function randomString(r: Random): string {
@@ -43,11 +80,51 @@ function randomJson(r: Random, depth = 0): unknown {
   if (kind === 2) return r.pick([0, -1, 1.5, 2 ** 53 + 1, -(2 ** 31), 1e308, 65536]);
   if (kind <= 4) return randomString(r);
   if (kind === 5) return Array.from({ length: r.int(4) }, () => randomJson(r, depth + 1));
-  const keys = ['target', 'driver', 'name', 'extra', 'driver_info', 'instance_info', 'properties', 'op', 'path', 'value', 'from', 'node',
-    'node_uuid', 'address', 'image_source', 'os_hash_algo', 'os_hash_value', 'configdrive', 'meta_data', 'clean_steps', 'steps', 'args',
-    'interface', 'step', 'traits', 'reason', 'resource_class', 'owner', 'lessee', 'callback_url', 'agent_token', 'agent_version',
-    'redfish_address', 'redfish_password', 'redfish_verify_ca', 'project', 'role', 'priority', 'retired', 'disable_ramdisk'];
-  return Object.fromEntries(Array.from({ length: r.int(5) }, () => [r.next() < 0.8 ? r.pick(keys) : randomString(r), randomJson(r, depth + 1)]));
+  const keys = [
+    'target',
+    'driver',
+    'name',
+    'extra',
+    'driver_info',
+    'instance_info',
+    'properties',
+    'op',
+    'path',
+    'value',
+    'from',
+    'node',
+    'node_uuid',
+    'address',
+    'image_source',
+    'os_hash_algo',
+    'os_hash_value',
+    'configdrive',
+    'meta_data',
+    'clean_steps',
+    'steps',
+    'args',
+    'interface',
+    'step',
+    'traits',
+    'reason',
+    'resource_class',
+    'owner',
+    'lessee',
+    'callback_url',
+    'agent_token',
+    'agent_version',
+    'redfish_address',
+    'redfish_password',
+    'redfish_verify_ca',
+    'project',
+    'role',
+    'priority',
+    'retired',
+    'disable_ramdisk',
+  ];
+  return Object.fromEntries(
+    Array.from({ length: r.int(5) }, () => [r.next() < 0.8 ? r.pick(keys) : randomString(r), randomJson(r, depth + 1)]),
+  );
 }
 
 /** A body: mostly JSON of a plausible shape, sometimes bytes that are no JSON at all. */
@@ -55,9 +132,34 @@ function randomBody(r: Random): string | Blob | undefined {
   const kind = r.int(10);
   if (kind === 0) return undefined;
   if (kind === 1) return new Blob([Uint8Array.from({ length: r.int(64) }, () => r.int(256))]);
-  if (kind === 2) return r.pick(['{', '[', '{"a":', 'nul', '"\\ud800"', '{"a":"\\u00"}', '[' .repeat(5000), '{"__proto__":{"x":1}}', '1e999999']);
+  if (kind === 2)
+    return r.pick([
+      '{',
+      '[',
+      '{"a":',
+      'nul',
+      '"\\ud800"',
+      '{"a":"\\u00"}',
+      '['.repeat(5000),
+      '{"__proto__":{"x":1}}',
+      '1e999999',
+    ]);
   if (kind === 3) {
-    const op = { op: r.pick(['add', 'remove', 'replace', 'move', 'copy', 'test', 'x']), path: r.pick(['/extra/a', '/driver_info', '/', '', '/name', '/extra/~1', '/traits/-', '/instance_info/configdrive']), value: randomJson(r), from: r.pick([undefined, '/extra', '/driver_info/redfish_password', '/nope']) };
+    const op = {
+      op: r.pick(['add', 'remove', 'replace', 'move', 'copy', 'test', 'x']),
+      path: r.pick([
+        '/extra/a',
+        '/driver_info',
+        '/',
+        '',
+        '/name',
+        '/extra/~1',
+        '/traits/-',
+        '/instance_info/configdrive',
+      ]),
+      value: randomJson(r),
+      from: r.pick([undefined, '/extra', '/driver_info/redfish_password', '/nope']),
+    };
     return JSON.stringify(Array.from({ length: 1 + r.int(3) }, () => op));
   }
   return JSON.stringify(randomJson(r));
@@ -74,10 +176,35 @@ function encode(value: string): string {
 
 function randomQuery(r: Random): string {
   if (r.next() < 0.4) return '';
-  const keys = ['limit', 'marker', 'node', 'kind', 'since', 'until', 'provision_state', 'driver', 'maintenance', 'fields', 'sort_key', 'sort_dir', 'detail', 'address', 'addresses', 'node_uuid', 'x'];
+  const keys = [
+    'limit',
+    'marker',
+    'node',
+    'kind',
+    'since',
+    'until',
+    'provision_state',
+    'driver',
+    'maintenance',
+    'fields',
+    'sort_key',
+    'sort_dir',
+    'detail',
+    'address',
+    'addresses',
+    'node_uuid',
+    'x',
+  ];
   const parts = Array.from({ length: 1 + r.int(4) }, () => {
     const raw = r.next() < 0.3;
-    const value = r.pick([...NASTY_STRINGS.slice(0, 25), '1000000', '-5', 'abc', '2026-01-01T00:00:00Z', '52:54:00:00:00:01']);
+    const value = r.pick([
+      ...NASTY_STRINGS.slice(0, 25),
+      '1000000',
+      '-5',
+      'abc',
+      '2026-01-01T00:00:00Z',
+      '52:54:00:00:00:01',
+    ]);
     return `${r.pick(keys)}=${raw ? encode(value).replace(/%25/g, '%') : encode(value)}`;
   });
   return `?${parts.join('&')}`;
@@ -87,9 +214,24 @@ function randomHeaders(r: Random, adminToken: string): Record<string, string> {
   const headers: Record<string, string> = {};
   const auth = r.int(6);
   if (auth <= 2) headers.authorization = `Bearer ${adminToken}`;
-  else if (auth === 3) headers.authorization = r.pick(['Bearer', 'Bearer x', 'Basic YTpi', 'bearer ' + adminToken.toUpperCase(), `Bearer ${'x'.repeat(4000)}`]);
+  else if (auth === 3)
+    headers.authorization = r.pick([
+      'Bearer',
+      'Bearer x',
+      'Basic YTpi',
+      'bearer ' + adminToken.toUpperCase(),
+      `Bearer ${'x'.repeat(4000)}`,
+    ]);
   else if (auth === 4) headers['x-auth-token'] = r.pick([adminToken, 'nope', '']);
-  if (r.next() < 0.7) headers['content-type'] = r.pick(['application/json', 'text/plain', 'application/json; charset=latin1', 'application/json-patch+json', 'multipart/form-data', 'application/merge-patch+json']);
+  if (r.next() < 0.7)
+    headers['content-type'] = r.pick([
+      'application/json',
+      'text/plain',
+      'application/json; charset=latin1',
+      'application/json-patch+json',
+      'multipart/form-data',
+      'application/merge-patch+json',
+    ]);
   if (r.next() < 0.3) headers['x-openstack-ironic-api-version'] = r.pick(['1.1', 'latest', '1.999', 'abc', '2.0', '']);
   if (r.next() < 0.2) headers['if-match'] = r.pick(['*', '"x"', 'W/"1"', '']);
   if (r.next() < 0.2) headers['x-openstack-request-id'] = r.pick(['req-1', 'x'.repeat(300), 'a\tb']);
@@ -104,7 +246,12 @@ describe('fuzzing every route', () => {
     h = await startHarness();
     const node = (await h.http('POST', '/v1/nodes', { driver: 'fake', name: 'fuzzed' })).body;
     const port = (await h.http('POST', '/v1/ports', { address: '52:54:00:aa:bb:01', node_uuid: node.uuid })).body;
-    const template = (await h.http('POST', '/v1/deploy_templates', { name: 'CUSTOM_FUZZ', steps: [{ interface: 'bios', step: 'apply_configuration', priority: 10, args: {} }] })).body;
+    const template = (
+      await h.http('POST', '/v1/deploy_templates', {
+        name: 'CUSTOM_FUZZ',
+        steps: [{ interface: 'bios', step: 'apply_configuration', priority: 10, args: {} }],
+      })
+    ).body;
     ids = { node: node.uuid, port: port.uuid, template: template.uuid };
   });
   after(() => h?.close());
@@ -112,7 +259,18 @@ describe('fuzzing every route', () => {
   it(`answers ${REQUESTS} random requests without a 5xx`, async () => {
     const seed = Number(process.env.FUZZ_SEED ?? randomInt(2 ** 31));
     const r = generator(seed);
-    const segment = (known: string) => r.pick([known, known, 'fuzzed', randomString(r), '00000000-0000-0000-0000-000000000000', '%ED%A0%80', '%', '..', 'a'.repeat(300)]);
+    const segment = (known: string) =>
+      r.pick([
+        known,
+        known,
+        'fuzzed',
+        randomString(r),
+        '00000000-0000-0000-0000-000000000000',
+        '%ED%A0%80',
+        '%',
+        '..',
+        'a'.repeat(300),
+      ]);
     const routes: Array<[string[], () => string, 'api' | 'agent']> = [
       [['GET'], () => '/', 'api'],
       [['GET', 'POST'], () => '/v1/nodes', 'api'],

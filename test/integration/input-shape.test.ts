@@ -57,7 +57,12 @@ describe('JSON shape limits', () => {
       ['PATCH', `/v1/nodes/${uuid}`, { driver_info: nested(33) }, 'driver_info'],
       ['PATCH', `/v1/nodes/${uuid}`, { extra: { big: 'x'.repeat(100 * 1024) } }, 'extra'],
       ['POST', '/v1/nodes', { driver: 'fake', properties: nested(34) }, 'properties'],
-      ['PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'active', configdrive: { meta_data: nested(100) } }, 'configdrive.meta_data'],
+      [
+        'PUT',
+        `/v1/nodes/${uuid}/states/provision`,
+        { target: 'active', configdrive: { meta_data: nested(100) } },
+        'configdrive.meta_data',
+      ],
     ];
     for (const [method, path, body, field] of cases) {
       const response = await h.http(method, path, body);

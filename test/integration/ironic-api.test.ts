@@ -15,14 +15,20 @@ describe('Ironic API conventions', () => {
   const raw = (path: string, headers: Record<string, string> = {}) =>
     fetch(`${h.apiUrl}${path}`, { headers: { authorization: `Bearer ${h.config.adminToken}`, ...headers } });
 
-  it('answers version discovery at / and /v1 without a token, in Ironic\'s shape', async () => {
+  it("answers version discovery at / and /v1 without a token, in Ironic's shape", async () => {
     for (const path of ['/', '/v1', '/v1/']) {
       const response = await fetch(`${h.apiUrl}${path}`);
       assert.equal(response.status, 200, path);
       const body = await response.json();
       const version = path === '/' ? body.default_version : body.version;
       assert.deepEqual(
-        { id: version.id, status: version.status, min: version.min_version, max: version.version, href: version.links[0].href },
+        {
+          id: version.id,
+          status: version.status,
+          min: version.min_version,
+          max: version.version,
+          href: version.links[0].href,
+        },
         { id: 'v1', status: 'CURRENT', min: MIN_API_VERSION, max: MAX_API_VERSION, href: `${h.apiUrl}/v1/` },
       );
       if (path === '/') assert.deepEqual(body.versions, [body.default_version]);
@@ -33,7 +39,10 @@ describe('Ironic API conventions', () => {
   it('negotiates the microversion: latest, one in range, 406 beyond, 400 for nonsense', async () => {
     const versionOf = (r: Response) => [r.status, r.headers.get('x-openstack-ironic-api-version')];
     assert.deepEqual(versionOf(await raw('/v1/nodes')), [200, MAX_API_VERSION]);
-    assert.deepEqual(versionOf(await raw('/v1/nodes', { 'X-OpenStack-Ironic-API-Version': 'latest' })), [200, MAX_API_VERSION]);
+    assert.deepEqual(versionOf(await raw('/v1/nodes', { 'X-OpenStack-Ironic-API-Version': 'latest' })), [
+      200,
+      MAX_API_VERSION,
+    ]);
     assert.deepEqual(versionOf(await raw('/v1/nodes', { 'X-OpenStack-Ironic-API-Version': '1.31' })), [200, '1.31']);
     assert.deepEqual(versionOf(await raw('/v1/nodes', { 'OpenStack-API-Version': 'baremetal 1.46' })), [200, '1.46']);
 
@@ -50,7 +59,11 @@ describe('Ironic API conventions', () => {
     const { status, body } = await h.get('/v1/nodes/no-such-node');
     assert.equal(status, 404);
     assert.equal(body.error.code, 'not_found');
-    assert.deepEqual(JSON.parse(body.error_message), { faultstring: body.error.message, faultcode: 'Client', debuginfo: null });
+    assert.deepEqual(JSON.parse(body.error_message), {
+      faultstring: body.error.message,
+      faultcode: 'Client',
+      debuginfo: null,
+    });
   });
 
   it('lists /v1/nodes/detail, picks fields, sorts by sort_key and sort_dir, pages in that order', async () => {
@@ -68,7 +81,11 @@ describe('Ironic API conventions', () => {
     assert.deepEqual(Object.keys(picked[0]).sort(), ['provision_state', 'uuid']);
     assert.deepEqual(Object.keys((await h.get('/v1/nodes/lab-000?fields=name')).body), ['name']);
 
-    for (const [query, field] of [['fields=uuid,driver_password', 'query.fields.1'], ['sort_key=driver_info', 'query.sort_key'], ['sort_dir=up', 'query.sort_dir']]) {
+    for (const [query, field] of [
+      ['fields=uuid,driver_password', 'query.fields.1'],
+      ['sort_key=driver_info', 'query.sort_key'],
+      ['sort_dir=up', 'query.sort_dir'],
+    ]) {
       const { status, body } = await h.get(`/v1/nodes?${query}`);
       assert.deepEqual([status, body.error.field], [400, field], query);
     }
@@ -81,8 +98,15 @@ describe('Ironic API conventions', () => {
     assert.match(validation.deploy.reason, /^instance_info\.image_source/);
     assert.deepEqual(validation.console, { result: null, reason: 'not supported' });
 
-    assert.equal((await h.http('PUT', '/v1/nodes/lab-000/management/boot_device', { boot_device: 'cdrom', persistent: true })).status, 204);
-    assert.deepEqual((await h.get('/v1/nodes/lab-000/management/boot_device')).body, { boot_device: 'cdrom', persistent: true });
+    assert.equal(
+      (await h.http('PUT', '/v1/nodes/lab-000/management/boot_device', { boot_device: 'cdrom', persistent: true }))
+        .status,
+      204,
+    );
+    assert.deepEqual((await h.get('/v1/nodes/lab-000/management/boot_device')).body, {
+      boot_device: 'cdrom',
+      persistent: true,
+    });
     const supported = (await h.get('/v1/nodes/lab-000/management/boot_device/supported')).body.supported_boot_devices;
     assert.ok(supported.includes('pxe') && supported.includes('disk'));
     const bad = await h.http('PUT', '/v1/nodes/lab-000/management/boot_device', { boot_device: 'floppy' });

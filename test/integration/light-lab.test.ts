@@ -41,16 +41,28 @@ describe('light lab', () => {
         const provided = await provision(uuid, 'provide');
         assert.equal(provided.provision_state, 'available', provided.last_error);
         const patched = await h.http('PATCH', `/v1/nodes/${uuid}`, {
-          instance_info: { image_source: images.url('disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash, image_disk_format: 'raw' },
+          instance_info: {
+            image_source: images.url('disk.raw'),
+            image_os_hash_algo: 'sha256',
+            image_os_hash_value: imageHash,
+            image_disk_format: 'raw',
+          },
         });
         assert.equal(patched.status, 200);
         const deployed = await provision(uuid, 'active');
         assert.equal(deployed.provision_state, 'active', deployed.last_error);
-        assert.deepEqual([deployed.driver_internal_info.ramdisk_boots, deployed.driver_internal_info.instance_boots], [2, 1]);
+        assert.deepEqual(
+          [deployed.driver_internal_info.ramdisk_boots, deployed.driver_internal_info.instance_boots],
+          [2, 1],
+        );
       }),
     );
     for (const { machine } of h.lab!.machines) {
-      assert.equal(await hashFilePrefix(machine.diskPath, imageBytes), imageHash, `${machine.id}'s disk holds the image`);
+      assert.equal(
+        await hashFilePrefix(machine.diskPath, imageBytes),
+        imageHash,
+        `${machine.id}'s disk holds the image`,
+      );
       assert.deepEqual([machine.powerState, machine.bootOverride.target], ['On', 'Hdd']);
     }
 
@@ -62,7 +74,10 @@ describe('light lab', () => {
       .map((line) => JSON.parse(line));
     const lookedUp = agentLines.filter((l) => l.msg === 'looked up');
     assert.deepEqual(new Set(lookedUp.map((l) => l.machine)), new Set(h.lab!.machines.map((m) => m.machine.id)));
-    assert.ok(agentLines.every((l) => l.pid === process.pid), 'no agent ran as a process of its own');
+    assert.ok(
+      agentLines.every((l) => l.pid === process.pid),
+      'no agent ran as a process of its own',
+    );
     const heartbeats = (await h.get(`/v1/nodes/${h.nodeUuids[0]}/history?limit=1000`)).body.history;
     assert.ok(heartbeats.some((e: any) => e.event === 'boot ramdisk'));
   });

@@ -30,7 +30,8 @@ describe('metrics', () => {
   it('counts operations, BMC calls, heartbeats and nodes by state, and exposes Temporal SDK metrics', async () => {
     const [verified, cleaned] = h.nodeUuids;
     for (const uuid of h.nodeUuids) await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' });
-    for (const uuid of h.nodeUuids) await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'manageable' && !n.target_provision_state);
+    for (const uuid of h.nodeUuids)
+      await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'manageable' && !n.target_provision_state);
     await h.http('PUT', `/v1/nodes/${cleaned}/states/provision`, { target: 'provide' });
     await h.waitFor(`/v1/nodes/${cleaned}`, (n) => n.provision_state === 'available', 120_000);
     await h.client.workflow.getHandle(`node/${cleaned}`).result();
@@ -39,13 +40,25 @@ describe('metrics', () => {
     const api = await (await fetch(`${h.apiUrl}/metrics`)).text();
     assert.equal(sample(api, 'tempered_nodes', { provision_state: 'manageable' }), 1);
     assert.equal(sample(api, 'tempered_nodes', { provision_state: 'available' }), 1);
-    assert.ok(sample(api, 'tempered_agent_heartbeats_total', { outcome: 'accepted' })! >= 1, 'the cleaning agent heartbeated');
     assert.ok(
-      sample(api, 'tempered_http_request_duration_seconds_count', { method: 'PUT', route: '/v1/nodes/:node/states/provision', status: '202' })! >= 3,
+      sample(api, 'tempered_agent_heartbeats_total', { outcome: 'accepted' })! >= 1,
+      'the cleaning agent heartbeated',
+    );
+    assert.ok(
+      sample(api, 'tempered_http_request_duration_seconds_count', {
+        method: 'PUT',
+        route: '/v1/nodes/:node/states/provision',
+        status: '202',
+      })! >= 3,
     );
 
     const worker = await (await fetch(workerMetrics)).text();
-    assert.equal(sample(worker, 'tempered_operations', { verb: 'manage', outcome: 'succeeded' }) ?? sample(worker, 'tempered_operations_total', { verb: 'manage', outcome: 'succeeded' }), 2, worker.slice(0, 3000));
+    assert.equal(
+      sample(worker, 'tempered_operations', { verb: 'manage', outcome: 'succeeded' }) ??
+        sample(worker, 'tempered_operations_total', { verb: 'manage', outcome: 'succeeded' }),
+      2,
+      worker.slice(0, 3000),
+    );
     assert.ok(/^tempered_operation_duration\w*_bucket\{.*verb="provide"/m.test(worker), 'operation durations by verb');
     assert.ok(/^tempered_bmc_call_duration\w*_count\{.*driver="redfish"/m.test(worker), 'BMC call latency by driver');
     assert.ok(/^tempered_activity_duration\w*_count\{.*activity="/m.test(worker), 'activity (step) durations');

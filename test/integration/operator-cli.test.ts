@@ -61,7 +61,10 @@ describe('the tempered CLI', () => {
     assert.match(table, /name .*provision state/);
     assert.match(table, /lab-000 .* enroll/);
     const nodes = JSON.parse((await ok('node', 'list', '-o', 'json')).stdout);
-    assert.deepEqual(nodes.map((n: any) => n.name), ['lab-000']);
+    assert.deepEqual(
+      nodes.map((n: any) => n.name),
+      ['lab-000'],
+    );
     const shown = JSON.parse((await ok('node', 'show', 'lab-000', '-o', 'json')).stdout);
     assert.equal(shown.driver_info.redfish_password, '******');
   });
@@ -69,9 +72,23 @@ describe('the tempered CLI', () => {
   it('runs manage, provide and deploy with --wait, showing step N of M, then power and undeploy', async () => {
     assert.match((await ok('node', 'manage', 'lab-000', '--wait')).stderr, /lab-000 {2}manageable/);
     assert.match((await ok('node', 'provide', 'lab-000', '--wait')).stderr, /lab-000 {2}available/);
-    const deploy = await ok('node', 'deploy', 'lab-000', '--image', images.url('disk.raw'), '--sha256', sha256, '--wait',
-      '--config-drive', '{"meta_data": {"hostname": "lab-000"}}');
-    assert.match(deploy.stderr, /lab-000 {2}(deploying|wait call-back) {2}step \d\/\d deploy\.\w+/, 'the deploy shows its plan: step N of M and its name');
+    const deploy = await ok(
+      'node',
+      'deploy',
+      'lab-000',
+      '--image',
+      images.url('disk.raw'),
+      '--sha256',
+      sha256,
+      '--wait',
+      '--config-drive',
+      '{"meta_data": {"hostname": "lab-000"}}',
+    );
+    assert.match(
+      deploy.stderr,
+      /lab-000 {2}(deploying|wait call-back) {2}step \d\/\d deploy\.\w+/,
+      'the deploy shows its plan: step N of M and its name',
+    );
     assert.match(deploy.stderr, /lab-000 {2}active/);
     assert.match(deploy.stderr, /done in \d+s/);
 
@@ -87,7 +104,16 @@ describe('the tempered CLI', () => {
 
   it('exits non-zero with last_error when a deploy fails', async () => {
     const wrong = 'f'.repeat(64);
-    const result = await tempered('node', 'deploy', 'lab-000', '--image', images.url('disk.raw'), '--sha256', wrong, '--wait');
+    const result = await tempered(
+      'node',
+      'deploy',
+      'lab-000',
+      '--image',
+      images.url('disk.raw'),
+      '--sha256',
+      wrong,
+      '--wait',
+    );
     assert.equal(result.code, 1);
     assert.match(result.stderr, /failed after \d+s:\n {2}lab-000: deploy failed: .*checksum/i);
   });
@@ -97,7 +123,9 @@ describe('the tempered CLI', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /404 node "nope" was not found/);
 
-    const token = JSON.parse((await ok('token', 'create', '--project', 'acme', '--user', 'alice', '-o', 'json')).stdout);
+    const token = JSON.parse(
+      (await ok('token', 'create', '--project', 'acme', '--user', 'alice', '-o', 'json')).stdout,
+    );
     assert.match(token.token, /.{20,}/);
     assert.match((await ok('token', 'list')).stdout, /acme .* alice/);
 

@@ -39,7 +39,10 @@ describe('the README lab deploy walk', () => {
       .replaceAll('127.0.0.1:6385', `127.0.0.1:${ports.api}`)
       .replaceAll('127.0.0.1:15999', `127.0.0.1:${ports.lab - 1}`);
 
-    const walk = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    const walk = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], {
+      cwd: home,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     walk.stdout.on('data', (chunk) => (output += chunk));
     walk.stderr.on('data', (chunk) => (output += chunk));
@@ -53,7 +56,10 @@ describe('the README lab deploy walk', () => {
     const nodes = (await (await running.api('/v1/nodes?resource_class=lab')).json()).nodes;
     assert.deepEqual(
       nodes.map((n: any) => [n.name, n.provision_state, n.last_error]),
-      [['lab-000', 'available', null], ['lab-001', 'available', null]],
+      [
+        ['lab-000', 'available', null],
+        ['lab-001', 'available', null],
+      ],
     );
     await running.stop();
     running = undefined;

@@ -75,13 +75,22 @@ class Fleet {
         this.taken.delete(held.nodeUuid);
         await this.record('release', held.nodeUuid, reason);
       },
-      recordReservationStatus: async (_reservation: string, status: ReservationStatus, detail: { shortfall?: number; message: string }) => {
-        await this.record(`status ${status}`, undefined, detail.shortfall === undefined ? detail.message : `shortfall ${detail.shortfall}`);
+      recordReservationStatus: async (
+        _reservation: string,
+        status: ReservationStatus,
+        detail: { shortfall?: number; message: string },
+      ) => {
+        await this.record(
+          `status ${status}`,
+          undefined,
+          detail.shortfall === undefined ? detail.message : `shortfall ${detail.shortfall}`,
+        );
       },
       openScheduledReservation: async () => ({ refused: 'not in these tests' }),
       fakeProvision: async (node: string, verb: string): Promise<ProvisionState> => {
         await this.record(verb, node);
-        const state: ProvisionState = verb === 'deploy' ? (this.failing.has(node) ? 'deploy failed' : 'active') : 'available';
+        const state: ProvisionState =
+          verb === 'deploy' ? (this.failing.has(node) ? 'deploy failed' : 'active') : 'available';
         this.states.set(node, state);
         return state;
       },
@@ -128,12 +137,19 @@ describe('reservation workflow (time-skipping)', () => {
       context: { user: 'alice', project: 'acme', requestId: `reservation-${reservationUuid}` },
       ...fields,
     };
-    const handle = await testEnv.client.workflow.start('reservationWorkflow', { workflowId: `reservation/${reservationUuid}`, taskQueue, args: [input] });
+    const handle = await testEnv.client.workflow.start('reservationWorkflow', {
+      workflowId: `reservation/${reservationUuid}`,
+      taskQueue,
+      args: [input],
+    });
     return { handle: handle as WorkflowHandle, start: Date.parse(input.startAt), end: Date.parse(input.endAt) };
   }
 
   async function refusal(promise: Promise<unknown>): Promise<string> {
-    const err = await promise.then(() => assert.fail('the update was accepted'), (e) => e);
+    const err = await promise.then(
+      () => assert.fail('the update was accepted'),
+      (e) => e,
+    );
     assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
     return err.cause?.message ?? '';
   }
@@ -149,11 +165,18 @@ describe('reservation workflow (time-skipping)', () => {
       const { handle, start, end } = await reserve(taskQueue, 2 * DAY, 3 * HOUR);
       assert.equal(await handle.result(), 'ended');
       assert.deepEqual(fleet.nodes('claim').sort(), ['n0', 'n1']);
-      for (const at of fleet.times('claim')) assert.ok(at >= start && at < start + HOUR, `claimed at the start (${new Date(at).toISOString()})`);
-      for (const at of fleet.times('release')) assert.ok(at >= end && at < end + HOUR, `released at the end (${new Date(at).toISOString()})`);
-      assert.deepEqual(fleet.log.map((h) => h.what), ['status active', 'claim', 'claim', 'release', 'release', 'status ended']);
+      for (const at of fleet.times('claim'))
+        assert.ok(at >= start && at < start + HOUR, `claimed at the start (${new Date(at).toISOString()})`);
+      for (const at of fleet.times('release'))
+        assert.ok(at >= end && at < end + HOUR, `released at the end (${new Date(at).toISOString()})`);
+      assert.deepEqual(
+        fleet.log.map((h) => h.what),
+        ['status active', 'claim', 'claim', 'release', 'release', 'status ended'],
+      );
     });
-    t.diagnostic(`two days and three hours of reservation took ${Math.round(performance.now() - started)} ms of real time`);
+    t.diagnostic(
+      `two days and three hours of reservation took ${Math.round(performance.now() - started)} ms of real time`,
+    );
   });
 
   it('cancels before the start: nothing is claimed', async () => {
@@ -164,7 +187,10 @@ describe('reservation workflow (time-skipping)', () => {
       const { handle } = await reserve(taskQueue, DAY, HOUR);
       await handle.executeUpdate(cancelReservationUpdate, { args: [{ user: 'bob' }] });
       assert.equal(await handle.result(), 'cancelled');
-      assert.deepEqual(fleet.log.map((h) => h.what), ['status cancelled']);
+      assert.deepEqual(
+        fleet.log.map((h) => h.what),
+        ['status cancelled'],
+      );
     });
   });
 
@@ -190,7 +216,8 @@ describe('reservation workflow (time-skipping)', () => {
     const w = await worker(fleet, taskQueue);
     await w.runUntil(async () => {
       const { handle, start, end } = await reserve(taskQueue, HOUR, 4 * HOUR);
-      const moveEnd = (at: number) => handle.executeUpdate(changeReservationEndUpdate, { args: [{ endAt: new Date(at).toISOString() }] });
+      const moveEnd = (at: number) =>
+        handle.executeUpdate(changeReservationEndUpdate, { args: [{ endAt: new Date(at).toISOString() }] });
       assert.equal(await refusal(moveEnd(start - HOUR)), 'end_at must be after start_at');
       await moveEnd(end + 5 * HOUR); // extend: ends 10 h from now
       await testEnv.sleep(6 * HOUR); // past the first end
@@ -199,8 +226,13 @@ describe('reservation workflow (time-skipping)', () => {
       assert.equal(await refusal(moveEnd(start + 2 * HOUR)), 'end_at must be in the future');
       await moveEnd(end + 2 * HOUR); // shorten: ends 7 h from the start of the test
       assert.equal(await handle.result(), 'ended');
-      for (const at of fleet.times('claim')) assert.ok(at >= start, 'moving the end before the start does not start it early');
-      for (const at of fleet.times('release')) assert.ok(at >= end + 2 * HOUR && at < end + 3 * HOUR, `released at the new end (${new Date(at).toISOString()})`);
+      for (const at of fleet.times('claim'))
+        assert.ok(at >= start, 'moving the end before the start does not start it early');
+      for (const at of fleet.times('release'))
+        assert.ok(
+          at >= end + 2 * HOUR && at < end + 3 * HOUR,
+          `released at the new end (${new Date(at).toISOString()})`,
+        );
     });
   });
 
@@ -232,7 +264,10 @@ describe('reservation workflow (time-skipping)', () => {
       const status = await handle.query(reservationStatusQuery);
       assert.deepEqual([status.nodes.sort(), status.shortfall], [['n0', 'n2'], 0]);
       assert.deepEqual(fleet.nodes('deploy').sort(), ['n0', 'n1', 'n2']);
-      assert.match(fleet.log.find((h) => h.what === 'release')!.detail!, /slot 1: the node failed at start \(the deploy ended in deploy failed\)/);
+      assert.match(
+        fleet.log.find((h) => h.what === 'release')!.detail!,
+        /slot 1: the node failed at start \(the deploy ended in deploy failed\)/,
+      );
       assert.equal(await handle.result(), 'ended');
       // At the end, the deployed nodes are undeployed before they are given back.
       assert.deepEqual(fleet.nodes('undeploy').sort(), ['n0', 'n2']);
@@ -245,7 +280,10 @@ describe('reservation workflow (time-skipping)', () => {
     await w2.runUntil(async () => {
       const { handle } = await reserve(shortQueue, HOUR, HOUR, { deploy: true });
       assert.equal(await handle.result(), 'ended');
-      assert.ok(short.log.some((h) => h.what === 'status active' && h.detail === 'shortfall 1'), JSON.stringify(short.log));
+      assert.ok(
+        short.log.some((h) => h.what === 'status active' && h.detail === 'shortfall 1'),
+        JSON.stringify(short.log),
+      );
     });
   });
 });

@@ -29,7 +29,12 @@ describe('secrets stay secret', () => {
   const assertClean = (where: string, text: string) => assertNoSecret(where, text, secrets(), h.credentials.username);
 
   it('is in no API response', async () => {
-    const paths = ['/v1/nodes', '/v1/ports', '/v1/events', ...h.nodeUuids.flatMap((u) => [`/v1/nodes/${u}`, `/v1/nodes/${u}/history`, `/v1/nodes/${u}/states`])];
+    const paths = [
+      '/v1/nodes',
+      '/v1/ports',
+      '/v1/events',
+      ...h.nodeUuids.flatMap((u) => [`/v1/nodes/${u}`, `/v1/nodes/${u}/history`, `/v1/nodes/${u}/states`]),
+    ];
     for (const path of paths) {
       const response = await h.get(path);
       assert.equal(response.status, 200, path);

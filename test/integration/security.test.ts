@@ -42,21 +42,36 @@ describe('security', () => {
     assert.equal(r.status, 201);
     return r.body.uuid;
   }
-  const setState = (uuid: string, state: string) => h.pool.query('UPDATE nodes SET provision_state = $2 WHERE uuid = $1', [uuid, state]);
+  const setState = (uuid: string, state: string) =>
+    h.pool.query('UPDATE nodes SET provision_state = $2 WHERE uuid = $1', [uuid, state]);
 
   describe('JSON Patch cannot read a secret', () => {
     const attempts: Array<[string, unknown[], string]> = [
       ['copy of driver_info into extra', [{ op: 'copy', from: '/driver_info', path: '/extra/loot' }], 'driver_info'],
       ['move of driver_info into extra', [{ op: 'move', from: '/driver_info', path: '/extra/loot' }], 'driver_info'],
-      ['copy of the password itself', [{ op: 'copy', from: '/driver_info/redfish_password', path: '/extra/loot' }], 'driver_info.redfish_password'],
-      ['copy of instance_info holding a config drive', [{ op: 'copy', from: '/instance_info', path: '/extra/loot' }], 'instance_info'],
-      ['test of the password (an oracle)', [{ op: 'test', path: '/driver_info/redfish_password', value: 'guess' }], 'driver_info.redfish_password'],
+      [
+        'copy of the password itself',
+        [{ op: 'copy', from: '/driver_info/redfish_password', path: '/extra/loot' }],
+        'driver_info.redfish_password',
+      ],
+      [
+        'copy of instance_info holding a config drive',
+        [{ op: 'copy', from: '/instance_info', path: '/extra/loot' }],
+        'instance_info',
+      ],
+      [
+        'test of the password (an oracle)',
+        [{ op: 'test', path: '/driver_info/redfish_password', value: 'guess' }],
+        'driver_info.redfish_password',
+      ],
       ['test of driver_info as a whole', [{ op: 'test', path: '/driver_info', value: {} }], 'driver_info'],
     ];
 
     before(async () => {
       const uuid = h.nodeUuids[0];
-      const r = await h.http('PATCH', `/v1/nodes/${uuid}`, { instance_info: { configdrive: 'user-data-with-keys-0123', image_source: 'http://x/y.raw' } });
+      const r = await h.http('PATCH', `/v1/nodes/${uuid}`, {
+        instance_info: { configdrive: 'user-data-with-keys-0123', image_source: 'http://x/y.raw' },
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     });
 
@@ -67,14 +82,18 @@ describe('security', () => {
         const response = await h.http('PATCH', `/v1/nodes/${uuid}`, body);
         assert.equal(response.status, 400, JSON.stringify(response.body));
         assert.equal(response.body.error.field, field);
-        assertNoSecret('the answer', JSON.stringify(response.body), [h.credentials.password, 'user-data-with-keys-0123']);
+        assertNoSecret('the answer', JSON.stringify(response.body), [
+          h.credentials.password,
+          'user-data-with-keys-0123',
+        ]);
         assert.deepEqual(await stored(uuid), before);
       });
     }
 
     it('answers a test of the right password exactly as one of a wrong guess', async () => {
       const uuid = h.nodeUuids[0];
-      const guess = (value: string) => h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'test', path: '/driver_info/redfish_password', value }]);
+      const guess = (value: string) =>
+        h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'test', path: '/driver_info/redfish_password', value }]);
       const [right, wrong] = await Promise.all([guess(h.credentials.password), guess('wrong')]);
       assert.equal(right.status, 400);
       assert.deepEqual(right.body.error, wrong.body.error);
@@ -82,7 +101,9 @@ describe('security', () => {
 
     it('masks a secret-looking key wherever it is stored, extra included', async () => {
       const uuid = h.nodeUuids[0];
-      const response = await h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'add', path: '/extra/api_token', value: 'stored-in-extra-0123' }]);
+      const response = await h.http('PATCH', `/v1/nodes/${uuid}`, [
+        { op: 'add', path: '/extra/api_token', value: 'stored-in-extra-0123' },
+      ]);
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.equal(response.body.extra.api_token, '******');
       assert.equal((await stored(uuid)).extra.api_token, 'stored-in-extra-0123', 'kept as given');
@@ -102,10 +123,14 @@ describe('security', () => {
         assert.equal(refused.body.error.field, 'driver_info.redfish_password');
         assert.equal((await stored(uuid)).driver_info.redfish_address, address);
       }
-      const moved = await h.http('PATCH', `/v1/nodes/${uuid}`, { driver_info: { redfish_address: elsewhere, redfish_password: 'for-the-new-bmc' } });
+      const moved = await h.http('PATCH', `/v1/nodes/${uuid}`, {
+        driver_info: { redfish_address: elsewhere, redfish_password: 'for-the-new-bmc' },
+      });
       assert.equal(moved.status, 200, JSON.stringify(moved.body));
       // Other driver_info changes keep the stored password as they always did.
-      const back = await h.http('PATCH', `/v1/nodes/${uuid}`, { driver_info: { redfish_address: address, redfish_password: h.credentials.password } });
+      const back = await h.http('PATCH', `/v1/nodes/${uuid}`, {
+        driver_info: { redfish_address: address, redfish_password: h.credentials.password },
+      });
       assert.equal(back.status, 200);
       const renamed = await h.http('PATCH', `/v1/nodes/${uuid}`, { driver_info: { redfish_auth_type: 'basic' } });
       assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
@@ -123,20 +148,37 @@ describe('security', () => {
       node = await leasedNode();
       deployment = randomUUID();
       await insertDeployment(h.pool, {
-        uuid: deployment, node_uuid: node, created_by: 'bob', project: 'project-b', image_source: signed, traits: [], request_id: `req-${deployment}`,
+        uuid: deployment,
+        node_uuid: node,
+        created_by: 'bob',
+        project: 'project-b',
+        image_source: signed,
+        traits: [],
+        request_id: `req-${deployment}`,
       });
-      await recordEvent(h.pool, { node_uuid: node, kind: 'provision', verb: 'fail', message: `download of ${signed} failed` }, { user: 'bob', project: 'project-b' });
+      await recordEvent(
+        h.pool,
+        { node_uuid: node, kind: 'provision', verb: 'fail', message: `download of ${signed} failed` },
+        { user: 'bob', project: 'project-b' },
+      );
       await h.pool.query('UPDATE nodes SET last_error = $2, instance_info = $3 WHERE uuid = $1', [
-        node, `download of ${signed} failed`, JSON.stringify({ image_source: signed }),
+        node,
+        `download of ${signed} failed`,
+        JSON.stringify({ image_source: signed }),
       ]);
       // The lease passes on to project-c.
       assert.equal((await as('owner', 'PATCH', `/v1/nodes/${node}`, { lessee: 'project-c' })).status, 200);
     });
 
-    it('shows the next lessee none of the earlier lessee\'s deployments or events', async () => {
+    it("shows the next lessee none of the earlier lessee's deployments or events", async () => {
       assert.equal((await as('nextLessee', 'GET', `/v1/nodes/${node}`)).status, 200, 'it sees the node it leases now');
       assert.deepEqual((await as('nextLessee', 'GET', `/v1/deployments?node=${node}`)).body.deployments, []);
-      assert.deepEqual((await as('nextLessee', 'GET', '/v1/deployments')).body.deployments.map((d: any) => d.uuid).filter((u: string) => u === deployment), []);
+      assert.deepEqual(
+        (await as('nextLessee', 'GET', '/v1/deployments')).body.deployments
+          .map((d: any) => d.uuid)
+          .filter((u: string) => u === deployment),
+        [],
+      );
       assert.equal((await as('nextLessee', 'GET', `/v1/deployments/${deployment}`)).status, 404);
       assert.equal((await as('nextLessee', 'DELETE', `/v1/deployments/${deployment}`)).status, 404);
       assert.deepEqual((await as('nextLessee', 'GET', `/v1/events?node=${node}`)).body.events, []);
@@ -169,11 +211,19 @@ describe('security', () => {
       const node = await leasedNode();
       await setState(node, 'manageable');
       const clean = (args: unknown) =>
-        as('owner', 'PUT', `/v1/nodes/${node}/states/provision`, { target: 'clean', clean_steps: [{ interface: 'bios', step: 'apply_configuration', args }] });
+        as('owner', 'PUT', `/v1/nodes/${node}/states/provision`, {
+          target: 'clean',
+          clean_steps: [{ interface: 'bios', step: 'apply_configuration', args }],
+        });
       const nested = await clean({ settings: { AdminPassword: 'nested-secret-0123' } });
       assert.equal(nested.status, 400, JSON.stringify(nested.body));
       assert.equal(nested.body.error.field, 'clean_steps.0.args.settings.AdminPassword');
-      const pairs = await clean({ settings: [{ name: 'BootMode', value: 'Uefi' }, { name: 'AdminPassword', value: 'nested-secret-0123' }] });
+      const pairs = await clean({
+        settings: [
+          { name: 'BootMode', value: 'Uefi' },
+          { name: 'AdminPassword', value: 'nested-secret-0123' },
+        ],
+      });
       assert.equal(pairs.status, 400, JSON.stringify(pairs.body));
       assert.equal(pairs.body.error.field, 'clean_steps.0.args.settings.1.value');
       assert.equal((await stored(node)).provision_state, 'manageable', 'nothing started');
@@ -181,7 +231,10 @@ describe('security', () => {
 
     it('refuses them in deploy templates too', async () => {
       const template = (args: unknown) =>
-        h.http('POST', '/v1/deploy_templates', { name: 'CUSTOM_NESTED', steps: [{ interface: 'bios', step: 'apply_configuration', priority: 10, args }] });
+        h.http('POST', '/v1/deploy_templates', {
+          name: 'CUSTOM_NESTED',
+          steps: [{ interface: 'bios', step: 'apply_configuration', priority: 10, args }],
+        });
       const nested = await template({ settings: { bios: { AdminPassword: 'nested-secret-0123' } } });
       assert.equal(nested.status, 400, JSON.stringify(nested.body));
       assert.equal(nested.body.error.field, 'steps.0.args.settings.bios.AdminPassword');
@@ -192,8 +245,8 @@ describe('security', () => {
     });
   });
 
-  describe('abort belongs to the operation\'s own kind of caller', () => {
-    it('lets a lessee abort a deploy but not the owner\'s cleaning', async () => {
+  describe("abort belongs to the operation's own kind of caller", () => {
+    it("lets a lessee abort a deploy but not the owner's cleaning", async () => {
       const node = await leasedNode();
       const abort = (who: string) => as(who, 'PUT', `/v1/nodes/${node}/states/provision`, { target: 'abort' });
       for (const state of ['clean wait', 'cleaning', 'inspecting']) {
@@ -218,7 +271,8 @@ describe('security', () => {
       assert.equal(refused.status, 409, JSON.stringify(refused.body));
       assert.equal(refused.body.error.field, 'address');
       const text = JSON.stringify(refused.body);
-      for (const hidden of [owned, port.body.uuid, 'project-a', 'project-b']) assert.ok(!text.includes(hidden), `the 409 reveals ${hidden}`);
+      for (const hidden of [owned, port.body.uuid, 'project-a', 'project-b'])
+        assert.ok(!text.includes(hidden), `the 409 reveals ${hidden}`);
       const toOwner = await as('owner', 'POST', '/v1/ports', { address: mac, node_uuid: owned });
       assert.equal(toOwner.status, 409);
       assert.match(toOwner.body.error.message, new RegExp(port.body.uuid));
@@ -232,7 +286,13 @@ describe('security', () => {
       const answer = await new Promise<{ status: number; body: any }>((resolve, reject) => {
         const request = httpRequest(
           `${h.apiUrl}/v1/nodes?limit=1`,
-          { headers: { host: 'attacker.example', authorization: `Bearer ${h.config.adminToken}`, 'x-forwarded-host': 'attacker.example' } },
+          {
+            headers: {
+              host: 'attacker.example',
+              authorization: `Bearer ${h.config.adminToken}`,
+              'x-forwarded-host': 'attacker.example',
+            },
+          },
           (response) => {
             let text = '';
             response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
@@ -248,7 +308,7 @@ describe('security', () => {
     });
   });
 
-  describe('the BMC address is no way into the operator\'s network', () => {
+  describe("the BMC address is no way into the operator's network", () => {
     let service: Server;
     let serviceUrl: string;
     before(async () => {
@@ -266,7 +326,9 @@ describe('security', () => {
           pump();
           return;
         }
-        res.writeHead(404, { 'content-type': 'text/html' }).end('<html>internal-canary-secret-0123 admin console</html>');
+        res
+          .writeHead(404, { 'content-type': 'text/html' })
+          .end('<html>internal-canary-secret-0123 admin console</html>');
       });
       await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
       serviceUrl = `http://127.0.0.1:${(service.address() as AddressInfo).port}`;
@@ -274,10 +336,21 @@ describe('security', () => {
     after(() => new Promise<void>((resolve) => service?.close(() => resolve())));
 
     async function verifyAgainst(driverInfo: Record<string, unknown>): Promise<string> {
-      const created = await h.http('POST', '/v1/nodes', { driver: 'redfish', owner: 'project-a', driver_info: { redfish_username: 'u', redfish_password: 'p', ...driverInfo } });
+      const created = await h.http('POST', '/v1/nodes', {
+        driver: 'redfish',
+        owner: 'project-a',
+        driver_info: { redfish_username: 'u', redfish_password: 'p', ...driverInfo },
+      });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      assert.equal((await as('owner', 'PUT', `/v1/nodes/${created.body.uuid}/states/provision`, { target: 'manage' })).status, 202);
-      const failed = await h.waitFor(`/v1/nodes/${created.body.uuid}`, (n) => n.provision_state === 'enroll' && n.last_error, 90_000);
+      assert.equal(
+        (await as('owner', 'PUT', `/v1/nodes/${created.body.uuid}/states/provision`, { target: 'manage' })).status,
+        202,
+      );
+      const failed = await h.waitFor(
+        `/v1/nodes/${created.body.uuid}`,
+        (n) => n.provision_state === 'enroll' && n.last_error,
+        90_000,
+      );
       return failed.last_error as string;
     }
 
@@ -288,14 +361,19 @@ describe('security', () => {
     });
 
     it('stops reading an answer that is too big', async () => {
-      const error = await verifyAgainst({ redfish_address: serviceUrl, redfish_system_id: '/redfish/v1/Systems/flood' });
+      const error = await verifyAgainst({
+        redfish_address: serviceUrl,
+        redfish_system_id: '/redfish/v1/Systems/flood',
+      });
       assert.match(error, /more than \d+ bytes/);
     });
 
     it('refuses addresses outside BMC_ALLOWED_NETWORKS at the API, and again at use', async () => {
       const node = h.nodeUuids[0];
       for (const address of ['http://10.1.2.3', 'https://[::1]:8000', '192.168.0.9']) {
-        const refused = await h.http('PATCH', `/v1/nodes/${node}`, { driver_info: { redfish_address: address, redfish_password: 'x' } });
+        const refused = await h.http('PATCH', `/v1/nodes/${node}`, {
+          driver_info: { redfish_address: address, redfish_password: 'x' },
+        });
         assert.equal(refused.status, 400, JSON.stringify(refused.body));
         assert.equal(refused.body.error.field, 'driver_info.redfish_address');
         assert.match(refused.body.error.message, /BMC_ALLOWED_NETWORKS/);
@@ -306,10 +384,24 @@ describe('security', () => {
       // Stored before the rule (or behind a name): the driver checks where it connects.
       const error = await verifyAgainst({ redfish_address: 'http://localhost:9' });
       assert.doesNotMatch(error, /BMC_ALLOWED_NETWORKS/, 'localhost resolves into 127.0.0.0/8');
-      const created = await h.http('POST', '/v1/nodes', { driver: 'redfish', owner: 'project-a', driver_info: { redfish_address: 'http://127.0.0.1:9', redfish_username: 'u', redfish_password: 'p' } });
-      await h.pool.query(`UPDATE nodes SET driver_info = driver_info || '{"redfish_address": "http://[::1]:9"}' WHERE uuid = $1`, [created.body.uuid]);
-      assert.equal((await as('owner', 'PUT', `/v1/nodes/${created.body.uuid}/states/provision`, { target: 'manage' })).status, 202);
-      const failed = await h.waitFor(`/v1/nodes/${created.body.uuid}`, (n) => n.provision_state === 'enroll' && n.last_error, 90_000);
+      const created = await h.http('POST', '/v1/nodes', {
+        driver: 'redfish',
+        owner: 'project-a',
+        driver_info: { redfish_address: 'http://127.0.0.1:9', redfish_username: 'u', redfish_password: 'p' },
+      });
+      await h.pool.query(
+        `UPDATE nodes SET driver_info = driver_info || '{"redfish_address": "http://[::1]:9"}' WHERE uuid = $1`,
+        [created.body.uuid],
+      );
+      assert.equal(
+        (await as('owner', 'PUT', `/v1/nodes/${created.body.uuid}/states/provision`, { target: 'manage' })).status,
+        202,
+      );
+      const failed = await h.waitFor(
+        `/v1/nodes/${created.body.uuid}`,
+        (n) => n.provision_state === 'enroll' && n.last_error,
+        90_000,
+      );
       assert.match(failed.last_error, /outside the networks BMCs may be on/);
     });
   });
@@ -317,7 +409,8 @@ describe('security', () => {
   describe('redfish_verify_ca', () => {
     it('takes true, false or a name in the CA directory, and refuses any other path alike, existing or not', async () => {
       const node = h.nodeUuids[0];
-      const set = (value: unknown) => h.http('PATCH', `/v1/nodes/${node}`, { driver_info: { redfish_verify_ca: value } });
+      const set = (value: unknown) =>
+        h.http('PATCH', `/v1/nodes/${node}`, { driver_info: { redfish_verify_ca: value } });
       for (const value of [true, 'false', 'lab-ca.pem']) assert.equal((await set(value)).status, 200, String(value));
       const messages = new Set<string>();
       for (const value of ['/dev/zero', '/etc/passwd', '/etc/no-such-file', '../outside.pem', '/proc/self/environ']) {

@@ -23,7 +23,9 @@ describe('step engine (time-skipping)', () => {
   const taskQueue = `steps-${randomBytes(4).toString('hex')}`;
 
   before(async () => {
-    pool = createPool(await createTestDatabase(`steps_${randomBytes(4).toString('hex')}`, pino({ level: 'warn' })), { max: 5 });
+    pool = createPool(await createTestDatabase(`steps_${randomBytes(4).toString('hex')}`, pino({ level: 'warn' })), {
+      max: 5,
+    });
     testEnv = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
     });
@@ -44,7 +46,10 @@ describe('step engine (time-skipping)', () => {
   });
 
   /** A manual clean of a fake node with these steps and no ramdisk. */
-  const startClean = (nodeUuid: string, cleanSteps: { interface: string; step: string; args: Record<string, unknown> }[]) =>
+  const startClean = (
+    nodeUuid: string,
+    cleanSteps: { interface: string; step: string; args: Record<string, unknown> }[],
+  ) =>
     testEnv.client.workflow.start(provisionWorkflow, {
       workflowId: `node/${nodeUuid}`,
       taskQueue,

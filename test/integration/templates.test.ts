@@ -11,7 +11,14 @@ describe('deploy templates and node traits', () => {
 
   const raid = {
     name: 'CUSTOM_RAID',
-    steps: [{ interface: 'raid', step: 'apply_configuration', args: { raid_config: { logical_disks: [{ size_gb: 'MAX', raid_level: '1' }] } }, priority: 90 }],
+    steps: [
+      {
+        interface: 'raid',
+        step: 'apply_configuration',
+        args: { raid_config: { logical_disks: [{ size_gb: 'MAX', raid_level: '1' }] } },
+        priority: 90,
+      },
+    ],
   };
 
   it('creates, reads by name or uuid, patches and deletes a template', async () => {
@@ -20,11 +27,16 @@ describe('deploy templates and node traits', () => {
     assert.deepEqual(created.body.steps, raid.steps);
     assert.equal((await h.get('/v1/deploy_templates/CUSTOM_RAID')).body.uuid, created.body.uuid);
     assert.equal((await h.get(`/v1/deploy_templates/${created.body.uuid}`)).body.name, 'CUSTOM_RAID');
-    const patched = await h.http('PATCH', '/v1/deploy_templates/CUSTOM_RAID', [{ op: 'replace', path: '/steps/0/priority', value: 95 }]);
+    const patched = await h.http('PATCH', '/v1/deploy_templates/CUSTOM_RAID', [
+      { op: 'replace', path: '/steps/0/priority', value: 95 },
+    ]);
     assert.equal(patched.status, 200);
     assert.equal(patched.body.steps[0].priority, 95);
     assert.equal((await h.http('POST', '/v1/deploy_templates', raid)).status, 409);
-    assert.deepEqual((await h.get('/v1/deploy_templates')).body.deploy_templates.map((t: any) => t.name), ['CUSTOM_RAID']);
+    assert.deepEqual(
+      (await h.get('/v1/deploy_templates')).body.deploy_templates.map((t: any) => t.name),
+      ['CUSTOM_RAID'],
+    );
     assert.equal((await h.http('DELETE', `/v1/deploy_templates/${created.body.uuid}`)).status, 204);
     assert.equal((await h.get('/v1/deploy_templates/CUSTOM_RAID')).status, 404);
   });
@@ -49,9 +61,16 @@ describe('deploy templates and node traits', () => {
 
   it('sets, adds and removes node traits', async () => {
     const node = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body;
-    assert.equal((await h.http('PUT', `/v1/nodes/${node.uuid}/traits`, { traits: ['CUSTOM_RAID', 'HW_CPU_X86_AVX2'] })).status, 204);
+    assert.equal(
+      (await h.http('PUT', `/v1/nodes/${node.uuid}/traits`, { traits: ['CUSTOM_RAID', 'HW_CPU_X86_AVX2'] })).status,
+      204,
+    );
     assert.equal((await h.http('PUT', `/v1/nodes/${node.uuid}/traits/CUSTOM_GPU`)).status, 204);
-    assert.deepEqual((await h.get(`/v1/nodes/${node.uuid}/traits`)).body.traits, ['CUSTOM_RAID', 'HW_CPU_X86_AVX2', 'CUSTOM_GPU']);
+    assert.deepEqual((await h.get(`/v1/nodes/${node.uuid}/traits`)).body.traits, [
+      'CUSTOM_RAID',
+      'HW_CPU_X86_AVX2',
+      'CUSTOM_GPU',
+    ]);
     assert.equal((await h.http('DELETE', `/v1/nodes/${node.uuid}/traits/CUSTOM_RAID`)).status, 204);
     assert.equal((await h.http('DELETE', `/v1/nodes/${node.uuid}/traits/CUSTOM_RAID`)).status, 404);
     assert.equal((await h.http('PUT', `/v1/nodes/${node.uuid}/traits/not-a-trait`)).status, 400);

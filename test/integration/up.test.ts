@@ -39,16 +39,21 @@ describe('tempered up', () => {
     }
     await running.stop();
     running = undefined;
-    for (const port of [ports.api, ports.temporal, ports.ui, ports.lab]) assert.ok(await isPortFree(port), `port ${port} was released`);
+    for (const port of [ports.api, ports.temporal, ports.ui, ports.lab])
+      assert.ok(await isPortFree(port), `port ${port} was released`);
 
     running = await startUp(dataDir, ports);
     const again = (await (await api('/v1/nodes')).json()).nodes;
-    assert.deepEqual(again.map((n: any) => [n.name, n.provision_state]).sort(), [['lab-000', 'manageable'], ['lab-001', 'enroll']]);
+    assert.deepEqual(again.map((n: any) => [n.name, n.provision_state]).sort(), [
+      ['lab-000', 'manageable'],
+      ['lab-001', 'enroll'],
+    ]);
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
       const client = new Client({ connection });
       const found = [];
-      for await (const wf of client.workflow.list({ query: `NodeName = 'lab-000' AND Operation = 'manage'` })) found.push(wf);
+      for await (const wf of client.workflow.list({ query: `NodeName = 'lab-000' AND Operation = 'manage'` }))
+        found.push(wf);
       assert.equal(found.length, 1, 'the verify workflow survived the restart and is searchable by its attributes');
       assert.equal(found[0].status.name, 'COMPLETED');
     } finally {

@@ -36,7 +36,14 @@ describe('verify: enroll → manage → manageable', () => {
   it('leaves a node with a wrong BMC password in enroll with a readable last_error', async () => {
     const uuid = h.nodeUuids[3];
     const wrong = 'not-the-password';
-    assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, [{ op: 'replace', path: '/driver_info/redfish_password', value: wrong }])).status, 200);
+    assert.equal(
+      (
+        await h.http('PATCH', `/v1/nodes/${uuid}`, [
+          { op: 'replace', path: '/driver_info/redfish_password', value: wrong },
+        ])
+      ).status,
+      200,
+    );
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' })).status, 202);
     const node = await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'enroll' && n.last_error);
     assert.match(node.last_error, /credentials|401|unauthori[sz]ed/i);

@@ -39,14 +39,24 @@ describe('record workflow histories', () => {
   const secrets = () => [h.credentials.password, h.config.adminToken!, h.config.agentTokenKey!];
 
   /** Sends the request, awaits the node's operation and writes its history as `<name>.json`. */
-  async function record(name: string, uuid: string, urlPath: string, body: Record<string, unknown>, whileRunning?: () => Promise<void>) {
+  async function record(
+    name: string,
+    uuid: string,
+    urlPath: string,
+    body: Record<string, unknown>,
+    whileRunning?: () => Promise<void>,
+  ) {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/${urlPath}`, body);
     assert.equal(response.status, 202, JSON.stringify(response.body));
     const handle = h.client.workflow.getHandle(nodeWorkflowId(uuid));
     await whileRunning?.();
     await handle.result().catch(() => undefined);
     const History = proto.temporal.api.history.v1.History;
-    const history = History.toObject(History.fromObject(await handle.fetchHistory()), { longs: String, enums: String, bytes: String });
+    const history = History.toObject(History.fromObject(await handle.fetchHistory()), {
+      longs: String,
+      enums: String,
+      bytes: String,
+    });
     const json = JSON.stringify(history, null, 1);
     for (const secret of secrets()) assert.ok(!json.includes(secret), `the ${name} history carries no secret`);
     writeFileSync(path.join(HISTORIES, `${name}.json`), `${json}\n`);
@@ -59,9 +69,17 @@ describe('record workflow histories', () => {
     await record('provide', uuid, 'states/provision', { target: 'provide' });
     assert.equal((await node()).provision_state, 'available');
     await h.http('PATCH', `/v1/nodes/${uuid}`, {
-      instance_info: { image_source: images.url('disk.raw'), image_os_hash_algo: 'sha256', image_os_hash_value: imageHash, image_disk_format: 'raw' },
+      instance_info: {
+        image_source: images.url('disk.raw'),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: imageHash,
+        image_disk_format: 'raw',
+      },
     });
-    await record('deploy', uuid, 'states/provision', { target: 'active', configdrive: { meta_data: { hostname: 'replay-1' } } });
+    await record('deploy', uuid, 'states/provision', {
+      target: 'active',
+      configdrive: { meta_data: { hostname: 'replay-1' } },
+    });
     assert.equal((await node()).provision_state, 'active', (await node()).last_error);
     await record('power-off', uuid, 'states/power', { target: 'power off' });
     await record('power-on', uuid, 'states/power', { target: 'power on' });
@@ -92,7 +110,11 @@ describe('record workflow histories', () => {
       'clean-abort',
       uuid,
       'states/provision',
-      { target: 'clean', disable_ramdisk: true, clean_steps: [{ interface: 'test', step: 'wait_three_times', args: { seconds: 3600 } }] },
+      {
+        target: 'clean',
+        disable_ramdisk: true,
+        clean_steps: [{ interface: 'test', step: 'wait_three_times', args: { seconds: 3600 } }],
+      },
       async () => {
         await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'clean wait');
         assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'abort' })).status, 202);

@@ -4,7 +4,11 @@ import type { PowerState } from '../../src/domain/power.js';
 import { BmcError, type Bmc } from '../../src/drivers/types.js';
 
 /** Polls the BMC until it reports `expected`; the default bound covers sushy-tools' 1–11 s late resets. */
-export async function waitForPower(bmc: Bmc, expected: PowerState, { timeoutMs = 20_000, pollMs = 250 } = {}): Promise<void> {
+export async function waitForPower(
+  bmc: Bmc,
+  expected: PowerState,
+  { timeoutMs = 20_000, pollMs = 250 } = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let state = await bmc.getPowerState();
   while (state !== expected) {

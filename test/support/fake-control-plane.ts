@@ -28,7 +28,12 @@ export interface FakeControlPlane {
 }
 
 /** Listens on `port` (0: any); heartbeat_interval is in seconds. */
-export async function startFakeControlPlane(options: { port?: number; nodeUuid: string; token: string; heartbeatInterval: number }): Promise<FakeControlPlane> {
+export async function startFakeControlPlane(options: {
+  port?: number;
+  nodeUuid: string;
+  token: string;
+  heartbeatInterval: number;
+}): Promise<FakeControlPlane> {
   const lookups: string[] = [];
   const heartbeats: Heartbeat[] = [];
   const commandReports: CommandReport[] = [];
@@ -38,7 +43,10 @@ export async function startFakeControlPlane(options: { port?: number; nodeUuid: 
       lookups.push(url.searchParams.get('addresses')!);
       response.setHeader('content-type', 'application/json');
       response.end(
-        JSON.stringify({ node: { uuid: options.nodeUuid }, config: { heartbeat_interval: options.heartbeatInterval, agent_token: options.token } }),
+        JSON.stringify({
+          node: { uuid: options.nodeUuid },
+          config: { heartbeat_interval: options.heartbeatInterval, agent_token: options.token },
+        }),
       );
       return;
     }

@@ -28,7 +28,11 @@ export function env(name: string): string {
 }
 
 /** A fresh, migrated database of its own in the run's PostgreSQL. */
-export async function createTestDatabase(id: string, logger: pino.Logger, postgresUrl = env('TEST_POSTGRES_URL')): Promise<string> {
+export async function createTestDatabase(
+  id: string,
+  logger: pino.Logger,
+  postgresUrl = env('TEST_POSTGRES_URL'),
+): Promise<string> {
   const serverUrl = new URL(postgresUrl);
   const database = `test_${id}`;
   await createDatabaseIfMissing(new URL('/postgres', serverUrl).toString(), database);
@@ -145,7 +149,11 @@ export async function startHarness(options: HarnessOptions = {}) {
       agent:
         options.labAgents === false || options.labVms
           ? undefined
-          : { apiUrl: options.agentApiUrl ? await options.agentApiUrl(api.agentUrl) : api.agentUrl, logFile, light: options.lightLab },
+          : {
+              apiUrl: options.agentApiUrl ? await options.agentApiUrl(api.agentUrl) : api.agentUrl,
+              logFile,
+              light: options.lightLab,
+            },
       vm: options.labVms ? { onError: (error) => logger.error({ err: error }, 'lab VM') } : undefined,
       ...credentials,
     });
@@ -157,7 +165,12 @@ export async function startHarness(options: HarnessOptions = {}) {
   const children: ChildProcess[] = [];
 
   /** A request as the admin, unless `token` names another caller (null: no token at all). */
-  async function http<T = any>(method: string, urlPath: string, body?: unknown, token: string | null = config.adminToken!): Promise<HttpResult<T>> {
+  async function http<T = any>(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    token: string | null = config.adminToken!,
+  ): Promise<HttpResult<T>> {
     const response = await fetch(`${api.url}${urlPath}`, {
       method,
       headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
@@ -171,7 +184,12 @@ export async function startHarness(options: HarnessOptions = {}) {
    * A request to the agents' listener, as an agent sends it (no API token), from `from`: another
    * loopback address (127.0.0.2) plays a second machine on the provisioning network.
    */
-  function asAgent<T = any>(method: string, urlPath: string, body?: unknown, from = '127.0.0.1'): Promise<HttpResult<T>> {
+  function asAgent<T = any>(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    from = '127.0.0.1',
+  ): Promise<HttpResult<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const request = httpRequest(

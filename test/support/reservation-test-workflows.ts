@@ -11,7 +11,10 @@ export interface FakeProvisionActivities {
   fakeProvision(nodeUuid: string, verb: string): Promise<ProvisionState>;
 }
 
-const { fakeProvision } = proxyActivities<FakeProvisionActivities>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } });
+const { fakeProvision } = proxyActivities<FakeProvisionActivities>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 1 },
+});
 
 export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
   return fakeProvision(input.nodeUuid, input.verb);

@@ -27,7 +27,13 @@ async function freeLabBase(machines: number): Promise<number> {
 }
 
 export async function freeUpPorts(labMachines = 2): Promise<UpPorts> {
-  return { api: await freePort(), agentApi: await freePort(), temporal: await freePort(), ui: await freePort(), lab: await freeLabBase(labMachines) };
+  return {
+    api: await freePort(),
+    agentApi: await freePort(),
+    temporal: await freePort(),
+    ui: await freePort(),
+    lab: await freeLabBase(labMachines),
+  };
 }
 
 export interface RunningUp {
@@ -40,15 +46,39 @@ export interface RunningUp {
   api: (p: string, init?: RequestInit) => Promise<Response>;
 }
 
-export async function startUp(dataDir: string, ports: UpPorts, { lab = 2, labPowerDelayMs = 50 } = {}): Promise<RunningUp> {
-  const env: NodeJS.ProcessEnv = { ...process.env, API_PORT: String(ports.api), AGENT_API_PORT: String(ports.agentApi), LOG_LEVEL: 'warn' };
+export async function startUp(
+  dataDir: string,
+  ports: UpPorts,
+  { lab = 2, labPowerDelayMs = 50 } = {},
+): Promise<RunningUp> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    API_PORT: String(ports.api),
+    AGENT_API_PORT: String(ports.agentApi),
+    LOG_LEVEL: 'warn',
+  };
   delete env.DATABASE_URL;
   delete env.TEMPORAL_ADDRESS;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/index.ts', 'up', '--lab', String(lab), '--lab-power-delay', String(labPowerDelayMs),
-      '--data-dir', dataDir, '--temporal-port', String(ports.temporal), '--temporal-ui-port', String(ports.ui),
-      '--lab-base-port', String(ports.lab)],
+    [
+      '--import',
+      'tsx',
+      'src/cli/index.ts',
+      'up',
+      '--lab',
+      String(lab),
+      '--lab-power-delay',
+      String(labPowerDelayMs),
+      '--data-dir',
+      dataDir,
+      '--temporal-port',
+      String(ports.temporal),
+      '--temporal-ui-port',
+      String(ports.ui),
+      '--lab-base-port',
+      String(ports.lab),
+    ],
     // Its own process group, as a shell gives a command: Ctrl-C reaches up, its API and its worker at once.
     { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
@@ -80,7 +110,10 @@ export async function startUp(dataDir: string, ports: UpPorts, { lab = 2, labPow
     api: (p, init = {}) =>
       fetch(`http://127.0.0.1:${ports.api}${p}`, {
         ...init,
-        headers: { ...init.headers, authorization: `Bearer ${readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}` },
+        headers: {
+          ...init.headers,
+          authorization: `Bearer ${readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()}`,
+        },
       }),
   };
 }

@@ -8,7 +8,10 @@ export const DEFAULT_WORKFLOW_WAIT_MS = 120_000;
 async function within<T>(promise: Promise<T>, timeoutMs: number, workflowId: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`workflow ${workflowId} still running after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`workflow ${workflowId} still running after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -23,15 +26,22 @@ export function resultWithin<T = unknown>(handle: WorkflowHandle, timeoutMs = DE
 }
 
 /** The result of the node's current operation: once it resolves, the node's lock is free for the next one. */
-export function finished<T = unknown>(h: Pick<Harness, 'client'>, uuid: string, timeoutMs = DEFAULT_WORKFLOW_WAIT_MS): Promise<T> {
+export function finished<T = unknown>(
+  h: Pick<Harness, 'client'>,
+  uuid: string,
+  timeoutMs = DEFAULT_WORKFLOW_WAIT_MS,
+): Promise<T> {
   return resultWithin<T>(h.client.workflow.getHandle(`node/${uuid}`), timeoutMs);
 }
 
 /** Like `finished`, but an operation that failed counts as ended too; only one still running fails the test. */
 export function ended(h: Pick<Harness, 'client'>, uuid: string, timeoutMs = DEFAULT_WORKFLOW_WAIT_MS): Promise<void> {
-  const settled = h.client.workflow.getHandle(`node/${uuid}`).result().then(
-    () => undefined,
-    () => undefined,
-  );
+  const settled = h.client.workflow
+    .getHandle(`node/${uuid}`)
+    .result()
+    .then(
+      () => undefined,
+      () => undefined,
+    );
   return within(settled, timeoutMs, `node/${uuid}`);
 }

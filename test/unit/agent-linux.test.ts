@@ -16,13 +16,68 @@ const GiB = 1024 ** 3;
 // util-linux 2.38 (booleans) next to 2.34 (strings), with the devices that are not disks for an image.
 const LSBLK_DISKS = JSON.stringify({
   blockdevices: [
-    { name: 'zram0', path: '/dev/zram0', size: 4 * GiB, type: 'disk', ro: false, rota: false, model: null, vendor: null, serial: null, wwn: null },
+    {
+      name: 'zram0',
+      path: '/dev/zram0',
+      size: 4 * GiB,
+      type: 'disk',
+      ro: false,
+      rota: false,
+      model: null,
+      vendor: null,
+      serial: null,
+      wwn: null,
+    },
     { name: 'loop0', path: '/dev/loop0', size: 8 * GiB, type: 'loop', ro: false, rota: false },
     { name: 'sr0', path: '/dev/sr0', size: 1 * GiB, type: 'rom', ro: true, rota: true },
-    { name: 'sda', path: '/dev/sda', size: 480 * GiB, type: 'disk', ro: false, rota: false, model: 'SAMSUNG MZ7LH480 ', vendor: 'ATA     ', serial: 'S45PNA0M', wwn: '0x5002538e00000001' },
-    { name: 'sdb', path: '/dev/sdb', size: String(2000 * GiB), type: 'disk', ro: '0', rota: '1', model: 'ST2000NM', vendor: 'SEAGATE', serial: 'ZC1', wwn: null },
-    { name: 'nvme0n1', path: '/dev/nvme0n1', size: 960 * GiB, type: 'disk', ro: false, rota: false, model: 'Micron 7450', vendor: null, serial: 'MIC1', wwn: 'eui.0001' },
-    { name: 'sdc', path: '/dev/sdc', size: 2 * GiB, type: 'disk', ro: false, rota: false, model: 'USB stick', vendor: null, serial: 'USB1', wwn: null },
+    {
+      name: 'sda',
+      path: '/dev/sda',
+      size: 480 * GiB,
+      type: 'disk',
+      ro: false,
+      rota: false,
+      model: 'SAMSUNG MZ7LH480 ',
+      vendor: 'ATA     ',
+      serial: 'S45PNA0M',
+      wwn: '0x5002538e00000001',
+    },
+    {
+      name: 'sdb',
+      path: '/dev/sdb',
+      size: String(2000 * GiB),
+      type: 'disk',
+      ro: '0',
+      rota: '1',
+      model: 'ST2000NM',
+      vendor: 'SEAGATE',
+      serial: 'ZC1',
+      wwn: null,
+    },
+    {
+      name: 'nvme0n1',
+      path: '/dev/nvme0n1',
+      size: 960 * GiB,
+      type: 'disk',
+      ro: false,
+      rota: false,
+      model: 'Micron 7450',
+      vendor: null,
+      serial: 'MIC1',
+      wwn: 'eui.0001',
+    },
+    {
+      name: 'sdc',
+      path: '/dev/sdc',
+      size: 2 * GiB,
+      type: 'disk',
+      ro: false,
+      rota: false,
+      model: 'USB stick',
+      vendor: null,
+      serial: 'USB1',
+      wwn: null,
+    },
   ],
 });
 
@@ -35,14 +90,27 @@ const LSBLK_SDA_PARTITIONS = JSON.stringify({
       partuuid: null,
       parttype: null,
       children: [
-        { name: 'sda1', path: '/dev/sda1', type: 'part', partuuid: 'AAAAAAAA-1111-4000-8000-000000000001', parttype: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B' },
-        { name: 'sda2', path: '/dev/sda2', type: 'part', partuuid: 'aaaaaaaa-1111-4000-8000-000000000002', parttype: '0fc63daf-8483-4772-8e79-3d69d8477de4' },
+        {
+          name: 'sda1',
+          path: '/dev/sda1',
+          type: 'part',
+          partuuid: 'AAAAAAAA-1111-4000-8000-000000000001',
+          parttype: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
+        },
+        {
+          name: 'sda2',
+          path: '/dev/sda2',
+          type: 'part',
+          partuuid: 'aaaaaaaa-1111-4000-8000-000000000002',
+          parttype: '0fc63daf-8483-4772-8e79-3d69d8477de4',
+        },
       ],
     },
   ],
 });
 
-const CPUINFO = 'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n';
+const CPUINFO =
+  'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n';
 const MEMINFO = 'MemTotal:       65536000 kB\nMemFree:        1000 kB\n';
 
 /** A machine's /sys and /proc, as far as the platform reads them. */
@@ -75,18 +143,33 @@ function recordingRunner() {
   return { calls, run };
 }
 
-const sda: Disk = { name: 'sda', path: '/dev/sda', sizeBytes: 480 * GiB, model: null, vendor: null, serial: null, wwn: null, rotational: false };
+const sda: Disk = {
+  name: 'sda',
+  path: '/dev/sda',
+  sizeBytes: 480 * GiB,
+  model: null,
+  vendor: null,
+  serial: null,
+  wwn: null,
+  rotational: false,
+};
 
 describe('the Linux platform', () => {
   it('takes disks from lsblk, leaving out RAM disks, loops, optical drives and read-only devices', () => {
     const disks = parseLsblkDisks(LSBLK_DISKS);
-    assert.deepEqual(disks.map((d) => [d.name, d.sizeBytes / GiB, d.rotational]), [
-      ['sda', 480, false],
-      ['sdb', 2000, true],
-      ['nvme0n1', 960, false],
-      ['sdc', 2, false],
-    ]);
-    assert.deepEqual([disks[0].model, disks[0].vendor, disks[0].wwn], ['SAMSUNG MZ7LH480', 'ATA', '0x5002538e00000001']);
+    assert.deepEqual(
+      disks.map((d) => [d.name, d.sizeBytes / GiB, d.rotational]),
+      [
+        ['sda', 480, false],
+        ['sdb', 2000, true],
+        ['nvme0n1', 960, false],
+        ['sdc', 2, false],
+      ],
+    );
+    assert.deepEqual(
+      [disks[0].model, disks[0].vendor, disks[0].wwn],
+      ['SAMSUNG MZ7LH480', 'ATA', '0x5002538e00000001'],
+    );
   });
 
   it('reads CPUs and memory from procfs', () => {
@@ -102,21 +185,37 @@ describe('the Linux platform', () => {
     assert.equal(inventory.cpu.count, 2);
     assert.equal(inventory.memory.total_bytes, 65536000 * 1024);
     assert.equal(inventory.boot.current_boot_mode, 'uefi');
-    assert.deepEqual(inventory.system_vendor, { manufacturer: 'Supermicro', product_name: 'SYS-120U', serial_number: null });
+    assert.deepEqual(inventory.system_vendor, {
+      manufacturer: 'Supermicro',
+      product_name: 'SYS-120U',
+      serial_number: null,
+    });
     assert.equal(inventory.disks.length, 4);
   });
 
   it('erases metadata as Ironic does: wipefs on each partition, then the disk, then sgdisk --zap-all', async () => {
     const { calls, run } = recordingRunner();
     await new LinuxPlatform({ root: fakeRoot(), run }).eraseDeviceMetadata(sda);
-    assert.deepEqual(calls.slice(1), ['wipefs --all --force /dev/sda1', 'wipefs --all --force /dev/sda2', 'wipefs --all --force /dev/sda', 'sgdisk --zap-all /dev/sda']);
+    assert.deepEqual(calls.slice(1), [
+      'wipefs --all --force /dev/sda1',
+      'wipefs --all --force /dev/sda2',
+      'wipefs --all --force /dev/sda',
+      'sgdisk --zap-all /dev/sda',
+    ]);
   });
 
   it('creates the UEFI boot entry on the EFI system partition, found by PARTUUID or by type', async () => {
     for (const efiSystemPartitionUuid of ['aaaaaaaa-1111-4000-8000-000000000001', undefined]) {
       const { calls, run } = recordingRunner();
-      const entry = await new LinuxPlatform({ root: fakeRoot(), run }).installBootloader(sda, { efiSystemPartitionUuid, loader: '\\EFI\\BOOT\\BOOTX64.EFI', label: 'tempered' });
-      assert.equal(calls.at(-1), 'efibootmgr --create --disk /dev/sda --part 1 --label tempered --loader \\EFI\\BOOT\\BOOTX64.EFI');
+      const entry = await new LinuxPlatform({ root: fakeRoot(), run }).installBootloader(sda, {
+        efiSystemPartitionUuid,
+        loader: '\\EFI\\BOOT\\BOOTX64.EFI',
+        label: 'tempered',
+      });
+      assert.equal(
+        calls.at(-1),
+        'efibootmgr --create --disk /dev/sda --part 1 --label tempered --loader \\EFI\\BOOT\\BOOTX64.EFI',
+      );
       assert.deepEqual([entry.partitionNumber, entry.partitionUuid], [1, 'aaaaaaaa-1111-4000-8000-000000000001']);
     }
   });
@@ -126,12 +225,27 @@ describe('the Linux platform', () => {
     const fd = openSync(file, 'w');
     ftruncateSync(fd, 64 * 1024 ** 2);
     closeSync(fd);
-    await runCommand('sgdisk', ['--new=1:1M:+32M', '--typecode=1:ef00', '--partition-guid=1:7e3ba7ed-0000-4000-8000-0000000000e5', file]);
+    await runCommand('sgdisk', [
+      '--new=1:1M:+32M',
+      '--typecode=1:ef00',
+      '--partition-guid=1:7e3ba7ed-0000-4000-8000-0000000000e5',
+      file,
+    ]);
     const withoutUdev = JSON.stringify({
-      blockdevices: [{ name: 'sda', path: file, type: 'disk', children: [{ name: 'sda1', path: `${file}1`, type: 'part', partuuid: null, parttype: null }] }],
+      blockdevices: [
+        {
+          name: 'sda',
+          path: file,
+          type: 'disk',
+          children: [{ name: 'sda1', path: `${file}1`, type: 'part', partuuid: null, parttype: null }],
+        },
+      ],
     });
     const run = async (command: string) => (command === 'lsblk' ? withoutUdev : '');
-    const entry = await new LinuxPlatform({ root: fakeRoot(), run }).installBootloader({ ...sda, path: file }, { loader: '\\EFI\\BOOT\\BOOTX64.EFI', label: 'tempered' });
+    const entry = await new LinuxPlatform({ root: fakeRoot(), run }).installBootloader(
+      { ...sda, path: file },
+      { loader: '\\EFI\\BOOT\\BOOTX64.EFI', label: 'tempered' },
+    );
     assert.deepEqual([entry.partitionNumber, entry.partitionUuid], [1, '7e3ba7ed-0000-4000-8000-0000000000e5']);
   });
 
@@ -139,7 +253,12 @@ describe('the Linux platform', () => {
     const { calls, run } = recordingRunner();
     const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'kexec-'));
     const platform = new LinuxPlatform({ root: fakeRoot(), run, scratchDir });
-    await platform.kexec(sda, { rootPartitionUuid: 'AAAAAAAA-1111-4000-8000-000000000002', kernel: '/boot/vmlinuz', initrd: 'boot/initrd.img', cmdline: 'root=/dev/sda2 ro' });
+    await platform.kexec(sda, {
+      rootPartitionUuid: 'AAAAAAAA-1111-4000-8000-000000000002',
+      kernel: '/boot/vmlinuz',
+      initrd: 'boot/initrd.img',
+      cmdline: 'root=/dev/sda2 ro',
+    });
     const mountPoint = /^mount -o ro \/dev\/sda2 (\S+)$/.exec(calls[1])?.[1];
     assert.ok(mountPoint?.startsWith(scratchDir), calls[1]);
     assert.deepEqual(calls.slice(2), [
@@ -149,7 +268,11 @@ describe('the Linux platform', () => {
       'kexec --exec',
     ]);
     await assert.rejects(
-      platform.kexec(sda, { rootPartitionUuid: 'aaaaaaaa-1111-4000-8000-000000000002', kernel: '../../etc/shadow', cmdline: '' }),
+      platform.kexec(sda, {
+        rootPartitionUuid: 'aaaaaaaa-1111-4000-8000-000000000002',
+        kernel: '../../etc/shadow',
+        cmdline: '',
+      }),
       /leaves the deployed file system/,
     );
   });
@@ -178,7 +301,14 @@ describe('root device and config drive placement', () => {
   it('without hints takes the smallest disk of at least 4 GiB', () => {
     assert.equal(selectRootDevice(disks, undefined).name, 'sda');
     assert.equal(selectRootDevice(disks, {}).name, 'sda');
-    assert.throws(() => selectRootDevice(disks.filter((d) => d.name === 'sdc'), undefined), /no disk of at least 4 GiB .* sdc \(2\.0 GiB\)/);
+    assert.throws(
+      () =>
+        selectRootDevice(
+          disks.filter((d) => d.name === 'sdc'),
+          undefined,
+        ),
+      /no disk of at least 4 GiB .* sdc \(2\.0 GiB\)/,
+    );
   });
 
   it('follows hints: name, serial, wwn, model, rotational, and size with an operator', () => {

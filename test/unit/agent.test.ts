@@ -33,7 +33,8 @@ async function waitUntil(what: string, done: () => boolean, timeoutMs = 10_000):
   }
 }
 
-const sh = (command: string, args: string[]) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const sh = (command: string, args: string[]) =>
+  execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 describe('the agent', () => {
   const scratch = mkdtempSync(path.join(process.env.TEST_SCRATCH_DIR ?? os.tmpdir(), 'agent-'));
@@ -52,8 +53,21 @@ describe('the agent', () => {
     ftruncateSync(fd, 4 * GiB);
     closeSync(fd);
     smallImageHash = await writeRandomImage(path.join(scratch, 'small.raw'), 8 * MiB);
-    sh('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', path.join(scratch, 'small.raw'), path.join(scratch, 'backed.qcow2')]);
-    backedImageHash = await hashFilePrefix(path.join(scratch, 'backed.qcow2'), statSync(path.join(scratch, 'backed.qcow2')).size);
+    sh('qemu-img', [
+      'create',
+      '-q',
+      '-f',
+      'qcow2',
+      '-F',
+      'raw',
+      '-b',
+      path.join(scratch, 'small.raw'),
+      path.join(scratch, 'backed.qcow2'),
+    ]);
+    backedImageHash = await hashFilePrefix(
+      path.join(scratch, 'backed.qcow2'),
+      statSync(path.join(scratch, 'backed.qcow2')).size,
+    );
     images = await startImageServer({
       'small.raw': path.join(scratch, 'small.raw'),
       'backed.qcow2': path.join(scratch, 'backed.qcow2'),
@@ -91,23 +105,36 @@ describe('the agent', () => {
 
   /** Runs an async command and waits for its end. */
   const finished = async (record: Promise<CommandRecord>) => client.getCommand((await record).id, { wait: true });
-  const deployStep = (step: string, args: Record<string, unknown>) => finished(client.executeStep('deploy', { step, args }));
+  const deployStep = (step: string, args: Record<string, unknown>) =>
+    finished(client.executeStep('deploy', { step, args }));
 
   it('looks itself up by its MACs once the control plane answers, then heartbeats with its token', async () => {
     await waitUntil('three heartbeats', () => controlPlane.heartbeats.length >= 3);
     assert.deepEqual(controlPlane.lookups, [MACS.join(',')]);
     for (const heartbeat of controlPlane.heartbeats.slice(0, 3)) {
-      assert.deepEqual(heartbeat, { path: `/v1/heartbeat/${NODE_UUID}`, callback_url: agent.url, agent_version: '1.0.0', agent_token: TOKEN });
+      assert.deepEqual(heartbeat, {
+        path: `/v1/heartbeat/${NODE_UUID}`,
+        callback_url: agent.url,
+        agent_version: '1.0.0',
+        agent_token: TOKEN,
+      });
     }
   });
 
   it('refuses every command call without the token, and takes it as a header or ?agent_token=', async () => {
     const post = (query: string, headers: Record<string, string> = {}) =>
-      fetch(`${agent.url}/v1/commands${query}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"name":"sync"}' });
+      fetch(`${agent.url}/v1/commands${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{"name":"sync"}',
+      });
     assert.equal((await post('')).status, 401);
     assert.equal((await post('', { 'x-agent-token': 'wrong' })).status, 401);
     assert.equal((await fetch(`${agent.url}/v1/commands`)).status, 401);
-    await assert.rejects(new AgentClient(agent.url, 'not-the-token').listCommands(), (err: any) => err.status === 401 && !err.retryable);
+    await assert.rejects(
+      new AgentClient(agent.url, 'not-the-token').listCommands(),
+      (err: any) => err.status === 401 && !err.retryable,
+    );
     assert.equal((await post(`?agent_token=${TOKEN}`)).status, 200);
     assert.equal((await fetch(`${agent.url}/v1/status`)).status, 200, 'status needs no token');
   });
@@ -118,18 +145,40 @@ describe('the agent', () => {
       inventory.disks.map((d) => [d.path, d.sizeBytes]),
       [[disk, 4 * GiB]],
     );
-    assert.deepEqual(inventory.interfaces.map((i) => i.mac_address), MACS);
-    assert.deepEqual((await client.getSteps('clean')).map((s) => [s.step, s.priority]), [['erase_devices_metadata', 99], ['erase_devices', 10]]);
-    assert.deepEqual((await client.getSteps('deploy')).map((s) => s.step), ['write_image', 'write_configdrive', 'install_bootloader']);
-    await assert.rejects(client.runCommand('format_c'), (err: any) => err.status === 400 && /unknown command/.test(err.message));
+    assert.deepEqual(
+      inventory.interfaces.map((i) => i.mac_address),
+      MACS,
+    );
+    assert.deepEqual(
+      (await client.getSteps('clean')).map((s) => [s.step, s.priority]),
+      [
+        ['erase_devices_metadata', 99],
+        ['erase_devices', 10],
+      ],
+    );
+    assert.deepEqual(
+      (await client.getSteps('deploy')).map((s) => s.step),
+      ['write_image', 'write_configdrive', 'install_bootloader'],
+    );
     await assert.rejects(
-      client.executeStep('deploy', { step: 'write_image', args: { image_source: 'ftp://x/y', os_hash_algo: 'md5', os_hash_value: 'ab' } }),
+      client.runCommand('format_c'),
+      (err: any) => err.status === 400 && /unknown command/.test(err.message),
+    );
+    await assert.rejects(
+      client.executeStep('deploy', {
+        step: 'write_image',
+        args: { image_source: 'ftp://x/y', os_hash_algo: 'md5', os_hash_value: 'ab' },
+      }),
       (err: any) => err.status === 400 && /write_image\.args\.image_source/.test(err.message),
     );
   });
 
   it('writes a config-2 drive at the end of the disk that isoinfo reads back', async () => {
-    const configdrive = { meta_data: { uuid: NODE_UUID, hostname: 'lab-000' }, network_data: { links: [] }, user_data: '#cloud-config\n' };
+    const configdrive = {
+      meta_data: { uuid: NODE_UUID, hostname: 'lab-000' },
+      network_data: { links: [] },
+      user_data: '#cloud-config\n',
+    };
     const record = await deployStep('write_configdrive', { configdrive });
     assert.equal(record.command_status, 'SUCCEEDED', JSON.stringify(record.command_error));
     const extent = configDriveExtent(4 * GiB);
@@ -147,11 +196,27 @@ describe('the agent', () => {
     const record = await deployStep('install_bootloader', { efi_system_part_uuid: esp.uniqueGuid });
     assert.equal(record.command_status, 'SUCCEEDED', JSON.stringify(record.command_error));
     const nvram = JSON.parse(readFileSync(`${disk}.nvram.json`, 'utf8'));
-    assert.deepEqual(nvram.boot_order, [{ label: 'tempered', loader: '\\EFI\\BOOT\\BOOTX64.EFI', partitionNumber: 1, partitionUuid: esp.uniqueGuid }]);
+    assert.deepEqual(nvram.boot_order, [
+      { label: 'tempered', loader: '\\EFI\\BOOT\\BOOTX64.EFI', partitionNumber: 1, partitionUuid: esp.uniqueGuid },
+    ]);
 
-    const kexec = await finished(client.kexec({ root_partition_uuid: root.uniqueGuid, kernel: '/boot/vmlinuz', initrd: '/boot/initrd.img', cmdline: 'root=UUID=x ro' }));
+    const kexec = await finished(
+      client.kexec({
+        root_partition_uuid: root.uniqueGuid,
+        kernel: '/boot/vmlinuz',
+        initrd: '/boot/initrd.img',
+        cmdline: 'root=UUID=x ro',
+      }),
+    );
     assert.equal(kexec.command_status, 'SUCCEEDED', JSON.stringify(kexec.command_error));
-    assert.deepEqual(kexecs, [{ rootPartitionUuid: root.uniqueGuid, kernel: '/boot/vmlinuz', initrd: '/boot/initrd.img', cmdline: 'root=UUID=x ro' }]);
+    assert.deepEqual(kexecs, [
+      {
+        rootPartitionUuid: root.uniqueGuid,
+        kernel: '/boot/vmlinuz',
+        initrd: '/boot/initrd.img',
+        cmdline: 'root=UUID=x ro',
+      },
+    ]);
   });
 
   it('erase_devices_metadata clears the partition tables and every signature on the disk', async () => {
@@ -170,12 +235,22 @@ describe('the agent', () => {
 
   it('reports the end of each async command to the control plane at once: id and status with its token', async () => {
     const ok = await deployStep('write_configdrive', { configdrive: { meta_data: { uuid: NODE_UUID } } });
-    const failed = await deployStep('write_image', { image_source: images.url('missing.raw'), os_hash_algo: 'sha256', os_hash_value: smallImageHash });
-    await waitUntil('both reports', () => [ok, failed].every((r) => controlPlane.commandReports.some((c) => c.command_id === r.id)));
+    const failed = await deployStep('write_image', {
+      image_source: images.url('missing.raw'),
+      os_hash_algo: 'sha256',
+      os_hash_value: smallImageHash,
+    });
+    await waitUntil('both reports', () =>
+      [ok, failed].every((r) => controlPlane.commandReports.some((c) => c.command_id === r.id)),
+    );
     const report = (id: string) => controlPlane.commandReports.find((c) => c.command_id === id);
     const path = `/v1/command_result/${NODE_UUID}`;
     assert.deepEqual(report(ok.id), { path, agent_token: TOKEN, command_id: ok.id, command_status: 'SUCCEEDED' });
-    assert.deepEqual(report(failed.id), { path, agent_token: TOKEN, command_id: failed.id, command_status: 'FAILED' }, 'no error message in the report');
+    assert.deepEqual(
+      report(failed.id),
+      { path, agent_token: TOKEN, command_id: failed.id, command_status: 'FAILED' },
+      'no error message in the report',
+    );
     const sync = await client.runCommand('get_deploy_steps', {}, { wait: true });
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(report(sync.id), undefined, 'a sync command ends in its own answer: no report');
@@ -184,9 +259,16 @@ describe('the agent', () => {
   it('refuses a corrupted image, and leaves what it wrote unbootable', async () => {
     sh('sgdisk', ['--clear', '--new=1:1M:+100M', disk]);
     const wrongHash = smallImageHash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
-    const record = await deployStep('write_image', { image_source: images.url('small.raw'), os_hash_algo: 'sha256', os_hash_value: wrongHash });
+    const record = await deployStep('write_image', {
+      image_source: images.url('small.raw'),
+      os_hash_algo: 'sha256',
+      os_hash_value: wrongHash,
+    });
     assert.equal(record.command_status, 'FAILED');
-    assert.match(record.command_error!.message, new RegExp(`checksum mismatch: the sha256 of .*small.raw is ${smallImageHash}, expected ${wrongHash}`));
+    assert.match(
+      record.command_error!.message,
+      new RegExp(`checksum mismatch: the sha256 of .*small.raw is ${smallImageHash}, expected ${wrongHash}`),
+    );
     assert.ok(readBytes(disk, 0, MiB).equals(Buffer.alloc(MiB)), 'the start of the disk is zeroed');
     assert.throws(() => resultOf(record), /execute_deploy_step failed: image checksum mismatch/);
   });
@@ -194,12 +276,25 @@ describe('the agent', () => {
   it('fails clearly on a missing image, a truncated download, a qcow2 posing as raw and a qcow2 with a backing file', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ image_source: images.url('missing.raw') }, /GET http:\/\/127\.0\.0\.1:\d+\/missing\.raw answered 404/],
-      [{ image_source: `${images.url('truncated')}/small.raw` }, /image download truncated: received \d+ of 8388608 bytes/],
-      [{ image_source: images.url('backed.qcow2'), os_hash_value: backedImageHash }, /qcow2, but its disk_format says raw/],
-      [{ image_source: images.url('backed.qcow2'), os_hash_value: backedImageHash, disk_format: 'qcow2' }, /backing file/],
+      [
+        { image_source: `${images.url('truncated')}/small.raw` },
+        /image download truncated: received \d+ of 8388608 bytes/,
+      ],
+      [
+        { image_source: images.url('backed.qcow2'), os_hash_value: backedImageHash },
+        /qcow2, but its disk_format says raw/,
+      ],
+      [
+        { image_source: images.url('backed.qcow2'), os_hash_value: backedImageHash, disk_format: 'qcow2' },
+        /backing file/,
+      ],
     ];
     for (const [args, error] of cases) {
-      const record = await deployStep('write_image', { os_hash_algo: 'sha256', os_hash_value: smallImageHash, ...args });
+      const record = await deployStep('write_image', {
+        os_hash_algo: 'sha256',
+        os_hash_value: smallImageHash,
+        ...args,
+      });
       assert.equal(record.command_status, 'FAILED', JSON.stringify(args));
       assert.match(record.command_error!.message, error);
     }
@@ -210,6 +305,9 @@ describe('the agent', () => {
     assert.equal((await finished(client.powerOff())).command_status, 'SUCCEEDED');
     assert.deepEqual(machineCalls, ['reboot', 'power off']);
     const commands = await client.listCommands();
-    assert.ok(commands.every((c) => c.command_status !== 'RUNNING'), 'the command list shows every command, all finished');
+    assert.ok(
+      commands.every((c) => c.command_status !== 'RUNNING'),
+      'the command list shows every command, all finished',
+    );
   });
 });

@@ -22,12 +22,20 @@ describe('worker capacity settings', () => {
       WORKER_MAX_CACHED_WORKFLOWS: '500',
     });
     assert.equal(config.pgPoolSize, 8);
-    assert.deepEqual(config.worker, { maxConcurrentActivityTaskExecutions: 50, maxConcurrentWorkflowTaskExecutions: 4, maxConcurrentLocalActivityExecutions: 30, maxCachedWorkflows: 500 });
+    assert.deepEqual(config.worker, {
+      maxConcurrentActivityTaskExecutions: 50,
+      maxConcurrentWorkflowTaskExecutions: 4,
+      maxConcurrentLocalActivityExecutions: 30,
+      maxCachedWorkflows: 500,
+    });
   });
 
   for (const value of ['0', '-3', '2.5', 'many']) {
     it(`refuse ${JSON.stringify(value)} naming the variable`, () => {
-      assert.throws(() => loadConfig({ ...base, WORKER_MAX_CONCURRENT_ACTIVITIES: value }), /WORKER_MAX_CONCURRENT_ACTIVITIES must be/);
+      assert.throws(
+        () => loadConfig({ ...base, WORKER_MAX_CONCURRENT_ACTIVITIES: value }),
+        /WORKER_MAX_CONCURRENT_ACTIVITIES must be/,
+      );
     });
   }
 });

@@ -9,7 +9,11 @@ const OURS = 'req-ours';
 const ours = (verb: string) => ({ verb, request_id: OURS });
 const theirs = (verb: string) => ({ verb, request_id: 'req-theirs' });
 
-function status(provision_state: ProvisionState | undefined, transitions: DeploymentFacts['transitions'], deleteRequested = false) {
+function status(
+  provision_state: ProvisionState | undefined,
+  transitions: DeploymentFacts['transitions'],
+  deleteRequested = false,
+) {
   const node = provision_state && { provision_state, last_error: 'boom' };
   return deploymentState({ requestId: OURS, deleteRequested, node, transitions });
 }
@@ -22,7 +26,11 @@ describe('deployment status', () => {
     assert.equal(status('active', [ours('deploy')]).status, 'active');
     assert.equal(status('quarantined', [ours('deploy')]).status, 'quarantined');
     assert.deepEqual(status('deploy failed', [ours('deploy')]), { status: 'failed', last_error: 'boom' });
-    assert.deepEqual(status('manageable', [ours('deploy')]), { status: 'failed', last_error: null }, 'an owner managed the failed node');
+    assert.deepEqual(
+      status('manageable', [ours('deploy')]),
+      { status: 'failed', last_error: null },
+      'an owner managed the failed node',
+    );
   });
 
   it('follows its undeploy, whoever asked for it', () => {
@@ -32,16 +40,32 @@ describe('deployment status', () => {
       assert.equal(status('cleaning', [ours('deploy'), undeploy], true).status, 'deleting');
       assert.equal(status('clean wait', [ours('deploy'), undeploy]).status, 'deleting');
       assert.equal(status('available', [ours('deploy'), undeploy]).status, 'deleted');
-      assert.equal(status('clean failed', [ours('deploy'), undeploy]).status, 'deleted', 'the instance was stopped before cleaning');
-      assert.deepEqual(status('error', [ours('deploy'), undeploy]), { status: 'failed', last_error: 'boom' }, 'tear-down failed');
+      assert.equal(
+        status('clean failed', [ours('deploy'), undeploy]).status,
+        'deleted',
+        'the instance was stopped before cleaning',
+      );
+      assert.deepEqual(
+        status('error', [ours('deploy'), undeploy]),
+        { status: 'failed', last_error: 'boom' },
+        'tear-down failed',
+      );
     }
-    assert.equal(status('active', [ours('deploy'), theirs('undeploy'), theirs('deploy')]).status, 'deleted', 'a later deploy is not ours');
+    assert.equal(
+      status('active', [ours('deploy'), theirs('undeploy'), theirs('deploy')]).status,
+      'deleted',
+      'a later deploy is not ours',
+    );
     assert.equal(status(undefined, [ours('deploy'), ours('undeploy')]).status, 'deleted', 'the node record is gone');
   });
 
   it('is superseded, not shown as the node, once another deploy takes the node', () => {
     assert.equal(status('active', [ours('deploy'), theirs('rebuild')]).status, 'superseded');
-    assert.equal(status('deploying', [ours('deploy'), theirs('deploy')]).status, 'superseded', 'a retry from deploy failed');
+    assert.equal(
+      status('deploying', [ours('deploy'), theirs('deploy')]).status,
+      'superseded',
+      'a retry from deploy failed',
+    );
     assert.equal(status('active', [theirs('deploy')]).status, 'superseded', 'another deploy got there first');
   });
 });

@@ -30,7 +30,11 @@ const OPTIONAL_MEMBERS: Partial<Record<Capability, (keyof Bmc)[]>> = {
 
 describe('driver declarations', () => {
   it('docs/drivers.md is what `npm run docs:drivers` generates', async () => {
-    assert.equal(await readFile(DRIVERS_DOC_PATH, 'utf8'), renderDriversDoc(), 'docs/drivers.md is stale: run npm run docs:drivers');
+    assert.equal(
+      await readFile(DRIVERS_DOC_PATH, 'utf8'),
+      renderDriversDoc(),
+      'docs/drivers.md is stale: run npm run docs:drivers',
+    );
   });
 
   it('every driver offers exactly the optional operations its capabilities claim', () => {
@@ -38,7 +42,8 @@ describe('driver declarations', () => {
       const bmc = getDriver(name).connect({ nodeUuid: 'n', driverInfo: VALID_DRIVER_INFO[name] });
       for (const [capability, members] of Object.entries(OPTIONAL_MEMBERS)) {
         const claimed = DRIVERS[name].capabilities.includes(capability as Capability);
-        for (const member of members) assert.equal(typeof bmc[member] === 'function', claimed, `${name}: ${capability} / ${member}`);
+        for (const member of members)
+          assert.equal(typeof bmc[member] === 'function', claimed, `${name}: ${capability} / ${member}`);
       }
     }
   });
@@ -47,20 +52,30 @@ describe('driver declarations', () => {
     const ipmi = (info: Record<string, unknown>) => checkDriverInfo('ipmi', { ipmi_address: 'bmc', ...info });
     assert.equal(ipmi({ ipmi_port: 623, ipmi_cipher_suite: '17' }), undefined);
     assert.equal(ipmi({ ipmi_port: ' 6230 ' }), undefined);
-    assert.deepEqual(ipmi({ ipmi_port: 0 }), { field: 'driver_info.ipmi_port', message: 'must be between 1 and 65535' });
+    assert.deepEqual(ipmi({ ipmi_port: 0 }), {
+      field: 'driver_info.ipmi_port',
+      message: 'must be between 1 and 65535',
+    });
     assert.equal(ipmi({ ipmi_port: 62.3 })?.field, 'driver_info.ipmi_port');
     assert.equal(ipmi({ ipmi_port: true })?.field, 'driver_info.ipmi_port');
     assert.equal(ipmi({ ipmi_cipher_suite: 18 })?.field, 'driver_info.ipmi_cipher_suite');
     assert.equal(ipmi({ ipmi_password: '12345678901234567890' }), undefined);
-    assert.deepEqual(ipmi({ ipmi_password: 'é'.repeat(11) }), { field: 'driver_info.ipmi_password', message: 'must be at most 20 bytes' });
+    assert.deepEqual(ipmi({ ipmi_password: 'é'.repeat(11) }), {
+      field: 'driver_info.ipmi_password',
+      message: 'must be at most 20 bytes',
+    });
     assert.equal(checkDriverInfo('ipmi', {})?.field, 'driver_info.ipmi_address');
   });
 
   it('checks redfish driver_info: auth type from its list, verify_ca boolean or string', () => {
-    const redfish = (info: Record<string, unknown>) => checkDriverInfo('redfish', { ...VALID_DRIVER_INFO.redfish, ...info });
+    const redfish = (info: Record<string, unknown>) =>
+      checkDriverInfo('redfish', { ...VALID_DRIVER_INFO.redfish, ...info });
     assert.equal(redfish({ redfish_auth_type: 'session', redfish_verify_ca: false }), undefined);
     assert.equal(redfish({ redfish_verify_ca: '/etc/ssl/certs/ca.pem' }), undefined);
-    assert.deepEqual(redfish({ redfish_auth_type: 'digest' }), { field: 'driver_info.redfish_auth_type', message: 'must be one of auto, basic, session' });
+    assert.deepEqual(redfish({ redfish_auth_type: 'digest' }), {
+      field: 'driver_info.redfish_auth_type',
+      message: 'must be one of auto, basic, session',
+    });
     assert.equal(redfish({ redfish_verify_ca: 1 })?.field, 'driver_info.redfish_verify_ca');
   });
 });
@@ -74,7 +89,10 @@ describe('ipmi driver and ipmitool', () => {
 
   it('hands the password to ipmitool in its environment, never on its command line', async () => {
     const fakeIpmitool = path.join(dir, 'ipmitool');
-    await writeFile(fakeIpmitool, `#!/bin/sh\necho "$@" > ${dir}/args\necho "$IPMI_PASSWORD" > ${dir}/password\necho "Chassis Power is on"\n`);
+    await writeFile(
+      fakeIpmitool,
+      `#!/bin/sh\necho "$@" > ${dir}/args\necho "$IPMI_PASSWORD" > ${dir}/password\necho "Chassis Power is on"\n`,
+    );
     await chmod(fakeIpmitool, 0o755);
     const password = 'the-ipmi-secret';
     const bmc = createIpmiDriver({ ipmitool: fakeIpmitool }).connect({
@@ -88,7 +106,10 @@ describe('ipmi driver and ipmitool', () => {
   });
 
   it('says how to install ipmitool when the worker lacks it', async () => {
-    const bmc = createIpmiDriver({ ipmitool: path.join(dir, 'no-ipmitool') }).connect({ nodeUuid: 'n', driverInfo: { ipmi_address: 'bmc' } });
+    const bmc = createIpmiDriver({ ipmitool: path.join(dir, 'no-ipmitool') }).connect({
+      nodeUuid: 'n',
+      driverInfo: { ipmi_address: 'bmc' },
+    });
     const error = await rejectsWithKind(bmc.validate(), 'unsupported');
     assert.match(error.message, /not installed on the worker.*apt-get install ipmitool/);
   });
@@ -105,17 +126,30 @@ describe('redfish transport', () => {
   const connect = (info: Record<string, unknown> = {}) =>
     fast.connect({
       nodeUuid: 'n',
-      driverInfo: { redfish_address: origin, redfish_username: 'u', redfish_password: 'secret-pw', redfish_auth_type: 'basic', redfish_system_id: '1', ...info },
+      driverInfo: {
+        redfish_address: origin,
+        redfish_username: 'u',
+        redfish_password: 'secret-pw',
+        redfish_auth_type: 'basic',
+        redfish_system_id: '1',
+        ...info,
+      },
     });
   const json = (response: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
     response.writeHead(status, { 'Content-Type': 'application/json', ...headers });
     response.end(body === undefined ? undefined : JSON.stringify(body));
   };
-  const system = { '@odata.type': '#ComputerSystem.v1_10_0.ComputerSystem', PowerState: 'On', Actions: { '#ComputerSystem.Reset': { target: '/reset' } } };
+  const system = {
+    '@odata.type': '#ComputerSystem.v1_10_0.ComputerSystem',
+    PowerState: 'On',
+    Actions: { '#ComputerSystem.Reset': { target: '/reset' } },
+  };
 
   before(async () => {
     server = createServer((request, response) => {
-      requests.push(`${request.method} ${request.url} ${request.headers['x-auth-token'] ?? request.headers.authorization ?? '-'}`);
+      requests.push(
+        `${request.method} ${request.url} ${request.headers['x-auth-token'] ?? request.headers.authorization ?? '-'}`,
+      );
       handler(request, response);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -138,15 +172,22 @@ describe('redfish transport', () => {
   });
 
   it('gives up after its attempts with the Redfish message, as a retryable error', async () => {
-    serve((_req, res) => json(res, 500, { error: { '@Message.ExtendedInfo': [{ Message: 'The BMC is rebooting.' }] } }));
+    serve((_req, res) =>
+      json(res, 500, { error: { '@Message.ExtendedInfo': [{ Message: 'The BMC is rebooting.' }] } }),
+    );
     const error = await rejectsWithKind(connect().getPowerState(), 'unreachable');
     assert.match(error.message, /HTTP 500: The BMC is rebooting\./);
     assert.equal(requests.length, 3);
   });
 
   it('does not repeat a POST the BMC may have acted on (500), but does on 503', async () => {
-    for (const [status, posts] of [[500, 1], [503, 3]] as const) {
-      serve((req, res) => (req.method === 'GET' ? json(res, 200, { ...system, PowerState: 'Off' }) : json(res, status, {})));
+    for (const [status, posts] of [
+      [500, 1],
+      [503, 3],
+    ] as const) {
+      serve((req, res) =>
+        req.method === 'GET' ? json(res, 200, { ...system, PowerState: 'Off' }) : json(res, status, {}),
+      );
       await rejectsWithKind(connect().setPowerState('power on'), 'unreachable');
       assert.equal(requests.filter((r) => r.startsWith('POST')).length, posts, `HTTP ${status}`);
     }
@@ -156,9 +197,12 @@ describe('redfish transport', () => {
     let tokens = 0;
     serve((req, res) => {
       if (req.url === '/redfish/v1/') return json(res, 200, { Links: { Sessions: { '@odata.id': '/sessions' } } });
-      if (req.method === 'POST' && req.url === '/sessions') return json(res, 201, {}, { 'X-Auth-Token': `token-${++tokens}` });
+      if (req.method === 'POST' && req.url === '/sessions')
+        return json(res, 201, {}, { 'X-Auth-Token': `token-${++tokens}` });
       // The first token "expires" after one use.
-      return req.headers['x-auth-token'] === 'token-1' && tokens === 1 && requests.length > 3 ? json(res, 401, {}) : json(res, 200, system);
+      return req.headers['x-auth-token'] === 'token-1' && tokens === 1 && requests.length > 3
+        ? json(res, 401, {})
+        : json(res, 200, system);
     });
     const bmc = connect({ redfish_auth_type: 'session', redfish_address: `${origin}/` });
     await bmc.getPowerState();
@@ -175,7 +219,11 @@ describe('redfish transport', () => {
   });
 
   it('follows a redirect on the BMC, and refuses one to another host', async () => {
-    serve((req, res) => (req.url === '/redfish/v1/Systems/1' ? json(res, 307, {}, { Location: '/redfish/v1/Systems/uuid' }) : json(res, 200, system)));
+    serve((req, res) =>
+      req.url === '/redfish/v1/Systems/1'
+        ? json(res, 307, {}, { Location: '/redfish/v1/Systems/uuid' })
+        : json(res, 200, system),
+    );
     await connect().validate();
     serve((_req, res) => json(res, 307, {}, { Location: 'http://198.51.100.7/steal' }));
     const error = await rejectsWithKind(connect().validate(), 'protocol');

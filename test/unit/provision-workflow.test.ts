@@ -47,7 +47,9 @@ class MockNode {
   agentSteps: Step[] = [];
   readonly calls: string[] = [];
   runBmcStep: (step: Step, attempt: number, state: unknown) => StepResult = () => done();
-  startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({ status: 'SUCCEEDED' });
+  startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({
+    status: 'SUCCEEDED',
+  });
   commandStatus: () => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({ status: 'SUCCEEDED' });
 
   constructor(
@@ -70,9 +72,16 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
   const records: Partial<RecordActivities> = {
     async transitionProvision({ nodeUuid, event, error }) {
       const n = node(nodeUuid);
-      const next = nextState({ provision_state: n.state, target_provision_state: n.target, maintenance: false, retired: false }, event);
+      const next = nextState(
+        { provision_state: n.state, target_provision_state: n.target, maintenance: false, retired: false },
+        event,
+      );
       n.calls.push(`transition ${event} -> ${next.provision_state}`);
-      [n.state, n.target, n.lastError] = [next.provision_state, next.target_provision_state, error ?? (event === 'done' ? null : n.lastError)];
+      [n.state, n.target, n.lastError] = [
+        next.provision_state,
+        next.target_provision_state,
+        error ?? (event === 'done' ? null : n.lastError),
+      ];
       return next;
     },
     async agentStatus(nodeUuid) {
@@ -111,7 +120,10 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       // A booted ramdisk's agent says hello, as the agent API would signal it.
       if (n.power === 'power on' && n.agentHeartbeats && n.ramdiskInserted) {
         n.agentAlive = true;
-        void handleOf(nodeUuid).signal(agentHeartbeatSignal, { agentUrl: 'http://192.0.2.10:9999', at: new Date().toISOString() });
+        void handleOf(nodeUuid).signal(agentHeartbeatSignal, {
+          agentUrl: 'http://192.0.2.10:9999',
+          at: new Date().toISOString(),
+        });
       }
       return n.power;
     },
@@ -160,7 +172,11 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     await testEnv?.teardown();
   });
 
-  async function start(verb: Verb, from: ProvisionState, setUp: (n: MockNode) => void = () => {}): Promise<{ n: MockNode; workflow: WorkflowHandle<typeof provisionWorkflow> }> {
+  async function start(
+    verb: Verb,
+    from: ProvisionState,
+    setUp: (n: MockNode) => void = () => {},
+  ): Promise<{ n: MockNode; workflow: WorkflowHandle<typeof provisionWorkflow> }> {
     const n = new MockNode(randomUUID(), from);
     setUp(n);
     nodes.set(n.uuid, n);
@@ -209,7 +225,12 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.agentSteps = [step('erase_devices', { runner: 'agent' })];
     });
     assert.equal(await workflow.result(), 'available');
-    assert.deepEqual(n.calls, ['transition provide -> cleaning', 'start test.erase_devices', 'end test.erase_devices', 'transition done -> available']);
+    assert.deepEqual(n.calls, [
+      'transition provide -> cleaning',
+      'start test.erase_devices',
+      'end test.erase_devices',
+      'transition done -> available',
+    ]);
     assert.equal(n.power, 'power on');
   });
 
@@ -220,7 +241,13 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     });
     assert.equal(await workflow.result(), 'active');
     assert.ok(!n.calls.includes('prepare ramdisk boot'), 'no ramdisk boot');
-    assert.deepEqual(n.calls.slice(-5), ['finish ramdisk boot', 'boot instance', 'power off', 'power on', 'transition done -> active']);
+    assert.deepEqual(n.calls.slice(-5), [
+      'finish ramdisk boot',
+      'boot instance',
+      'power off',
+      'power on',
+      'transition done -> active',
+    ]);
   });
 
   it('hands a RerunAfter step its state back on each attempt, in the wait state, and inserts RunNext steps right after', async () => {
@@ -231,7 +258,9 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.runBmcStep = (s, attempt, state) => {
         if (s.step !== 'firmware') return done();
         seen.push(state);
-        return attempt < 2 ? rerunAfter(600, { task: `/tasks/${attempt}` }) : runNext([step('reset_bios'), step('apply_bios')]);
+        return attempt < 2
+          ? rerunAfter(600, { task: `/tasks/${attempt}` })
+          : runNext([step('reset_bios'), step('apply_bios')]);
       };
     });
     assert.equal(await workflow.result(), 'manageable');
@@ -320,7 +349,12 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     assert.equal(n.lastError, 'aborted on request while clean wait');
     assert.ok(!n.calls.includes('start test.after'));
     assert.equal(n.calls.filter((c) => c === 'start test.slow').length, 1, 'the step was not run again');
-    assert.deepEqual(n.calls.slice(-4), ['transition abort -> clean failed', 'power off', 'finish ramdisk boot', 'forget agent']);
+    assert.deepEqual(n.calls.slice(-4), [
+      'transition abort -> clean failed',
+      'power off',
+      'finish ramdisk boot',
+      'forget agent',
+    ]);
   });
 
   it('lets a step that is not abortable finish its wait, then aborts in the wait state', async () => {
@@ -370,7 +404,12 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     );
     assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure);
     assert.deepEqual([n.state, n.lastError], ['clean failed', 'the operation was cancelled']);
-    assert.deepEqual(n.calls.slice(-4), ['transition fail -> clean failed', 'power off', 'finish ramdisk boot', 'forget agent']);
+    assert.deepEqual(n.calls.slice(-4), [
+      'transition fail -> clean failed',
+      'power off',
+      'finish ramdisk boot',
+      'forget agent',
+    ]);
   });
 
   it('boots the ramdisk again after a step that asked for a reboot', async () => {
@@ -380,7 +419,12 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     });
     assert.equal(await workflow.result(), 'manageable');
     const after = n.calls.slice(n.calls.indexOf('end test.apply_bios'));
-    assert.deepEqual(after.slice(0, 4), ['end test.apply_bios', 'transition wait -> clean wait', 'prepare ramdisk boot', 'boot ramdisk']);
+    assert.deepEqual(after.slice(0, 4), [
+      'end test.apply_bios',
+      'transition wait -> clean wait',
+      'prepare ramdisk boot',
+      'boot ramdisk',
+    ]);
     assert.ok(after.indexOf('start test.after') > after.indexOf('transition resume -> cleaning'));
   });
 

@@ -58,7 +58,9 @@ error undeploy -> deleting (available)
 `;
 
 const EVENTS: ProvisionEvent[] = [...VERBS, ...INTERNAL_EVENTS];
-const LINE = new RegExp(`^(${PROVISION_STATES.join('|')}) (${EVENTS.join('|')}) -> ([a-z -]+?|TARGET)(?: \\(([a-z -]+|TARGET)\\))?$`);
+const LINE = new RegExp(
+  `^(${PROVISION_STATES.join('|')}) (${EVENTS.join('|')}) -> ([a-z -]+?|TARGET)(?: \\(([a-z -]+|TARGET)\\))?$`,
+);
 
 const legal = new Map<string, { to: string; target: string | null }>();
 for (const line of LEGAL.trim().split('\n')) {
@@ -82,11 +84,14 @@ describe('provision state machine', () => {
       const target: ProvisionState = 'available';
       it(`${state} × ${event}: ${expected ? `→ ${expected.to}` : 'refused'}`, () => {
         if (!expected) {
-          assert.throws(() => nextState(plain(state, target), event), (err: unknown) => {
-            assert.ok(err instanceof IllegalTransition);
-            assert.match(err.message, new RegExp(`"${state}"`));
-            return true;
-          });
+          assert.throws(
+            () => nextState(plain(state, target), event),
+            (err: unknown) => {
+              assert.ok(err instanceof IllegalTransition);
+              assert.match(err.message, new RegExp(`"${state}"`));
+              return true;
+            },
+          );
           return;
         }
         const next = nextState(plain(state, target), event);
@@ -117,7 +122,10 @@ describe('provision state machine', () => {
   });
 
   it('lets a retired node not be provided, and cleans it back to manageable', () => {
-    const retired = (state: ProvisionState, target: ProvisionState | null = null) => ({ ...plain(state, target), retired: true });
+    const retired = (state: ProvisionState, target: ProvisionState | null = null) => ({
+      ...plain(state, target),
+      retired: true,
+    });
     assert.throws(() => nextState(retired('manageable'), 'provide'), /retired/);
     const deleting = nextState(retired('active'), 'undeploy');
     assert.deepEqual(deleting, { provision_state: 'deleting', target_provision_state: 'manageable' });

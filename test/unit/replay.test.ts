@@ -13,7 +13,9 @@ import { env } from '../support/harness.js';
 const HISTORIES = path.join('test', 'replay', 'histories');
 
 describe('workflow histories replay on the current workflow code', () => {
-  const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(HISTORIES)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('has a recorded history of every operation', () => {
     assert.ok(files.length > 0, `histories in ${HISTORIES}`);
@@ -22,11 +24,16 @@ describe('workflow histories replay on the current workflow code', () => {
   it('replays each without a determinism error', async () => {
     const histories = files.map((file) => ({
       workflowId: path.basename(file, '.json'),
-      history: proto.temporal.api.history.v1.History.fromObject(JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8'))),
+      history: proto.temporal.api.history.v1.History.fromObject(
+        JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')),
+      ),
     }));
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: env('TEMPERED_WORKFLOW_BUNDLE') } }, histories)) {
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: env('TEMPERED_WORKFLOW_BUNDLE') } },
+      histories,
+    )) {
       replayed++;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }

@@ -102,9 +102,10 @@ describe('simulated Redfish BMC over HTTP', () => {
     assert.equal(reset.status, 400);
   });
 
-  it('lists the machine\'s MAC addresses', async () => {
+  it("lists the machine's MAC addresses", async () => {
     const nicsPath = `/redfish/v1/Systems/${machine.systemId}/EthernetInterfaces`;
-    const get = async (url: string) => (await fetch(`${bmc.url}${url}`, { headers: { Authorization: BASIC_AUTH } })).json();
+    const get = async (url: string) =>
+      (await fetch(`${bmc.url}${url}`, { headers: { Authorization: BASIC_AUTH } })).json();
     const collection = await get(nicsPath);
     const macs = await Promise.all(
       collection.Members.map(async (member: { '@odata.id': string }) => (await get(member['@odata.id'])).MACAddress),
@@ -155,7 +156,10 @@ describe('redfish driver against the simulated BMC', () => {
     await waitForPower(driver, 'power off', LAB_POLL);
     const reset = t.mock.method(machine, 'reset');
     await driver.setPowerState('rebooting');
-    assert.deepEqual(reset.mock.calls.map((call) => call.arguments[0]), ['On']);
+    assert.deepEqual(
+      reset.mock.calls.map((call) => call.arguments[0]),
+      ['On'],
+    );
     await waitForPower(driver, 'power on', LAB_POLL);
   });
 

@@ -17,7 +17,9 @@ import { startHarness, type Harness } from '../support/harness.js';
 
 const RAMDISK_DIR = path.resolve(process.env.RAMDISK_DIR ?? '.data/ramdisk');
 const HOSTNAME = 'real-vm-1';
-const noQemu = qemuInstalled() ? false : 'QEMU (qemu-system-x86_64 and OVMF) is not installed: bash scripts/install-tools.sh --test installs it as root';
+const noQemu = qemuInstalled()
+  ? false
+  : 'QEMU (qemu-system-x86_64 and OVMF) is not installed: bash scripts/install-tools.sh --test installs it as root';
 
 describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
   let h: Harness;
@@ -45,13 +47,19 @@ describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
   async function provision(body: Record<string, unknown>): Promise<void> {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
     assert.equal(response.status, 202, JSON.stringify(response.body));
-    await h.client.workflow.getHandle(`node/${uuid}`).result().catch(() => undefined);
+    await h.client.workflow
+      .getHandle(`node/${uuid}`)
+      .result()
+      .catch(() => undefined);
   }
 
   before(async () => {
     await phase('build ramdisk and test image (cached)', async () => {
       for (const script of ['scripts/build-ramdisk.sh', 'scripts/build-test-image.sh']) {
-        execFileSync('bash', [script], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RAMDISK_DIR } });
+        execFileSync('bash', [script], {
+          stdio: ['ignore', 'inherit', 'inherit'],
+          env: { ...process.env, RAMDISK_DIR },
+        });
       }
     });
     h = await startHarness({ labCount: 1, labVms: true, ramdiskDir: RAMDISK_DIR, agentBootTimeoutSeconds: 600 });
@@ -63,7 +71,8 @@ describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
   after(async () => {
     await images?.close();
     await h?.close();
-    if (phases.length) console.log(`# real VM phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join('; ')}`);
+    if (phases.length)
+      console.log(`# real VM phases: ${phases.map(([name, s]) => `${name} ${s.toFixed(1)} s`).join('; ')}`);
   });
 
   it('cleans, deploys a bootable image with a config drive that the VM boots under OVMF, and cleans again', async () => {
@@ -72,7 +81,16 @@ describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
       boot_interface: 'virtual-media',
       network_data: {
         links: [{ id: 'nic0', type: 'phy', ethernet_mac_address: mac }],
-        networks: [{ id: 'provisioning', type: 'ipv4', link: 'nic0', ip_address: '10.0.2.15', netmask: '255.255.255.0', gateway: HOST_FROM_GUEST }],
+        networks: [
+          {
+            id: 'provisioning',
+            type: 'ipv4',
+            link: 'nic0',
+            ip_address: '10.0.2.15',
+            netmask: '255.255.255.0',
+            gateway: HOST_FROM_GUEST,
+          },
+        ],
         services: [{ type: 'dns', address: '10.0.2.3' }],
       },
     });
@@ -83,9 +101,16 @@ describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
     let n = await node();
     assert.equal(n.provision_state, 'available', n.last_error);
     const history = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history;
-    assert.ok(history.some((e: any) => e.event === 'clean step end' && e.message === 'deploy.erase_devices_metadata'), 'the agent erased the disk metadata');
+    assert.ok(
+      history.some((e: any) => e.event === 'clean step end' && e.message === 'deploy.erase_devices_metadata'),
+      'the agent erased the disk metadata',
+    );
     const ramdiskConsole = serial();
-    assert.match(ramdiskConsole, /static network from the virtual media's network_data\.json/, 'the ramdisk took its network from network_data');
+    assert.match(
+      ramdiskConsole,
+      /static network from the virtual media's network_data\.json/,
+      'the ramdisk took its network from network_data',
+    );
     assert.doesNotMatch(ramdiskConsole, /by DHCP/, 'no DHCP lease was taken');
     assert.match(ramdiskConsole, /looked up; using the token that came with the boot media/);
     const bootSeconds = /tempered-ramdisk: starting the agent at ([\d.]+) s/.exec(ramdiskConsole)?.[1];
@@ -109,9 +134,13 @@ describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
     assert.equal(n.provision_state, 'active', n.last_error);
     await phase('instance boots from its disk under OVMF', async () => {
       const deadline = Date.now() + 300_000;
-      while (!serial().slice(consoleBeforeDeploy).includes('tempered-instance:') && Date.now() < deadline) await sleep(500);
+      while (!serial().slice(consoleBeforeDeploy).includes('tempered-instance:') && Date.now() < deadline)
+        await sleep(500);
     });
-    assert.match(serial().slice(consoleBeforeDeploy), new RegExp(`tempered-instance: booted from disk .*config drive hostname: ${HOSTNAME}`));
+    assert.match(
+      serial().slice(consoleBeforeDeploy),
+      new RegExp(`tempered-instance: booted from disk .*config drive hostname: ${HOSTNAME}`),
+    );
 
     await phase('undeploy (clean again)', () => provision({ target: 'deleted' }));
     n = await node();

@@ -72,7 +72,12 @@ export function parseLsblkPartitions(json: string): Partition[] {
   const { blockdevices } = JSON.parse(json) as { blockdevices: LsblkDevice[] };
   return (blockdevices[0]?.children ?? [])
     .filter((d) => d.type === 'part')
-    .map((d) => ({ name: d.name, path: d.path, partuuid: text(d.partuuid)?.toLowerCase() ?? null, parttype: text(d.parttype)?.toLowerCase() ?? null }));
+    .map((d) => ({
+      name: d.name,
+      path: d.path,
+      partuuid: text(d.partuuid)?.toLowerCase() ?? null,
+      parttype: text(d.parttype)?.toLowerCase() ?? null,
+    }));
 }
 
 export function parseCpuInfo(cpuinfo: string): { count: number; model_name: string | null } {
@@ -122,7 +127,10 @@ export class LinuxPlatform implements Platform {
   async #interfaces(): Promise<{ name: string; mac_address: string }[]> {
     const names = (await readdir(this.#path('sys/class/net'))).filter((name) => name !== 'lo').sort();
     const interfaces = await Promise.all(
-      names.map(async (name) => ({ name, mac_address: (await this.#readOptional('sys/class/net', name, 'address'))?.toLowerCase() ?? '' })),
+      names.map(async (name) => ({
+        name,
+        mac_address: (await this.#readOptional('sys/class/net', name, 'address'))?.toLowerCase() ?? '',
+      })),
     );
     return interfaces.filter((nic) => nic.mac_address !== '' && nic.mac_address !== '00:00:00:00:00:00');
   }
@@ -153,7 +161,11 @@ export class LinuxPlatform implements Platform {
       disks: parseLsblkDisks(lsblk),
       interfaces,
       boot: { current_boot_mode: existsSync(this.#path('sys/firmware/efi')) ? 'uefi' : 'bios' },
-      system_vendor: { manufacturer: await dmi('sys_vendor'), product_name: await dmi('product_name'), serial_number: await dmi('product_serial') },
+      system_vendor: {
+        manufacturer: await dmi('sys_vendor'),
+        product_name: await dmi('product_name'),
+        serial_number: await dmi('product_serial'),
+      },
     };
   }
 
@@ -162,7 +174,9 @@ export class LinuxPlatform implements Platform {
    * missing ones are read from the disk's GPT itself, matched by partition number.
    */
   async #partitions(disk: Disk): Promise<Partition[]> {
-    const partitions = parseLsblkPartitions(await this.#run('lsblk', ['--json', '--output', 'NAME,PATH,TYPE,PARTUUID,PARTTYPE', disk.path]));
+    const partitions = parseLsblkPartitions(
+      await this.#run('lsblk', ['--json', '--output', 'NAME,PATH,TYPE,PARTUUID,PARTTYPE', disk.path]),
+    );
     if (partitions.every((p) => p.partuuid && p.parttype)) return partitions;
     const gpt = await readGpt(disk.path);
     return Promise.all(
@@ -170,14 +184,19 @@ export class LinuxPlatform implements Platform {
         if (partition.partuuid && partition.parttype) return partition;
         const number = await this.#partitionNumber(partition);
         const entry = gpt.find((e) => e.number === number);
-        return { ...partition, partuuid: partition.partuuid ?? entry?.uniqueGuid ?? null, parttype: partition.parttype ?? entry?.typeGuid ?? null };
+        return {
+          ...partition,
+          partuuid: partition.partuuid ?? entry?.uniqueGuid ?? null,
+          parttype: partition.parttype ?? entry?.typeGuid ?? null,
+        };
       }),
     );
   }
 
   async #partitionNumber(partition: Partition): Promise<number> {
     const number = Number(await this.#readOptional('sys/class/block', partition.name, 'partition'));
-    if (!Number.isInteger(number) || number < 1) throw new Error(`cannot tell the partition number of ${partition.path}`);
+    if (!Number.isInteger(number) || number < 1)
+      throw new Error(`cannot tell the partition number of ${partition.path}`);
     return number;
   }
 
@@ -189,7 +208,8 @@ export class LinuxPlatform implements Platform {
 
   /** As Ironic's agent does it: signatures of every partition first, then the disk's own and both GPTs. */
   async eraseDeviceMetadata(disk: Disk): Promise<void> {
-    for (const partition of await this.#partitions(disk)) await this.#run('wipefs', ['--all', '--force', partition.path]);
+    for (const partition of await this.#partitions(disk))
+      await this.#run('wipefs', ['--all', '--force', partition.path]);
     await this.#run('wipefs', ['--all', '--force', disk.path]);
     await this.#run('sgdisk', ['--zap-all', disk.path]);
   }
@@ -217,7 +237,17 @@ export class LinuxPlatform implements Platform {
       : partitions.find((p) => p.parttype === EFI_SYSTEM_PARTITION_TYPE);
     if (!esp?.partuuid) throw new Error(`no EFI system partition on ${disk.path}`);
     const number = await this.#partitionNumber(esp);
-    await this.#run('efibootmgr', ['--create', '--disk', disk.path, '--part', String(number), '--label', request.label, '--loader', request.loader]);
+    await this.#run('efibootmgr', [
+      '--create',
+      '--disk',
+      disk.path,
+      '--part',
+      String(number),
+      '--label',
+      request.label,
+      '--loader',
+      request.loader,
+    ]);
     return { label: request.label, loader: request.loader, partitionNumber: number, partitionUuid: esp.partuuid };
   }
 

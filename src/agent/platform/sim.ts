@@ -105,14 +105,21 @@ export class SimPlatform implements Platform {
   async installBootloader(disk: Disk, request: BootloaderRequest): Promise<BootEntry> {
     const partitions = await readGpt(disk.path);
     const esp = partitions.find((p) =>
-      request.efiSystemPartitionUuid ? p.uniqueGuid === request.efiSystemPartitionUuid.toLowerCase() : p.typeGuid === EFI_SYSTEM_PARTITION_TYPE,
+      request.efiSystemPartitionUuid
+        ? p.uniqueGuid === request.efiSystemPartitionUuid.toLowerCase()
+        : p.typeGuid === EFI_SYSTEM_PARTITION_TYPE,
     );
     if (!esp) {
       throw new Error(
         `no EFI system partition${request.efiSystemPartitionUuid ? ` with PARTUUID ${request.efiSystemPartitionUuid}` : ''} on ${disk.name}; partitions: ${partitions.map((p) => p.uniqueGuid).join(', ') || 'none'}`,
       );
     }
-    const entry: BootEntry = { label: request.label, loader: request.loader, partitionNumber: esp.number, partitionUuid: esp.uniqueGuid };
+    const entry: BootEntry = {
+      label: request.label,
+      loader: request.loader,
+      partitionNumber: esp.number,
+      partitionUuid: esp.uniqueGuid,
+    };
     await writeFile(`${disk.path}.nvram.json`, JSON.stringify({ boot_order: [entry] }, null, 2));
     return entry;
   }

@@ -29,7 +29,10 @@ export class CliError extends Error {
 
 /** ~/.config/tempered/config.json (or TEMPERED_CONFIG): {"url": "...", "token": "..."}. */
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TEMPERED_CONFIG ?? path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'tempered', 'config.json');
+  return (
+    env.TEMPERED_CONFIG ??
+    path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'tempered', 'config.json')
+  );
 }
 
 export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Connection {
@@ -63,7 +66,9 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      throw new CliError(`cannot reach the API at ${this.connection.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+      throw new CliError(
+        `cannot reach the API at ${this.connection.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
+      );
     }
     const text = await response.text();
     const parsed = text ? JSON.parse(text) : undefined;

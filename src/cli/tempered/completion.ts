@@ -2,7 +2,11 @@
 import type { Command } from 'commander';
 
 /** Every command path ("node deploy") with the words that may follow it. */
-function wordsByPath(command: Command, prefix: string[] = [], table: Map<string, string[]> = new Map()): Map<string, string[]> {
+function wordsByPath(
+  command: Command,
+  prefix: string[] = [],
+  table: Map<string, string[]> = new Map(),
+): Map<string, string[]> {
   const options = command.options.map((o) => o.long).filter((o): o is string => Boolean(o));
   table.set(prefix.join(' '), [...command.commands.map((c) => c.name()), ...options, '--help']);
   for (const sub of command.commands) wordsByPath(sub, [...prefix, sub.name()], table);

@@ -43,7 +43,10 @@ function keyValue(pair: string, previous: Record<string, unknown> = {}): Record<
 const NODE_COLUMNS: Column<any>[] = [
   { header: 'name', value: (n) => n.name },
   { header: 'uuid', value: (n) => n.uuid },
-  { header: 'provision state', value: (n) => n.provision_state + (n.target_provision_state ? ` → ${n.target_provision_state}` : '') },
+  {
+    header: 'provision state',
+    value: (n) => n.provision_state + (n.target_provision_state ? ` → ${n.target_provision_state}` : ''),
+  },
   { header: 'power', value: (n) => n.power_state },
   { header: 'step', value: (n) => n.deploy_step?.step ?? n.clean_step?.step },
   { header: 'maint.', value: (n) => (n.maintenance ? 'yes' : '') },
@@ -60,7 +63,12 @@ async function resolveNodes(idents: string[]): Promise<WaitTarget[]> {
 }
 
 /** PUT a provision target on each node, then (with --wait) follow them to `goal`. */
-async function provision(idents: string[], body: Record<string, unknown>, goal: string[], wait: boolean): Promise<void> {
+async function provision(
+  idents: string[],
+  body: Record<string, unknown>,
+  goal: string[],
+  wait: boolean,
+): Promise<void> {
   const nodes = await resolveNodes(idents);
   for (const node of nodes) {
     await api().request('PUT', `/v1/nodes/${node.uuid}/states/provision`, body);
@@ -98,10 +106,17 @@ node
   .description('enroll a node')
   .requiredOption('--driver <driver>', 'redfish, ipmi or fake')
   .option('--name <name>', 'node name')
-  .option('--driver-info <key=value>', 'driver_info entry (repeatable), e.g. redfish_address=https://10.0.0.5', keyValue)
+  .option(
+    '--driver-info <key=value>',
+    'driver_info entry (repeatable), e.g. redfish_address=https://10.0.0.5',
+    keyValue,
+  )
   .option('--property <key=value>', 'properties entry (repeatable)', keyValue)
   .option('--resource-class <class>', 'resource class')
-  .option('--port <mac>', 'a NIC MAC address to register as a port (repeatable)', (mac: string, all: string[] = []) => [...all, mac])
+  .option('--port <mac>', 'a NIC MAC address to register as a port (repeatable)', (mac: string, all: string[] = []) => [
+    ...all,
+    mac,
+  ])
   .action(async (options) => {
     const created = await api().request('POST', '/v1/nodes', {
       driver: options.driver,
@@ -110,22 +125,40 @@ node
       ...(options.property && { properties: options.property }),
       ...(options.resourceClass && { resource_class: options.resourceClass }),
     });
-    for (const address of options.port ?? []) await api().request('POST', '/v1/ports', { address, node_uuid: created.uuid });
+    for (const address of options.port ?? [])
+      await api().request('POST', '/v1/ports', { address, node_uuid: created.uuid });
     printObject(output(), created);
   });
 
 const VERBS: { name: string; target: string; goal: string[]; description: string }[] = [
-  { name: 'manage', target: 'manage', goal: ['manageable'], description: 'verify the BMC and make the nodes manageable' },
+  {
+    name: 'manage',
+    target: 'manage',
+    goal: ['manageable'],
+    description: 'verify the BMC and make the nodes manageable',
+  },
   { name: 'provide', target: 'provide', goal: ['available'], description: 'clean the nodes and make them available' },
-  { name: 'undeploy', target: 'deleted', goal: ['available', 'manageable'], description: 'tear down the instance, clean, back to available' },
-  { name: 'abort', target: 'abort', goal: ['clean failed', 'deploy failed', 'manageable', 'available'], description: 'stop the running clean or deploy' },
+  {
+    name: 'undeploy',
+    target: 'deleted',
+    goal: ['available', 'manageable'],
+    description: 'tear down the instance, clean, back to available',
+  },
+  {
+    name: 'abort',
+    target: 'abort',
+    goal: ['clean failed', 'deploy failed', 'manageable', 'available'],
+    description: 'stop the running clean or deploy',
+  },
 ];
 for (const verb of VERBS) {
   node
     .command(`${verb.name} <nodes...>`)
     .description(verb.description)
     .option('--wait', 'follow the operation with live progress until it ends; non-zero exit on failure')
-    .action((idents: string[], options) => provision(idents, { target: verb.target }, verb.goal, Boolean(options.wait)));
+    .action((idents: string[], options) =>
+      provision(idents, { target: verb.target }, verb.goal, Boolean(options.wait)),
+    );
 }
 
 node
@@ -141,7 +174,12 @@ node
     if (options.image) {
       for (const ident of idents) {
         await api().request('PATCH', `/v1/nodes/${segment(ident)}`, {
-          instance_info: { image_source: options.image, image_os_hash_algo: 'sha256', image_os_hash_value: options.sha256, image_disk_format: options.diskFormat },
+          instance_info: {
+            image_source: options.image,
+            image_os_hash_algo: 'sha256',
+            image_os_hash_value: options.sha256,
+            image_disk_format: options.diskFormat,
+          },
         });
       }
     }
@@ -153,7 +191,12 @@ node
         throw new CliError('--config-drive must be JSON');
       }
     }
-    await provision(idents, { target: 'active', ...(configdrive !== undefined && { configdrive }) }, ['active'], Boolean(options.wait));
+    await provision(
+      idents,
+      { target: 'active', ...(configdrive !== undefined && { configdrive }) },
+      ['active'],
+      Boolean(options.wait),
+    );
   });
 
 const POWER: Record<string, { target: string; settles: string }> = {
@@ -218,7 +261,11 @@ deployment
   .requiredOption('--node <node>', 'node name or UUID')
   .requiredOption('--image <url>', 'image URL')
   .requiredOption('--sha256 <hex>', "the image's SHA-256")
-  .option('--ssh-key <key>', 'an OpenSSH public key for the config drive (repeatable)', (key: string, all: string[] = []) => [...all, key])
+  .option(
+    '--ssh-key <key>',
+    'an OpenSSH public key for the config drive (repeatable)',
+    (key: string, all: string[] = []) => [...all, key],
+  )
   .option('--wait', 'follow the deploy with live progress until it ends')
   .action(async (options) => {
     const created = await api().request('POST', '/v1/deployments', {
@@ -229,7 +276,10 @@ deployment
       ...(options.sshKey && { ssh_keys: options.sshKey }),
     });
     printObject(output(), created);
-    if (options.wait) await waitForNodes(api(), [{ uuid: created.node_uuid, name: created.node_name ?? created.node_uuid }], { provision: ['active'] });
+    if (options.wait)
+      await waitForNodes(api(), [{ uuid: created.node_uuid, name: created.node_name ?? created.node_uuid }], {
+        provision: ['active'],
+      });
   });
 deployment
   .command('delete <uuid>')
@@ -247,7 +297,10 @@ template
     printList(output(), (await api().get('/v1/deploy_templates')).deploy_templates, [
       { header: 'name', value: (t: any) => t.name },
       { header: 'uuid', value: (t: any) => t.uuid },
-      { header: 'steps', value: (t: any) => t.steps.map((s: any) => `${s.interface}.${s.step}:${s.priority}`).join(' ') },
+      {
+        header: 'steps',
+        value: (t: any) => t.steps.map((s: any) => `${s.interface}.${s.step}:${s.priority}`).join(' '),
+      },
     ]),
   );
 template
@@ -263,7 +316,14 @@ token
   .requiredOption('--user <user>', 'user id')
   .addOption(new Option('--role <role>', 'role').choices(['member', 'reader', 'admin']).default('member'))
   .action(async (options) =>
-    printObject(output(), await api().request('POST', '/v1/auth/tokens', { project_id: options.project, user_id: options.user, role: options.role })),
+    printObject(
+      output(),
+      await api().request('POST', '/v1/auth/tokens', {
+        project_id: options.project,
+        user_id: options.user,
+        role: options.role,
+      }),
+    ),
   );
 token
   .command('list')
@@ -313,7 +373,10 @@ program
     for (;;) {
       if (marker) query.set('marker', marker);
       const { events } = await api().get(`/v1/events?${query}`);
-      if (!options.follow) return output() === 'json' ? console.log(JSON.stringify(events, null, 2)) : printList('table', events, EVENT_COLUMNS);
+      if (!options.follow)
+        return output() === 'json'
+          ? console.log(JSON.stringify(events, null, 2))
+          : printList('table', events, EVENT_COLUMNS);
       print(events);
       marker = events.at(-1)?.uuid ?? marker;
       if (events.length < 1000) await new Promise((r) => setTimeout(r, 1000));

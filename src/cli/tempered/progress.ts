@@ -35,7 +35,8 @@ export function planProgress(states: States): Progress {
   const steps = states.steps ?? [];
   const running = steps.findIndex((s) => s.status === 'running' || s.status === 'waiting');
   const done = steps.filter((s) => s.status === 'done').length;
-  if (running >= 0) return { done, total: steps.length, step: `step ${running + 1}/${steps.length} ${steps[running].name}` };
+  if (running >= 0)
+    return { done, total: steps.length, step: `step ${running + 1}/${steps.length} ${steps[running].name}` };
   return { done, total: Math.max(steps.length, 1), step: steps.length ? `${done}/${steps.length} steps done` : '' };
 }
 
@@ -91,7 +92,8 @@ export async function waitForNodes(api: ApiClient, targets: WaitTarget[], goal: 
         if (states.target_power_state || states.target_provision_state) begun.add(target.uuid);
         // A change that failed before it was ever seen running still ends the wait after a while.
         const outcome = settled(states, goal, begun.has(target.uuid) || Date.now() - started > UNSEEN_FAILURE_MS);
-        if (outcome === false) failures.push(`${target.name}: ${state}${states.last_error ? `: ${states.last_error}` : ''}`);
+        if (outcome === false)
+          failures.push(`${target.name}: ${state}${states.last_error ? `: ${states.last_error}` : ''}`);
         if (outcome === undefined) still.push(target);
       }
       pending = still;

@@ -31,7 +31,12 @@ export function printObject(format: OutputFormat, object: Record<string, unknown
     console.log(JSON.stringify(object, null, 2));
     return;
   }
-  const table = new Table({ head: ['field', 'value'], style: { head: [], border: [] }, wordWrap: true, colWidths: [26, 90] });
+  const table = new Table({
+    head: ['field', 'value'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [26, 90],
+  });
   for (const [key, value] of Object.entries(object)) table.push([key, cell(value)]);
   console.log(table.toString());
 }

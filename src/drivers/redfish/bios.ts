@@ -26,7 +26,9 @@ export function redfishBios(system: RedfishSystem, power: BmcPower, stepPollSeco
       if (Object.entries(settings).every(([name, value]) => bios.Attributes[name] === value)) return done();
       if (!state) {
         // Changes are staged in the settings resource and take effect when the machine next boots.
-        await client.request('PATCH', bios['@Redfish.Settings']?.SettingsObject?.['@odata.id'] ?? `${path}/Settings`, { Attributes: settings });
+        await client.request('PATCH', bios['@Redfish.Settings']?.SettingsObject?.['@odata.id'] ?? `${path}/Settings`, {
+          Attributes: settings,
+        });
         await power.setPowerState('rebooting');
       }
       return rerunAfter(stepPollSeconds, { staged: true as const });

@@ -9,7 +9,9 @@ const ROOT_PATH = '/redfish/v1/';
 const TASK_FAILED_STATES = new Set(['Exception', 'Killed', 'Cancelled']);
 
 const serviceRootSchema = z.object({ UpdateService: linkSchema.optional() });
-const updateServiceSchema = z.object({ Actions: z.object({ '#UpdateService.SimpleUpdate': actionSchema.optional() }).optional() });
+const updateServiceSchema = z.object({
+  Actions: z.object({ '#UpdateService.SimpleUpdate': actionSchema.optional() }).optional(),
+});
 const taskSchema = z.object({
   '@odata.id': z.string().optional(),
   TaskState: z.string().optional(),
@@ -24,8 +26,11 @@ export function redfishFirmware({ client }: RedfishSystem, stepPollSeconds: numb
       const root = await client.getAs(serviceRootSchema, ROOT_PATH);
       if (!root.UpdateService) throw client.error('unsupported', 'offers no UpdateService');
       const servicePath = root.UpdateService['@odata.id'];
-      const simpleUpdate = (await client.getAs(updateServiceSchema, servicePath)).Actions?.['#UpdateService.SimpleUpdate'];
-      if (!simpleUpdate) throw client.error('unsupported', `offers no UpdateService.SimpleUpdate action on ${servicePath}`);
+      const simpleUpdate = (await client.getAs(updateServiceSchema, servicePath)).Actions?.[
+        '#UpdateService.SimpleUpdate'
+      ];
+      if (!simpleUpdate)
+        throw client.error('unsupported', `offers no UpdateService.SimpleUpdate action on ${servicePath}`);
       const response = await client.request('POST', simpleUpdate.target, {
         ImageURI: request.imageUrl,
         TransferProtocol: new URL(request.imageUrl).protocol.replace(':', '').toUpperCase(),
@@ -44,7 +49,12 @@ export function redfishFirmware({ client }: RedfishSystem, stepPollSeconds: numb
     const taskState = task?.TaskState ?? (response.status === 202 ? 'Running' : 'Completed');
     const messages = (task?.Messages ?? []).flatMap((m) => m.Message ?? []).join('; ');
     if (TASK_FAILED_STATES.has(taskState) || (taskState === 'Completed' && task?.TaskStatus === 'Critical')) {
-      return failed(client.error('protocol', `failed the firmware update (task ${taskMonitor} ${taskState}): ${messages || 'no details'}`).message);
+      return failed(
+        client.error(
+          'protocol',
+          `failed the firmware update (task ${taskMonitor} ${taskState}): ${messages || 'no details'}`,
+        ).message,
+      );
     }
     return taskState === 'Completed' ? done() : rerunAfter(stepPollSeconds, { taskMonitor });
   }

@@ -59,7 +59,10 @@ export function redfishPower(system: RedfishSystem): BmcPower {
       // A BMC that does not advertise its reset types gets the standard one.
       const resetType = offered ? preferences.find((type) => offered.includes(type)) : preferences[0];
       if (!resetType) {
-        throw client.error('unsupported', `cannot ${intent} the system: it offers reset types ${offered!.join(', ')}, none of ${preferences.join(', ')}`);
+        throw client.error(
+          'unsupported',
+          `cannot ${intent} the system: it offers reset types ${offered!.join(', ')}, none of ${preferences.join(', ')}`,
+        );
       }
       await client.request('POST', reset.target, { ResetType: resetType });
     },

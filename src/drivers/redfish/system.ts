@@ -26,7 +26,9 @@ const computerSystemSchema = z.object({
   Links: z.object({ ManagedBy: z.array(linkSchema).optional() }).optional(),
   Actions: z
     .object({
-      '#ComputerSystem.Reset': actionSchema.extend({ 'ResetType@Redfish.AllowableValues': z.array(z.string()).optional() }).optional(),
+      '#ComputerSystem.Reset': actionSchema
+        .extend({ 'ResetType@Redfish.AllowableValues': z.array(z.string()).optional() })
+        .optional(),
     })
     .optional(),
 });

@@ -8,7 +8,10 @@ const virtualMediaSchema = z.object({
   Image: z.string().nullish(),
   Inserted: z.boolean().nullish(),
   Actions: z
-    .object({ '#VirtualMedia.InsertMedia': actionSchema.optional(), '#VirtualMedia.EjectMedia': actionSchema.optional() })
+    .object({
+      '#VirtualMedia.InsertMedia': actionSchema.optional(),
+      '#VirtualMedia.EjectMedia': actionSchema.optional(),
+    })
     .optional(),
 });
 type VirtualMedia = z.infer<typeof virtualMediaSchema>;

@@ -42,7 +42,8 @@ export class QmpClient {
         return client;
       } catch (error) {
         socket.destroy();
-        if (Date.now() > deadline) throw new Error(`QMP socket ${socketPath} did not answer: ${(error as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`QMP socket ${socketPath} did not answer: ${(error as Error).message}`);
         await sleep(100);
       }
     }

@@ -37,21 +37,38 @@ export interface VmOptions {
 export type VmExit = 'guest-shutdown' | 'guest-reset' | 'quit';
 
 export function qemuInstalled(): boolean {
-  return existsSync(OVMF_CODE) && (process.env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/${QEMU_BINARY}`));
+  return (
+    existsSync(OVMF_CODE) && (process.env.PATH ?? '').split(':').some((dir) => existsSync(`${dir}/${QEMU_BINARY}`))
+  );
 }
 
 export function qemuArguments(options: VmOptions): string[] {
   return [
     ...['-name', options.name, '-machine', `q35,accel=${options.accel}`, '-m', String(options.memoryMiB), '-smp', '1'],
     ...['-nodefaults', '-display', 'none', '-no-reboot'],
-    ...['-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${options.varsPath}`],
+    ...[
+      '-drive',
+      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      '-drive',
+      `if=pflash,format=raw,file=${options.varsPath}`,
+    ],
     ...['-chardev', `file,id=serial0,path=${options.serialLog},append=on`, '-serial', 'chardev:serial0'],
     ...['-qmp', `unix:${options.qmpSocket},server=on,wait=off`],
     ...['-device', 'virtio-scsi-pci,id=scsi0'],
     ...(options.isoPath
-      ? ['-drive', `if=none,id=cd0,media=cdrom,readonly=on,file=${options.isoPath}`, '-device', 'scsi-cd,drive=cd0,bootindex=1']
+      ? [
+          '-drive',
+          `if=none,id=cd0,media=cdrom,readonly=on,file=${options.isoPath}`,
+          '-device',
+          'scsi-cd,drive=cd0,bootindex=1',
+        ]
       : []),
-    ...['-drive', `if=none,id=disk0,format=raw,file=${options.diskPath}`, '-device', `virtio-blk-pci,drive=disk0,bootindex=2,serial=${options.name}-disk0`],
+    ...[
+      '-drive',
+      `if=none,id=disk0,format=raw,file=${options.diskPath}`,
+      '-device',
+      `virtio-blk-pci,drive=disk0,bootindex=2,serial=${options.name}-disk0`,
+    ],
     ...['-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${options.agentHostPort}-:${GUEST_AGENT_PORT}`],
     // No option ROM: the lab VM never boots from the network, and OVMF starts faster without it.
     ...['-device', `virtio-net-pci,netdev=net0,mac=${options.mac},romfile=`],
@@ -84,7 +101,8 @@ export class QemuVm {
   }
 
   #onEvent(event: QmpEvent): void {
-    if (event.event === 'SHUTDOWN' && this.#exit !== 'quit') this.#exit = event.data?.reason === 'guest-reset' ? 'guest-reset' : 'guest-shutdown';
+    if (event.event === 'SHUTDOWN' && this.#exit !== 'quit')
+      this.#exit = event.data?.reason === 'guest-reset' ? 'guest-reset' : 'guest-shutdown';
   }
 
   /** A power cut: QEMU stops at once. Falls back to SIGKILL when QMP does not answer. */

@@ -30,9 +30,14 @@ export function addBiosRoutes(routes: RouteTable, machine: SimMachine): void {
 function parseAttributes(body: unknown, known: Readonly<Record<string, BiosValue>>): Record<string, BiosValue> {
   const attributes = requireObject(requireObject(body, 'a Bios PATCH').Attributes, 'Attributes');
   for (const [name, value] of Object.entries(attributes)) {
-    if (!(name in known)) throw new RedfishRequestError(400, 'Base.1.0.PropertyUnknown', `The BIOS attribute ${name} is not known.`);
+    if (!(name in known))
+      throw new RedfishRequestError(400, 'Base.1.0.PropertyUnknown', `The BIOS attribute ${name} is not known.`);
     if (typeof value !== typeof known[name]) {
-      throw new RedfishRequestError(400, 'Base.1.0.PropertyValueTypeError', `The BIOS attribute ${name} must be a ${typeof known[name]}.`);
+      throw new RedfishRequestError(
+        400,
+        'Base.1.0.PropertyValueTypeError',
+        `The BIOS attribute ${name} must be a ${typeof known[name]}.`,
+      );
     }
   }
   return attributes as Record<string, BiosValue>;

@@ -51,13 +51,20 @@ export function addFirmwareRoutes(routes: RouteTable, machine: SimMachine): void
       ServiceEnabled: true,
       FirmwareInventory: link(inventory),
       Actions: {
-        '#UpdateService.SimpleUpdate': { target: simpleUpdate, 'TransferProtocol@Redfish.AllowableValues': ['HTTP', 'HTTPS'] },
+        '#UpdateService.SimpleUpdate': {
+          target: simpleUpdate,
+          'TransferProtocol@Redfish.AllowableValues': ['HTTP', 'HTTPS'],
+        },
       },
     }))
     .post(simpleUpdate, (body) => {
       const { ImageURI: imageUri } = requireObject(body, 'UpdateService.SimpleUpdate');
       if (typeof imageUri !== 'string') {
-        throw new RedfishRequestError(400, 'Base.1.0.ActionParameterMissing', 'The action UpdateService.SimpleUpdate requires the parameter ImageURI.');
+        throw new RedfishRequestError(
+          400,
+          'Base.1.0.ActionParameterMissing',
+          'The action UpdateService.SimpleUpdate requires the parameter ImageURI.',
+        );
       }
       const id = String(tasks.size + 1);
       tasks.set(id, { state: 'Running', message: `Downloading ${imageUri}.` });
@@ -65,7 +72,12 @@ export function addFirmwareRoutes(routes: RouteTable, machine: SimMachine): void
       return { status: 202, headers: { Location: `${TASKS}/${id}` }, body: taskResource(id) };
     })
     .resource(inventory, () =>
-      collection(inventory, 'SoftwareInventoryCollection', 'Firmware', Object.keys(machine.firmwareVersions).map((id) => `${inventory}/${id}`)),
+      collection(
+        inventory,
+        'SoftwareInventoryCollection',
+        'Firmware',
+        Object.keys(machine.firmwareVersions).map((id) => `${inventory}/${id}`),
+      ),
     )
     .resource(`${inventory}/:component`, ({ component }) => {
       const versions = machine.firmwareVersions;
@@ -80,7 +92,19 @@ export function addFirmwareRoutes(routes: RouteTable, machine: SimMachine): void
         Updateable: true,
       };
     })
-    .resource(TASK_SERVICE, () => ({ '@odata.id': TASK_SERVICE, '@odata.type': '#TaskService.v1_1_4.TaskService', Id: 'TaskService', Tasks: link(TASKS) }))
-    .resource(TASKS, () => collection(TASKS, 'TaskCollection', 'Tasks', [...tasks.keys()].map((id) => `${TASKS}/${id}`)))
+    .resource(TASK_SERVICE, () => ({
+      '@odata.id': TASK_SERVICE,
+      '@odata.type': '#TaskService.v1_1_4.TaskService',
+      Id: 'TaskService',
+      Tasks: link(TASKS),
+    }))
+    .resource(TASKS, () =>
+      collection(
+        TASKS,
+        'TaskCollection',
+        'Tasks',
+        [...tasks.keys()].map((id) => `${TASKS}/${id}`),
+      ),
+    )
     .resource(`${TASKS}/:id`, ({ id }) => taskResource(id));
 }

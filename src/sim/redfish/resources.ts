@@ -21,7 +21,17 @@ import {
   TASK_SERVICE,
   UPDATE_SERVICE,
 } from './paths.js';
-import { collection, healthy, link, noContent, ok, RedfishRequestError, requireObject, requireOneOf, type RouteTable } from './routes.js';
+import {
+  collection,
+  healthy,
+  link,
+  noContent,
+  ok,
+  RedfishRequestError,
+  requireObject,
+  requireOneOf,
+  type RouteTable,
+} from './routes.js';
 
 export function addResourceRoutes(routes: RouteTable, machine: SimMachine): void {
   const paths = systemPaths(machine.systemId);
@@ -154,7 +164,8 @@ function parseBootPatch(body: unknown): Partial<BootOverride> {
   }
   return Object.entries(requireObject(boot, 'Boot')).reduce<Partial<BootOverride>>((change, [property, value]) => {
     const parse = BOOT_PROPERTIES[property];
-    if (!parse) throw new RedfishRequestError(400, 'Base.1.0.PropertyUnknown', `The property Boot.${property} is not known.`);
+    if (!parse)
+      throw new RedfishRequestError(400, 'Base.1.0.PropertyUnknown', `The property Boot.${property} is not known.`);
     return { ...change, ...parse(value) };
   }, {});
 }

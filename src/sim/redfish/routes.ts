@@ -50,7 +50,11 @@ export const unauthorized: Reply = {
   body: redfishErrorBody('Base.1.0.NoValidSession', 'There is no valid session established with the implementation.'),
 };
 export const notFound = (path: string) =>
-  new RedfishRequestError(404, 'Base.1.0.ResourceMissingAtURI', `The resource at the URI ${path || '/'} was not found.`);
+  new RedfishRequestError(
+    404,
+    'Base.1.0.ResourceMissingAtURI',
+    `The resource at the URI ${path || '/'} was not found.`,
+  );
 
 export const link = (path: string) => ({ '@odata.id': path });
 export const collection = (path: string, type: string, name: string, members: string[]) => ({

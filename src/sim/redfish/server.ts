@@ -7,7 +7,15 @@ import type { SimMachine } from '../machine.js';
 import { addBiosRoutes } from './bios.js';
 import { addFirmwareRoutes } from './firmware.js';
 import { addResourceRoutes } from './resources.js';
-import { notFound, redfishErrorBody, RedfishRequestError, type Method, type Reply, RouteTable, unauthorized } from './routes.js';
+import {
+  notFound,
+  redfishErrorBody,
+  RedfishRequestError,
+  type Method,
+  type Reply,
+  RouteTable,
+  unauthorized,
+} from './routes.js';
 import { SessionStore } from './sessions.js';
 import { addStorageRoutes } from './storage.js';
 import { addVirtualMediaRoutes } from './virtual-media.js';
@@ -52,7 +60,10 @@ export async function startRedfishBmc(machine: SimMachine, options: RedfishBmcOp
       return {
         status: 405,
         headers: { Allow: Object.keys(route.methods).join(', ') },
-        body: redfishErrorBody('Base.1.0.ActionNotSupported', `The method ${request.method} is not supported on ${path}.`),
+        body: redfishErrorBody(
+          'Base.1.0.ActionNotSupported',
+          `The method ${request.method} is not supported on ${path}.`,
+        ),
       };
     }
     return handler(await readJsonBody(request), route.params);
@@ -97,7 +108,8 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new RedfishRequestError(413, 'Base.1.0.GeneralError', 'The request body is too large.');
+    if (size > MAX_BODY_BYTES)
+      throw new RedfishRequestError(413, 'Base.1.0.GeneralError', 'The request body is too large.');
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();

@@ -3,7 +3,17 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { SESSION_SERVICE, SESSIONS } from './paths.js';
-import { collection, healthy, link, noContent, notFound, requireObject, type Reply, type RouteTable, unauthorized } from './routes.js';
+import {
+  collection,
+  healthy,
+  link,
+  noContent,
+  notFound,
+  requireObject,
+  type Reply,
+  type RouteTable,
+  unauthorized,
+} from './routes.js';
 
 interface Session {
   id: string;
@@ -40,7 +50,9 @@ export class SessionStore {
         Status: healthy,
         Sessions: link(SESSIONS),
       }))
-      .resource(SESSIONS, () => collection(SESSIONS, 'SessionCollection', 'Sessions', [...this.#byId.keys()].map(sessionPath)))
+      .resource(SESSIONS, () =>
+        collection(SESSIONS, 'SessionCollection', 'Sessions', [...this.#byId.keys()].map(sessionPath)),
+      )
       .post(SESSIONS, (body) => this.#login(body))
       .public(SESSIONS, 'POST')
       .resource(`${SESSIONS}/:id`, ({ id }) => resource(this.#session(id)))
