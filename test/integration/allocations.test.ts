@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { insertNode, type NodeChanges } from '../../src/db/nodes.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { tenantTokens, type Tenant } from '../support/tenants.js';
 
 describe('allocations', () => {
   let h: Harness;
-  const tokens: Record<'alice' | 'auditor' | 'bob' | 'eve', string> = { alice: '', auditor: '', bob: '', eve: '' };
+  let tokens: Record<Tenant, string>;
 
   /** A node ready to allocate (available, power known), owned by acme unless told otherwise. */
   async function node(resourceClass: string, fields: NodeChanges = {}): Promise<string> {
@@ -31,14 +32,7 @@ describe('allocations', () => {
 
   before(async () => {
     h = await startHarness();
-    for (const [user, project, role] of [
-      ['alice', 'acme', 'member'],
-      ['auditor', 'acme', 'reader'],
-      ['bob', 'bigco', 'member'],
-      ['eve', 'zed', 'member'],
-    ] as const) {
-      tokens[user] = (await h.http('POST', '/v1/auth/tokens', { project_id: project, user_id: user, role })).body.token;
-    }
+    tokens = await tenantTokens(h);
   });
   after(async () => h?.close());
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { tenantTokens, type Tenant } from '../support/tenants.js';
 import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
@@ -16,7 +17,7 @@ describe('deployments', () => {
   let h: Harness;
   let images: ImageServer;
   let imageHash: string;
-  const tokens: Record<'alice' | 'auditor' | 'bob' | 'eve', string> = { alice: '', auditor: '', bob: '', eve: '' };
+  let tokens: Record<Tenant, string>;
   // lab-000 carries the trait CUSTOM_GPU; both are acme's, leased to bigco.
   let gpuNode: string;
   let plainNode: string;
@@ -47,15 +48,7 @@ describe('deployments', () => {
     const file = path.join(path.dirname(h.logFile), 'disk.raw');
     imageHash = await writeDiskImage(file, 16 * MiB);
     images = await startImageServer({ 'disk.raw': file });
-    for (const [user, project, role] of [
-      ['alice', 'acme', 'member'],
-      ['auditor', 'acme', 'reader'],
-      ['bob', 'bigco', 'member'],
-      ['eve', 'zed', 'member'],
-    ] as const) {
-      const response = await h.http('POST', '/v1/auth/tokens', { project_id: project, user_id: user, role });
-      tokens[user] = response.body.token;
-    }
+    tokens = await tenantTokens(h);
     [gpuNode, plainNode] = h.nodeUuids;
     for (const uuid of h.nodeUuids)
       assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, { owner: 'acme', lessee: 'bigco' })).status, 200);

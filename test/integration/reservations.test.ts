@@ -7,13 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { insertNode } from '../../src/db/nodes.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { tenantTokens, type Tenant } from '../support/tenants.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
 describe('reservations', () => {
   let h: Harness;
-  const tokens: Record<'alice' | 'auditor' | 'bob' | 'eve', string> = { alice: '', auditor: '', bob: '', eve: '' };
+  let tokens: Record<Tenant, string>;
   const at = (ms: number) => new Date(Date.now() + ms).toISOString();
 
   async function nodes(resourceClass: string, count: number): Promise<string[]> {
@@ -41,14 +42,7 @@ describe('reservations', () => {
 
   before(async () => {
     h = await startHarness();
-    for (const [user, project, role] of [
-      ['alice', 'acme', 'member'],
-      ['auditor', 'acme', 'reader'],
-      ['bob', 'bigco', 'member'],
-      ['eve', 'zed', 'member'],
-    ] as const) {
-      tokens[user] = (await h.http('POST', '/v1/auth/tokens', { project_id: project, user_id: user, role })).body.token;
-    }
+    tokens = await tenantTokens(h);
   });
   after(async () => h?.close());
 
