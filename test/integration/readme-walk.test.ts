@@ -55,7 +55,8 @@ describe('the README lab deploy walk', () => {
     assert.match(output, /deploy/, 'and its history');
     const nodes = (await (await running.api('/v1/nodes?resource_class=lab')).json()).nodes;
     assert.deepEqual(
-      nodes.map((n: any) => [n.name, n.provision_state, n.last_error]),
+      // the lab enrolls its machines concurrently: compare by name, not list order
+      nodes.map((n: any) => [n.name, n.provision_state, n.last_error]).sort(),
       [
         ['lab-000', 'available', null],
         ['lab-001', 'available', null],
