@@ -29,7 +29,8 @@ describe('the README lab deploy walk', () => {
   chmodSync(dataDir, 0o755);
   let running: RunningUp | undefined;
 
-  after(() => running?.child.kill('SIGKILL'));
+  // the whole process group: up's services must not outlive a failed test
+  after(() => running?.child.pid && process.kill(-running.child.pid, 'SIGKILL'));
 
   it('takes every lab node to active and back to available', async () => {
     const ports = await freeUpPorts();

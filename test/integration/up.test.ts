@@ -16,7 +16,8 @@ describe('tempered up', () => {
   chmodSync(dataDir, 0o755);
   let running: RunningUp | undefined;
 
-  after(() => running?.child.kill('SIGKILL'));
+  // the whole process group: up's services must not outlive a failed test
+  after(() => running?.child.pid && process.kill(-running.child.pid, 'SIGKILL'));
 
   it('brings everything up, and back with the same data after Ctrl-C', async () => {
     const ports = await freeUpPorts();
