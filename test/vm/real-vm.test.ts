@@ -102,7 +102,7 @@ describe('a real virtual machine under a Redfish BMC', { skip: noQemu }, () => {
     assert.equal(n.provision_state, 'available', n.last_error);
     const history = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=1000`)).body.history;
     assert.ok(
-      history.some((e: any) => e.event === 'clean step end' && e.message === 'deploy.erase_devices_metadata'),
+      history.some((e: any) => e.event === 'finish clean step' && e.message === 'deploy.erase_devices_metadata'),
       'the agent erased the disk metadata',
     );
     const ramdiskConsole = serial();
