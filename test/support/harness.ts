@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { startApi } from '../../src/cli/api.js';
+import { freePort } from '../../src/cli/ports.js';
 import { enrollLab } from '../../src/cli/enroll-lab.js';
 import { createDatabaseIfMissing } from '../../src/cli/postgres.js';
 import { openPool } from '../../src/cli/database.js';
@@ -77,6 +78,14 @@ export interface HarnessOptions {
   ramdiskDir?: string;
   /** host:port for the worker runtime's Prometheus endpoint (once per test process). */
   workerMetricsAddress?: string;
+}
+
+/** An API process of a harness (spawnApi). */
+export interface SpawnedApi {
+  child: ChildProcess;
+  url: string;
+  /** Its agents' listener. */
+  agentUrl: string;
 }
 
 let runtimeInstalled = false;
@@ -164,6 +173,31 @@ export async function startHarness(options: HarnessOptions = {}) {
   const client = new Client({ connection: temporalConnection, namespace: config.temporalNamespace });
   const children: ChildProcess[] = [];
 
+  /** `tempered <command>` in a process of its own with this harness's settings, logging to its log file. */
+  function spawnService(command: 'worker' | 'api', extraEnv: Record<string, string>): ChildProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', command], {
+      env: {
+        ...process.env,
+        DATABASE_URL: config.databaseUrl,
+        TEMPORAL_ADDRESS: config.temporalAddress,
+        TEMPORAL_TASK_QUEUE: config.taskQueue,
+        AGENT_TOKEN_KEY: config.agentTokenKey,
+        FAST_TRACK: String(config.fastTrack),
+        BMC_ALLOWED_NETWORKS: config.bmcAccess.allowedNetworks.join(','),
+        REDFISH_CA_DIR: config.bmcAccess.caDir ?? '',
+        AGENT_BOOT_TIMEOUT_SECONDS: String(config.agentBootTimeoutSeconds),
+        ...(config.ramdiskIsoUrl ? { RAMDISK_ISO_URL: config.ramdiskIsoUrl } : {}),
+        LOG_LEVEL: 'debug',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(createWriteStream(logFile, { flags: 'a' }));
+    child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
+    children.push(child);
+    return child;
+  }
+
   /** A request as the admin, unless `token` names another caller (null: no token at all). */
   async function http<T = any>(
     method: string,
@@ -240,26 +274,32 @@ export async function startHarness(options: HarnessOptions = {}) {
 
     /** A worker in its own process (tsx, the prebuilt bundle), so a test can kill -9 it. */
     spawnWorker(): ChildProcess {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'worker'], {
-        env: {
-          ...process.env,
-          DATABASE_URL: config.databaseUrl,
-          TEMPORAL_ADDRESS: config.temporalAddress,
-          TEMPORAL_TASK_QUEUE: config.taskQueue,
-          AGENT_TOKEN_KEY: config.agentTokenKey,
-          FAST_TRACK: String(config.fastTrack),
-          BMC_ALLOWED_NETWORKS: config.bmcAccess.allowedNetworks.join(','),
-          REDFISH_CA_DIR: config.bmcAccess.caDir ?? '',
-          AGENT_BOOT_TIMEOUT_SECONDS: String(config.agentBootTimeoutSeconds),
-          ...(config.ramdiskIsoUrl ? { RAMDISK_ISO_URL: config.ramdiskIsoUrl } : {}),
-          LOG_LEVEL: 'debug',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      return spawnService('worker', {});
+    },
+
+    /**
+     * An API in its own process on this harness's database and task queue, so a test can run two
+     * and kill -9 one; resolves once it answers /healthz.
+     */
+    async spawnApi(): Promise<SpawnedApi> {
+      const [apiPort, agentApiPort] = [await freePort(), await freePort()];
+      const child = spawnService('api', {
+        API_PORT: String(apiPort),
+        AGENT_API_PORT: String(agentApiPort),
+        TEMPERED_ADMIN_TOKEN: config.adminToken!,
       });
-      child.stdout!.pipe(createWriteStream(logFile, { flags: 'a' }));
-      child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }));
-      children.push(child);
-      return child;
+      const spawned = { child, url: `http://127.0.0.1:${apiPort}`, agentUrl: `http://127.0.0.1:${agentApiPort}` };
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`the API process exited with ${child.exitCode}; see ${logFile}`);
+        const healthy = await fetch(`${spawned.url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (healthy) return spawned;
+        if (Date.now() > deadline) throw new Error(`the API process did not answer /healthz within 60 s`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     },
 
     /** Everything every process of this harness logged so far. */
