@@ -2,11 +2,12 @@
 // also writes the event, and each is idempotent: a retry after a crash finds its work done.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { clearAgentSession, clearAgentStepCommand, markCleaningStarted } from '../db/agent.js';
+import { clearAgentSession, clearAgentStepCommand, markCleaningStarted, markPrebooted } from '../db/agent.js';
 import { lastProvisionTransition, recordEvent, type EventOrigin } from '../db/events.js';
 import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
-import { inTransaction, type Pool } from '../db/pool.js';
-import { isAgentAlive } from '../domain/agent.js';
+import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { isAgentAlive, PREBOOTED_TRAIT } from '../domain/agent.js';
+import { fastTrackOf } from '../domain/drivers.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import {
@@ -21,6 +22,11 @@ import { requireNode } from './nodes.js';
 /** Who asked and which operation did it, for an event row. */
 export function eventOrigin(context: RequestContext): EventOrigin {
   return { ...context, workflowId: activityInfo().workflowExecution?.workflowId ?? null };
+}
+
+/** The running operation, for an activity that is given no request context. */
+function operationOrigin(): EventOrigin {
+  return { workflowId: activityInfo().workflowExecution?.workflowId ?? null };
 }
 
 /** As eventOrigin, keyed by this activity (the same on every retry): a retry records nothing twice. */
@@ -57,7 +63,28 @@ function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deplo
   return {};
 }
 
+/** Forgets the node's agent session; when the node was pre-booted, its history says the marker went and why. */
+async function endAgentSession(db: Queryable, nodeUuid: string, why: string, origin: EventOrigin): Promise<void> {
+  if (!(await clearAgentSession(db, nodeUuid))) return;
+  await recordEvent(db, { node_uuid: nodeUuid, kind: 'power', verb: 'prebooted ended', message: why }, origin);
+}
+
 export function createNodeStateActivities(pool: Pool, options: NodeStateOptions = {}) {
+  /** Marks the node pre-booted when its agent is alive, with the event that says so; false when it is not alive. */
+  async function markPrebootedIfAlive(nodeUuid: string, why: string, origin: EventOrigin): Promise<boolean> {
+    return inTransaction(pool, async (client) => {
+      const node = await requireNode(client, nodeUuid, { forUpdate: true });
+      if (!isAgentAlive(node, new Date())) return false;
+      if (await markPrebooted(client, nodeUuid))
+        await recordEvent(
+          client,
+          { node_uuid: nodeUuid, kind: 'power', verb: 'prebooted', to_state: PREBOOTED_TRAIT, message: why },
+          origin,
+        );
+      return true;
+    });
+  }
+
   return {
     async transitionProvision(request: TransitionRequest): Promise<NextState> {
       return inTransaction(pool, async (client) => {
@@ -144,7 +171,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           ))
         )
           return;
-        await clearAgentSession(client, nodeUuid);
+        await endAgentSession(client, nodeUuid, `the machine booted into the ${into}`, eventOrigin(context));
         const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
         await mergeDriverInternalInfo(client, nodeUuid, { boots: count('boots'), [counter]: count(counter) });
@@ -153,13 +180,50 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
 
     /** The agent stopped with its machine: a later operation must boot a new one. */
     async forgetAgent(nodeUuid: string): Promise<void> {
-      await clearAgentSession(pool, nodeUuid);
+      await endAgentSession(pool, nodeUuid, 'the machine was powered off', operationOrigin());
     },
 
-    /** After cleaning: with fast-track the agent stays up, and may look up while the node is available. */
+    /**
+     * After cleaning: with fast-track (the node's driver_info.fast_track, else the worker's setting)
+     * the agent stays up, may look up while the node is available, and the node comes out pre-booted.
+     */
     async keepAgentAfterCleaning(nodeUuid: string): Promise<boolean> {
-      await mergeDriverInternalInfo(pool, nodeUuid, { fast_track: options.fastTrack === true });
-      return options.fastTrack === true;
+      const node = await requireNode(pool, nodeUuid);
+      const keep = fastTrackOf(node.driver_info, options.fastTrack === true);
+      await mergeDriverInternalInfo(pool, nodeUuid, { fast_track: keep });
+      if (keep) await markPrebootedIfAlive(nodeUuid, 'cleaning left the agent running', operationOrigin());
+      return keep;
+    },
+
+    /** Before the boot verb boots the agent: it may look up and heartbeat while the node is available. */
+    async expectAgentWhileAvailable(nodeUuid: string): Promise<void> {
+      await mergeDriverInternalInfo(pool, nodeUuid, { fast_track: true });
+    },
+
+    /** The boot verb's end: the node is pre-booted, and its target (shown while the boot ran) is cleared. */
+    async finishPreboot(nodeUuid: string, context: RequestContext): Promise<void> {
+      if (
+        !(await markPrebootedIfAlive(
+          nodeUuid,
+          'booted into the agent, kept up for the next operation',
+          eventOrigin(context),
+        ))
+      )
+        throw ApplicationFailure.nonRetryable('the agent is no longer alive', 'AgentGone');
+    },
+
+    /** A boot verb that failed: the node stays available, with why as last_error, for the operator to look at. */
+    async failPreboot(nodeUuid: string, error: string, context: RequestContext): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        const node = await requireNode(client, nodeUuid, { forUpdate: true });
+        if (node.target_provision_state === null && node.last_error === error) return;
+        await updateNode(client, nodeUuid, { target_provision_state: null, last_error: error });
+        await recordEvent(
+          client,
+          { node_uuid: nodeUuid, kind: 'provision', verb: 'boot', severity: 'error', message: error },
+          eventOrigin(context),
+        );
+      });
     },
 
     async beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
@@ -180,7 +244,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
         // The machine's power went (or it rebooted): the agent that ran on it is gone with its session.
-        if (powerState === 'power off' || verb === 'rebooting') await clearAgentSession(client, nodeUuid);
+        if (powerState === 'power off' || verb === 'rebooting')
+          await endAgentSession(client, nodeUuid, `the machine was ${verb ?? powerState}`, eventOrigin(context));
         if (node.power_state === powerState && node.target_power_state === null) return;
         await recordEvent(
           client,

@@ -54,6 +54,8 @@ export async function requestProvision(
     if (secret)
       throw badRequest(['clean_steps', index, 'args', ...secret].join('.'), 'credentials may not be step arguments');
   });
+  if (verb === 'boot' && !bootsRamdisk(node.deploy_interface))
+    throw badRequest('target', `a node with deploy_interface "${node.deploy_interface}" boots no agent to keep up`);
   if (DEPLOY_VERBS.has(verb)) {
     // Refused here rather than on the machine: set the image on the node (PATCH) before deploying.
     parse(deployImageInfo, options.instanceInfo ?? node.instance_info, 'instance_info');

@@ -1,6 +1,7 @@
 // The agent's session with a node, kept in nodes.driver_internal_info: the token's nonce and hash,
 // the address the session's lookup came from, when it began, and what the last heartbeat said. Updates merge into the jsonb, so they never clobber keys an
 // operation writes at the same time.
+import { PREBOOTED_TRAIT } from '../domain/agent.js';
 import type { Queryable } from './pool.js';
 
 /** driver_internal_info keys of the agent session. */
@@ -123,12 +124,32 @@ export async function markCleaningStarted(db: Queryable, nodeUuid: string): Prom
   );
 }
 
-/** Forgets the agent: its machine rebooted or powered off, so a new agent starts a new session. */
-export async function clearAgentSession(db: Queryable, nodeUuid: string): Promise<void> {
-  await db.query(
-    'UPDATE nodes SET driver_internal_info = driver_internal_info - $2::text[], updated_at = now() WHERE uuid = $1',
-    [nodeUuid, AGENT_SESSION_KEYS],
+/** SQL condition on a nodes row: booted into a live agent and kept there (the pre-booted marker). */
+export const PREBOOTED_SQL = `'${PREBOOTED_TRAIT}' = ANY(traits)`;
+
+/**
+ * Forgets the agent: its machine rebooted or powered off, so a new agent starts a new session. The
+ * pre-booted marker goes with it; true when the node had it (the caller records that it ended).
+ */
+export async function clearAgentSession(db: Queryable, nodeUuid: string): Promise<boolean> {
+  const { rows } = await db.query<{ was_prebooted: boolean }>(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info - $2::text[], traits = array_remove(traits, $3),
+       updated_at = now()
+     FROM (SELECT uuid, $3 = ANY(traits) AS was_prebooted FROM nodes WHERE uuid = $1 FOR UPDATE) AS before
+     WHERE nodes.uuid = before.uuid RETURNING before.was_prebooted`,
+    [nodeUuid, AGENT_SESSION_KEYS, PREBOOTED_TRAIT],
   );
+  return rows[0]?.was_prebooted === true;
+}
+
+/** Shows the node pre-booted (its live agent waits for the next operation); true when this call added the marker. */
+export async function markPrebooted(db: Queryable, nodeUuid: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE nodes SET traits = array_append(traits, $2), updated_at = now()
+     WHERE uuid = $1 AND NOT $2 = ANY(traits)`,
+    [nodeUuid, PREBOOTED_TRAIT],
+  );
+  return rowCount === 1;
 }
 
 /** Forgets the agent command an operation's step started: the next operation starts its own. */

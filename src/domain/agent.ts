@@ -59,6 +59,13 @@ export function agentTokenMatches(token: string | undefined, storedHash: unknown
   return given.length === stored.length && timingSafeEqual(given, stored);
 }
 
+/**
+ * The automatic trait of a pre-booted node: booted into a live agent that waits for the next
+ * operation (the boot verb, a cleaning that ends pre-booted, a warm pool). The system adds it once
+ * the agent heartbeats and removes it when the agent's session ends; callers cannot set it.
+ */
+export const PREBOOTED_TRAIT = 'CUSTOM_PREBOOTED';
+
 /** Ironic's fast_track_timeout: an agent that heartbeated this recently is used without a reboot. */
 export const FAST_TRACK_TIMEOUT_SECONDS = 300;
 

@@ -47,7 +47,7 @@ export function bootsRamdisk(deployInterface: string): boolean {
   return deployInterface !== 'fake';
 }
 
-export type DriverInfoType = 'string' | 'boolean-or-string' | 'integer-or-string';
+export type DriverInfoType = 'string' | 'boolean' | 'boolean-or-string' | 'integer-or-string';
 
 export interface DriverInfoField {
   name: string;
@@ -81,6 +81,21 @@ const field = (
   opts: Partial<Omit<DriverInfoField, 'name' | 'description'>> = {},
 ): DriverInfoField => ({ name, description, required: false, secret: false, type: 'string', ...opts });
 
+/** Keys every driver takes: how Tempered treats the node, not how it reaches the BMC. */
+const COMMON_DRIVER_INFO: readonly DriverInfoField[] = [
+  field(
+    'fast_track',
+    "Cleaning leaves the agent running, so the node comes out of cleaning pre-booted; default: the worker's FAST_TRACK.",
+    { type: 'boolean' },
+  ),
+];
+
+/** The node's fast-track choice (driver_info.fast_track, true or false, also as a string), else `fallback`. */
+export function fastTrackOf(driverInfo: Record<string, unknown>, fallback: boolean): boolean {
+  const value = driverInfo.fast_track;
+  return value === undefined ? fallback : value === true || value === 'true';
+}
+
 export const REDFISH_AUTH_TYPES = ['auto', 'basic', 'session'] as const;
 export const IPMI_DEFAULT_PORT = 623;
 /** Suite 3 (HMAC-SHA1, AES-CBC-128) is the one nearly every IPMI 2.0 BMC supports. */
@@ -102,7 +117,7 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
     ],
     bootDevices: BOOT_DEVICES,
     notes: ['Every change lands at once; state is lost when the worker restarts.'],
-    driverInfo: [],
+    driverInfo: COMMON_DRIVER_INFO,
   },
   redfish: {
     name: 'redfish',
@@ -142,6 +157,7 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
           choices: REDFISH_AUTH_TYPES,
         },
       ),
+      ...COMMON_DRIVER_INFO,
     ],
   },
   ipmi: {
@@ -175,6 +191,7 @@ export const DRIVERS: Readonly<Record<string, DriverDescription>> = {
         type: 'integer-or-string',
         range: [0, 17],
       }),
+      ...COMMON_DRIVER_INFO,
     ],
   },
 };
@@ -200,6 +217,8 @@ function valueProblem(spec: DriverInfoField, value: unknown): string | undefined
       if (spec.maxBytes !== undefined && new TextEncoder().encode(value).length > spec.maxBytes)
         return `must be at most ${spec.maxBytes} bytes`;
       return undefined;
+    case 'boolean':
+      return [true, false, 'true', 'false'].includes(value as string) ? undefined : 'must be true or false';
     case 'boolean-or-string':
       return typeof value === 'string' || typeof value === 'boolean' ? undefined : 'must be a boolean or a string';
     case 'integer-or-string': {

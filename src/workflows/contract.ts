@@ -64,4 +64,4 @@ export interface ProvisionInput {
 }
 
 /** Verbs whose operations this version does not have yet. */
-export const UNIMPLEMENTED_VERBS: readonly Verb[] = ['inspect', 'boot'];
+export const UNIMPLEMENTED_VERBS: readonly Verb[] = ['inspect'];

@@ -67,9 +67,39 @@ const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState
   'wait call-back',
 ]);
 
+/**
+ * Boot (available → available): the node boots into the agent, or keeps the live one it has, and
+ * stays there heartbeating, pre-booted for the next operation. The transition comes at the end, so
+ * the node shows its target while the agent boots; a failure leaves the node available and off,
+ * with why as last_error.
+ */
+async function preboot(op: ProvisionOperation): Promise<ProvisionState> {
+  const { nodeUuid, context } = op.input;
+  try {
+    await records.expectAgentWhileAvailable(nodeUuid);
+    await op.ensureAgent(() => op.bootAndAwaitAgent());
+    await records.finishPreboot(nodeUuid, context);
+  } catch (err) {
+    const why = op.abortRequested ? 'aborted on request while booting' : failureMessage(err);
+    await CancellationScope.nonCancellable(async () => {
+      await op
+        .powerOff()
+        .catch((powerErr) =>
+          log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }),
+        );
+      await records.failPreboot(nodeUuid, why, context);
+    });
+    if (op.abortRequested) return op.state;
+    throw err;
+  }
+  await op.transition('boot');
+  return op.state;
+}
+
 export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
   updateSearchAttribute(Operation, input.verb);
   const op = new ProvisionOperation(input);
+  if (input.verb === 'boot') return preboot(op);
   await op.transition(input.verb);
   for (let handler = HANDLERS[op.state]; handler; handler = HANDLERS[op.state]) {
     try {
@@ -176,30 +206,33 @@ class ProvisionOperation {
     await this.transition('resume');
   }
 
-  /** A live agent (fast-track) is used as it is; otherwise the node boots the ramdisk. */
-  private async ensureAgent(): Promise<void> {
+  /** A live agent (fast-track, pre-booted) is used as it is; otherwise the node boots the ramdisk with `bootAgent`. */
+  async ensureAgent(bootAgent = () => this.bootAgent()): Promise<void> {
     const { alive, bootTimeoutSeconds } = await records.agentStatus(this.nodeUuid);
     this.agentBootTimeoutSeconds = bootTimeoutSeconds;
-    if (!alive) await this.bootAgent();
+    if (!alive) await bootAgent();
   }
 
-  /** Boots the ramdisk and waits, durably, for the new agent's heartbeat: the node shows the wait from the boot on. */
+  /** Boots the ramdisk and waits for the new agent, the node shown in its wait state from the boot on. */
   private async bootAgent(): Promise<void> {
+    await this.waiting(() => this.bootAndAwaitAgent());
+  }
+
+  /** Boots the ramdisk and waits, durably, for the new agent's heartbeat. */
+  async bootAndAwaitAgent(): Promise<void> {
     const timeout = this.agentBootTimeoutSeconds;
-    await this.waiting(async () => {
-      const heartbeatsAtBoot = await this.boot('ramdisk');
-      const heartbeated = await condition(
-        () => this.heartbeats > heartbeatsAtBoot || this.abortRequested,
-        timeout * 1000,
+    const heartbeatsAtBoot = await this.boot('ramdisk');
+    const heartbeated = await condition(
+      () => this.heartbeats > heartbeatsAtBoot || this.abortRequested,
+      timeout * 1000,
+    );
+    if (this.abortRequested) throw new StepAborted();
+    if (!heartbeated) {
+      throw ApplicationFailure.nonRetryable(
+        `the agent did not heartbeat within ${timeout} s of booting the ramdisk`,
+        'AgentTimeout',
       );
-      if (this.abortRequested) throw new StepAborted();
-      if (!heartbeated) {
-        throw ApplicationFailure.nonRetryable(
-          `the agent did not heartbeat within ${timeout} s of booting the ramdisk`,
-          'AgentTimeout',
-        );
-      }
-    });
+    }
   }
 
   /**
