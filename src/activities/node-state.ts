@@ -57,7 +57,8 @@ export interface NodeStateOptions {
 
 /** deployed_by records who deployed, so an operator can tell whose instance a machine runs; undeploy clears it and the instance's inputs. */
 function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deployed_by' | 'instance_info'> {
-  if (request.event === 'deploy' || request.event === 'rebuild') return { deployed_by: request.context.user };
+  if (request.event === 'deploy' || request.event === 'rebuild' || request.event === 'adopt')
+    return { deployed_by: request.context.user };
   // The tenant's image, traits and config drive (its user_data, its keys) must not reach the next one.
   if (request.event === 'undeploy') return { deployed_by: null, instance_info: {} };
   return {};

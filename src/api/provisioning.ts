@@ -61,6 +61,11 @@ export async function requestProvision(
     parse(deployImageInfo, options.instanceInfo ?? node.instance_info, 'instance_info');
   }
 
+  if (verb === 'adopt' && !isNonEmptyString(node.instance_info.image_source)) {
+    // As Ironic: an adopted node says what it runs, so a later rebuild knows its image.
+    throw badRequest('instance_info.image_source', 'adopt needs the image the machine runs; PATCH it first');
+  }
+
   if (verb === 'abort') {
     // Abort is no new operation: it is a message to the one holding the node.
     if (!(await operations.signalAbort(node.uuid, requestContext(req))))
@@ -92,4 +97,8 @@ export async function requestProvision(
       disableRamdisk: options.disableRamdisk || !bootsRamdisk(node.deploy_interface),
     });
   });
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '';
 }

@@ -12,9 +12,10 @@ export const TRANSIENT_STATES = [
   'deploying',
   'wait call-back',
   'deleting',
+  'adopting',
 ] as const;
 
-export const FAILED_STATES = ['inspect failed', 'clean failed', 'deploy failed'] as const;
+export const FAILED_STATES = ['inspect failed', 'clean failed', 'deploy failed', 'adopt failed'] as const;
 
 export type ProvisionState =
   (typeof STABLE_STATES)[number] | (typeof TRANSIENT_STATES)[number] | (typeof FAILED_STATES)[number];
@@ -34,6 +35,7 @@ export const VERBS = [
   'quarantine',
   'unquarantine',
   'boot',
+  'adopt',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
@@ -64,6 +66,8 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
     inspect: T('inspecting', 'manageable'),
     provide: T('cleaning', 'available'),
     clean: T('cleaning', 'manageable'),
+    // Adoption (see the block below).
+    adopt: T('adopting', 'active'),
   },
   inspecting: { done: T('manageable'), fail: T('inspect failed') },
   'inspect failed': { manage: T('manageable'), inspect: T('inspecting', 'manageable') },
@@ -96,6 +100,11 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
   },
   deleting: { done: T('cleaning'), fail: T('error') },
   error: { rebuild: T('deploying', 'active'), undeploy: T('deleting', 'available') },
+
+  // Adoption (Ironic's adopt): a machine already running its OS is taken over as active after its
+  // BMC answers, without booting the ramdisk or touching the disk. A failed one may be retried or managed.
+  adopting: { done: T('active'), fail: T('adopt failed') },
+  'adopt failed': { adopt: T('adopting', 'active'), manage: T('manageable') },
 };
 
 /** Verbs that only move a node between states and never drive its hardware on their own. */
@@ -111,6 +120,7 @@ export const DELETABLE_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionSt
   'available',
   'inspect failed',
   'clean failed',
+  'adopt failed',
 ]);
 
 export interface NodeFlags {

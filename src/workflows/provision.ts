@@ -51,12 +51,22 @@ async function tearDown(op: ProvisionOperation): Promise<void> {
   await op.powerOff();
 }
 
+/**
+ * Adopt: take over a machine already running its instance. The BMC must answer; its power state is
+ * recorded as found, and the next boot is set to the disk. No ramdisk, no power change, no disk write.
+ */
+async function adopt(op: ProvisionOperation): Promise<void> {
+  await verify(op);
+  await bmc.bmcSetBootDevice(op.nodeUuid, 'disk', true);
+}
+
 /** What drives the node in each transient state. */
 const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
   verifying: verify,
   cleaning: clean,
   deploying: deploy,
   deleting: tearDown,
+  adopting: adopt,
 };
 
 /** States in which a failure leaves a machine half-provisioned: it is powered off rather than left running. */

@@ -55,6 +55,11 @@ deleting done -> cleaning (TARGET)
 deleting fail -> error
 error rebuild -> deploying (active)
 error undeploy -> deleting (available)
+manageable adopt -> adopting (active)
+adopting done -> active
+adopting fail -> adopt failed
+adopt failed adopt -> adopting (active)
+adopt failed manage -> manageable
 `;
 
 const EVENTS: ProvisionEvent[] = [...VERBS, ...INTERNAL_EVENTS];
