@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { WorkerOptions } from '@temporalio/worker';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from './db/pool.js';
 import { parseNetworks, type BmcAccess } from './domain/bmc-access.js';
+import { DEFAULT_POWER_SYNC_SETTINGS, type PowerSyncSettings } from './domain/power-sync.js';
 import { DEFAULT_TASK_QUEUE } from './workflows/contract.js';
 
 export interface Config {
@@ -46,6 +47,8 @@ export interface Config {
   worker: WorkerCapacity;
   /** host:port the worker serves Prometheus metrics on (its operations and Temporal's own); unset: none. */
   workerMetricsAddress?: string;
+  /** Power sync's Schedule, made to match at API start (period 0: removed); unset: left as it is. */
+  powerSync?: PowerSyncSettings;
 }
 
 export interface BootMediaConfig {
@@ -102,6 +105,36 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
   const value = positiveNumber(env, name, fallback);
   if (!Number.isInteger(value)) throw new Error(`${name} must be a whole number, not "${env[name]}"`);
   return value;
+}
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number ≥ 0, not "${env[name]}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (value !== 'true' && value !== 'false') throw new Error(`${name} must be "true" or "false", not "${value}"`);
+  return value === 'true';
+}
+
+/** POWER_SYNC_*: Ironic's [conductor] sync_power_state_interval, power_state_sync_max_retries, force_power_state_during_sync, plus rate limits. */
+function powerSync(env: NodeJS.ProcessEnv): PowerSyncSettings {
+  const defaults = DEFAULT_POWER_SYNC_SETTINGS;
+  return {
+    periodSeconds: wholeNumber(env, 'POWER_SYNC_PERIOD_SECONDS', defaults.periodSeconds),
+    maxCallsPerSecond: positiveNumber(env, 'POWER_SYNC_MAX_CALLS_PER_SECOND', defaults.maxCallsPerSecond),
+    perBmcHostCallsPerSecond: positiveInteger(
+      env,
+      'POWER_SYNC_BMC_HOST_CALLS_PER_SECOND',
+      defaults.perBmcHostCallsPerSecond,
+    ),
+    perBmcHostConcurrency: positiveInteger(env, 'POWER_SYNC_BMC_HOST_CONCURRENCY', defaults.perBmcHostConcurrency),
+    failureLimit: positiveInteger(env, 'POWER_SYNC_FAILURE_LIMIT', defaults.failureLimit),
+    forcePowerState: flag(env, 'POWER_SYNC_FORCE_POWER_STATE', defaults.forcePowerState),
+  };
 }
 
 function authMode(value: string | undefined): Config['authMode'] {
@@ -183,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgConnectTimeoutMs: positiveInteger(env, 'PG_CONNECT_TIMEOUT_MS', DEFAULT_PG_CONNECT_TIMEOUT_MS),
     pgStatementTimeoutMs: positiveInteger(env, 'PG_STATEMENT_TIMEOUT_MS', DEFAULT_PG_STATEMENT_TIMEOUT_MS),
     workerMetricsAddress: env.WORKER_METRICS_ADDRESS || undefined,
+    powerSync: powerSync(env),
     worker: {
       maxConcurrentActivityTaskExecutions: positiveInteger(
         env,

@@ -4,6 +4,7 @@ import type { BmcAccess } from '../domain/bmc-access.js';
 import { createAgentActivities } from './agent.js';
 import { createBmcActivities } from './bmc.js';
 import { createNodeStateActivities } from './node-state.js';
+import { createPowerSyncActivities } from './power-sync.js';
 import { createReservationActivities } from './reservations.js';
 import { createStepActivities } from './steps.js';
 
@@ -30,17 +31,20 @@ export type RecordActivities = ReturnType<typeof createNodeStateActivities> &
 export type BmcActivities = ReturnType<typeof createBmcActivities>;
 /** Calls to a node's in-band agent. */
 export type AgentActivities = ReturnType<typeof createAgentActivities>;
+/** Power sync's batches of BMC checks. */
+export type PowerSyncActivities = ReturnType<typeof createPowerSyncActivities>;
 
 /** Every activity the worker registers; workflows reach them through one proxy per group. */
 export function createActivities(
   pool: Pool,
   options: ActivityOptions = {},
-): RecordActivities & BmcActivities & AgentActivities {
+): RecordActivities & BmcActivities & AgentActivities & PowerSyncActivities {
   return {
     ...createNodeStateActivities(pool, options),
     ...createStepActivities(pool),
     ...createReservationActivities(pool),
     ...createBmcActivities(pool, options),
     ...createAgentActivities(pool, options.agentTokenKey),
+    ...createPowerSyncActivities(pool, options),
   };
 }

@@ -7,6 +7,7 @@ import { createAgentApp, createApp } from '../api/app.js';
 import { createApiMetrics } from '../api/metrics.js';
 import { bootstrapAdminToken } from '../api/auth.js';
 import { Operations } from '../api/operations.js';
+import { ensurePowerSyncSchedule } from '../api/power-sync-schedule.js';
 import type { Config } from '../config.js';
 import { openPool } from './database.js';
 import type { Logger } from '../logger.js';
@@ -46,6 +47,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     console.log(`\nNo admin token existed, so one was made. Keep it; it is not shown again:\n\n  ${generated}\n`);
   }
   const operations = new Operations(client, config.taskQueue);
+  if (config.powerSync) await ensurePowerSyncSchedule(client, config.taskQueue, config.powerSync);
   let publicUrl = config.publicUrl;
   // One set of metrics for both listeners: /metrics on the API counts the agents' heartbeats too.
   const metrics = createApiMetrics(pool);

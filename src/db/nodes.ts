@@ -80,7 +80,7 @@ export const SYSTEM_NODE_FIELDS = [
 type NodeColumn = (typeof WRITABLE_NODE_FIELDS)[number] | (typeof SYSTEM_NODE_FIELDS)[number];
 export type NodeChanges = Partial<Pick<NodeRecord, NodeColumn>>;
 
-const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properties, instance_info, extra,
+export const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properties, instance_info, extra,
   resource_class, traits, owner, lessee, provision_state, target_provision_state, power_state,
   target_power_state, maintenance, maintenance_reason, fault, retired, retired_reason, last_error,
   clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, network_data, created_at, updated_at,

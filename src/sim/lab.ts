@@ -30,6 +30,8 @@ export interface LabMachine {
   machine: SimMachine;
   /** driver_info.redfish_address for this machine. */
   bmcUrl: string;
+  /** Its BMC, which a test may silence. */
+  bmc: RedfishBmc;
   name: string;
   macs: readonly string[];
   /** The machine's QEMU VM, in a lab of VMs. */
@@ -70,7 +72,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       if (launchAgent) detachAgents.push(bootAgentOnRamdiskBoot(machine, launchAgent));
       const vm = options.vm && (await runVmOnBoot(machine, { ...options.vm, dataDir: options.dataDir }));
       if (vm) detachAgents.push(vm.detach);
-      machines.push({ machine, bmcUrl: bmc.url, name: machine.id, macs: machine.macs, vm });
+      machines.push({ machine, bmc, bmcUrl: bmc.url, name: machine.id, macs: machine.macs, vm });
     }
   } catch (error) {
     // A port in use halfway through must not leave the first servers running.

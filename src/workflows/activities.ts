@@ -1,7 +1,7 @@
 // Activity stubs, one per group, each typed with that group's activities only and given the
 // timeouts and retry policy its kind of call needs.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { AgentActivities, BmcActivities, RecordActivities } from '../activities/index.js';
+import type { AgentActivities, BmcActivities, PowerSyncActivities, RecordActivities } from '../activities/index.js';
 
 /**
  * Bookkeeping in our own database (node state, event log, step plans): quick and idempotent, so
@@ -27,4 +27,14 @@ export const bmc = proxyActivities<BmcActivities>({
 export const agent = proxyActivities<AgentActivities>({
   startToCloseTimeout: '60s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 8 },
+});
+
+/**
+ * Power sync: a batch checks a few hundred BMCs under the rate limits, so it may take minutes when
+ * BMCs are slow; it heartbeats per node, and a retried batch checks its nodes again (idempotent).
+ */
+export const powerSync = proxyActivities<PowerSyncActivities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '1m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
 });

@@ -1,4 +1,5 @@
 export { bootDeviceWorkflow } from './management.js';
 export { powerWorkflow } from './power.js';
+export { powerSyncWorkflow } from './power-sync.js';
 export { provisionWorkflow } from './provision.js';
 export { reservationWorkflow, scheduledReservationWorkflow } from './reservation.js';

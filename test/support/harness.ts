@@ -17,6 +17,7 @@ import { openPool } from '../../src/cli/database.js';
 import { createWorker, installRuntimeLogger } from '../../src/cli/worker.js';
 import { DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
 import type { BmcAccess } from '../../src/domain/bmc-access.js';
+import type { PowerSyncSettings } from '../../src/domain/power-sync.js';
 import { migrate } from '../../src/db/migrate.js';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
@@ -78,6 +79,8 @@ export interface HarnessOptions {
   ramdiskDir?: string;
   /** host:port for the worker runtime's Prometheus endpoint (once per test process). */
   workerMetricsAddress?: string;
+  /** The API makes the power sync Schedule at start (default: none). */
+  powerSync?: PowerSyncSettings;
 }
 
 /** An API process of a harness (spawnApi). */
@@ -122,6 +125,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     pgConnectTimeoutMs: DEFAULT_PG_CONNECT_TIMEOUT_MS,
     pgStatementTimeoutMs: DEFAULT_PG_STATEMENT_TIMEOUT_MS,
     worker: DEFAULT_WORKER_CAPACITY,
+    powerSync: options.powerSync,
   };
   const pool = openPool(config, logger);
   const api = await startApi(config, logger);

@@ -31,6 +31,8 @@ export interface RedfishBmc {
   /** Base URL to put in driver_info.redfish_address, e.g. http://127.0.0.1:41234 */
   url: string;
   port: number;
+  /** A silent BMC drops every connection unanswered, as one fallen off the network; false: it answers again. */
+  setSilent(silent: boolean): void;
   close(): Promise<void>;
 }
 
@@ -69,7 +71,9 @@ export async function startRedfishBmc(machine: SimMachine, options: RedfishBmcOp
     return handler(await readJsonBody(request), route.params);
   };
 
+  let silent = false;
   const server = createServer((request, response) => {
+    if (silent) return void request.socket.destroy();
     handle(request).then(
       (reply) => send(response, reply),
       (error: unknown) =>
@@ -94,6 +98,11 @@ export async function startRedfishBmc(machine: SimMachine, options: RedfishBmcOp
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    setSilent: (value) => {
+      silent = value;
+      // Connections kept alive from before would still answer.
+      if (silent) server.closeAllConnections();
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
