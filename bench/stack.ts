@@ -24,6 +24,9 @@ export interface BenchLabOptions {
   postDelayMs?: number;
 }
 
+/** Settings for the worker and API beyond the stack's own, e.g. POWER_SYNC_* (power sync is off unless given). */
+export type BenchEnv = Record<string, string>;
+
 export interface BenchStack {
   /** A folder deleted by close(); the lab's disk files are in it. */
   scratch: string;
@@ -43,7 +46,7 @@ export interface BenchStack {
 
 type Stop = () => Promise<void>;
 
-export async function startBenchStack(labOptions: BenchLabOptions): Promise<BenchStack> {
+export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: BenchEnv = {}): Promise<BenchStack> {
   const logger = createLogger('bench', 'warn');
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'tempered-bench-'));
   // PostgreSQL runs as its own user when we are root, and must reach its folder.
@@ -75,6 +78,9 @@ export async function startBenchStack(labOptions: BenchLabOptions): Promise<Benc
       TEMPERED_ADMIN_TOKEN: adminToken,
       // The API issues agent tokens and the worker checks them: one key for both.
       AGENT_TOKEN_KEY: randomBytes(32).toString('base64url'),
+      // A benchmark measures what it runs: no periodic power sync beside it, unless it asks.
+      POWER_SYNC_PERIOD_SECONDS: '0',
+      ...extraEnv,
     };
     const worker = startChild('worker', env, stops);
     const api = startChild('api', env, stops);

@@ -1,8 +1,6 @@
 // Power sync: the rules of the periodic check that every node's BMC still reports the power state
 // the node records (Ironic's _sync_power_states). Pure: the pace, whom to skip, when a silent BMC
 // becomes a fault, and which BMC endpoint a node's calls count against.
-import type { PowerState } from './power.js';
-
 /** What the operator configures; it travels as the Schedule's workflow argument. */
 export interface PowerSyncSettings {
   /** Every eligible node is checked once per period. */
@@ -63,13 +61,6 @@ export function bmcHostKey(nodeUuid: string, driverInfo: Record<string, unknown>
   if (typeof ipmi === 'string') return `ipmi://${ipmi}:${String(driverInfo.ipmi_port ?? 623)}`;
   return `node:${nodeUuid}`;
 }
-
-/** What one check found, as the node records it next. */
-export type SyncOutcome =
-  | { kind: 'same' }
-  /** The machine's power changed behind our back. */
-  | { kind: 'changed'; recorded: PowerState | null; found: PowerState }
-  | { kind: 'failed'; failures: number; faulted: boolean };
 
 /** After a failed check: how many in a row now, and whether that makes the BMC faulty. */
 export function afterFailure(
