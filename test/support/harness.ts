@@ -192,6 +192,8 @@ export async function startHarness(options: HarnessOptions = {}) {
         AGENT_BOOT_TIMEOUT_SECONDS: String(config.agentBootTimeoutSeconds),
         ...(config.ramdiskIsoUrl ? { RAMDISK_ISO_URL: config.ramdiskIsoUrl } : {}),
         LOG_LEVEL: 'debug',
+        // As the in-process API: power sync only where the test asks for it.
+        POWER_SYNC_PERIOD_SECONDS: String(config.powerSync?.periodSeconds ?? 0),
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
