@@ -3,6 +3,8 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient, type CommandRecord } from '../agent/client.js';
+import type { FoundKernel, KernelSearch } from '../agent/kernel.js';
+import { kernelRequest } from '../domain/final-boot.js';
 import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
@@ -22,6 +24,9 @@ export interface StartedCommand extends AgentCommandStatus {
  * is done in the same activity, with no wait state, report or second call.
  */
 const QUICK_COMMAND_SECONDS = 5;
+
+/** How long a kexec may take to load the kernel before the agent is taken to have jumped. */
+const KEXEC_LOAD_SECONDS = 10;
 
 function commandStatus(record: CommandRecord): AgentCommandStatus {
   return {
@@ -103,6 +108,48 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
 
     agentCommandStatus(nodeUuid: string, commandId: string): Promise<AgentCommandStatus> {
       return withAgent(nodeUuid, async (client) => commandStatus(await client.getCommand(commandId)));
+    },
+
+    /** The kernel a kexec would start: the one instance_info names (kernel, ramdisk, kernel_append_params), or the image's newest. */
+    agentFindKernel(nodeUuid: string): Promise<KernelSearch> {
+      return withAgent(nodeUuid, (client, node) => {
+        const { kernel, initrd, appendParams } = kernelRequest(node.instance_info);
+        return client.findKernel({
+          kernel,
+          initrd,
+          append_params: appendParams,
+          node: { properties: node.properties },
+        });
+      });
+    },
+
+    /**
+     * Asks the agent to kexec into `kernel`; the agent (and the ramdisk) are gone right after.
+     * Idempotent: a retry whose first try reached the agent finds it gone, and that is the kexec
+     * having happened (the attempt is noted on the node before the call).
+     */
+    agentKexec(nodeUuid: string, kernel: FoundKernel): Promise<void> {
+      return withAgent(nodeUuid, async (client, node) => {
+        const { workflowExecution, activityId } = activityInfo();
+        const activity = `${workflowExecution?.workflowId}/${workflowExecution?.runId}/${activityId}`;
+        const triedBefore = node.driver_internal_info.agent_kexec_requested === activity;
+        if (!triedBefore) await mergeDriverInternalInfo(pool, node.uuid, { agent_kexec_requested: activity });
+        const gone = (err: unknown) => err instanceof AgentError && err.status === null;
+        let command: CommandRecord;
+        try {
+          command = await client.kexec({ ...kernel, node: { properties: node.properties } });
+        } catch (err) {
+          if (triedBefore && gone(err)) return;
+          throw err;
+        }
+        // Loading the kernel is where kexec can fail (a bad kernel, too little memory); the jump itself never answers.
+        const ended = await client.getCommand(command.id, { waitSeconds: KEXEC_LOAD_SECONDS }).catch((err) => {
+          if (gone(err)) return undefined;
+          throw err;
+        });
+        if (ended?.command_status === 'FAILED')
+          throw ApplicationFailure.nonRetryable(commandStatus(ended).error ?? 'kexec failed', 'KexecFailed');
+      });
     },
   };
 

@@ -8,6 +8,7 @@ import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from 
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { isAgentAlive, PREBOOTED_TRAIT } from '../domain/agent.js';
 import { fastTrackOf } from '../domain/drivers.js';
+import { chooseFinalBoot, type FinalBootChoice } from '../domain/final-boot.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerState, PowerTarget } from '../domain/power.js';
 import {
@@ -158,25 +159,43 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
 
     /**
      * Counts a boot of the machine (into the ramdisk or into the deployed instance) on the node
-     * and in the event log, and forgets the agent session the boot ends.
+     * and in the event log, and forgets the agent session the boot ends. A kexec is counted apart
+     * (`kexecs`, event "kexec instance"): it is no reboot. `note` says why, e.g. why kexec was not used.
      */
-    async recordBoot(nodeUuid: string, into: 'ramdisk' | 'instance', context: RequestContext): Promise<void> {
+    async recordBoot(
+      nodeUuid: string,
+      into: 'ramdisk' | 'instance',
+      context: RequestContext,
+      how: { kexec?: boolean; note?: string } = {},
+    ): Promise<void> {
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         // Counted once per activity: a retry after a commit whose completion was lost finds its event.
         if (
           !(await recordEvent(
             client,
-            { node_uuid: nodeUuid, kind: 'power', verb: `boot ${into}` },
+            {
+              node_uuid: nodeUuid,
+              kind: 'power',
+              verb: how.kexec ? `kexec ${into}` : `boot ${into}`,
+              message: how.note ?? null,
+            },
             onceEventOrigin(context),
           ))
         )
           return;
-        await endAgentSession(client, nodeUuid, `the machine booted into the ${into}`, eventOrigin(context));
-        const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
+        const booted = how.kexec ? 'kexec-ed' : 'booted';
+        await endAgentSession(client, nodeUuid, `the machine ${booted} into the ${into}`, eventOrigin(context));
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
+        if (how.kexec) return void (await mergeDriverInternalInfo(client, nodeUuid, { kexecs: count('kexecs') }));
+        const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';
         await mergeDriverInternalInfo(client, nodeUuid, { boots: count('boots'), [counter]: count(counter) });
       });
+    },
+
+    /** How the deployed instance starts: kexec when the deployment or the node asks and nothing rules it out. */
+    async finalBootChoice(nodeUuid: string): Promise<FinalBootChoice> {
+      return chooseFinalBoot(await requireNode(pool, nodeUuid));
     },
 
     /** The agent stopped with its machine: a later operation must boot a new one. */

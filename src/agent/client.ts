@@ -3,6 +3,7 @@
 // so the token never passes through a workflow.
 import { deriveAgentToken } from '../domain/agent.js';
 import type { RootDeviceHints } from './disks.js';
+import type { FoundKernel, KernelSearch } from './kernel.js';
 import type { Inventory } from './platform/types.js';
 import type { CommandRecord } from './server.js';
 
@@ -142,13 +143,16 @@ export class AgentClient {
     return this.runCommand('reboot');
   }
 
-  kexec(params: {
-    root_partition_uuid: string;
-    kernel: string;
-    initrd?: string;
-    cmdline?: string;
-  }): Promise<CommandRecord> {
-    return this.runCommand('kexec', params);
+  /** The kernel a kexec would load from the written image, the one named or the newest found. */
+  findKernel(
+    params: { kernel?: string; initrd?: string; append_params?: string; node?: { properties: object } } = {},
+  ): Promise<KernelSearch> {
+    return this.#result('find_kernel', params);
+  }
+
+  /** Like reboot: the agent is gone once the instance's kernel runs. */
+  kexec(params: FoundKernel & { node?: { properties: object } }): Promise<CommandRecord> {
+    return this.runCommand('kexec', { ...params });
   }
 }
 

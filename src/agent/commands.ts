@@ -5,8 +5,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeConfigDrive } from './configdrive.js';
 import { selectRootDevice, type RootDeviceHints } from './disks.js';
+import { imagePath } from '../domain/final-boot.js';
 import { DISK_FORMATS, HASH_ALGORITHMS } from '../domain/image.js';
 import { writeImage } from './image.js';
+import { findKernel } from './kernel.js';
 import type { Disk, Platform } from './platform/types.js';
 
 export const AGENT_VERSION = '1.0.0';
@@ -209,9 +211,17 @@ const powerCommand = (action: 'powerOff' | 'reboot') =>
 
 const kexecParams = z.strictObject({
   root_partition_uuid: z.uuid(),
-  kernel: z.string().min(1),
-  initrd: z.string().min(1).optional(),
+  kernel: imagePath,
+  initrd: imagePath.optional(),
   cmdline: z.string().max(4096).default(''),
+  node: nodeParams.optional(),
+});
+
+/** What the control plane knows of the kernel: instance_info's paths and parameters, or nothing (the agent looks). */
+const findKernelParams = z.strictObject({
+  kernel: imagePath.optional(),
+  initrd: imagePath.optional(),
+  append_params: z.string().max(2048).optional(),
   node: nodeParams.optional(),
 });
 
@@ -223,6 +233,20 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     await platform.sync();
     return {};
   }),
+  /** Which kernel a kexec into the written image would load: { found } or { found: null, reason }. */
+  find_kernel: {
+    async: false,
+    prepare: (params) => {
+      const { kernel, initrd, append_params, node } = parseParams(findKernelParams, params, 'params');
+      if (initrd && !kernel) throw new InvalidParams('params.initrd: give the kernel it goes with too');
+      return async ({ platform }) =>
+        findKernel(platform, await rootDevice(platform, node?.properties.root_device), {
+          kernel,
+          initrd,
+          appendParams: append_params,
+        });
+    },
+  },
   power_off: powerCommand('powerOff'),
   reboot: powerCommand('reboot'),
   kexec: {

@@ -63,6 +63,7 @@ export function instanceInfoFor(request: CreateDeployment): Record<string, unkno
     image_os_hash_value: request.os_hash_value,
     image_disk_format: request.image_disk_format,
     traits: request.traits,
+    ...(request.final_boot && { final_boot: request.final_boot }),
     ...(configdrive && { configdrive }),
   };
 }

@@ -4,6 +4,7 @@ import { networkDataSchema } from '../domain/network-data.js';
 import { EVENT_KINDS } from '../db/events.js';
 import { SYSTEM_NODE_FIELDS, WRITABLE_NODE_FIELDS } from '../db/nodes.js';
 import { BOOT_DEVICES, DEPLOY_INTERFACES } from '../domain/drivers.js';
+import { finalBootInstanceInfo, finalBootProperties, FINAL_BOOT_METHODS } from '../domain/final-boot.js';
 import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
@@ -35,7 +36,8 @@ export const nodeFields = z.strictObject({
   name: nodeName.nullable().default(null),
   driver: z.string().min(1).max(64),
   driver_info: jsonObject.default({}),
-  properties: jsonObject.default({}),
+  // final_boot: the node's default way to start a deployed instance (kexec | reboot).
+  properties: jsonObject.pipe(finalBootProperties).default({}),
   // It carries a config drive: user_data alone may take 64 KiB.
   instance_info: boundedJsonObject(192 * 1024).default({}),
   network_data: networkDataSchema.default({ links: [], networks: [], services: [] }),
@@ -121,10 +123,14 @@ export const deployImageInfo = z
     image_os_hash_algo: z.enum(HASH_ALGORITHMS),
     image_os_hash_value: hexDigest,
     image_disk_format: z.enum(DISK_FORMATS).optional(),
+    // How the instance starts (final_boot), and the kernel a kexec loads when the image's newest is not the one.
+    ...finalBootInstanceInfo.shape,
   })
-  .superRefine((info, ctx) =>
-    checkDigestLength(info.image_os_hash_algo, info.image_os_hash_value, ['image_os_hash_value'], ctx),
-  );
+  .superRefine((info, ctx) => {
+    checkDigestLength(info.image_os_hash_algo, info.image_os_hash_value, ['image_os_hash_value'], ctx);
+    if (info.ramdisk !== undefined && info.kernel === undefined)
+      ctx.addIssue({ code: 'custom', path: ['kernel'], message: 'a ramdisk needs the kernel it goes with' });
+  });
 
 export const createDeployment = z
   .strictObject({
@@ -138,6 +144,7 @@ export const createDeployment = z
     user_data: configDrive.shape.user_data,
     ssh_keys: z.array(sshPublicKey).max(32).default([]),
     traits: z.array(trait).max(50).default([]),
+    final_boot: z.enum(FINAL_BOOT_METHODS).optional(),
   })
   .superRefine((request, ctx) => {
     checkDigestLength(request.os_hash_algo, request.os_hash_value, ['os_hash_value'], ctx);

@@ -16,7 +16,7 @@ import type { SimMachineMessage } from '../agent/main.js';
 import { SimPlatform, type SimMachineControl } from '../agent/platform/sim.js';
 import { sibling } from '../cli/paths.js';
 import { createLogger, type Logger } from '../logger.js';
-import type { BootTarget, SimMachine, SimPowerState } from './machine.js';
+import { RAMDISK_BOOT_TARGETS, type BootTarget, type SimMachine, type SimPowerState } from './machine.js';
 
 export interface AgentBootOptions {
   /** The Tempered API the agent looks up and heartbeats to. */
@@ -28,9 +28,6 @@ export interface AgentBootOptions {
   /** Light lab: run the agents inside this process rather than one process per machine. */
   light?: boolean;
 }
-
-/** Boot targets that load the ramdisk rather than the machine's own disk. */
-const RAMDISK_BOOT_TARGETS: ReadonlySet<BootTarget> = new Set<BootTarget>(['Pxe', 'Cd', 'UefiHttp']);
 
 /** One booted agent; stop() is the power cut. */
 interface BootedAgent {
@@ -131,7 +128,10 @@ export function bootAgentOnRamdiskBoot(machine: SimMachine, launch: AgentLaunche
     powerOff: () => machine.reset('ForceOff'),
     reboot: () => machine.reset('ForceRestart'),
     // kexec: the machine stays on, now running the deployed instance instead of the ramdisk.
-    kexec: () => void stopAgent(),
+    kexec: () => {
+      machine.kexec();
+      void stopAgent();
+    },
   };
 
   const onPower = (state: SimPowerState) => {

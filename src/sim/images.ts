@@ -5,7 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer } from 'node:http';
 import { Transform } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -87,13 +89,47 @@ export async function hashFilePrefix(file: string, length: number, algorithm = '
   return hash.digest('hex');
 }
 
+export interface DiskImageOptions {
+  /** Given: the root partition holds an ext4 file system with /boot/vmlinuz-<kernel> and its initrd, as a Linux image does, so the lab can kexec into it. */
+  kernel?: string;
+}
+
+/** Byte offset and length of partition `number`, as sgdisk reports it. */
+function partitionExtent(file: string, number: number): { offset: number; length: number } {
+  const info = execFileSync('sgdisk', [`-i${number}`, file], { encoding: 'utf8' });
+  const sector = (label: string) => Number(new RegExp(`${label} sector: (\\d+)`).exec(info)![1]);
+  return { offset: sector('First') * 512, length: (sector('Last') - sector('First') + 1) * 512 };
+}
+
+/** An ext4 file system at the root partition with a Debian-style /boot, made by mke2fs -d (no mount, no root). */
+function writeRootFileSystem(file: string, kernel: string): void {
+  const tree = mkdtempSync(path.join(os.tmpdir(), 'image-root-'));
+  try {
+    for (const dir of ['boot', 'etc']) mkdirSync(path.join(tree, dir));
+    writeFileSync(path.join(tree, 'boot', `vmlinuz-${kernel}`), `lab kernel ${kernel}\n`);
+    writeFileSync(path.join(tree, 'boot', `initrd.img-${kernel}`), `lab initrd ${kernel}\n`);
+    writeFileSync(path.join(tree, 'etc', 'os-release'), 'NAME="Tempered lab"\nID=tempered-lab\n');
+    const { offset, length } = partitionExtent(file, 2);
+    execFileSync(
+      'mkfs.ext4',
+      ['-q', '-F', '-d', tree, '-E', `offset=${offset}`, file, `${Math.floor(length / 1024)}k`],
+      {
+        stdio: 'ignore',
+      },
+    );
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+  }
+}
+
 /**
  * A whole-disk image as a deploy writes it: a GPT with an EFI system partition (for
- * install_bootloader) and a root partition full of random bytes. Returns its sha256.
+ * install_bootloader) and a root partition full of random bytes, or holding a kernel. Returns its sha256.
  */
-export async function writeDiskImage(file: string, bytes: number): Promise<string> {
+export async function writeDiskImage(file: string, bytes: number, options: DiskImageOptions = {}): Promise<string> {
   await writeRandomImage(file, bytes);
   execFileSync('sgdisk', ['--zap-all', file], { stdio: 'ignore' });
   execFileSync('sgdisk', ['-n1:2048:+8M', '-t1:ef00', '-n2:0:0', '-t2:8300', file], { stdio: 'ignore' });
+  if (options.kernel) writeRootFileSystem(file, options.kernel);
   return hashFilePrefix(file, bytes);
 }

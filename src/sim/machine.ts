@@ -35,6 +35,12 @@ const RESET_EFFECTS = {
 export type ResetType = keyof typeof RESET_EFFECTS;
 export const RESET_TYPES = Object.keys(RESET_EFFECTS) as ResetType[];
 
+/** Boot targets that load the ramdisk rather than the machine's own disk. */
+export const RAMDISK_BOOT_TARGETS: ReadonlySet<BootTarget> = new Set<BootTarget>(['Pxe', 'Cd', 'UefiHttp']);
+
+/** What the machine runs: nothing, its firmware's POST, the agent's ramdisk, or the deployed instance. */
+export type SimSystem = 'off' | 'post' | 'ramdisk' | 'instance';
+
 /** The device a machine boots from when no override is enabled: its own disk. */
 const DEFAULT_BOOT_TARGET: BootTarget = 'Hdd';
 /** Sparse, so free until written; 4 GiB is the smallest disk the agent takes for a root device. */
@@ -76,6 +82,8 @@ interface SimMachineEvents {
   power: [state: SimPowerState];
   /** Emitted when POST is over and the firmware starts `bootTarget`; not if the machine goes off first. */
   boot: [bootTarget: BootTarget];
+  /** Emitted when the running ramdisk kexecs into the instance: no power change, no POST. */
+  kexec: [];
 }
 
 export class SimMachine extends EventEmitter<SimMachineEvents> {
@@ -98,6 +106,7 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
   #pendingBios: Record<string, BiosValue> = {};
   #firmware: Record<FirmwareComponent, string> = { BIOS: '1.0.0', BMC: '1.0.0' };
   #virtualMedia: VirtualMedia = NO_MEDIA;
+  #system: SimSystem = 'off';
 
   /** Builds the machine and creates its sparse disk file (kept, with its contents, if it exists). */
   static async create(options: SimMachineOptions): Promise<SimMachine> {
@@ -133,6 +142,20 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
 
   get powerState(): SimPowerState {
     return this.#powerState;
+  }
+
+  get system(): SimSystem {
+    return this.#system;
+  }
+
+  /**
+   * The ramdisk's kernel loads the instance's and jumps into it: the machine stays on, skips POST,
+   * and runs the instance. Only a running ramdisk can do it.
+   */
+  kexec(): void {
+    if (this.#system !== 'ramdisk') throw new Error(`${this.id} runs ${this.#system}: only a running ramdisk kexecs`);
+    this.#system = 'instance';
+    this.emit('kexec');
   }
 
   get bootOverride(): Readonly<BootOverride> {
@@ -221,6 +244,7 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
     if (state === this.#powerState) return;
     this.#powerState = state;
     this.#cancelPendingBoot();
+    this.#system = state === 'On' ? 'post' : 'off';
     if (state === 'On') this.#applyPendingBios();
     this.emit('power', state);
     if (state === 'On') this.#scheduleBoot(this.#consumeBootTarget());
@@ -233,13 +257,17 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
 
   /** A BMC reports the machine on at once; the boot device starts only after POST. */
   #scheduleBoot(bootTarget: BootTarget): void {
-    if (this.postDelayMs <= 0) {
+    const start = () => {
+      this.#system = RAMDISK_BOOT_TARGETS.has(bootTarget) ? 'ramdisk' : 'instance';
       this.emit('boot', bootTarget);
+    };
+    if (this.postDelayMs <= 0) {
+      start();
       return;
     }
     this.#pendingBoot = setTimeout(() => {
       this.#pendingBoot = undefined;
-      this.emit('boot', bootTarget);
+      start();
     }, this.postDelayMs).unref();
   }
 

@@ -8,6 +8,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
@@ -40,10 +41,15 @@ async function clean(op: ProvisionOperation): Promise<void> {
   if (!(await records.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
 }
 
-/** Deploy: run the deploy steps (image, config drive, templates), then boot the instance. */
+/** Deploys begun before the instance could be started by kexec keep rebooting into it when replayed. */
+export const KEXEC_FINAL_BOOT_PATCH = 'kexec-final-boot';
+
+/** Deploy: run the deploy steps (image, config drive, templates), then start the instance. */
 async function deploy(op: ProvisionOperation): Promise<void> {
   await op.runPlan('deploy');
-  await op.boot('instance');
+  if (!patched(KEXEC_FINAL_BOOT_PATCH)) return void (await op.boot('instance'));
+  const kexecProblem = await op.kexecIntoInstance();
+  if (kexecProblem !== undefined) await op.boot('instance', kexecProblem || undefined);
 }
 
 /** Tear-down before cleaning: the tenant's instance stops. */
@@ -246,13 +252,41 @@ class ProvisionOperation {
   }
 
   /**
+   * Starts the instance by kexec from the running agent, when the deployment or the node chose it:
+   * no POST, no power change. The boot device is set to the disk first, so the next power cycle
+   * boots the same instance. Answers undefined when it did; otherwise why a reboot must start the
+   * instance instead ('' when reboot was the choice anyway).
+   */
+  async kexecIntoInstance(): Promise<string | undefined> {
+    const choice = await records.finalBootChoice(this.nodeUuid);
+    if (choice.method === 'reboot') return choice.fallback ?? '';
+    if (!this.usesRamdisk) return 'kexec needs the agent, and this deploy ran without the ramdisk: rebooted instead';
+    try {
+      const search = await agent.agentFindKernel(this.nodeUuid);
+      if (!search.found) return `no kernel to kexec: ${search.reason}; rebooted instead`;
+      await bmc.bmcSetBootDevice(this.nodeUuid, 'disk', true);
+      await agent.agentKexec(this.nodeUuid, search.found);
+      await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
+      await records.recordBoot(this.nodeUuid, 'instance', this.input.context, {
+        kexec: true,
+        note: `${search.found.kernel} ${search.found.cmdline}`,
+      });
+      return undefined;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return `kexec failed (${failureMessage(err)}): rebooted instead`;
+    }
+  }
+
+  /**
    * Boots the machine into the ramdisk or its deployed instance, counting the boot, and answers
    * the heartbeats counted when the old agent's session ended (only a new agent's count after it).
-   * Off, then on: each is idempotent, so a retried call never boots the machine twice.
+   * Off, then on: each is idempotent, so a retried call never boots the machine twice. `note` goes
+   * on the boot's event (why it was no kexec).
    */
-  async boot(into: 'ramdisk' | 'instance'): Promise<number> {
+  async boot(into: 'ramdisk' | 'instance', note?: string): Promise<number> {
     await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
-    await records.recordBoot(this.nodeUuid, into, this.input.context);
+    await records.recordBoot(this.nodeUuid, into, this.input.context, note ? { note } : undefined);
     const heartbeatsAtBoot = this.heartbeats;
     await settlePower(this.nodeUuid, 'power off', this.input.context);
     await settlePower(this.nodeUuid, 'power on', this.input.context);

@@ -3,7 +3,16 @@
 // the command API, and the commands' work on the disk, read back with sgdisk, wipefs and isoinfo.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -190,9 +199,17 @@ describe('the agent', () => {
     assert.equal(sh('isoinfo', ['-R', '-i', iso, '-x', '/openstack/latest/user_data']), configdrive.user_data);
   });
 
-  it('installs the UEFI boot entry for the EFI system partition and kexecs into the root partition', async () => {
+  it("installs the UEFI boot entry, finds the image's newest kernel and kexecs into the root partition", async () => {
     sh('sgdisk', ['--clear', '--new=1:1M:+100M', '--typecode=1:ef00', '--new=2:0:+1G', '--typecode=2:8300', disk]);
     const [esp, root] = await readGpt(disk);
+    // The root file system as a Debian image has it: two kernels in /boot, each with its initrd.
+    const tree = mkdtempSync(path.join(scratch, 'root-'));
+    mkdirSync(path.join(tree, 'boot'));
+    for (const version of ['6.1.0-9-amd64', '6.1.0-13-amd64'])
+      for (const name of [`vmlinuz-${version}`, `initrd.img-${version}`])
+        writeFileSync(path.join(tree, 'boot', name), name);
+    sh('mkfs.ext4', ['-q', '-F', '-d', tree, '-E', `offset=${root.firstByte}`, disk, '1G']);
+
     const record = await deployStep('install_bootloader', { efi_system_part_uuid: esp.uniqueGuid });
     assert.equal(record.command_status, 'SUCCEEDED', JSON.stringify(record.command_error));
     const nvram = JSON.parse(readFileSync(`${disk}.nvram.json`, 'utf8'));
@@ -200,23 +217,50 @@ describe('the agent', () => {
       { label: 'tempered', loader: '\\EFI\\BOOT\\BOOTX64.EFI', partitionNumber: 1, partitionUuid: esp.uniqueGuid },
     ]);
 
-    const kexec = await finished(
-      client.kexec({
-        root_partition_uuid: root.uniqueGuid,
-        kernel: '/boot/vmlinuz',
-        initrd: '/boot/initrd.img',
-        cmdline: 'root=UUID=x ro',
-      }),
+    const found = {
+      root_partition_uuid: root.uniqueGuid,
+      kernel: '/boot/vmlinuz-6.1.0-13-amd64',
+      initrd: '/boot/initrd.img-6.1.0-13-amd64',
+      cmdline: `root=PARTUUID=${root.uniqueGuid} ro console=ttyS0`,
+    };
+    assert.deepEqual(await client.findKernel({ append_params: 'console=ttyS0' }), { found });
+    assert.deepEqual(
+      await client.findKernel({ kernel: '/boot/vmlinuz-6.1.0-9-amd64', initrd: '/boot/initrd.img-6.1.0-9-amd64' }),
+      {
+        found: {
+          ...found,
+          kernel: '/boot/vmlinuz-6.1.0-9-amd64',
+          initrd: '/boot/initrd.img-6.1.0-9-amd64',
+          cmdline: `root=PARTUUID=${root.uniqueGuid} ro`,
+        },
+      },
     );
+    assert.deepEqual(await client.findKernel({ kernel: '/boot/vmlinuz-7' }), {
+      found: null,
+      reason: '/boot/vmlinuz-7 is on no Linux partition of vda',
+    });
+
+    const missing = await finished(client.kexec({ ...found, kernel: '/boot/vmlinuz-7' }));
+    assert.equal(missing.command_status, 'FAILED');
+    assert.match(missing.command_error?.message ?? '', /no \/boot\/vmlinuz-7 on partition/);
+    const kexec = await finished(client.kexec(found));
     assert.equal(kexec.command_status, 'SUCCEEDED', JSON.stringify(kexec.command_error));
     assert.deepEqual(kexecs, [
       {
-        rootPartitionUuid: root.uniqueGuid,
-        kernel: '/boot/vmlinuz',
-        initrd: '/boot/initrd.img',
-        cmdline: 'root=UUID=x ro',
+        rootPartitionUuid: found.root_partition_uuid,
+        kernel: found.kernel,
+        initrd: found.initrd,
+        cmdline: found.cmdline,
       },
     ]);
+  });
+
+  it('finds no kernel on an image without a Linux file system', async () => {
+    // The root partition now starts where the last test's file system does not.
+    sh('sgdisk', ['--clear', '--new=1:1M:+50M', '--typecode=1:ef00', '--new=2:0:+1G', '--typecode=2:8300', disk]);
+    const search = await client.findKernel();
+    assert.equal(search.found, null);
+    assert.match((search as { reason: string }).reason, /no vmlinuz-<version> in \/boot of any Linux partition/);
   });
 
   it('erase_devices_metadata clears the partition tables and every signature on the disk', async () => {

@@ -9,7 +9,17 @@ import path from 'node:path';
 import { resolvConf, staticNetworkCommands, type NetworkData } from '../../domain/network-data.js';
 import { EFI_SYSTEM_PARTITION_TYPE, readGpt } from '../gpt.js';
 import { runCommand, type RunCommand } from '../exec.js';
-import type { BootEntry, BootloaderRequest, Disk, Extent, Inventory, KexecRequest, Platform } from './types.js';
+import {
+  LINUX_PARTITION_TYPES,
+  type BootEntry,
+  type BootloaderRequest,
+  type Disk,
+  type Extent,
+  type Inventory,
+  type KexecRequest,
+  type PartitionDirectory,
+  type Platform,
+} from './types.js';
 
 export interface LinuxPlatformOptions {
   /** Prefix of /sys and /proc; '/' on a machine. */
@@ -251,22 +261,42 @@ export class LinuxPlatform implements Platform {
     return { label: request.label, loader: request.loader, partitionNumber: number, partitionUuid: esp.partuuid };
   }
 
+  /** Mounts `partition` read only for `work`, and unmounts it after. */
+  async #readOnly<T>(partition: Partition, work: (mountPoint: string) => Promise<T>): Promise<T> {
+    const mountPoint = await mkdtemp(path.join(this.scratchDir, 'mnt-'));
+    await this.#run('mount', ['-o', 'ro', partition.path, mountPoint]);
+    try {
+      return await work(mountPoint);
+    } finally {
+      await this.#run('umount', [mountPoint]);
+      await rmdir(mountPoint);
+    }
+  }
+
+  async listPartitionDirectory(disk: Disk, dir: string): Promise<PartitionDirectory[]> {
+    const listed: PartitionDirectory[] = [];
+    for (const partition of await this.#partitions(disk)) {
+      if (!partition.partuuid || !partition.parttype || !LINUX_PARTITION_TYPES.has(partition.parttype)) continue;
+      // A partition without a file system the kernel can mount has nothing to boot from.
+      const names = await this.#readOnly(partition, (mountPoint) =>
+        readdir(under(mountPoint, dir)).catch(() => null),
+      ).catch(() => null);
+      if (names) listed.push({ partitionUuid: partition.partuuid, typeGuid: partition.parttype, names });
+    }
+    return listed;
+  }
+
   async kexec(disk: Disk, request: KexecRequest): Promise<void> {
     const root = await this.#partitionByUuid(disk, request.rootPartitionUuid);
-    const mountPoint = await mkdtemp(path.join(this.scratchDir, 'kexec-'));
-    await this.#run('mount', ['-o', 'ro', root.path, mountPoint]);
-    try {
+    await this.#readOnly(root, async (mountPoint) => {
       await this.#run('kexec', [
         '--load',
         under(mountPoint, request.kernel),
         ...(request.initrd ? [`--initrd=${under(mountPoint, request.initrd)}`] : []),
         `--append=${request.cmdline}`,
       ]);
-    } finally {
       // kexec --load copies kernel and initrd into memory: the file system is no longer needed.
-      await this.#run('umount', [mountPoint]);
-      await rmdir(mountPoint);
-    }
+    });
     await this.sync();
     await this.#run('kexec', ['--exec']);
   }

@@ -5,8 +5,20 @@
 // partition table; the final MiB holds the image's backup GPT, if it has one.
 import { open, stat, truncate, writeFile } from 'node:fs/promises';
 import { configDriveExtent } from '../disks.js';
+import path from 'node:path';
+import { runCommand } from '../exec.js';
 import { EFI_SYSTEM_PARTITION_TYPE, readGpt } from '../gpt.js';
-import type { BootEntry, BootloaderRequest, Disk, Extent, Inventory, KexecRequest, Platform } from './types.js';
+import {
+  LINUX_PARTITION_TYPES,
+  type BootEntry,
+  type BootloaderRequest,
+  type Disk,
+  type Extent,
+  type Inventory,
+  type KexecRequest,
+  type PartitionDirectory,
+  type Platform,
+} from './types.js';
 
 /** What the agent can make the machine around it do; the lab's boot model implements it. */
 export interface SimMachineControl {
@@ -25,6 +37,20 @@ export interface SimPlatformOptions {
 }
 
 const MiB = 1024 ** 2;
+
+/**
+ * The names in `dir` of the ext2/3/4 file system at `offset` of a disk file, read by e2fsprogs'
+ * debugfs (no mount, no root); null when there is no such file system or directory.
+ */
+async function listExtDirectory(file: string, offset: number, dir: string): Promise<string[] | null> {
+  // -p: "/inode/mode/uid/gid/name/size/" per entry. debugfs reports a missing file system on stderr only.
+  const listing = await runCommand('debugfs', ['-R', `ls -p ${dir}`, `${file}?offset=${offset}`]).catch(() => '');
+  const names = listing
+    .split('\n')
+    .map((line) => line.split('/')[5])
+    .filter((name): name is string => name !== undefined && name !== '');
+  return names.includes('.') ? names.filter((name) => name !== '.' && name !== '..') : null;
+}
 
 /** Writes zeros over `extents` of the file, clipped to its size. */
 async function zeroExtents(path: string, extents: readonly Extent[]): Promise<void> {
@@ -124,10 +150,27 @@ export class SimPlatform implements Platform {
     return entry;
   }
 
+  async listPartitionDirectory(disk: Disk, dir: string): Promise<PartitionDirectory[]> {
+    const listed: PartitionDirectory[] = [];
+    for (const partition of await readGpt(disk.path)) {
+      if (!LINUX_PARTITION_TYPES.has(partition.typeGuid)) continue;
+      const names = await listExtDirectory(disk.path, partition.firstByte, dir);
+      if (names) listed.push({ partitionUuid: partition.uniqueGuid, typeGuid: partition.typeGuid, names });
+    }
+    return listed;
+  }
+
+  /** As kexec --load would, refuses a kernel or initrd that is not on the partition; then the machine switches. */
   async kexec(disk: Disk, request: KexecRequest): Promise<void> {
     const partitions = await readGpt(disk.path);
-    if (!partitions.some((p) => p.uniqueGuid === request.rootPartitionUuid.toLowerCase())) {
+    const root = partitions.find((p) => p.uniqueGuid === request.rootPartitionUuid.toLowerCase());
+    if (!root) {
       throw new Error(`no partition with PARTUUID ${request.rootPartitionUuid} on ${disk.name} to load a kernel from`);
+    }
+    for (const file of [request.kernel, request.initrd].filter((f): f is string => f !== undefined)) {
+      const names = await listExtDirectory(disk.path, root.firstByte, path.posix.dirname(file));
+      if (!names?.includes(path.posix.basename(file)))
+        throw new Error(`no ${file} on partition ${request.rootPartitionUuid} of ${disk.name}`);
     }
     this.options.control.kexec(request);
   }

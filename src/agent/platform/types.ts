@@ -46,13 +46,27 @@ export interface BootEntry {
 }
 
 export interface KexecRequest {
-  /** PARTUUID of the deployed root file system that holds kernel and initrd. */
+  /** PARTUUID of the deployed file system that holds kernel and initrd: the root, or a separate /boot. */
   rootPartitionUuid: string;
   /** Paths inside that file system. */
   kernel: string;
   initrd?: string;
   cmdline: string;
 }
+
+/** The names in one directory of one partition's file system. */
+export interface PartitionDirectory {
+  partitionUuid: string;
+  typeGuid: string;
+  names: string[];
+}
+
+/** GPT types of partitions that hold a Linux file system: generic data, x86-64 root, and a /boot (XBOOTLDR). */
+export const LINUX_PARTITION_TYPES: ReadonlySet<string> = new Set([
+  '0fc63daf-8483-4772-8e79-3d69d8477de4',
+  '4f68bce3-e8cd-4db1-96e7-fbcaf984b709',
+  'bc13c2ff-59e6-4262-a352-b275fd6f7172',
+]);
 
 export interface Platform {
   readonly name: 'linux' | 'sim';
@@ -68,6 +82,8 @@ export interface Platform {
   /** Makes the config drive's extent a partition where the platform keeps a partition table for it. */
   addConfigDrivePartition(disk: Disk, extent: Extent): Promise<void>;
   installBootloader(disk: Disk, request: BootloaderRequest): Promise<BootEntry>;
+  /** `dir` listed in the file system of each Linux partition of `disk` that has it (read only). */
+  listPartitionDirectory(disk: Disk, dir: string): Promise<PartitionDirectory[]>;
   /** Loads the deployed kernel and jumps into it; does not return on a real machine. */
   kexec(disk: Disk, request: KexecRequest): Promise<void>;
   /** Flushes every write to the disks. */
