@@ -8,11 +8,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { AgentActivities, BmcActivities, RecordActivities } from '../../src/activities/index.js';
 import { toolPath } from '../../src/cli/paths.js';
+import type { FinalBootChoice } from '../../src/domain/final-boot.js';
 import type { PowerState, PowerTarget } from '../../src/domain/power.js';
 import { nextState, type ProvisionState, type Verb } from '../../src/domain/provision.js';
 import { done, rerunAfter, runNext, type Step, type StepResult } from '../../src/domain/steps.js';
@@ -45,6 +46,9 @@ class MockNode {
   ramdiskInserted = false;
   plan: Step[] = [];
   agentSteps: Step[] = [];
+  finalBoot: FinalBootChoice = { method: 'reboot' };
+  kernelFound = true;
+  kexecFails = false;
   readonly calls: string[] = [];
   runBmcStep: (step: Step, attempt: number, state: unknown) => StepResult = () => done();
   startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({
@@ -87,8 +91,11 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     async agentStatus(nodeUuid) {
       return { alive: node(nodeUuid).agentAlive, bootTimeoutSeconds: 600 };
     },
-    async recordBoot(nodeUuid, into) {
-      node(nodeUuid).calls.push(`boot ${into}`);
+    async recordBoot(nodeUuid, into, _context, how = {}) {
+      node(nodeUuid).calls.push(`${how.kexec ? 'kexec' : 'boot'} ${into}${how.note ? `: ${how.note}` : ''}`);
+    },
+    async finalBootChoice(nodeUuid) {
+      return node(nodeUuid).finalBoot;
     },
     async forgetAgent(nodeUuid) {
       node(nodeUuid).agentAlive = false;
@@ -135,6 +142,9 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       node(nodeUuid).ramdiskInserted = false;
       node(nodeUuid).calls.push('finish ramdisk boot');
     },
+    async bmcSetBootDevice(nodeUuid, device, persistent) {
+      node(nodeUuid).calls.push(`boot device ${device}${persistent ? ' persistent' : ''}`);
+    },
     async bmcRunStep(nodeUuid, _kind, s, attempt, state) {
       return node(nodeUuid).runBmcStep(s, attempt, state);
     },
@@ -150,6 +160,15 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     async agentCommandStatus(nodeUuid, commandId) {
       node(nodeUuid).calls.push(`command status ${commandId}`);
       return node(nodeUuid).commandStatus();
+    },
+    async agentFindKernel(nodeUuid) {
+      return node(nodeUuid).kernelFound
+        ? { found: { root_partition_uuid: 'p2', kernel: '/boot/vmlinuz-6', cmdline: 'root=PARTUUID=p2 ro' } }
+        : { found: null, reason: 'no vmlinuz' };
+    },
+    async agentKexec(nodeUuid) {
+      if (node(nodeUuid).kexecFails) throw ApplicationFailure.nonRetryable('kexec: bad kernel', 'KexecFailed');
+      node(nodeUuid).calls.push('agent kexec');
     },
   };
 
@@ -248,6 +267,37 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       'power on',
       'transition done -> active',
     ]);
+  });
+
+  it('kexecs into the instance from a fast-tracked agent: disk set to boot next, no power change', async () => {
+    const { n, workflow } = await start('deploy', 'available', (m) => {
+      m.agentAlive = true;
+      m.finalBoot = { method: 'kexec' };
+    });
+    assert.equal(await workflow.result(), 'active');
+    assert.ok(!n.calls.some((c) => c.startsWith('power')), n.calls.join(', '));
+    assert.deepEqual(n.calls.slice(-5), [
+      'boot device disk persistent',
+      'agent kexec',
+      'finish ramdisk boot',
+      'kexec instance: /boot/vmlinuz-6 root=PARTUUID=p2 ro',
+      'transition done -> active',
+    ]);
+  });
+
+  it('reboots into the instance when kexec cannot work, naming why', async () => {
+    const cases: [Partial<MockNode>, string][] = [
+      [{ kernelFound: false }, 'boot instance: no kernel to kexec: no vmlinuz; rebooted instead'],
+      [{ kexecFails: true }, 'boot instance: kexec failed (kexec: bad kernel): rebooted instead'],
+      [{ finalBoot: { method: 'reboot', fallback: 'secure boot is on' } }, 'boot instance: secure boot is on'],
+    ];
+    for (const [setting, bootCall] of cases) {
+      const { n, workflow } = await start('deploy', 'available', (m) => {
+        Object.assign(m, { agentAlive: true, finalBoot: { method: 'kexec' } }, setting);
+      });
+      assert.equal(await workflow.result(), 'active');
+      assert.deepEqual(n.calls.slice(-4), [bootCall, 'power off', 'power on', 'transition done -> active']);
+    }
   });
 
   it('hands a RerunAfter step its state back on each attempt, in the wait state, and inserts RunNext steps right after', async () => {
