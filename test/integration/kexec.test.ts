@@ -1,5 +1,5 @@
-// Final boot by kexec on lab machines: from a warm node (its agent kept running after fast-track
-// cleaning) a deploy with kexec reaches active with no reboot and no power change at all; where
+// Final boot by kexec on lab machines: from a warm node (pre-booted by the boot verb, or by
+// fast-track cleaning) a deploy with kexec reaches active with no reboot and no power change; where
 // kexec cannot work (no kernel on the image, secure boot) the instance is rebooted into, and the
 // node's history says why. Bad kexec settings are refused before anything changes.
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ describe('final boot by kexec', () => {
   let withoutKernel: string;
 
   before(async () => {
-    h = await startHarness({ labCount: 3, fastTrack: true, powerDelayMs: 100 });
+    h = await startHarness({ labCount: 3, powerDelayMs: 100 });
     const file = (name: string) => path.join(path.dirname(h.logFile), name);
     withKernel = await writeDiskImage(file('linux.raw'), 32 * MiB, { kernel: KERNEL });
     withoutKernel = await writeDiskImage(file('blank.raw'), 32 * MiB);
@@ -51,13 +51,21 @@ describe('final boot by kexec', () => {
       message: string | null;
     }[];
 
-  /** Warm: fast-track cleaning leaves the agent running, heartbeating, the machine on in the ramdisk. */
-  async function warm(uuid: string, machine: SimMachine): Promise<void> {
+  /**
+   * Warm: pre-booted by the boot verb after plain cleaning (the machine rests, then boots into the
+   * agent and stays), or by fast-track cleaning (the node's driver_info.fast_track).
+   */
+  async function warm(uuid: string, machine: SimMachine, by: 'boot verb' | 'fast-track cleaning'): Promise<void> {
+    if (by === 'fast-track cleaning') await h.http('PATCH', `/v1/nodes/${uuid}`, { driver_info: { fast_track: true } });
     await provision(uuid, { target: 'manage' });
-    const available = await provision(uuid, { target: 'provide' });
+    let available = await provision(uuid, { target: 'provide' });
+    if (by === 'boot verb') {
+      assert.equal(machine.powerState, 'Off');
+      available = await provision(uuid, { target: 'boot' });
+    }
     assert.equal(available.provision_state, 'available', available.last_error);
     assert.equal(machine.system, 'ramdisk');
-    assert.ok(available.driver_internal_info.agent_url, 'the agent stays up after cleaning');
+    assert.ok(available.traits.includes('CUSTOM_PREBOOTED'), 'the node shows it is pre-booted');
   }
 
   /** Counts the machine's power changes and kexecs while `work` runs. */
@@ -79,7 +87,7 @@ describe('final boot by kexec', () => {
   it('deploys a warm node with kexec: active with 0 reboots and 0 power changes, the disk set to boot next', async () => {
     const uuid = h.nodeUuids[0];
     const { machine } = h.lab!.machines[0];
-    await warm(uuid, machine);
+    await warm(uuid, machine, 'boot verb');
     const before = await node(uuid);
     const eventsBefore = new Set((await powerEvents(uuid)).map((e) => e.uuid));
 
@@ -99,11 +107,12 @@ describe('final boot by kexec', () => {
       Number(deployed.driver_internal_info[key] ?? 0) - Number(before.driver_internal_info[key] ?? 0);
     assert.deepEqual({ boots: counted('boots'), kexecs: counted('kexecs') }, { boots: 0, kexecs: 1 });
     assert.equal(deployed.driver_internal_info.agent_url, undefined, 'the agent went with the ramdisk');
+    assert.ok(!deployed.traits.includes('CUSTOM_PREBOOTED'), 'no longer pre-booted');
     assert.equal(deployed.power_state, 'power on');
     const during = (await powerEvents(uuid)).filter((e) => !eventsBefore.has(e.uuid));
     assert.deepEqual(
       during.map((e) => e.event),
-      ['kexec instance'],
+      ['kexec instance', 'prebooted ended'],
     );
     assert.match(during[0].message ?? '', new RegExp(`/boot/vmlinuz-${KERNEL} root=PARTUUID=\\S+ ro`));
   });
@@ -112,7 +121,7 @@ describe('final boot by kexec', () => {
     const uuid = h.nodeUuids[1];
     const { machine } = h.lab!.machines[1];
     await h.http('PATCH', `/v1/nodes/${uuid}`, { properties: { final_boot: 'kexec' } });
-    await warm(uuid, machine);
+    await warm(uuid, machine, 'fast-track cleaning');
     await h.http('PATCH', `/v1/nodes/${uuid}`, { instance_info: image('blank.raw') });
     const counts = await counting(machine, async () => {
       const deployed = await provision(uuid, { target: 'active' });
@@ -127,7 +136,7 @@ describe('final boot by kexec', () => {
   it('reboots when secure boot is on, though kexec was asked for', async () => {
     const uuid = h.nodeUuids[2];
     const { machine } = h.lab!.machines[2];
-    await warm(uuid, machine);
+    await warm(uuid, machine, 'fast-track cleaning');
     await h.http('PATCH', `/v1/nodes/${uuid}`, {
       instance_info: { ...image('linux.raw'), final_boot: 'kexec', capabilities: { secure_boot: 'true' } },
     });
