@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentClient } from '../src/agent/client.js';
 import { startFakeControlPlane } from '../test/support/fake-control-plane.js';
+import { cpuSeconds } from './stack.js';
 import { hashFilePrefix, startImageServer, writeRandomImage } from '../src/sim/images.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });
@@ -72,6 +73,7 @@ try {
   while (controlPlane.heartbeats.length === 0) await new Promise((r) => setTimeout(r, 50));
   const client = new AgentClient(controlPlane.heartbeats[0].callback_url, TOKEN, { timeoutMs: 600_000 });
   started = process.hrtime.bigint();
+  const cpuBefore = cpuSeconds(agent.pid!);
   const command = await client.executeStep('deploy', {
     step: 'write_image',
     args: {
@@ -83,6 +85,7 @@ try {
   });
   const done = await client.getCommand(command.id, { wait: true });
   const agentSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const agentCpu = cpuSeconds(agent.pid!) - cpuBefore;
   if (done.command_status !== 'SUCCEEDED') throw new Error(`write_image failed: ${done.command_error?.message}`);
   if ((await hashFilePrefix(agentDisk, imageBytes)) !== imageHash)
     throw new Error('the agent disk does not hold the image');
@@ -94,7 +97,14 @@ try {
   console.log(
     `agent write_image (HTTP + sha256):   ${mibPerSecond(agentSeconds).toFixed(0)} MiB/s (${agentSeconds.toFixed(2)} s)`,
   );
+  console.log(`agent CPU (user + system):           ${agentCpu.toFixed(2)} s`);
   console.log(`ratio agent / dd:                    ${(ddSeconds / agentSeconds).toFixed(2)} (goal ≥ 0.9)`);
+  console.log(
+    `load average:                        ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 } finally {
   agent.kill('SIGTERM');
   await controlPlane.close();
