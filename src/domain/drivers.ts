@@ -12,6 +12,7 @@ export const CAPABILITIES = [
   'persistent_boot_device',
   'boot_mode',
   'virtual_media',
+  'inventory',
   'firmware_update',
   'bios',
 ] as const;
@@ -27,8 +28,9 @@ export const CAPABILITY_DESCRIPTIONS: Readonly<Record<Capability, string>> = {
   persistent_boot_device: 'keep the boot device for every boot, not only the next one',
   boot_mode: 'choose UEFI or Legacy (BIOS) boot along with the boot device',
   virtual_media: 'insert and eject an ISO by URL on the virtual CD (virtual-media and DHCP-less boot)',
+  inventory: 'read CPUs, memory, disks and NICs with their MAC addresses out of band, for inspection',
   firmware_update: 'update firmware from an image URL, as an out-of-band step polled until its task ends',
-  bios: 'apply BIOS settings (they take effect at a reboot), as an out-of-band step polled until the BIOS reports them',
+  bios: 'read BIOS settings and apply new ones (applied by a reboot), as an out-of-band step',
 };
 
 export const BOOT_DEVICES = ['pxe', 'disk', 'cdrom', 'bios', 'uefi-http'] as const;

@@ -127,6 +127,17 @@ function redfishErrorText(text: string): string | undefined {
 
 class ExchangeTimeout extends Error {}
 
+/** A non-2xx answer, with its status for callers that tolerate some (a missing optional resource). */
+class RedfishStatusError extends BmcError {
+  constructor(
+    message: string,
+    kind: BmcError['kind'],
+    readonly status: number,
+  ) {
+    super(message, kind);
+  }
+}
+
 interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -263,6 +274,16 @@ export class RedfishClient {
     return result.data;
   }
 
+  /** GET of a resource the BMC may lack: undefined on 404 or 501. */
+  async getOptionalAs<T>(schema: z.ZodType<T>, path: string): Promise<T | undefined> {
+    try {
+      return await this.getAs(schema, path);
+    } catch (error) {
+      if (error instanceof RedfishStatusError && (error.status === 404 || error.status === 501)) return undefined;
+      throw error;
+    }
+  }
+
   /** An authenticated exchange; a 2xx response, or a BmcError saying what went wrong. */
   async request(method: Method, path: string, body?: unknown): Promise<RedfishResponse> {
     let mode = await this.#authMode();
@@ -286,7 +307,8 @@ export class RedfishClient {
       const detail = redfishErrorText(response.text)?.slice(0, MAX_ERROR_TEXT) ?? 'no Redfish error message';
       // 501 means the BMC lacks the feature, which retrying will not change.
       const kind = response.status === 501 ? 'unsupported' : response.status >= 500 ? 'unreachable' : 'protocol';
-      throw this.error(kind, `answered ${exchangeName} with HTTP ${response.status}: ${detail}`);
+      const { message } = this.error(kind, `answered ${exchangeName} with HTTP ${response.status}: ${detail}`);
+      throw new RedfishStatusError(message, kind, response.status);
     }
     let parsed: unknown;
     if (response.text.trim() !== '') {

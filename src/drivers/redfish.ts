@@ -1,9 +1,10 @@
 // The Redfish driver: one interface module per capability (power, management, virtual media,
-// firmware, BIOS) over a shared handle on the ComputerSystem, as Ironic's
+// firmware, BIOS, inventory) over a shared handle on the ComputerSystem, as Ironic's
 // drivers/modules/redfish/ are over utils.get_system. The transport lives in redfish-client.ts.
 import { checkDriverInfo, DRIVERS } from '../domain/drivers.js';
 import { redfishBios } from './redfish/bios.js';
 import { redfishFirmware } from './redfish/firmware.js';
+import { redfishInventory } from './redfish/inventory.js';
 import { redfishManagement } from './redfish/management.js';
 import { redfishPower } from './redfish/power.js';
 import { RedfishSystem } from './redfish/system.js';
@@ -72,6 +73,7 @@ function connectRedfish(info: RedfishDriverInfo, pool: RedfishClientPool, stepPo
     ...redfishVirtualMedia(system),
     ...redfishFirmware(system, stepPollSeconds),
     ...redfishBios(system, power, stepPollSeconds),
+    ...redfishInventory(system),
   };
 }
 

@@ -20,6 +20,13 @@ export interface BootSettings {
   mode: BootMode | undefined;
 }
 
+export interface Inventory {
+  cpus: { count: number | undefined; model: string | undefined };
+  memoryMiB: number | undefined;
+  disks: { name: string; sizeBytes: number | undefined; model: string | undefined; serialNumber: string | undefined }[];
+  nics: { name: string; macAddress: string }[];
+}
+
 export interface FirmwareUpdateRequest {
   /** Where the BMC downloads the image from. */
   imageUrl: string;
@@ -60,16 +67,22 @@ export interface BmcFirmware {
 }
 
 export interface BmcBios {
+  getBiosSettings(): Promise<BiosSettings>;
   /** Stages the settings and reboots on the first call, then waits until the BIOS reports them. */
   applyBiosSettings(settings: BiosSettings, state?: BiosApplyState): Promise<StepResult<BiosApplyState>>;
 }
 
+export interface BmcInventory {
+  getInventory(): Promise<Inventory>;
+}
+
 /**
  * A connection to one node's BMC, built from its driver_info: power and boot always, the other
- * interfaces exactly when the driver declares the matching capability (virtual_media,
+ * interfaces exactly when the driver declares the matching capability (virtual_media, inventory,
  * firmware_update, bios); a BMC that lacks one at run time answers with a BmcError 'unsupported'.
  */
-export interface Bmc extends BmcPower, BmcBoot, Partial<BmcVirtualMedia>, Partial<BmcFirmware>, Partial<BmcBios> {
+export interface Bmc
+  extends BmcPower, BmcBoot, Partial<BmcVirtualMedia>, Partial<BmcFirmware>, Partial<BmcBios>, Partial<BmcInventory> {
   /** Proves the BMC answers with these credentials (used by verify). */
   validate(): Promise<void>;
 }

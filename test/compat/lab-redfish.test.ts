@@ -1,6 +1,6 @@
 // The lab's own Redfish BMC, checked with clients we did not write (python3-sushy, Ironic's
 // Redfish library, and DMTF's redfishtool), then used to prove what sushy-tools cannot do:
-// BIOS settings, firmware update with a task, UefiHttp boot and session auth.
+// BIOS settings, firmware update with a task, UefiHttp boot, inventory and session auth.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -134,6 +134,20 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     }
   });
 
+  it('reads CPUs, memory, disks and NICs', async () => {
+    const inventory = await connect().getInventory!();
+    assert.equal(inventory.cpus.count, 4);
+    assert.equal(inventory.memoryMiB, 8192);
+    assert.deepEqual(
+      inventory.disks.map((d) => d.sizeBytes),
+      [2 * 1024 ** 3],
+    );
+    assert.deepEqual(
+      inventory.nics.map((n) => n.macAddress),
+      machine.macs,
+    );
+  });
+
   it('sets UefiHttp once or persistently with a boot mode, and refuses a target the BMC does not offer', async () => {
     const driver = connect();
     await driver.setBootDevice('uefi-http', { persistent: true, mode: 'uefi' });
@@ -163,7 +177,7 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
 
   it('applies BIOS settings with a reboot, as a step that reruns until they hold', async () => {
     const driver = connect();
-    assert.equal(machine.biosAttributes.ProcTurboMode, 'Enabled');
+    assert.equal((await driver.getBiosSettings!()).ProcTurboMode, 'Enabled');
     await driver.setPowerState('power on');
     await waitForPower(driver, 'power on');
     const powerChanges: string[] = [];
@@ -181,7 +195,7 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
     }
     assert.equal(result.kind, 'done');
     assert.deepEqual(powerChanges, ['Off', 'On'], 'exactly one reboot');
-    const settings = machine.biosAttributes;
+    const settings = await driver.getBiosSettings!();
     assert.deepEqual([settings.ProcTurboMode, settings.NumLock], ['Disabled', 'Off']);
 
     const error = await rejectsWithKind(driver.applyBiosSettings!({ NoSuchSetting: 'x' }), 'protocol');

@@ -164,8 +164,19 @@ describe('redfish driver against sushy-tools', () => {
     assert.match(error.message, /HTTP 400/);
   });
 
+  it('reads disks and NICs for inspection, and says what it lacks', async () => {
+    const inventory = await connect().getInventory!();
+    assert.deepEqual(inventory.nics, [{ name: sushy.systems[0].mac, macAddress: sushy.systems[0].mac }]);
+    assert.deepEqual(
+      inventory.disks.map((d) => [d.name, d.sizeBytes]),
+      [['Drive 0', 899527000000]],
+    );
+    // The fake driver implements neither Processors nor Memory.
+    assert.deepEqual([inventory.cpus.count, inventory.memoryMiB], [undefined, undefined]);
+  });
+
   it('reports BIOS as unsupported (sushy-tools has none with its fake driver)', async () => {
-    const error = await rejectsWithKind(connect().applyBiosSettings!({ ProcTurboMode: 'Disabled' }), 'unsupported');
+    const error = await rejectsWithKind(connect().getBiosSettings!(), 'unsupported');
     assert.match(error.message, /no Bios resource/);
   });
 });

@@ -24,8 +24,9 @@ const VALID_DRIVER_INFO: Record<string, Record<string, unknown>> = {
 /** The optional Bmc members each capability promises. */
 const OPTIONAL_MEMBERS: Partial<Record<Capability, (keyof Bmc)[]>> = {
   virtual_media: ['insertVirtualMedia', 'ejectVirtualMedia'],
+  inventory: ['getInventory'],
   firmware_update: ['updateFirmware'],
-  bios: ['applyBiosSettings'],
+  bios: ['getBiosSettings', 'applyBiosSettings'],
 };
 
 describe('driver declarations', () => {

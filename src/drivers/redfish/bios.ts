@@ -2,7 +2,7 @@
 // reruns until the BIOS reports them.
 import { z } from 'zod';
 import { done, rerunAfter } from '../../domain/steps.js';
-import type { BmcBios, BmcPower } from '../types.js';
+import type { BiosSettings, BmcBios, BmcPower } from '../types.js';
 import { linkSchema, type RedfishSystem } from './system.js';
 
 const biosSchema = z.object({
@@ -21,6 +21,13 @@ export function redfishBios(system: RedfishSystem, power: BmcPower, stepPollSeco
   };
 
   return {
+    async getBiosSettings() {
+      const { bios } = await readBios();
+      return Object.fromEntries(
+        Object.entries(bios.Attributes).filter((entry): entry is [string, BiosSettings[string]] => entry[1] !== null),
+      );
+    },
+
     async applyBiosSettings(settings, state) {
       const { path, bios } = await readBios();
       if (Object.entries(settings).every(([name, value]) => bios.Attributes[name] === value)) return done();

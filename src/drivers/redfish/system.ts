@@ -7,9 +7,9 @@ const SYSTEMS_PATH = '/redfish/v1/Systems';
 
 export const linkSchema = z.object({ '@odata.id': z.string() });
 export const actionSchema = z.object({ target: z.string() });
-const collectionSchema = z.object({ Members: z.array(linkSchema) });
+export const collectionSchema = z.object({ Members: z.array(linkSchema) });
 
-const computerSystemSchema = z.object({
+export const computerSystemSchema = z.object({
   '@odata.type': z.string().optional(),
   PowerState: z.string().nullish(),
   Boot: z
@@ -21,6 +21,12 @@ const computerSystemSchema = z.object({
       'BootSourceOverrideMode@Redfish.AllowableValues': z.array(z.string()).optional(),
     })
     .optional(),
+  ProcessorSummary: z.object({ Count: z.number().nullish(), Model: z.string().nullish() }).optional(),
+  MemorySummary: z.object({ TotalSystemMemoryGiB: z.number().nullish() }).optional(),
+  Processors: linkSchema.optional(),
+  Storage: linkSchema.optional(),
+  SimpleStorage: linkSchema.optional(),
+  EthernetInterfaces: linkSchema.optional(),
   VirtualMedia: linkSchema.optional(),
   Bios: linkSchema.optional(),
   Links: z.object({ ManagedBy: z.array(linkSchema).optional() }).optional(),
@@ -32,7 +38,7 @@ const computerSystemSchema = z.object({
     })
     .optional(),
 });
-type ComputerSystem = z.infer<typeof computerSystemSchema>;
+export type ComputerSystem = z.infer<typeof computerSystemSchema>;
 
 export class RedfishSystem {
   readonly client: RedfishClient;
