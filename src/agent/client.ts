@@ -2,9 +2,9 @@
 // URL from driver_internal_info.agent_url and derive its token with deriveAgentToken (domain/agent.ts),
 // so the token never passes through a workflow.
 import { deriveAgentToken } from '../domain/agent.js';
-import type { RootDeviceHints } from './disks.js';
+import type { HardwareInventory } from '../domain/inventory.js';
+import type { RootDeviceHints } from '../domain/root-device.js';
 import type { FoundKernel, KernelSearch } from './kernel.js';
-import type { Inventory } from './platform/types.js';
 import type { CommandRecord } from './server.js';
 
 export type { CommandRecord };
@@ -113,7 +113,7 @@ export class AgentClient {
     return resultOf<T>(await this.runCommand(name, params, { wait: true }));
   }
 
-  getHardwareInfo(): Promise<Inventory> {
+  getHardwareInfo(): Promise<HardwareInventory> {
     return this.#result('get_hardware_info');
   }
 

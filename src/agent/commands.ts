@@ -4,12 +4,13 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeConfigDrive } from './configdrive.js';
-import { selectRootDevice, type RootDeviceHints } from './disks.js';
 import { imagePath } from '../domain/final-boot.js';
 import { DISK_FORMATS, HASH_ALGORITHMS } from '../domain/image.js';
+import type { HardwareInventory } from '../domain/inventory.js';
+import { rootDeviceHintsSchema, selectRootDevice, type RootDeviceHints } from '../domain/root-device.js';
 import { writeImage } from './image.js';
 import { findKernel } from './kernel.js';
-import type { Disk, Platform } from './platform/types.js';
+import type { Disk, Inventory, Platform } from './platform/types.js';
 
 export const AGENT_VERSION = '1.0.0';
 
@@ -38,25 +39,33 @@ function parseParams<T extends z.ZodType>(schema: T, value: unknown, where: stri
   throw new InvalidParams(`${[where, ...issue.path.map(String)].join('.')}: ${issue.message}`);
 }
 
-const rootDeviceHints = z
-  .strictObject({
-    name: z.string(),
-    serial: z.string(),
-    wwn: z.string(),
-    model: z.string(),
-    vendor: z.string(),
-    size: z.union([z.number().int().nonnegative(), z.string()]),
-    rotational: z.boolean(),
-  })
-  .partial();
-
 /** What the control plane tells the agent about the node; the root device hints are all it needs. */
 const nodeParams = z
-  .object({ properties: z.object({ root_device: rootDeviceHints.optional() }).loose().default({}) })
+  .object({ properties: z.object({ root_device: rootDeviceHintsSchema.optional() }).loose().default({}) })
   .loose();
 
 async function rootDevice(platform: Platform, hints: RootDeviceHints | undefined): Promise<Disk> {
   return selectRootDevice((await platform.inventory()).disks, hints);
+}
+
+/** The platform's view in Ironic's inventory shape, as ironic-python-agent answers get_hardware_info. */
+function hardwareInventory(inventory: Inventory): HardwareInventory {
+  return {
+    cpu: { ...inventory.cpu },
+    memory: { total: inventory.memory.total_bytes, physical_mb: Math.round(inventory.memory.total_bytes / 1024 ** 2) },
+    disks: inventory.disks.map((disk) => ({
+      name: `/dev/${disk.name}`,
+      size: disk.sizeBytes,
+      model: disk.model,
+      vendor: disk.vendor,
+      serial: disk.serial,
+      wwn: disk.wwn,
+      rotational: disk.rotational,
+    })),
+    interfaces: inventory.interfaces,
+    boot: inventory.boot,
+    system_vendor: inventory.system_vendor,
+  };
 }
 
 async function everyDisk(platform: Platform, work: (disk: Disk) => Promise<void>): Promise<{ disks: string[] }> {
@@ -226,7 +235,7 @@ const findKernelParams = z.strictObject({
 });
 
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
-  get_hardware_info: withoutParams(false, ({ platform }) => platform.inventory()),
+  get_hardware_info: withoutParams(false, async ({ platform }) => hardwareInventory(await platform.inventory())),
   ...stepCommands('clean', CLEAN_STEPS),
   ...stepCommands('deploy', DEPLOY_STEPS),
   sync: withoutParams(false, async ({ platform }) => {

@@ -54,7 +54,7 @@ function agentProcessLauncher(options: AgentBootOptions): AgentLauncher {
         '--sim-macs',
         machine.macs.join(','),
         '--sim-serial',
-        machine.id,
+        machine.diskSerial,
         '--scratch-dir',
         os.tmpdir(),
       ],
@@ -92,7 +92,7 @@ function inProcessLauncher(options: AgentBootOptions): AgentLauncher {
     const platform = new SimPlatform({
       diskPath: machine.diskPath,
       macs: machine.macs,
-      serial: machine.id,
+      serial: machine.diskSerial,
       scratchDir: os.tmpdir(),
       control,
     });

@@ -140,6 +140,11 @@ export class SimMachine extends EventEmitter<SimMachineEvents> {
     this.resetTypes = options.resetTypes ?? RESET_TYPES;
   }
 
+  /** The disk's serial number, the same to the BMC and to the agent (and to QEMU, in the VM lab). */
+  get diskSerial(): string {
+    return `${this.id}-disk0`;
+  }
+
   get powerState(): SimPowerState {
     return this.#powerState;
   }

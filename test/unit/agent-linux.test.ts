@@ -5,7 +5,8 @@ import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { configDriveExtent, selectRootDevice } from '../../src/agent/disks.js';
+import { configDriveExtent } from '../../src/agent/disks.js';
+import { selectRootDevice } from '../../src/domain/root-device.js';
 import { runCommand } from '../../src/agent/exec.js';
 import { readGpt } from '../../src/agent/gpt.js';
 import { LinuxPlatform, parseCpuInfo, parseLsblkDisks, parseMemTotalBytes } from '../../src/agent/platform/linux.js';
@@ -110,7 +111,8 @@ const LSBLK_SDA_PARTITIONS = JSON.stringify({
 });
 
 const CPUINFO =
-  'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\n';
+  'processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nflags\t\t: fpu vmx avx2\n\n' +
+  'processor\t: 1\nmodel name\t: Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz\nflags\t\t: fpu vmx avx2\n';
 const MEMINFO = 'MemTotal:       65536000 kB\nMemFree:        1000 kB\n';
 
 /** A machine's /sys and /proc, as far as the platform reads them. */
@@ -124,6 +126,7 @@ function fakeRoot(): string {
   put('proc/meminfo', MEMINFO);
   put('sys/class/net/lo/address', '00:00:00:00:00:00\n');
   put('sys/class/net/eno1/address', '3C:EC:EF:00:00:01\n');
+  put('sys/class/net/eno1/carrier', '1\n');
   put('sys/class/net/eno2/address', '3c:ec:ef:00:00:02\n');
   put('sys/class/dmi/id/sys_vendor', 'Supermicro\n');
   put('sys/class/dmi/id/product_name', 'SYS-120U\n');
@@ -173,7 +176,11 @@ describe('the Linux platform', () => {
   });
 
   it('reads CPUs and memory from procfs', () => {
-    assert.deepEqual(parseCpuInfo(CPUINFO), { count: 2, model_name: 'Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz' });
+    assert.deepEqual(parseCpuInfo(CPUINFO), {
+      count: 2,
+      model_name: 'Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz',
+      flags: ['fpu', 'vmx', 'avx2'],
+    });
     assert.equal(parseMemTotalBytes(MEMINFO), 65536000 * 1024);
     assert.throws(() => parseMemTotalBytes('MemFree: 1 kB'), /no MemTotal/);
   });
@@ -191,6 +198,12 @@ describe('the Linux platform', () => {
       serial_number: null,
     });
     assert.equal(inventory.disks.length, 4);
+    assert.deepEqual(inventory.cpu.flags, ['fpu', 'vmx', 'avx2']);
+    assert.deepEqual(
+      inventory.interfaces.map((nic) => nic.has_carrier),
+      [true, null],
+      'eno2 is down: its carrier cannot be read',
+    );
   });
 
   it('erases metadata as Ironic does: wipefs on each partition, then the disk, then sgdisk --zap-all', async () => {

@@ -151,8 +151,8 @@ describe('the agent', () => {
   it('reports the hardware and its steps; refuses unknown commands and bad params with 400', async () => {
     const inventory = await client.getHardwareInfo();
     assert.deepEqual(
-      inventory.disks.map((d) => [d.path, d.sizeBytes]),
-      [[disk, 4 * GiB]],
+      inventory.disks.map((d) => [d.name, d.size, d.rotational]),
+      [['/dev/vda', 4 * GiB, false]],
     );
     assert.deepEqual(
       inventory.interfaces.map((i) => i.mac_address),

@@ -90,10 +90,12 @@ export function parseLsblkPartitions(json: string): Partition[] {
     }));
 }
 
-export function parseCpuInfo(cpuinfo: string): { count: number; model_name: string | null } {
+export function parseCpuInfo(cpuinfo: string): { count: number; model_name: string | null; flags: string[] } {
   return {
     count: cpuinfo.match(/^processor\s*:/gm)?.length ?? 0,
     model_name: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1].trim() ?? null,
+    // x86 says "flags", arm64 "Features"; every CPU lists the same ones.
+    flags: /^(?:flags|Features)\s*:\s*(.*)$/m.exec(cpuinfo)?.[1].trim().split(/\s+/).filter(Boolean) ?? [],
   };
 }
 
@@ -134,13 +136,18 @@ export class LinuxPlatform implements Platform {
     }
   }
 
-  async #interfaces(): Promise<{ name: string; mac_address: string }[]> {
+  async #interfaces(): Promise<Inventory['interfaces']> {
     const names = (await readdir(this.#path('sys/class/net'))).filter((name) => name !== 'lo').sort();
     const interfaces = await Promise.all(
-      names.map(async (name) => ({
-        name,
-        mac_address: (await this.#readOptional('sys/class/net', name, 'address'))?.toLowerCase() ?? '',
-      })),
+      names.map(async (name) => {
+        // The kernel refuses to read carrier of an interface that is down: then the link is unknown.
+        const carrier = await this.#readOptional('sys/class/net', name, 'carrier');
+        return {
+          name,
+          mac_address: (await this.#readOptional('sys/class/net', name, 'address'))?.toLowerCase() ?? '',
+          has_carrier: carrier === null ? null : carrier === '1',
+        };
+      }),
     );
     return interfaces.filter((nic) => nic.mac_address !== '' && nic.mac_address !== '00:00:00:00:00:00');
   }

@@ -83,7 +83,7 @@ export class SimPlatform implements Platform {
   async inventory(): Promise<Inventory> {
     const { size } = await stat(this.options.diskPath);
     return {
-      cpu: { count: 4, model_name: 'Tempered lab CPU', architecture: 'x86_64' },
+      cpu: { count: 4, model_name: 'Tempered lab CPU', architecture: 'x86_64', flags: ['fpu', 'lm', 'vmx', 'avx2'] },
       memory: { total_bytes: 8 * 1024 ** 3 },
       disks: [
         {
@@ -97,7 +97,11 @@ export class SimPlatform implements Platform {
           rotational: false,
         },
       ],
-      interfaces: this.options.macs.map((mac, i) => ({ name: `eth${i}`, mac_address: mac.toLowerCase() })),
+      interfaces: this.options.macs.map((mac, i) => ({
+        name: `eth${i}`,
+        mac_address: mac.toLowerCase(),
+        has_carrier: true,
+      })),
       boot: { current_boot_mode: 'uefi' },
       system_vendor: { manufacturer: 'Tempered', product_name: 'lab machine', serial_number: this.options.serial },
     };

@@ -1,25 +1,19 @@
 // What the agent needs from the machine it runs on. Two implementations: linux.ts (a real
 // ramdisk: lsblk, sgdisk, efibootmgr, kexec) and sim.ts (a lab machine whose disk is a file).
 // Image and config-drive writing is the same on both: bytes into the disk's path.
+import type { DiskFacts } from '../../domain/root-device.js';
 
-export interface Disk {
-  /** Kernel name, e.g. sda or nvme0n1. */
-  name: string;
+export interface Disk extends DiskFacts {
   /** Where to write: /dev/sda, or the lab machine's disk file. */
   path: string;
-  sizeBytes: number;
-  model: string | null;
-  vendor: string | null;
-  serial: string | null;
-  wwn: string | null;
   rotational: boolean;
 }
 
 export interface Inventory {
-  cpu: { count: number; model_name: string | null; architecture: string };
+  cpu: { count: number; model_name: string | null; architecture: string; flags: string[] };
   memory: { total_bytes: number };
   disks: Disk[];
-  interfaces: { name: string; mac_address: string }[];
+  interfaces: { name: string; mac_address: string; has_carrier: boolean | null }[];
   boot: { current_boot_mode: 'uefi' | 'bios' };
   system_vendor: { manufacturer: string | null; product_name: string | null; serial_number: string | null };
 }

@@ -23,7 +23,7 @@ export function addStorageRoutes(routes: RouteTable, machine: SimMachine): void 
       Name: 'Disk 0',
       CapacityBytes: machine.diskSizeBytes,
       Model: 'Tempered Lab Disk',
-      SerialNumber: `${machine.id}-disk0`,
+      SerialNumber: machine.diskSerial,
       Status: healthy,
     }));
 }
