@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient, type CommandRecord } from '../agent/client.js';
 import type { FoundKernel, KernelSearch } from '../agent/kernel.js';
 import { kernelRequest } from '../domain/final-boot.js';
+import { saveInventory } from '../db/inventories.js';
 import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
@@ -103,6 +104,13 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
         const stored = node.driver_internal_info.agent_step_command as { activity: string; id: string } | undefined;
         const id = stored?.activity === activity ? stored.id : await startStep(client, node, kind, step, activity);
         return { commandId: id, ...commandStatus(await client.getCommand(id, { waitSeconds: QUICK_COMMAND_SECONDS })) };
+      });
+    },
+
+    /** In-band inspection: the agent's get_hardware_info becomes the node's inventory. */
+    agentInspect(nodeUuid: string): Promise<void> {
+      return withAgent(nodeUuid, async (client, node) => {
+        await saveInventory(pool, node.uuid, await client.getHardwareInfo(), { inspected_by: 'agent' });
       });
     },
 

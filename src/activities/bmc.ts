@@ -12,11 +12,14 @@ import type { PowerState, PowerTarget } from '../domain/power.js';
 import { stepName, type Step, type StepKind, type StepResult } from '../domain/steps.js';
 import { getDriver } from '../drivers/registry.js';
 import { driverSteps } from '../drivers/steps.js';
-import { BmcError, type Bmc } from '../drivers/types.js';
+import { BmcError, type Bmc, type BiosSettings, type Inventory } from '../drivers/types.js';
 import type { BootMedia } from '../boot/virtual-media.js';
 import { clearPresetAgentToken, presetAgentToken } from '../db/agent.js';
 import { deriveAgentToken, hashAgentToken, newAgentTokenNonce } from '../domain/agent.js';
 import { networkDataSchema } from '../domain/network-data.js';
+import { missingFromInventory, type HardwareInventory } from '../domain/inventory.js';
+import { isSecretKey } from '../domain/secrets.js';
+import { saveInventory } from '../db/inventories.js';
 
 /** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
 export async function connectBmc<T>(node: NodeRecord, access: BmcAccess, call: (bmc: Bmc) => Promise<T>): Promise<T> {
@@ -38,6 +41,48 @@ export async function connectBmc<T>(node: NodeRecord, access: BmcAccess, call: (
       .metricMeter.createHistogram('tempered_bmc_call_duration', 'float', 's', 'BMC calls by driver and outcome')
       .record((performance.now() - started) / 1000, { driver: node.driver, outcome });
   }
+}
+
+/** What the BMC read, in the inventory's (Ironic's) shape; what it did not say is null. */
+function inventoryFromBmc(found: Inventory, bootMode: 'uefi' | 'legacy' | undefined): HardwareInventory {
+  return {
+    cpu: { count: found.cpus.count ?? null, model_name: found.cpus.model ?? null, architecture: null, flags: [] },
+    memory: {
+      total: found.memoryMiB === undefined ? null : found.memoryMiB * 1024 ** 2,
+      physical_mb: found.memoryMiB ?? null,
+    },
+    disks: found.disks
+      .filter((disk) => disk.sizeBytes !== undefined)
+      .map((disk) => ({
+        name: disk.name,
+        size: disk.sizeBytes!,
+        model: disk.model ?? null,
+        vendor: null,
+        serial: disk.serialNumber ?? null,
+        wwn: null,
+        rotational: null,
+      })),
+    interfaces: found.nics.map((nic) => ({ name: nic.name, mac_address: nic.macAddress, has_carrier: null })),
+    boot: { current_boot_mode: bootMode === undefined ? null : bootMode === 'legacy' ? 'bios' : 'uefi' },
+    system_vendor: { manufacturer: null, product_name: null, serial_number: null },
+  };
+}
+
+/** The BIOS settings, when the BMC reads them; password-like ones are never kept. */
+async function readableBiosSettings(bmc: Bmc): Promise<BiosSettings | undefined> {
+  try {
+    const settings = (await bmc.getBiosSettings?.()) ?? undefined;
+    return settings && Object.fromEntries(Object.entries(settings).filter(([name]) => !isSecretKey(name)));
+  } catch (err) {
+    if (err instanceof BmcError && err.kind === 'unsupported') return undefined;
+    throw err;
+  }
+}
+
+export interface OutOfBandInspection {
+  /** The agent must be booted: asked for (inspect_interface agent), or the BMC left these unknown. */
+  needsAgent: boolean;
+  missing: string[];
 }
 
 export interface BmcActivityOptions {
@@ -140,6 +185,29 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
         // The ISO (and the token on it) is no longer served once the boot is over.
         await options.bootMedia?.withdraw(node.uuid);
         await clearPresetAgentToken(pool, node.uuid);
+      });
+    },
+
+    /**
+     * Out-of-band inspection: reads CPUs, memory, disks, NICs, boot mode and BIOS settings from the
+     * BMC and keeps them as the node's inventory; answers whether the agent must add to it.
+     */
+    bmcInspect(nodeUuid: string): Promise<OutOfBandInspection> {
+      return withBmc(nodeUuid, async (bmc, node) => {
+        if (node.inspect_interface === 'agent') return { needsAgent: true, missing: [] };
+        if (!bmc.getInventory) {
+          if (node.inspect_interface === 'redfish')
+            throw ApplicationFailure.nonRetryable(
+              `driver ${node.driver} reads no inventory out of band`,
+              'Unsupported',
+            );
+          return { needsAgent: true, missing: ['everything: the driver reads no inventory out of band'] };
+        }
+        const inventory = inventoryFromBmc(await bmc.getInventory(), (await bmc.getBootDevice()).mode);
+        const bios = await readableBiosSettings(bmc);
+        await saveInventory(pool, node.uuid, inventory, { inspected_by: 'bmc', ...(bios && { bios_settings: bios }) });
+        const missing = missingFromInventory(inventory);
+        return { needsAgent: node.inspect_interface === 'auto' && missing.length > 0, missing };
       });
     },
 

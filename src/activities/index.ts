@@ -3,6 +3,7 @@ import type { Pool } from '../db/pool.js';
 import type { BmcAccess } from '../domain/bmc-access.js';
 import { createAgentActivities } from './agent.js';
 import { createBmcActivities } from './bmc.js';
+import { createInspectionActivities } from './inspection.js';
 import { createNodeStateActivities } from './node-state.js';
 import { createPowerSyncActivities } from './power-sync.js';
 import { createReservationActivities } from './reservations.js';
@@ -26,7 +27,8 @@ export interface ActivityOptions {
 /** Our own records: node state, the event log, step plans. Quick and idempotent (local activities). */
 export type RecordActivities = ReturnType<typeof createNodeStateActivities> &
   ReturnType<typeof createStepActivities> &
-  ReturnType<typeof createReservationActivities>;
+  ReturnType<typeof createReservationActivities> &
+  ReturnType<typeof createInspectionActivities>;
 /** Calls to a node's BMC. */
 export type BmcActivities = ReturnType<typeof createBmcActivities>;
 /** Calls to a node's in-band agent. */
@@ -43,6 +45,7 @@ export function createActivities(
     ...createNodeStateActivities(pool, options),
     ...createStepActivities(pool),
     ...createReservationActivities(pool),
+    ...createInspectionActivities(pool),
     ...createBmcActivities(pool, options),
     ...createAgentActivities(pool, options.agentTokenKey),
     ...createPowerSyncActivities(pool, options),

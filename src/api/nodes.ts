@@ -41,11 +41,19 @@ import {
 import { validateNode } from './node-validation.js';
 import { eventView, nodeView, pageView, pickFields } from './views.js';
 
-function checkDriver(fields: Pick<NodeFields, 'driver' | 'driver_info'>, access: BmcAccess): void {
+function checkDriver(
+  fields: Pick<NodeFields, 'driver' | 'driver_info' | 'inspect_interface'>,
+  access: BmcAccess,
+): void {
   const problem =
     checkDriverInfo(fields.driver, fields.driver_info) ??
     driverInfoAccessProblem(fields.driver, fields.driver_info, access);
   if (problem) throw badRequest(problem.field, problem.message);
+  if (fields.inspect_interface === 'redfish' && !DRIVERS[fields.driver]?.capabilities.includes('inventory'))
+    throw badRequest(
+      'inspect_interface',
+      `driver "${fields.driver}" reads no inventory out of band; use auto or agent`,
+    );
 }
 
 /** Verbs a lessee may use: they run the tenant's workload on the machine. (Abort depends on what it stops.) */

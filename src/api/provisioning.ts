@@ -7,9 +7,8 @@ import { bootsRamdisk } from '../domain/drivers.js';
 import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
 import { findSecretPath } from '../domain/secrets.js';
 import type { RequestedStep } from '../domain/steps.js';
-import { UNIMPLEMENTED_VERBS } from '../workflows/contract.js';
 import { requestContext } from './context.js';
-import { ApiError, badRequest, conflict, parse } from './errors.js';
+import { badRequest, conflict, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { deployImageInfo } from './schemas.js';
 
@@ -33,9 +32,6 @@ export async function requestProvision(
   verb: Verb,
   options: ProvisionOptions = {},
 ): Promise<void> {
-  if (UNIMPLEMENTED_VERBS.includes(verb)) {
-    throw new ApiError(400, 'not_implemented', `"${verb}" is not available in this version of Tempered`, 'target');
-  }
   let next: ReturnType<typeof nextState>;
   try {
     next = nextState(node, verb);

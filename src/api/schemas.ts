@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { networkDataSchema } from '../domain/network-data.js';
 import { EVENT_KINDS } from '../db/events.js';
 import { SYSTEM_NODE_FIELDS, WRITABLE_NODE_FIELDS } from '../db/nodes.js';
-import { BOOT_DEVICES, DEPLOY_INTERFACES } from '../domain/drivers.js';
+import { BOOT_DEVICES, DEPLOY_INTERFACES, INSPECT_INTERFACES } from '../domain/drivers.js';
 import { finalBootInstanceInfo, finalBootProperties, FINAL_BOOT_METHODS } from '../domain/final-boot.js';
 import { DISK_FORMATS, HASH_ALGORITHMS, HASH_HEX_DIGITS, type HashAlgorithm } from '../domain/image.js';
 import { POWER_TARGETS } from '../domain/power.js';
 import { PROVISION_STATES } from '../domain/provision.js';
+import { rootDeviceHintsSchema } from '../domain/root-device.js';
 import { boundedJsonObject } from './json-shape.js';
 
 const NAME = /^[A-Za-z0-9._~-]+$/;
@@ -36,8 +37,11 @@ export const nodeFields = z.strictObject({
   name: nodeName.nullable().default(null),
   driver: z.string().min(1).max(64),
   driver_info: jsonObject.default({}),
-  // final_boot: the node's default way to start a deployed instance (kexec | reboot).
-  properties: jsonObject.pipe(finalBootProperties).default({}),
+  // final_boot: the node's default way to start a deployed instance (kexec | reboot); root device hints
+  // are checked here too, so a deploy never meets one the agent cannot read.
+  properties: jsonObject
+    .pipe(finalBootProperties.extend({ root_device: rootDeviceHintsSchema.optional() }))
+    .default({}),
   // It carries a config drive: user_data alone may take 64 KiB.
   instance_info: boundedJsonObject(192 * 1024).default({}),
   network_data: networkDataSchema.default({ links: [], networks: [], services: [] }),
@@ -50,6 +54,7 @@ export const nodeFields = z.strictObject({
   retired_reason: nullableText(255).default(null),
   boot_interface: z.enum(['pxe', 'ipxe', 'virtual-media']).default('pxe'),
   deploy_interface: z.enum(DEPLOY_INTERFACES).default('agent'),
+  inspect_interface: z.enum(INSPECT_INTERFACES).default('auto'),
 });
 export type NodeFields = z.infer<typeof nodeFields>;
 

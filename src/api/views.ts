@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import type { DeploymentRow } from '../db/deployments.js';
 import type { DeployTemplateRecord } from '../db/deploy-templates.js';
 import type { EventRecord } from '../db/events.js';
+import type { InspectionRuleRecord } from '../db/inspection-rules.js';
 import type { NodeRecord } from '../db/nodes.js';
 import type { PortRecord } from '../db/ports.js';
 import type { DeploymentState } from '../domain/deployments.js';
@@ -38,6 +39,10 @@ export function pickFields<T extends object>(view: T, fields: readonly string[] 
 
 export function templateView(req: Request, template: DeployTemplateRecord) {
   return { ...template, links: link(req, `/v1/deploy_templates/${template.uuid}`) };
+}
+
+export function inspectionRuleView(req: Request, rule: InspectionRuleRecord) {
+  return { ...rule, links: link(req, `/v1/inspection_rules/${rule.uuid}`) };
 }
 
 export function portView(req: Request, port: PortRecord) {

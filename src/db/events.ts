@@ -3,7 +3,16 @@ import type { RequestContext } from '../domain/context.js';
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
 
-export const EVENT_KINDS = ['power', 'provision', 'maintenance', 'fault', 'auth', 'allocation', 'reservation'] as const;
+export const EVENT_KINDS = [
+  'power',
+  'provision',
+  'maintenance',
+  'fault',
+  'auth',
+  'allocation',
+  'reservation',
+  'inspection',
+] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface EventRecord {

@@ -33,6 +33,7 @@ export interface NodeRecord {
   deployed_by: string | null;
   boot_interface: string;
   deploy_interface: string;
+  inspect_interface: string;
   created_at: Date;
   updated_at: Date | null;
   provision_updated_at: Date | null;
@@ -58,6 +59,7 @@ export const WRITABLE_NODE_FIELDS = [
   'retired_reason',
   'boot_interface',
   'deploy_interface',
+  'inspect_interface',
 ] as const;
 
 /** Columns the system itself sets (maintenance through its own endpoint, the rest by operations). */
@@ -83,7 +85,7 @@ export type NodeChanges = Partial<Pick<NodeRecord, NodeColumn>>;
 export const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properties, instance_info, extra,
   resource_class, traits, owner, lessee, provision_state, target_provision_state, power_state,
   target_power_state, maintenance, maintenance_reason, fault, retired, retired_reason, last_error,
-  clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, network_data, created_at, updated_at,
+  clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, inspect_interface, network_data, created_at, updated_at,
   provision_updated_at, allocation_uuid, instance_uuid`;
 
 const JSON_COLUMNS = new Set([

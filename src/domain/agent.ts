@@ -11,6 +11,7 @@ import type { ProvisionState } from './provision.js';
  */
 export const AGENT_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
   'inspecting',
+  'inspect wait',
   'cleaning',
   'clean wait',
   'deploying',

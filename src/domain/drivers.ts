@@ -49,6 +49,14 @@ export function bootsRamdisk(deployInterface: string): boolean {
   return deployInterface !== 'fake';
 }
 
+/**
+ * How a node is inspected (Ironic's inspect_interface): `auto` reads what the BMC knows out of band
+ * and boots the agent when that leaves CPUs, memory, disks or NICs unknown (or the driver reads no
+ * inventory); `redfish` stays out of band; `agent` always boots the agent.
+ */
+export const INSPECT_INTERFACES = ['auto', 'redfish', 'agent'] as const;
+export type InspectInterface = (typeof INSPECT_INTERFACES)[number];
+
 export type DriverInfoType = 'string' | 'boolean' | 'boolean-or-string' | 'integer-or-string';
 
 export interface DriverInfoField {

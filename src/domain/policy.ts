@@ -28,7 +28,9 @@ export type Action =
   | 'node:maintenance'
   | 'port:create'
   | 'port:delete'
+  | 'node:inventory'
   | 'deploy_template:manage'
+  | 'inspection_rule:manage'
   | 'token:manage'
   | 'allocation:create'
   | 'allocation:get'
@@ -64,8 +66,12 @@ export const POLICY: Readonly<Record<Action, Rule>> = {
   'node:maintenance': rule(['owner']),
   'port:create': rule(['owner']),
   'port:delete': rule(['owner']),
+  // What the hardware is: its owner's business (serials, MACs), not a lessee's.
+  'node:inventory': rule(['owner'], true),
   // Templates apply to every node carrying their trait: fleet-wide, so an admin's.
   'deploy_template:manage': ADMIN_ONLY,
+  // Rules change every inspected node, and read every inventory: fleet-wide, an admin's.
+  'inspection_rule:manage': ADMIN_ONLY,
   'token:manage': ADMIN_ONLY,
   // Allocations and reservations relate to a caller like nodes do: { owner, lessee } of the record.
   // An allocation belongs to its owner project (whose nodes, owned or leased, it may take).

@@ -7,6 +7,7 @@ export const STABLE_STATES = ['enroll', 'manageable', 'available', 'active', 'qu
 export const TRANSIENT_STATES = [
   'verifying',
   'inspecting',
+  'inspect wait',
   'cleaning',
   'clean wait',
   'deploying',
@@ -69,7 +70,9 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
     // Adoption (see the block below).
     adopt: T('adopting', 'active'),
   },
-  inspecting: { done: T('manageable'), fail: T('inspect failed') },
+  // Inspection (issue 16): out of band, then in band when it needs the agent, whose boot is the wait.
+  inspecting: { done: T('manageable'), fail: T('inspect failed'), wait: T('inspect wait') },
+  'inspect wait': { resume: T('inspecting'), fail: T('inspect failed'), abort: T('inspect failed') },
   'inspect failed': { manage: T('manageable'), inspect: T('inspecting', 'manageable') },
   cleaning: { done: T('target'), fail: T('clean failed'), wait: T('clean wait') },
   'clean wait': { resume: T('cleaning'), fail: T('clean failed'), abort: T('clean failed') },

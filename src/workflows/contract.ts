@@ -62,6 +62,3 @@ export interface ProvisionInput {
   /** Run only out-of-band steps, without booting the ramdisk. */
   disableRamdisk?: boolean;
 }
-
-/** Verbs whose operations this version does not have yet. */
-export const UNIMPLEMENTED_VERBS: readonly Verb[] = ['inspect'];

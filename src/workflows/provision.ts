@@ -52,6 +52,28 @@ async function deploy(op: ProvisionOperation): Promise<void> {
   if (kexecProblem !== undefined) await op.boot('instance', kexecProblem || undefined);
 }
 
+/**
+ * Inspect: what the BMC knows out of band; the agent in band when asked, or when the BMC left
+ * something unknown (a live fast-track agent is used as it is). Then properties, ports and rules.
+ */
+async function inspect(op: ProvisionOperation): Promise<void> {
+  const { needsAgent, missing } = await bmc.bmcInspect(op.nodeUuid);
+  if (needsAgent) {
+    if (!op.usesRamdisk) {
+      throw ApplicationFailure.nonRetryable(
+        `inspection needs the agent (out of band left unknown: ${missing.join(', ') || 'everything'}), but this node boots no ramdisk`,
+        'InspectionIncomplete',
+      );
+    }
+    await op.ensureAgent();
+    await agent.agentInspect(op.nodeUuid);
+  }
+  const { failure } = await records.applyInspection(op.nodeUuid, op.input.context);
+  if (failure) throw ApplicationFailure.nonRetryable(failure, 'InspectionRuleFailed');
+  // Like cleaning, inspection may leave the agent up for the next operation (fast-track).
+  if (needsAgent && !(await records.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
+}
+
 /** Tear-down before cleaning: the tenant's instance stops. */
 async function tearDown(op: ProvisionOperation): Promise<void> {
   await op.powerOff();
@@ -69,6 +91,7 @@ async function adopt(op: ProvisionOperation): Promise<void> {
 /** What drives the node in each transient state. */
 const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
   verifying: verify,
+  inspecting: inspect,
   cleaning: clean,
   deploying: deploy,
   deleting: tearDown,
@@ -77,6 +100,9 @@ const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
 
 /** States in which a failure leaves a machine half-provisioned: it is powered off rather than left running. */
 const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
+  // A failed inspection may leave the agent's ramdisk running: it goes off too.
+  'inspecting',
+  'inspect wait',
   'cleaning',
   'clean wait',
   'deploying',

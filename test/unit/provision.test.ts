@@ -23,6 +23,10 @@ manageable provide -> cleaning (available)
 manageable clean -> cleaning (manageable)
 inspecting done -> manageable
 inspecting fail -> inspect failed
+inspecting wait -> inspect wait (TARGET)
+inspect wait resume -> inspecting (TARGET)
+inspect wait fail -> inspect failed
+inspect wait abort -> inspect failed
 inspect failed manage -> manageable
 inspect failed inspect -> inspecting (manageable)
 cleaning done -> TARGET
