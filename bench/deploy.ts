@@ -1,7 +1,10 @@
 // Deploys N available lab nodes at once through the API and prints throughput, end-to-end
 // latency, the orchestration overhead per deploy, reboots per deploy and the worker's memory.
 //   npm run bench:deploy -- [--nodes 100] [--delay-ms 0] [--post-seconds 0] [--image-mib 16] [--light]
+//                           [--warm] [--kexec]
 // --light runs the lab's agents inside this process (the light lab), for 1,000 nodes.
+// --warm / --kexec compare instead, N nodes per group (final-boot.ts): cold, fast-track, and warm
+// (pre-booted by the boot verb) or kexec, or both (warm + kexec), with reboots and power changes.
 //
 // Hardware time of one deploy, the part a faster Tempered could not remove:
 //   power      every power change of the machine during the deploy takes --delay-ms;
@@ -18,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startImageServer, writeDiskImage } from '../src/sim/images.js';
+import { compareFinalBoots } from './final-boot.js';
 import type { BootTarget } from '../src/sim/machine.js';
 import { formatHistoryEvents, historyEvents } from './history-events.js';
 import { percentile, samplePeakRss, startBenchStack, type BenchStack } from './stack.js';
@@ -29,6 +33,8 @@ const { values } = parseArgs({
     'post-seconds': { type: 'string', default: '0' },
     'image-mib': { type: 'string', default: '16' },
     light: { type: 'boolean', default: false },
+    warm: { type: 'boolean', default: false },
+    kexec: { type: 'boolean', default: false },
   },
 });
 const nodeCount = Number(values.nodes);
@@ -78,121 +84,141 @@ const RAMDISK_TARGETS: ReadonlySet<BootTarget> = new Set<BootTarget>(['Pxe', 'Cd
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ms = (x: number) => x.toFixed(0);
 
-const stack = await startBenchStack({ count: nodeCount, powerDelayMs, postDelayMs, light: values.light });
-try {
-  const { uuids, client, lab } = stack;
-  const imageFile = path.join(stack.scratch, 'bench.raw');
-  const imageHash = await writeDiskImage(imageFile, imageBytes);
-  const images = await startImageServer({ 'bench.raw': imageFile });
-  const provision = async (uuid: string, body: Record<string, unknown>) => {
-    await stack.call('PUT', `/v1/nodes/${uuid}/states/provision`, body, 202);
-    await client.workflow
-      .getHandle(`node/${uuid}`)
-      .result()
-      .catch(() => undefined);
-  };
-
-  console.log(
-    `\nTempered deploy benchmark: ${nodeCount} ${values.light ? 'light ' : ''}lab nodes, BMC power delay ${powerDelayMs} ms, POST ${postDelayMs / 1000} s, ` +
-      `${imageBytes / 1024 ** 2} MiB raw image with a config drive, ${os.cpus().length} cores`,
-  );
-  let started = performance.now();
-  await Promise.all(
-    uuids.map(async (uuid) => {
-      await provision(uuid, { target: 'manage' });
-      await provision(uuid, { target: 'provide' });
-      await stack.call('PATCH', `/v1/nodes/${uuid}`, {
-        instance_info: {
-          image_source: images.url('bench.raw'),
-          image_os_hash_algo: 'sha256',
-          image_os_hash_value: imageHash,
-          image_disk_format: 'raw',
-        },
-      });
-    }),
-  );
-  const notAvailable = (await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)))).filter(
-    (n) => n.provision_state !== 'available',
-  );
-  if (notAvailable.length > 0)
-    throw new Error(`${notAvailable.length} nodes not available after provide, e.g. ${notAvailable[0].last_error}`);
-  console.log(
-    `made available (manage + provide, not measured): ${((performance.now() - started) / 1000).toFixed(1)} s`,
-  );
-
-  const before = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
-  const logOffset = existsSync(stack.agentLogFile) ? statSync(stack.agentLogFile).size : 0;
-  const ramdiskStarts = new Map<string, number[]>();
-  const powerChanges = uuids.map(() => 0);
-  const detach = lab.machines.map(({ machine }, i) => {
-    const onPower = () => powerChanges[i]++;
-    machine.on('power', onPower);
-    const onBoot = (target: BootTarget) => {
-      if (RAMDISK_TARGETS.has(target))
-        ramdiskStarts.set(uuids[i], [...(ramdiskStarts.get(uuids[i]) ?? []), Date.now()]);
+/** N deploys at once from cold nodes, with where their time went. */
+async function throughput(): Promise<void> {
+  const stack = await startBenchStack({ count: nodeCount, powerDelayMs, postDelayMs, light: values.light });
+  try {
+    const { uuids, client, lab } = stack;
+    const imageFile = path.join(stack.scratch, 'bench.raw');
+    const imageHash = await writeDiskImage(imageFile, imageBytes);
+    const images = await startImageServer({ 'bench.raw': imageFile });
+    const provision = async (uuid: string, body: Record<string, unknown>) => {
+      await stack.call('PUT', `/v1/nodes/${uuid}/states/provision`, body, 202);
+      await client.workflow
+        .getHandle(`node/${uuid}`)
+        .result()
+        .catch(() => undefined);
     };
-    machine.on('boot', onBoot);
-    return () => {
-      machine.off('boot', onBoot);
-      machine.off('power', onPower);
-    };
+
+    console.log(
+      `\nTempered deploy benchmark: ${nodeCount} ${values.light ? 'light ' : ''}lab nodes, BMC power delay ${powerDelayMs} ms, POST ${postDelayMs / 1000} s, ` +
+        `${imageBytes / 1024 ** 2} MiB raw image with a config drive, ${os.cpus().length} cores`,
+    );
+    let started = performance.now();
+    await Promise.all(
+      uuids.map(async (uuid) => {
+        await provision(uuid, { target: 'manage' });
+        await provision(uuid, { target: 'provide' });
+        await stack.call('PATCH', `/v1/nodes/${uuid}`, {
+          instance_info: {
+            image_source: images.url('bench.raw'),
+            image_os_hash_algo: 'sha256',
+            image_os_hash_value: imageHash,
+            image_disk_format: 'raw',
+          },
+        });
+      }),
+    );
+    const notAvailable = (await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)))).filter(
+      (n) => n.provision_state !== 'available',
+    );
+    if (notAvailable.length > 0)
+      throw new Error(`${notAvailable.length} nodes not available after provide, e.g. ${notAvailable[0].last_error}`);
+    console.log(
+      `made available (manage + provide, not measured): ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+
+    const before = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
+    const logOffset = existsSync(stack.agentLogFile) ? statSync(stack.agentLogFile).size : 0;
+    const ramdiskStarts = new Map<string, number[]>();
+    const powerChanges = uuids.map(() => 0);
+    const detach = lab.machines.map(({ machine }, i) => {
+      const onPower = () => powerChanges[i]++;
+      machine.on('power', onPower);
+      const onBoot = (target: BootTarget) => {
+        if (RAMDISK_TARGETS.has(target))
+          ramdiskStarts.set(uuids[i], [...(ramdiskStarts.get(uuids[i]) ?? []), Date.now()]);
+      };
+      machine.on('boot', onBoot);
+      return () => {
+        machine.off('boot', onBoot);
+        machine.off('power', onPower);
+      };
+    });
+    const rss = samplePeakRss([stack.workerPid, stack.apiPid]);
+    started = performance.now();
+    const endToEnd = await Promise.all(
+      uuids.map(async (uuid, i) => {
+        const t0 = performance.now();
+        await provision(uuid, { target: 'active', configdrive: { meta_data: { hostname: lab.machines[i].name } } });
+        return performance.now() - t0;
+      }),
+    );
+    const elapsedSeconds = (performance.now() - started) / 1000;
+    const [workerPeak, apiPeak] = rss.stop();
+    detach.forEach((off) => off());
+    await images.close();
+
+    const after = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
+    const failed = after.filter((n) => n.provision_state !== 'active');
+    const agents = agentTimes(stack, logOffset);
+    const counted = (key: string) =>
+      after.map((n, i) => Number(n.driver_internal_info[key] ?? 0) - Number(before[i].driver_internal_info[key] ?? 0));
+    const [boots, ramdiskBoots, instanceBoots] = ['boots', 'ramdisk_boots', 'instance_boots'].map(counted);
+    const parts = uuids.map((uuid, i) => {
+      const listened = agents.get(uuid)?.listenedAt ?? [];
+      const ramdisk = (ramdiskStarts.get(uuid) ?? []).reduce(
+        (sum, start, k) => sum + (listened[k] ?? start) - start,
+        0,
+      );
+      return {
+        power: powerChanges[i] * powerDelayMs,
+        post: ramdiskBoots[i] * postDelayMs,
+        ramdisk,
+        commands: agents.get(uuid)?.commandsMs ?? 0,
+      };
+    });
+    const hardware = parts.map((p) => p.power + p.post + p.ramdisk + p.commands);
+    const overhead = endToEnd.map((total, i) => total - hardware[i]).sort((a, b) => a - b);
+    const sorted = [...endToEnd].sort((a, b) => a - b);
+    const meanOf = (key: keyof (typeof parts)[number]) => ms(mean(parts.map((p) => p[key])));
+
+    console.log(
+      `deploys/s:                 ${(nodeCount / elapsedSeconds).toFixed(2)}  (${nodeCount} deploys in ${elapsedSeconds.toFixed(1)} s, ${failed.length} not active)`,
+    );
+    console.log(
+      `end-to-end ms:             p50 ${ms(percentile(sorted, 50))}  p95 ${ms(percentile(sorted, 95))}  max ${ms(sorted[sorted.length - 1])}`,
+    );
+    console.log(
+      `hardware ms per deploy:    mean ${ms(mean(hardware))} = power ${meanOf('power')} + POST ${meanOf('post')} + ` +
+        `ramdisk start ${meanOf('ramdisk')} + agent commands ${meanOf('commands')}`,
+    );
+    console.log(
+      `orchestration ms/deploy:   mean ${ms(mean(overhead))}  p50 ${ms(percentile(overhead, 50))}  p95 ${ms(percentile(overhead, 95))}  (end-to-end minus hardware)`,
+    );
+    console.log(
+      `reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`,
+    );
+    console.log(`peak RSS MB:               worker ${workerPeak}, api ${apiPeak}`);
+    const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));
+    console.log(`history events per deploy: ${formatHistoryEvents(histories)}`);
+    if (failed.length > 0)
+      console.log(`first failure: ${failed[0].name}: ${failed[0].provision_state}: ${failed[0].last_error}`);
+  } finally {
+    await stack.close();
+  }
+}
+
+if (values.warm || values.kexec) {
+  await compareFinalBoots({
+    nodesPerGroup: nodeCount,
+    powerDelayMs,
+    postDelayMs,
+    imageBytes,
+    light: values.light,
+    warm: values.warm,
+    kexec: values.kexec,
   });
-  const rss = samplePeakRss([stack.workerPid, stack.apiPid]);
-  started = performance.now();
-  const endToEnd = await Promise.all(
-    uuids.map(async (uuid, i) => {
-      const t0 = performance.now();
-      await provision(uuid, { target: 'active', configdrive: { meta_data: { hostname: lab.machines[i].name } } });
-      return performance.now() - t0;
-    }),
-  );
-  const elapsedSeconds = (performance.now() - started) / 1000;
-  const [workerPeak, apiPeak] = rss.stop();
-  detach.forEach((off) => off());
-  await images.close();
-
-  const after = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
-  const failed = after.filter((n) => n.provision_state !== 'active');
-  const agents = agentTimes(stack, logOffset);
-  const counted = (key: string) =>
-    after.map((n, i) => Number(n.driver_internal_info[key] ?? 0) - Number(before[i].driver_internal_info[key] ?? 0));
-  const [boots, ramdiskBoots, instanceBoots] = ['boots', 'ramdisk_boots', 'instance_boots'].map(counted);
-  const parts = uuids.map((uuid, i) => {
-    const listened = agents.get(uuid)?.listenedAt ?? [];
-    const ramdisk = (ramdiskStarts.get(uuid) ?? []).reduce((sum, start, k) => sum + (listened[k] ?? start) - start, 0);
-    return {
-      power: powerChanges[i] * powerDelayMs,
-      post: ramdiskBoots[i] * postDelayMs,
-      ramdisk,
-      commands: agents.get(uuid)?.commandsMs ?? 0,
-    };
-  });
-  const hardware = parts.map((p) => p.power + p.post + p.ramdisk + p.commands);
-  const overhead = endToEnd.map((total, i) => total - hardware[i]).sort((a, b) => a - b);
-  const sorted = [...endToEnd].sort((a, b) => a - b);
-  const meanOf = (key: keyof (typeof parts)[number]) => ms(mean(parts.map((p) => p[key])));
-
-  console.log(
-    `deploys/s:                 ${(nodeCount / elapsedSeconds).toFixed(2)}  (${nodeCount} deploys in ${elapsedSeconds.toFixed(1)} s, ${failed.length} not active)`,
-  );
-  console.log(
-    `end-to-end ms:             p50 ${ms(percentile(sorted, 50))}  p95 ${ms(percentile(sorted, 95))}  max ${ms(sorted[sorted.length - 1])}`,
-  );
-  console.log(
-    `hardware ms per deploy:    mean ${ms(mean(hardware))} = power ${meanOf('power')} + POST ${meanOf('post')} + ` +
-      `ramdisk start ${meanOf('ramdisk')} + agent commands ${meanOf('commands')}`,
-  );
-  console.log(
-    `orchestration ms/deploy:   mean ${ms(mean(overhead))}  p50 ${ms(percentile(overhead, 50))}  p95 ${ms(percentile(overhead, 95))}  (end-to-end minus hardware)`,
-  );
-  console.log(
-    `reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`,
-  );
-  console.log(`peak RSS MB:               worker ${workerPeak}, api ${apiPeak}`);
-  const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));
-  console.log(`history events per deploy: ${formatHistoryEvents(histories)}`);
-  if (failed.length > 0)
-    console.log(`first failure: ${failed[0].name}: ${failed[0].provision_state}: ${failed[0].last_error}`);
-} finally {
-  await stack.close();
+} else {
+  await throughput();
 }

@@ -13,9 +13,10 @@ SUSHY_TOOLS_VERSION=2.2.0             # sushy-emulator, the Redfish BMC the comp
 OPENSTACKSDK_VERSION=4.22.0           # Ironic's clients, which the compat tests and the README drive Tempered with:
 IRONICCLIENT_VERSION=6.3.0            # openstacksdk and python-ironicclient's `baremetal` CLI
 # ipmitool: the worker runs it for IPMI nodes. The lab's agents: genisoimage (config drive, with
-# isoinfo to read one back), sgdisk (the demo image, partition tables on disk files). The README's
-# walks: curl and jq.
-RUNTIME_DEBIAN_PACKAGES=(ipmitool genisoimage gdisk curl jq)
+# isoinfo to read one back), sgdisk (the demo image, partition tables on disk files), e2fsprogs
+# (mkfs.ext4 puts a kernel in the demo image's root; debugfs lets the lab's agent find it for kexec).
+# The README's walks: curl and jq.
+RUNTIME_DEBIAN_PACKAGES=(ipmitool genisoimage gdisk e2fsprogs curl jq)
 # BMC emulators and reference clients for test/compat: ipmi_sim (openipmi) driven by ipmitool,
 # Ironic's Redfish library and DMTF's CLI, htpasswd for sushy's bcrypt users, openssl for TLS.
 # qemu-img for the agent's qcow2 images.

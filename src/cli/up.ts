@@ -134,9 +134,13 @@ export async function up(options: UpOptions): Promise<void> {
 const DEMO_IMAGE_NAME = 'demo.raw';
 const DEMO_IMAGE_BYTES = 32 * 1024 ** 2;
 
+/** The kernel version the demo image's /boot carries, for kexec. */
+const DEMO_IMAGE_KERNEL = '6.1.0-13-amd64';
+
 /**
- * Serves a small whole-disk image (GPT with an EFI system partition) for deploying the lab, made
- * on the first start; returns the banner line. Without sgdisk the lab still comes up, imageless.
+ * Serves a small whole-disk image (GPT with an EFI system partition, an ext4 root with a kernel in
+ * /boot) for deploying the lab, made on the first start; returns the banner line. Without sgdisk
+ * (or mkfs.ext4) the lab still comes up, imageless.
  */
 async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise<string> {
   const file = path.join(dir, DEMO_IMAGE_NAME);
@@ -145,11 +149,11 @@ async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise
     // Made under another name first, so an interrupted start leaves no half-made image behind.
     const partial = `${file}.partial`;
     try {
-      await writeDiskImage(partial, DEMO_IMAGE_BYTES);
+      await writeDiskImage(partial, DEMO_IMAGE_BYTES, { kernel: DEMO_IMAGE_KERNEL });
     } catch (err) {
       rmSync(partial, { force: true });
       if ((err as NodeJS.ErrnoException).code === 'ENOENT')
-        return 'none: sgdisk is missing (Debian: apt-get install gdisk), so no demo image to deploy';
+        return 'none: sgdisk or mkfs.ext4 is missing (Debian: apt-get install gdisk e2fsprogs), so no demo image to deploy';
       throw err;
     }
     renameSync(partial, file);

@@ -32,14 +32,13 @@ describe('the README lab deploy walk', () => {
   // the whole process group: up's services must not outlive a failed test
   after(() => running?.child.pid && process.kill(-running.child.pid, 'SIGKILL'));
 
-  it('takes every lab node to active and back to available', async () => {
-    const ports = await freeUpPorts();
-    running = await startUp(dataDir, ports, { lab: 2 });
-    assert.doesNotMatch(running.output(), /MISSING/, 'npm start installed what the lab needs');
-    const script = readmeShellBlock('Deploying the lab')
+  let ports: Awaited<ReturnType<typeof freeUpPorts>>;
+
+  /** Runs a README block as written, but for the test's own ports; answers its output, failing on a non-zero exit. */
+  async function runWalk(block: string): Promise<string> {
+    const script = block
       .replaceAll('127.0.0.1:6385', `127.0.0.1:${ports.api}`)
       .replaceAll('127.0.0.1:15999', `127.0.0.1:${ports.lab - 1}`);
-
     const walk = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], {
       cwd: home,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,6 +50,14 @@ describe('the README lab deploy walk', () => {
     const code = await new Promise<number | null>((resolve) => walk.once('exit', resolve));
     clearTimeout(timer);
     assert.equal(code, 0, `the walk failed or timed out:\n${output}`);
+    return output;
+  }
+
+  it('takes every lab node to active and back to available', async () => {
+    ports = await freeUpPorts();
+    running = await startUp(dataDir, ports, { lab: 2 });
+    assert.doesNotMatch(running.output(), /MISSING/, 'npm start installed what the lab needs');
+    const output = await runWalk(readmeShellBlock('Deploying the lab'));
 
     assert.match(output, /"provision_state": "active"/, 'the walk shows lab-000 deployed');
     assert.match(output, /deploy/, 'and its history');
@@ -63,6 +70,14 @@ describe('the README lab deploy walk', () => {
         ['lab-001', 'available', null],
       ],
     );
+  });
+
+  it('deploys a pre-booted node by kexec: the README kexec walk', async () => {
+    assert.ok(running, 'the lab of the deploy walk is up');
+    const output = await runWalk(readmeShellBlock('Final boot by kexec'));
+    assert.match(output, /CUSTOM_PREBOOTED/, 'the boot verb pre-booted lab-000');
+    assert.match(output, /"provision_state":"active","power_state":"power on","kexecs":1/);
+    assert.match(output, /kexec instance\t\/boot\/vmlinuz-\S+ root=PARTUUID=\S+ ro/);
     await running.stop();
     running = undefined;
   });
