@@ -46,7 +46,12 @@ export async function connectBmc<T>(node: NodeRecord, access: BmcAccess, call: (
 /** What the BMC read, in the inventory's (Ironic's) shape; what it did not say is null. */
 function inventoryFromBmc(found: Inventory, bootMode: 'uefi' | 'legacy' | undefined): HardwareInventory {
   return {
-    cpu: { count: found.cpus.count ?? null, model_name: found.cpus.model ?? null, architecture: null, flags: [] },
+    cpu: {
+      count: found.cpus.count ?? null,
+      model_name: found.cpus.model ?? null,
+      architecture: found.cpus.architecture ?? null,
+      flags: [],
+    },
     memory: {
       total: found.memoryMiB === undefined ? null : found.memoryMiB * 1024 ** 2,
       physical_mb: found.memoryMiB ?? null,

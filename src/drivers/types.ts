@@ -21,7 +21,8 @@ export interface BootSettings {
 }
 
 export interface Inventory {
-  cpus: { count: number | undefined; model: string | undefined };
+  /** architecture: as Linux names it (x86_64, aarch64). */
+  cpus: { count: number | undefined; model: string | undefined; architecture: string | undefined };
   memoryMiB: number | undefined;
   disks: { name: string; sizeBytes: number | undefined; model: string | undefined; serialNumber: string | undefined }[];
   nics: { name: string; macAddress: string }[];

@@ -137,6 +137,7 @@ describe('redfish driver against the lab BMC: what sushy-tools cannot do', () =>
   it('reads CPUs, memory, disks and NICs', async () => {
     const inventory = await connect().getInventory!();
     assert.equal(inventory.cpus.count, 4);
+    assert.equal(inventory.cpus.architecture, 'x86_64', "from the processor's InstructionSet");
     assert.equal(inventory.memoryMiB, 8192);
     assert.deepEqual(
       inventory.disks.map((d) => d.sizeBytes),

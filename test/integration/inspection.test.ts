@@ -56,6 +56,7 @@ describe('inspection', () => {
     assert.equal(inspected.properties.memory_mb, machine.memoryGiB * 1024);
     assert.equal(inspected.properties.local_gb, machine.diskSizeBytes / GiB - 1, 'root disk GiB less one, as Ironic');
     assert.equal(inspected.properties.boot_mode, 'uefi');
+    assert.equal(inspected.properties.cpu_arch, 'x86_64');
     assert.equal(inspected.driver_internal_info.ramdisk_boots, undefined, 'no ramdisk was booted');
     assert.deepEqual(await transitions(uuid), [
       'enroll → verifying',
@@ -90,7 +91,7 @@ describe('inspection', () => {
       'inspecting → manageable',
     ]);
     assert.equal(first.driver_internal_info.ramdisk_boots, 1);
-    assert.equal(first.properties.cpu_arch, 'x86_64', 'only the agent knows the architecture');
+    assert.equal(first.properties.cpu_arch, 'x86_64');
     assert.equal(first.power_state, 'power on', 'fast-track keeps the agent up');
 
     const { body } = await h.get(`/v1/nodes/${uuid}/inventory`);

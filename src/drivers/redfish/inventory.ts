@@ -3,7 +3,21 @@ import { z } from 'zod';
 import type { BmcInventory, Inventory } from '../types.js';
 import { collectionSchema, linkSchema, type ComputerSystem, type RedfishSystem } from './system.js';
 
-const processorSchema = z.object({ Model: z.string().nullish(), TotalCores: z.number().nullish() });
+const processorSchema = z.object({
+  Model: z.string().nullish(),
+  TotalCores: z.number().nullish(),
+  InstructionSet: z.string().nullish(),
+});
+/** Redfish's instruction sets in the names Linux (and Ironic's cpu_arch) use. */
+const ARCHITECTURES: Readonly<Record<string, string>> = {
+  'x86-64': 'x86_64',
+  x86: 'i686',
+  'IA-64': 'ia64',
+  'ARM-A64': 'aarch64',
+  'ARM-A32': 'armv7l',
+  MIPS64: 'mips64',
+  PowerISA: 'ppc64le',
+};
 const storageSchema = z.object({ Drives: z.array(linkSchema).optional() });
 const driveSchema = z.object({
   Id: z.string().optional(),
@@ -32,13 +46,16 @@ export function redfishInventory(system: RedfishSystem): BmcInventory {
   const optionalMembers = async (collectionPath: string) =>
     (await client.getOptionalAs(collectionSchema, collectionPath))?.Members.map((member) => member['@odata.id']);
 
+  /** The summary's count and model, else the processors'; the architecture only a processor tells. */
   const processors = async (current: ComputerSystem): Promise<Inventory['cpus']> => {
     const summary = current.ProcessorSummary;
-    if (summary?.Count != null) return { count: summary.Count, model: optionalText(summary.Model) };
     const paths = current.Processors ? await optionalMembers(current.Processors['@odata.id']) : undefined;
-    if (!paths?.length) return { count: undefined, model: undefined };
-    const first = await client.getAs(processorSchema, paths[0]);
-    return { count: paths.length, model: optionalText(first.Model) };
+    const first = paths?.length ? await client.getAs(processorSchema, paths[0]) : undefined;
+    return {
+      count: summary?.Count ?? (paths?.length || undefined),
+      model: optionalText(summary?.Model) ?? optionalText(first?.Model),
+      architecture: first?.InstructionSet ? ARCHITECTURES[first.InstructionSet] : undefined,
+    };
   };
 
   const disks = async (current: ComputerSystem): Promise<Inventory['disks']> => {

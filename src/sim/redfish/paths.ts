@@ -22,5 +22,6 @@ export function systemPaths(systemId: string) {
     biosSettings: `${system}/Bios/Settings`,
     virtualMedia: `${system}/VirtualMedia`,
     storage: `${system}/Storage`,
+    processors: `${system}/Processors`,
   };
 }

@@ -74,6 +74,21 @@ export function addResourceRoutes(routes: RouteTable, machine: SimMachine): void
         nics.map((nic) => nic.path),
       ),
     )
+    .resource(paths.processors, () =>
+      collection(paths.processors, 'ProcessorCollection', 'Processors', [`${paths.processors}/CPU0`]),
+    )
+    .resource(`${paths.processors}/CPU0`, () => ({
+      '@odata.id': `${paths.processors}/CPU0`,
+      '@odata.type': '#Processor.v1_7_0.Processor',
+      Id: 'CPU0',
+      Name: 'Processor 0',
+      ProcessorType: 'CPU',
+      ProcessorArchitecture: 'x86',
+      InstructionSet: 'x86-64',
+      Model: machine.cpus.model,
+      TotalCores: machine.cpus.count,
+      Status: healthy,
+    }))
     .resource(MANAGERS, () => collection(MANAGERS, 'ManagerCollection', 'Managers', [MANAGER_PATH]))
     .resource(MANAGER_PATH, () => ({
       '@odata.id': MANAGER_PATH,
@@ -131,6 +146,7 @@ function computerSystem(machine: SimMachine) {
     EthernetInterfaces: link(paths.nics),
     ProcessorSummary: { Count: machine.cpus.count, Model: machine.cpus.model, Status: healthy },
     MemorySummary: { TotalSystemMemoryGiB: machine.memoryGiB, Status: healthy },
+    Processors: link(paths.processors),
     Storage: link(paths.storage),
     VirtualMedia: link(paths.virtualMedia),
     Bios: link(paths.bios),
