@@ -94,10 +94,7 @@ async function throughput(): Promise<void> {
     const images = await startImageServer({ 'bench.raw': imageFile });
     const provision = async (uuid: string, body: Record<string, unknown>) => {
       await stack.call('PUT', `/v1/nodes/${uuid}/states/provision`, body, 202);
-      await client.workflow
-        .getHandle(`node/${uuid}`)
-        .result()
-        .catch(() => undefined);
+      await stack.operationEnded(uuid);
     };
 
     console.log(
@@ -200,6 +197,7 @@ async function throughput(): Promise<void> {
       `reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`,
     );
     console.log(`peak RSS MB:               worker ${workerPeak}, api ${apiPeak}`);
+    console.log(`API 503 answers (retried): ${stack.unavailableAnswers()}`);
     const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));
     console.log(`history events per deploy: ${formatHistoryEvents(histories)}`);
     if (failed.length > 0)

@@ -72,10 +72,7 @@ async function runPhase(stack: BenchStack, uuids: string[], phase: (typeof PHASE
     uuids.map(async (uuid) => {
       const t0 = performance.now();
       await stack.call('PUT', `/v1/nodes/${uuid}/states/${phase.kind}`, { target: phase.target }, 202);
-      await stack.client.workflow
-        .getHandle(`node/${uuid}`)
-        .result()
-        .catch(() => undefined);
+      await stack.operationEnded(uuid);
       return performance.now() - t0;
     }),
   );
@@ -130,6 +127,7 @@ async function benchTempered(): Promise<SystemFigures> {
     const batch = await lifecycle(stack, uuids);
     const lifecycleS = seconds(performance.now() - started);
     const [worker, api] = rss.stop();
+    console.log(`API 503 answers (retried after Retry-After): ${stack.unavailableAnswers()}`);
     return { single, batch, createS, lifecycleS, peakRss: `worker ${worker} MB + API ${api} MB` };
   } finally {
     await stack.close();

@@ -18,7 +18,7 @@ const rounds = Number(values.rounds);
 
 const stack = await startBenchStack({ count: nodeCount, powerDelayMs: delayMs });
 try {
-  const { uuids, client } = stack;
+  const { uuids } = stack;
   console.log(
     `\nTempered power-cycle benchmark: ${nodeCount} lab nodes, BMC power delay ${delayMs} ms, ${os.cpus().length} cores`,
   );
@@ -32,7 +32,7 @@ try {
         const t0 = performance.now();
         await stack.call('PUT', `/v1/nodes/${uuid}/states/power`, { target }, 202);
         // The workflow ends right after it records the settled power_state.
-        await client.workflow.getHandle(`node/${uuid}`).result();
+        await stack.operationEnded(uuid);
         return performance.now() - t0;
       }),
     );

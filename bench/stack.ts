@@ -39,12 +39,22 @@ export interface BenchStack {
   apiPid: number;
   /** The lab agents' JSON log lines. */
   agentLogFile: string;
-  /** A request to the API as the admin; throws unless it answers `expectedStatus`. */
+  /**
+   * A request to the API as the admin; throws unless it answers `expectedStatus`. A 503 is asked
+   * again after its Retry-After, as a well-behaved client does, and counted.
+   */
   call(method: string, urlPath: string, body?: unknown, expectedStatus?: number): Promise<any>;
+  /** 503 answers so far (each asked again). */
+  unavailableAnswers(): number;
+  /** Resolves once the node's current operation has ended, failed or not; given up when the stack closes. */
+  operationEnded(uuid: string): Promise<void>;
   close(): Promise<void>;
 }
 
 type Stop = () => Promise<void>;
+
+/** A request answered 503 is asked again this many times at most, each after its Retry-After. */
+const MAX_ATTEMPTS_WHEN_UNAVAILABLE = 10;
 
 export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: BenchEnv = {}): Promise<BenchStack> {
   const logger = createLogger('bench', 'warn');
@@ -115,29 +125,54 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
     stops.push(lab.close);
     const uuids = await enrollLab({ url: apiUrl, token: adminToken }, lab, credentials);
     const connection = await Connection.connect({ address: temporal.address });
-    stops.push(() => connection.close());
+    // Closing a connection while its calls wait to retry throws from the SDK's retry timer and ends
+    // the process, hiding the benchmark's own error: the waits are aborted first.
+    const closing = new AbortController();
+    stops.push(async () => {
+      closing.abort();
+      await connection.close();
+    });
+    const client = new Client({ connection });
 
-    const call = async (method: string, urlPath: string, body?: unknown, expectedStatus = 200) => {
-      const response = await fetch(`${apiUrl}${urlPath}`, {
-        method,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      if (response.status !== expectedStatus)
-        throw new Error(`${method} ${urlPath} answered ${response.status}: ${text}`);
-      return text ? JSON.parse(text) : undefined;
+    let unavailable = 0;
+    const call = async (method: string, urlPath: string, body?: unknown, expectedStatus = 200): Promise<any> => {
+      for (let attempt = 1; ; attempt++) {
+        const response = await fetch(`${apiUrl}${urlPath}`, {
+          method,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await response.text();
+        if (response.status === 503 && attempt < MAX_ATTEMPTS_WHEN_UNAVAILABLE) {
+          unavailable++;
+          const retryAfterS = Number(response.headers.get('retry-after')) || 1;
+          await new Promise((r) => setTimeout(r, retryAfterS * 1000));
+          continue;
+        }
+        if (response.status !== expectedStatus)
+          throw new Error(`${method} ${urlPath} answered ${response.status}: ${text}`);
+        return text ? JSON.parse(text) : undefined;
+      }
     };
+    const operationEnded = (uuid: string) =>
+      connection
+        .withAbortSignal(closing.signal, () => client.workflow.getHandle(`node/${uuid}`).result())
+        .then(
+          () => undefined,
+          () => undefined,
+        );
     return {
       scratch,
       apiUrl,
       lab,
       uuids,
-      client: new Client({ connection }),
+      client,
       workerPid: worker.pid!,
       apiPid: api.pid!,
       agentLogFile,
       call,
+      unavailableAnswers: () => unavailable,
+      operationEnded,
       close,
     };
   } catch (err) {
