@@ -27,7 +27,7 @@ const HEARTBEAT_TIMEOUT_SECONDS = 300;
 /** How often agents heartbeat: well inside the timeout, so a lost heartbeat or two is no alarm. */
 const HEARTBEAT_INTERVAL_SECONDS = 30;
 
-const lookupQuery = z.strictObject({
+export const lookupQuery = z.strictObject({
   // Required: a node UUID is no secret (tenants see it), so only the machine's own MACs identify it.
   addresses: z
     .string({ message: "give the MAC addresses of this machine's NICs, comma separated" })
@@ -42,7 +42,7 @@ const lookupQuery = z.strictObject({
   node_uuid: z.uuid({ message: 'must be a UUID' }).optional(),
 });
 
-const heartbeatBody = z.strictObject({
+export const heartbeatBody = z.strictObject({
   callback_url: z.url({ protocol: /^https?$/, message: 'must be the http(s) URL of the agent' }).max(2048),
   agent_version: z.string().min(1).max(64),
   agent_token: z.string().max(512).optional(),
@@ -51,7 +51,7 @@ const heartbeatBody = z.strictObject({
   agent_status_message: z.string().max(1024).optional(),
 });
 
-const commandResultBody = z.strictObject({
+export const commandResultBody = z.strictObject({
   agent_token: z.string().max(512).optional(),
   command_id: z.uuid({ message: 'must be the UUID of an agent command' }),
   command_status: z.enum(['SUCCEEDED', 'FAILED']),

@@ -44,10 +44,10 @@ export const createAllocation = z.strictObject({
 });
 
 /** What PATCH may change, checked again after the patch is applied. */
-const allocationPatchable = z.strictObject({ name: nodeName.nullable(), extra: jsonObject });
+export const allocationPatchable = z.strictObject({ name: nodeName.nullable(), extra: jsonObject });
 const PATCHABLE = Object.keys(allocationPatchable.shape);
 
-const allocationListQuery = pageQuery.extend({
+export const allocationListQuery = pageQuery.extend({
   state: z.enum(ALLOCATION_STATES).optional(),
   resource_class: z.string().optional(),
   node: z.string().optional(),

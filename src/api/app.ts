@@ -20,6 +20,7 @@ import type { ApiMetrics } from './metrics.js';
 import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
 import { portsRouter } from './ports.js';
+import { referenceRouter } from './reference.js';
 import { ReservationWorkflows } from './reservation-workflows.js';
 import { reservationSchedulesRouter, reservationsRouter } from './reservations.js';
 import { tokensRouter } from './tokens.js';
@@ -112,6 +113,7 @@ export function createApp({
   });
   app.use(negotiateVersion);
   app.use(versionsRouter());
+  app.use(referenceRouter()); // /v1/openapi.json and the /docs page, open like version discovery
   app.use(metrics.router); // GET /metrics: for a Prometheus on the same host (the API listens on loopback)
   app.use('/v1', authenticate(pool, authMode));
   app.use('/v1/auth/tokens', tokensRouter(pool));

@@ -20,7 +20,7 @@ import { pageView, templateView } from './views.js';
 /** Interfaces a deploy template may add steps to (Ironic's, less the in-band-only ones). */
 const TEMPLATE_INTERFACES = ['deploy', 'bios', 'raid', 'management', 'firmware', 'power'] as const;
 
-const templateFields = z.strictObject({
+export const templateFields = z.strictObject({
   name: trait.refine((name) => name.startsWith('CUSTOM_'), 'must be a CUSTOM_ trait'),
   steps: z
     .array(

@@ -21,7 +21,7 @@ export interface NetworkBootConfig {
   agentApiUrl: string;
 }
 
-const ipxeQuery = z.strictObject({
+export const ipxeQuery = z.strictObject({
   mac: z
     .string()
     .toLowerCase()

@@ -51,9 +51,9 @@ const reservationFields = {
   /** What to deploy on each node at start: the deployment API's image and config drive fields. */
   deploy: z.record(z.string(), z.unknown()).optional(),
 };
-const createReservation = z.strictObject({ ...reservationFields, start_at: isoTime, end_at: isoTime });
-const changeReservation = z.strictObject({ end_at: isoTime });
-const reservationListQuery = pageQuery.extend({
+export const createReservation = z.strictObject({ ...reservationFields, start_at: isoTime, end_at: isoTime });
+export const changeReservation = z.strictObject({ end_at: isoTime });
+export const reservationListQuery = pageQuery.extend({
   status: z.enum(RESERVATION_STATUSES).optional(),
   resource_class: z.string().optional(),
   lessee: z.string().optional(),
@@ -65,7 +65,7 @@ const cron = z
   .string()
   .max(120)
   .regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression such as "0 8 * * 1-5"');
-const createSchedule = z
+export const createSchedule = z
   .strictObject({
     ...reservationFields,
     cron: cron.optional(),
@@ -85,7 +85,7 @@ const createSchedule = z
     path: ['cron'],
     message: 'give either cron or every_seconds',
   });
-const changeSchedule = z.strictObject({ paused: z.boolean(), note: z.string().max(255).optional() });
+export const changeSchedule = z.strictObject({ paused: z.boolean(), note: z.string().max(255).optional() });
 
 type ReservationRequest = z.infer<typeof createReservation>;
 

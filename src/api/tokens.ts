@@ -9,7 +9,7 @@ import { notFound, parse } from './errors.js';
 import { pageQuery, uuid } from './schemas.js';
 import { pageView } from './views.js';
 
-const createToken = z.strictObject({
+export const createToken = z.strictObject({
   project_id: z.string().min(1).max(255),
   user_id: z.string().min(1).max(255),
   role: z.enum(ROLES).default('member'),

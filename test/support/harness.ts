@@ -22,6 +22,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { DEFAULT_PG_CONNECT_TIMEOUT_MS, DEFAULT_PG_STATEMENT_TIMEOUT_MS } from '../../src/db/pool.js';
 import { startLab, type Lab } from '../../src/sim/lab.js';
 import { HOST_FROM_GUEST } from '../../src/sim/qemu/vm.js';
+import { createResponseChecker } from './openapi.js';
 
 export function env(name: string): string {
   const value = process.env[name];
@@ -41,6 +42,15 @@ export async function createTestDatabase(
   const databaseUrl = new URL(`/${database}`, serverUrl).toString();
   await migrate(databaseUrl, logger);
   return databaseUrl;
+}
+
+let responseChecker: ReturnType<typeof createResponseChecker> | undefined;
+
+/** Every response a test gets must match the served OpenAPI document (src/api/openapi.ts). */
+function checkAgainstDocument(method: string, urlPath: string, result: HttpResult): void {
+  responseChecker ??= createResponseChecker();
+  const problem = responseChecker.problemWith(method, urlPath, result.status, result.body);
+  if (problem) throw new Error(`response does not match the OpenAPI document: ${problem}`);
 }
 
 export interface HttpResult<T = any> {
@@ -217,7 +227,9 @@ export async function startHarness(options: HarnessOptions = {}) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+    const result = { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+    checkAgainstDocument(method, urlPath, result);
+    return result;
   }
 
   /**
@@ -241,7 +253,13 @@ export async function startHarness(options: HarnessOptions = {}) {
           response.on('end', () => {
             const headers = new Headers();
             for (const [k, v] of Object.entries(response.headers)) if (typeof v === 'string') headers.set(k, v);
-            resolve({ status: response.statusCode!, body: text ? JSON.parse(text) : undefined, headers });
+            const result = { status: response.statusCode!, body: text ? JSON.parse(text) : undefined, headers };
+            try {
+              checkAgainstDocument(method, urlPath, result);
+              resolve(result);
+            } catch (err) {
+              reject(err);
+            }
           });
         },
       );
