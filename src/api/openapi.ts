@@ -6,6 +6,7 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObj
 import { commandResultBody, heartbeatBody, lookupQuery } from './agent.js';
 import { allocationListQuery, createAllocation } from './allocations.js';
 import { templateFields } from './deploy-templates.js';
+import { inspectionRuleFields } from '../domain/inspection-rules.js';
 import { ipxeQuery } from './ipxe.js';
 import { MAX_API_VERSION } from './ironic.js';
 import {
@@ -66,6 +67,7 @@ const PATH_PARAMETERS: Record<string, string> = {
   schedule: 'Reservation schedule UUID',
   token: 'Token UUID (never the token itself)',
   driver: 'Driver name, e.g. redfish',
+  rule: 'Inspection rule UUID',
   file: 'swagger-ui.css, swagger-ui-bundle.js or favicon-32x32.png',
 };
 
@@ -284,6 +286,47 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
   },
   '/v1/nodes/{node}/allocation': {
     get: { summary: 'The allocation holding a node', tag: 'Allocations', status: 200, result: responses.allocation },
+  },
+
+  '/v1/nodes/{node}/inventory': {
+    get: {
+      summary: 'What inspection found (404 until inspected)',
+      tag: 'Inspection',
+      status: 200,
+      result: responses.inventory,
+    },
+  },
+  '/v1/inspection_rules': {
+    post: {
+      summary: 'Create an inspection rule (admin)',
+      tag: 'Inspection',
+      body: inspectionRuleFields,
+      status: 201,
+      result: responses.inspectionRule,
+    },
+    get: {
+      summary: 'List inspection rules (admin)',
+      tag: 'Inspection',
+      query: pageQuery,
+      status: 200,
+      result: responses.page('inspection_rules', responses.inspectionRule, 'InspectionRulePage'),
+    },
+  },
+  '/v1/inspection_rules/{rule}': {
+    get: {
+      summary: 'Show an inspection rule (admin)',
+      tag: 'Inspection',
+      status: 200,
+      result: responses.inspectionRule,
+    },
+    patch: {
+      summary: 'Change an inspection rule (admin)',
+      tag: 'Inspection',
+      body: patchBody,
+      status: 200,
+      result: responses.inspectionRule,
+    },
+    delete: { summary: 'Delete an inspection rule (admin)', tag: 'Inspection', status: 204 },
   },
 
   '/v1/ports': {

@@ -307,6 +307,26 @@ export const versionV1 = z.looseObject({
   version: versionEntry,
 });
 
+export const inventory = z
+  .looseObject({
+    inventory: jsonObject.meta({ description: 'What inspection found, in Ironic’s inventory shape.' }),
+    plugin_data: jsonObject,
+  })
+  .meta({ id: 'Inventory' });
+
+export const inspectionRule = z
+  .looseObject({
+    uuid: z.uuid(),
+    description: nullableText,
+    priority: z.number().int(),
+    conditions: z.array(z.looseObject({ op: z.string(), args: jsonObject })),
+    actions: z.array(z.looseObject({ op: z.string(), args: jsonObject })),
+    created_at: time,
+    updated_at: nullableTime,
+    links,
+  })
+  .meta({ id: 'InspectionRule' });
+
 export const health = z.looseObject({ status: z.literal('ok') });
 
 export const agentLookup = z.looseObject({
