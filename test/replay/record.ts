@@ -1,5 +1,6 @@
 // Records the workflow histories test/unit/replay.test.ts replays: one real run of every verb on
-// a lab machine (manage, provide, deploy, power off/on, undeploy, manual clean, an aborted clean),
+// a lab machine (manage, provide, deploy, power off/on, undeploy, manual clean, an aborted clean,
+// inspection out of band and in band),
 // each history written to test/replay/histories/<verb>.json. Run per release, and after a
 // deliberate (patched) workflow change: `npm run record:histories`. It runs under test/run.ts,
 // which starts PostgreSQL, Temporal and builds the bundle; it refuses to write a history that
@@ -24,7 +25,7 @@ describe('record workflow histories', () => {
   let imageHash: string;
 
   before(async () => {
-    h = await startHarness({ labCount: 1 });
+    h = await startHarness({ labCount: 2 });
     const image = path.join(path.dirname(h.logFile), 'disk.raw');
     imageHash = await writeDiskImage(image, IMAGE_BYTES);
     images = await startImageServer({ 'disk.raw': image });
@@ -91,6 +92,16 @@ describe('record workflow histories', () => {
       clean_steps: [{ interface: 'deploy', step: 'erase_devices_metadata' }],
     });
     assert.equal((await node()).provision_state, 'manageable', (await node()).last_error);
+  });
+
+  it('records inspections out of band and in band on a second lab machine', async () => {
+    const uuid = h.nodeUuids[1];
+    await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' });
+    await h.client.workflow.getHandle(nodeWorkflowId(uuid)).result();
+    await record('inspect', uuid, 'states/provision', { target: 'inspect' });
+    await h.http('PATCH', `/v1/nodes/${uuid}`, { inspect_interface: 'agent' });
+    await record('inspect-agent', uuid, 'states/provision', { target: 'inspect' });
+    assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.provision_state, 'manageable');
   });
 
   it('records an aborted clean (RerunAfter, RunNext, abort) on a fake node', async () => {
