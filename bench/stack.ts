@@ -31,6 +31,8 @@ export interface BenchStack {
   /** A folder deleted by close(); the lab's disk files are in it. */
   scratch: string;
   apiUrl: string;
+  /** The stack's PostgreSQL, for a benchmark that prepares rows directly. */
+  databaseUrl: string;
   lab: Lab;
   /** Node UUIDs in lab order. */
   uuids: string[];
@@ -164,6 +166,7 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
     return {
       scratch,
       apiUrl,
+      databaseUrl: postgres.url,
       lab,
       uuids,
       client,
