@@ -4,8 +4,8 @@
 //   npm run bench:power-sync -- [--nodes 10000] [--period 60] [--runs 2]
 // Each run is one the Schedule fired on its own. Prints per run: the time since the run before
 // (the period achieved), the time to check every node against the period, BMC power reads per second,
-// the worker's peak RSS, and GET /v1/nodes?limit=1000 p50/p99 while the run went (and before it,
-// idle). 1% of the machines are switched on behind Tempered's back before each run, so every run
+// the worker's peak RSS, and GET /v1/nodes?limit=1000 p50/p99 (read every 250 ms, as a dashboard
+// refreshing) while the run went, and idle before. 1% of the machines are switched on behind Tempered's back before each run, so every run
 // also records differences. Nodes are enrolled through the API and then marked verified in the
 // database (as a manage would leave them), sparing N verify operations that are not measured here.
 import os from 'node:os';
@@ -30,6 +30,7 @@ const periodSeconds = Number(values.period);
 const runCount = Number(values.runs);
 const CHANGED_SHARE = 0.01;
 const LIST_PATH = '/v1/nodes?limit=1000';
+const LIST_EVERY_MS = 250;
 
 const load = () =>
   os
@@ -38,7 +39,7 @@ const load = () =>
     .join(' ');
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 
-/** Reads the node list one request after another until stopped; answers each request's milliseconds. */
+/** An operator's dashboard refreshing: reads the node list every LIST_EVERY_MS until stopped; answers each request's milliseconds. */
 function readNodeListUntil(stack: BenchStack, stop: Promise<unknown>): Promise<number[]> {
   let stopped = false;
   void stop.finally(() => (stopped = true));
@@ -47,7 +48,9 @@ function readNodeListUntil(stack: BenchStack, stop: Promise<unknown>): Promise<n
     while (!stopped) {
       const t0 = performance.now();
       await stack.call('GET', LIST_PATH);
-      latencies.push(performance.now() - t0);
+      const ms = performance.now() - t0;
+      latencies.push(ms);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, LIST_EVERY_MS - ms)));
     }
     return latencies.sort((a, b) => a - b);
   })();
@@ -55,19 +58,22 @@ function readNodeListUntil(stack: BenchStack, stop: Promise<unknown>): Promise<n
 
 const p = (sorted: number[], q: number) => (sorted.length ? percentile(sorted, q).toFixed(1) : '-');
 
-/** The Schedule's next firing (one not in `seen`), as soon as it started. */
-async function nextRun(stack: BenchStack, schedule: ScheduleHandle, seen: Set<string>): Promise<WorkflowHandle> {
+/** The Schedule's first firing after `after`, as soon as it started. */
+async function nextRun(stack: BenchStack, schedule: ScheduleHandle, after: Date): Promise<WorkflowHandle> {
   for (;;) {
-    const fired = (await schedule.describe()).info.recentActions.find(
-      (a) => !seen.has(a.action.workflow.firstExecutionRunId),
-    );
+    const fired = (await schedule.describe()).info.recentActions.find((a) => a.takenAt > after);
     if (fired) {
       const { workflowId, firstExecutionRunId } = fired.action.workflow;
-      seen.add(firstExecutionRunId);
       return stack.client.workflow.getHandle(workflowId, firstExecutionRunId);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Until no run of the Schedule is going, so the next one starts after what a test changes. */
+async function noRunGoing(stack: BenchStack, schedule: ScheduleHandle): Promise<void> {
+  for (const { workflow } of (await schedule.describe()).info.runningActions)
+    await stack.client.workflow.getHandle(workflow.workflowId, workflow.firstExecutionRunId).result();
 }
 
 console.log(
@@ -93,18 +99,16 @@ try {
   console.log(`GET ${LIST_PATH} idle: p50 ${p(idle, 50)} ms, p99 ${p(idle, 99)} ms (${idle.length} requests)`);
 
   const schedule = stack.client.schedule.getHandle(powerSyncScheduleId(DEFAULT_TASK_QUEUE));
-  // Runs that fired during the setup (nodes not yet verified) are not measured.
-  const seen = new Set(
-    (await schedule.describe()).info.recentActions.map((a) => a.action.workflow.firstExecutionRunId),
-  );
   const rows: string[][] = [];
   let previousStart: Date | undefined;
   for (let run = 1; run <= runCount; run++) {
     // Some machines were switched on or off behind Tempered's back since the last run.
     const flipped = stack.lab.machines.filter((_, i) => i % Math.round(1 / CHANGED_SHARE) === run % 100);
+    await noRunGoing(stack, schedule);
     for (const { machine } of flipped) machine.reset(machine.powerState === 'On' ? 'ForceOff' : 'On');
+    const flippedAt = new Date();
     const rss = samplePeakRss([stack.workerPid]);
-    const handle = await nextRun(stack, schedule, seen);
+    const handle = await nextRun(stack, schedule, flippedAt);
     const result: Promise<PowerSyncSummary> = handle.result();
     const listLatencies = readNodeListUntil(stack, result);
     const summary = await result;
