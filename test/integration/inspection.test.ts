@@ -2,7 +2,10 @@
 // fast-track agent reused), the inventory and the properties and ports it yields, MAC conflicts,
 // inspection rules, and root device hints that match no disk.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
@@ -137,6 +140,26 @@ describe('inspection', () => {
       (await h.http('DELETE', `/v1/ports/${(await h.get(`/v1/ports?address=${macs[1]}`)).body.ports[0].uuid}`)).status,
       204,
     );
+  });
+
+  it('inspects from the operator CLI and prints the inventory', async () => {
+    const configFile = path.join(path.dirname(h.logFile), 'cli.json');
+    writeFileSync(configFile, JSON.stringify({ url: h.apiUrl, token: h.config.adminToken }));
+    const tempered = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/tempered/main.ts', ...args], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPERED_CONFIG: configFile },
+        timeout: 120_000,
+      });
+    const name = h.lab!.machines[2].name;
+    await tempered('node', 'inspect', name, '--wait');
+    const { stdout } = await tempered('-o', 'json', 'node', 'inventory', name);
+    const shown = JSON.parse(stdout);
+    assert.equal(shown.cpu.count, 4);
+    assert.deepEqual(
+      shown.interfaces.map((nic: any) => nic.mac_address),
+      h.lab!.machines[2].macs,
+    );
+    assert.equal(shown.plugin_data.inspected_by, 'bmc');
   });
 
   it('applies inspection rules in priority order; a fail action fails the inspection', async () => {

@@ -102,6 +102,14 @@ node
   .action(async (ident: string) => printObject(output(), await api().get(`/v1/nodes/${segment(ident)}`)));
 
 node
+  .command('inventory <node>')
+  .description("what the node's last inspection found (CPU, memory, disks, NICs, boot, vendor)")
+  .action(async (ident: string) => {
+    const { inventory, plugin_data } = await api().get(`/v1/nodes/${segment(ident)}/inventory`);
+    printObject(output(), { ...inventory, plugin_data });
+  });
+
+node
   .command('create')
   .description('enroll a node')
   .requiredOption('--driver <driver>', 'redfish, ipmi or fake')
@@ -139,6 +147,12 @@ const VERBS: { name: string; target: string; goal: string[]; description: string
   },
   { name: 'provide', target: 'provide', goal: ['available'], description: 'clean the nodes and make them available' },
   {
+    name: 'inspect',
+    target: 'inspect',
+    goal: ['manageable'],
+    description: 'learn the hardware of manageable nodes: properties, ports, inventory, inspection rules',
+  },
+  {
     name: 'undeploy',
     target: 'deleted',
     goal: ['available', 'manageable'],
@@ -147,8 +161,8 @@ const VERBS: { name: string; target: string; goal: string[]; description: string
   {
     name: 'abort',
     target: 'abort',
-    goal: ['clean failed', 'deploy failed', 'manageable', 'available'],
-    description: 'stop the running clean or deploy',
+    goal: ['clean failed', 'deploy failed', 'inspect failed', 'manageable', 'available'],
+    description: 'stop the running clean, deploy or inspection',
   },
 ];
 for (const verb of VERBS) {
