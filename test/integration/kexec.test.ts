@@ -149,6 +149,41 @@ describe('final boot by kexec', () => {
     assert.match(boot.message ?? '', /secure boot is on/);
   });
 
+  it('takes final_boot in a deployment request: a cold node kexecs after its one ramdisk boot', async () => {
+    const uuid = h.nodeUuids[1];
+    const { machine } = h.lab!.machines[1];
+    const undeployed = await provision(uuid, { target: 'deleted' });
+    assert.equal(undeployed.provision_state, 'available', undeployed.last_error);
+    await h.http('PATCH', `/v1/nodes/${uuid}`, {
+      driver_info: { fast_track: false },
+      properties: { final_boot: null },
+    });
+    const cleaned = await provision(uuid, { target: 'manage' }).then(() => provision(uuid, { target: 'provide' }));
+    assert.equal(machine.powerState, 'Off', cleaned.last_error);
+    const request = {
+      node: uuid,
+      image_source: images.url('linux.raw'),
+      os_hash_algo: 'sha256',
+      os_hash_value: withKernel,
+      final_boot: 'kexec',
+    };
+    const refused = await h.http('POST', '/v1/deployments', { ...request, final_boot: 'soon' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.field, 'final_boot');
+
+    const before = await node(uuid);
+    const counts = await counting(machine, async () => {
+      const created = await h.http('POST', '/v1/deployments', request);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await ended(h, uuid);
+    });
+    const deployed = await node(uuid);
+    assert.equal(deployed.provision_state, 'active', deployed.last_error);
+    assert.equal(deployed.instance_info.final_boot, 'kexec');
+    assert.deepEqual(counts, { power: 1, kexec: 1 }, 'powered on into the ramdisk, then kexec');
+    assert.equal(Number(deployed.driver_internal_info.boots) - Number(before.driver_internal_info.boots ?? 0), 1);
+  });
+
   it('refuses bad kexec settings with a 400 naming the field, changing nothing', async () => {
     const uuid = h.nodeUuids[0];
     const badProperty = await h.http('PATCH', `/v1/nodes/${uuid}`, { properties: { final_boot: 'warp' } });

@@ -1,7 +1,7 @@
 // The agent's Linux platform without touching a device: lsblk, procfs and sysfs from fixtures,
 // tools through a runner that records what would run. sgdisk alone runs for real, on a file.
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { configDriveExtent } from '../../src/agent/disks.js';
 import { selectRootDevice } from '../../src/domain/root-device.js';
 import { runCommand } from '../../src/agent/exec.js';
 import { readGpt } from '../../src/agent/gpt.js';
+import { findKernel } from '../../src/agent/kernel.js';
 import { LinuxPlatform, parseCpuInfo, parseLsblkDisks, parseMemTotalBytes } from '../../src/agent/platform/linux.js';
 import type { Disk } from '../../src/agent/platform/types.js';
 
@@ -288,6 +289,34 @@ describe('the Linux platform', () => {
       }),
       /leaves the deployed file system/,
     );
+  });
+
+  it('lists /boot of each Linux partition mounted read-only, and finds the newest kernel there', async () => {
+    const { calls, run: record } = recordingRunner();
+    // The deployed root file system, as the mount shows it.
+    const run = async (command: string, args: readonly string[]) => {
+      if (command === 'mount') {
+        mkdirSync(path.join(args[3], 'boot'));
+        for (const name of ['vmlinuz-6.1.0-13-amd64', 'initrd.img-6.1.0-13-amd64', 'config-6.1.0-13-amd64'])
+          writeFileSync(path.join(args[3], 'boot', name), name);
+      }
+      if (command === 'umount') rmSync(path.join(args[0], 'boot'), { recursive: true });
+      return record(command, args);
+    };
+    const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'find-kernel-'));
+    const platform = new LinuxPlatform({ root: fakeRoot(), run, scratchDir });
+    assert.deepEqual(await findKernel(platform, sda, {}), {
+      found: {
+        root_partition_uuid: 'aaaaaaaa-1111-4000-8000-000000000002',
+        kernel: '/boot/vmlinuz-6.1.0-13-amd64',
+        initrd: '/boot/initrd.img-6.1.0-13-amd64',
+        cmdline: 'root=PARTUUID=aaaaaaaa-1111-4000-8000-000000000002 ro',
+      },
+    });
+    const mounts = calls.filter((c) => /^(u?mount) /.test(c));
+    const mountPoint = /^mount -o ro \/dev\/sda2 (\S+)$/.exec(mounts[0])?.[1];
+    assert.ok(mountPoint?.startsWith(scratchDir), 'only the Linux partition (not the ESP) is mounted, read-only');
+    assert.deepEqual(mounts, [`mount -o ro /dev/sda2 ${mountPoint}`, `umount ${mountPoint}`]);
   });
 
   it('enters the config drive in the GPT at the extent the image writer uses, past the end of a smaller image (sgdisk on a file)', async () => {
