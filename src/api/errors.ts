@@ -85,8 +85,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       apiError = new ApiError(400, 'invalid_input', 'text may not contain NUL characters (\\u0000)', 'body');
     } else {
       // Only the message and code: a database error's `where` and `detail` quote the row, secrets and all.
+      // The cause too (same fields): a Temporal client error says what the server answered only there.
+      const cause = err?.cause && { message: err.cause.message, code: err.cause.code };
       logger.error(
-        { err: { message: err?.message, code: err?.code, stack: err?.stack }, method: req.method, path: req.path },
+        {
+          err: { message: err?.message, code: err?.code, stack: err?.stack, cause },
+          method: req.method,
+          path: req.path,
+        },
         'request failed',
       );
       apiError = new ApiError(500, 'internal_error', 'internal error; see the API log for this request id');
