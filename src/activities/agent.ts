@@ -6,6 +6,7 @@ import { AgentError, agentClientForNode, type AgentClient, type CommandRecord } 
 import type { FoundKernel, KernelSearch } from '../agent/kernel.js';
 import { kernelRequest } from '../domain/final-boot.js';
 import { saveInventory } from '../db/inventories.js';
+import { hardwareInventorySchema } from '../domain/inventory.js';
 import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import { requireNode } from './nodes.js';
@@ -110,7 +111,15 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
     /** In-band inspection: the agent's get_hardware_info becomes the node's inventory. */
     agentInspect(nodeUuid: string): Promise<void> {
       return withAgent(nodeUuid, async (client, node) => {
-        await saveInventory(pool, node.uuid, await client.getHardwareInfo(), { inspected_by: 'agent' });
+        const reported = hardwareInventorySchema.safeParse(await client.getHardwareInfo());
+        if (!reported.success) {
+          const issue = reported.error.issues[0];
+          throw ApplicationFailure.nonRetryable(
+            `the agent's inventory is malformed at ${issue.path.join('.')}: ${issue.message}`,
+            'MalformedInventory',
+          );
+        }
+        await saveInventory(pool, node.uuid, reported.data, { inspected_by: 'agent' });
       });
     },
 

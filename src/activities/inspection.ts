@@ -41,6 +41,11 @@ export function createInspectionActivities(pool: Pool) {
           { inventory: found.inventory, plugin_data: found.plugin_data },
         );
         if (outcome.failure) return { failure: outcome.failure };
+        const ruledHints = rootDeviceHintsSchema.optional().safeParse(outcome.node.properties.root_device);
+        if (!ruledHints.success)
+          return {
+            failure: `inspection rules set root device hints the agent cannot use: ${ruledHints.error.issues[0].message}`,
+          };
 
         const macs = inventoryMacs(found.inventory);
         const summary = [

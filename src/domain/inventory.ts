@@ -1,6 +1,7 @@
 // What inspection learns about a machine, in the shape of Ironic's inventory (ironic-python-agent's
 // get_hardware_info, GET /v1/nodes/{id}/inventory), and what it derives from it: the scheduling
 // properties and the NICs' MACs. Out of band a BMC fills part of it; the agent fills all of it.
+import { z } from 'zod';
 import { MIN_ROOT_DEVICE_BYTES, selectRootDevice, type DiskFacts, type RootDeviceHints } from './root-device.js';
 
 const GiB = 1024 ** 3;
@@ -35,6 +36,73 @@ export interface HardwareInventory {
   boot: { current_boot_mode: BootMode | null };
   system_vendor: { manufacturer: string | null; product_name: string | null; serial_number: string | null };
 }
+
+/**
+ * What an agent may report: the agent answers on the provisioning network, so its inventory is
+ * checked like any outside input before it becomes ports and properties (a MAC is a MAC, text is
+ * short and has no NUL, lists are bounded).
+ */
+const text = z
+  .string()
+  .max(255)
+  .regex(/^[^\u0000]*$/, 'must not hold NUL')
+  .nullable();
+const count = z
+  .number()
+  .int()
+  .nonnegative()
+  .max(2 ** 53);
+export const hardwareInventorySchema: z.ZodType<HardwareInventory> = z.object({
+  cpu: z.object({
+    count: count.nullable(),
+    model_name: text,
+    architecture: text,
+    flags: z
+      .array(
+        z
+          .string()
+          .max(64)
+          .regex(/^[^\u0000]*$/),
+      )
+      .max(1024),
+  }),
+  memory: z.object({ total: count.nullable(), physical_mb: count.nullable() }),
+  disks: z
+    .array(
+      z.object({
+        name: z
+          .string()
+          .min(1)
+          .max(255)
+          .regex(/^[^\u0000]*$/),
+        size: count,
+        model: text,
+        vendor: text,
+        serial: text,
+        wwn: text,
+        rotational: z.boolean().nullable(),
+      }),
+    )
+    .max(256),
+  interfaces: z
+    .array(
+      z.object({
+        name: z
+          .string()
+          .min(1)
+          .max(64)
+          .regex(/^[^\u0000]*$/),
+        mac_address: z
+          .string()
+          .transform((mac) => mac.toLowerCase())
+          .pipe(z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, 'must be a MAC address')),
+        has_carrier: z.boolean().nullable(),
+      }),
+    )
+    .max(64),
+  boot: z.object({ current_boot_mode: z.enum(['uefi', 'bios']).nullable() }),
+  system_vendor: z.object({ manufacturer: text, product_name: text, serial_number: text }),
+});
 
 /** Where the inventory came from: the BMC (out of band) or the agent (in band). */
 export type InventorySource = 'bmc' | 'agent';

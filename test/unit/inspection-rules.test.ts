@@ -8,7 +8,7 @@ import {
   type InspectionRule,
   type RuleNode,
 } from '../../src/domain/inspection-rules.js';
-import { inspectedProperties, type HardwareInventory } from '../../src/domain/inventory.js';
+import { hardwareInventorySchema, inspectedProperties, type HardwareInventory } from '../../src/domain/inventory.js';
 
 const GiB = 1024 ** 3;
 
@@ -135,5 +135,34 @@ describe('inspected properties', () => {
     assert.throws(() => inspectedProperties(inventory, { serial: 'nope' }), /no disk matches the root device hints/);
     const diskless = { ...inventory, disks: [] };
     assert.equal(inspectedProperties(diskless, undefined).local_gb, undefined, 'no disk: no local_gb');
+  });
+});
+
+describe("an agent's inventory", () => {
+  it('is checked like outside input: MACs are MACs, text is short and has no NUL', () => {
+    const reported = (change: (copy: any) => void) => {
+      const copy = structuredClone(inventory) as any;
+      change(copy);
+      const result = hardwareInventorySchema.safeParse(copy);
+      return result.success ? result.data : result.error.issues[0].path.join('.');
+    };
+    const upper = reported((c) => (c.interfaces[0].mac_address = '3C:EC:EF:00:00:01'));
+    assert.equal(typeof upper === 'object' && upper.interfaces[0].mac_address, '3c:ec:ef:00:00:01');
+    assert.equal(
+      reported((c) => (c.interfaces[0].mac_address = 'not-a-mac')),
+      'interfaces.0.mac_address',
+    );
+    assert.equal(
+      reported((c) => (c.disks[0].serial = 'a\u0000b')),
+      'disks.0.serial',
+    );
+    assert.equal(
+      reported((c) => (c.disks[0].size = -1)),
+      'disks.0.size',
+    );
+    assert.equal(
+      reported((c) => (c.interfaces = Array(65).fill(c.interfaces[0]))),
+      'interfaces',
+    );
   });
 });
