@@ -7,15 +7,22 @@ import type { ProvisionState } from './provision.js';
 
 /**
  * States whose operation expects an agent to look up and heartbeat, after Ironic: the *ing and
- * *wait states of inspect, clean and deploy. (Tempered has no rescue or service states yet.)
+ * *wait states of inspect, clean, deploy, service and rescue (a held service keeps its agent).
+ * In `rescue` itself the agent has handed the machine to the rescue user and talks no more.
  */
 export const AGENT_STATES: ReadonlySet<ProvisionState> = new Set<ProvisionState>([
   'inspecting',
   'inspect wait',
   'cleaning',
   'clean wait',
+  'clean hold',
   'deploying',
   'wait call-back',
+  'servicing',
+  'service wait',
+  'service hold',
+  'rescuing',
+  'rescue wait',
 ]);
 
 /** With fast-track a booted agent may also stay up in these states, waiting for the next operation. */

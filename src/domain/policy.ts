@@ -91,7 +91,14 @@ export const POLICY: Readonly<Record<Action, Rule>> = {
  * ones a lessee may abort. Cleaning, inspection and verification are the owner's, even the
  * cleaning after a lessee's undeploy: stopping it would hand the next tenant an unerased disk.
  */
-const TENANT_OPERATION_STATES: ReadonlySet<string> = new Set(['deploying', 'wait call-back', 'deleting']);
+const TENANT_OPERATION_STATES: ReadonlySet<string> = new Set([
+  'deploying',
+  'wait call-back',
+  'deleting',
+  'rescuing',
+  'rescue wait',
+  'unrescuing',
+]);
 
 /** What a caller must be allowed to do to abort the operation running in `provisionState`: the operation's own kind of caller. */
 export function abortAction(provisionState: string): Action {

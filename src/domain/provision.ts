@@ -2,7 +2,7 @@
 // Pure: no I/O. The API checks verbs against it before starting a workflow; activities
 // apply it inside the transaction that writes the node row.
 
-export const STABLE_STATES = ['enroll', 'manageable', 'available', 'active', 'quarantined', 'error'] as const;
+export const STABLE_STATES = ['enroll', 'manageable', 'available', 'active', 'quarantined', 'error', 'rescue'] as const;
 
 export const TRANSIENT_STATES = [
   'verifying',
@@ -10,13 +10,29 @@ export const TRANSIENT_STATES = [
   'inspect wait',
   'cleaning',
   'clean wait',
+  'clean hold',
   'deploying',
   'wait call-back',
   'deleting',
   'adopting',
+  // Servicing and rescue (after Ironic: service wait/hold, rescue wait).
+  'servicing',
+  'service wait',
+  'service hold',
+  'rescuing',
+  'rescue wait',
+  'unrescuing',
 ] as const;
 
-export const FAILED_STATES = ['inspect failed', 'clean failed', 'deploy failed', 'adopt failed'] as const;
+export const FAILED_STATES = [
+  'inspect failed',
+  'clean failed',
+  'deploy failed',
+  'adopt failed',
+  'service failed',
+  'rescue failed',
+  'unrescue failed',
+] as const;
 
 export type ProvisionState =
   (typeof STABLE_STATES)[number] | (typeof TRANSIENT_STATES)[number] | (typeof FAILED_STATES)[number];
@@ -37,6 +53,10 @@ export const VERBS = [
   'unquarantine',
   'boot',
   'adopt',
+  'service',
+  'unhold',
+  'rescue',
+  'unrescue',
 ] as const;
 export type Verb = (typeof VERBS)[number];
 
@@ -44,7 +64,7 @@ export type Verb = (typeof VERBS)[number];
 export const VERB_ALIASES: Readonly<Record<string, Verb>> = { active: 'deploy', deleted: 'undeploy' };
 
 /** Events the running operation reports; never sent by callers. */
-export const INTERNAL_EVENTS = ['done', 'fail', 'wait', 'resume'] as const;
+export const INTERNAL_EVENTS = ['done', 'fail', 'wait', 'resume', 'hold'] as const;
 export type InternalEvent = (typeof INTERNAL_EVENTS)[number];
 export type ProvisionEvent = Verb | InternalEvent;
 
@@ -74,8 +94,10 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
   inspecting: { done: T('manageable'), fail: T('inspect failed'), wait: T('inspect wait') },
   'inspect wait': { resume: T('inspecting'), fail: T('inspect failed'), abort: T('inspect failed') },
   'inspect failed': { manage: T('manageable'), inspect: T('inspecting', 'manageable') },
-  cleaning: { done: T('target'), fail: T('clean failed'), wait: T('clean wait') },
+  cleaning: { done: T('target'), fail: T('clean failed'), wait: T('clean wait'), hold: T('clean hold') },
   'clean wait': { resume: T('cleaning'), fail: T('clean failed'), abort: T('clean failed') },
+  // A manual clean's `deploy.hold` step (Ironic 1.85) parks the node here until an operator's unhold.
+  'clean hold': { unhold: T('cleaning'), fail: T('clean failed'), abort: T('clean failed') },
   'clean failed': { manage: T('manageable'), provide: T('cleaning', 'available') },
   available: {
     manage: T('manageable'),
@@ -95,6 +117,8 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
     rebuild: T('deploying', 'active'),
     undeploy: T('deleting', 'available'),
     quarantine: T('quarantined'),
+    service: T('servicing', 'active'),
+    rescue: T('rescuing', 'rescue'),
   },
   quarantined: {
     unquarantine: T('active'),
@@ -108,10 +132,43 @@ export const TRANSITIONS: Readonly<Record<ProvisionState, Partial<Record<Provisi
   // BMC answers, without booting the ramdisk or touching the disk. A failed one may be retried or managed.
   adopting: { done: T('active'), fail: T('adopt failed') },
   'adopt failed': { adopt: T('adopting', 'active'), manage: T('manageable') },
+
+  // Servicing (Ironic 1.87): service steps on an active node, back to active. A `hold` step parks
+  // the node in service hold until an operator's unhold; abort from there or from service wait fails it.
+  servicing: { done: T('active'), fail: T('service failed'), wait: T('service wait'), hold: T('service hold') },
+  'service wait': { resume: T('servicing'), fail: T('service failed'), abort: T('service failed') },
+  'service hold': { unhold: T('servicing'), fail: T('service failed'), abort: T('service failed') },
+  // As Ironic: a failed service is retried, rescued, given up on (abort: the instance is still there), or undeployed.
+  'service failed': {
+    service: T('servicing', 'active'),
+    rescue: T('rescuing', 'rescue'),
+    abort: T('active'),
+    undeploy: T('deleting', 'available'),
+  },
+
+  // Rescue (Ironic 1.38): the agent's ramdisk boots with the tenant's rescue password; unrescue boots the instance again.
+  rescuing: { done: T('rescue'), fail: T('rescue failed'), wait: T('rescue wait') },
+  'rescue wait': { resume: T('rescuing'), fail: T('rescue failed'), abort: T('rescue failed') },
+  rescue: {
+    rescue: T('rescuing', 'rescue'),
+    unrescue: T('unrescuing', 'active'),
+    undeploy: T('deleting', 'available'),
+  },
+  'rescue failed': {
+    rescue: T('rescuing', 'rescue'),
+    unrescue: T('unrescuing', 'active'),
+    undeploy: T('deleting', 'available'),
+  },
+  unrescuing: { done: T('active'), fail: T('unrescue failed') },
+  'unrescue failed': {
+    rescue: T('rescuing', 'rescue'),
+    unrescue: T('unrescuing', 'active'),
+    undeploy: T('deleting', 'available'),
+  },
 };
 
 /** Verbs that only move a node between states and never drive its hardware on their own. */
-const BOOKKEEPING_VERBS: ReadonlySet<Verb> = new Set<Verb>(['manage', 'abort', 'quarantine', 'unquarantine']);
+const BOOKKEEPING_VERBS: ReadonlySet<Verb> = new Set<Verb>(['manage', 'abort', 'quarantine', 'unquarantine', 'unhold']);
 
 /** Verbs that make the machine act on its own; refused while the node is in maintenance. */
 export const AUTOMATED_VERBS: ReadonlySet<Verb> = new Set(VERBS.filter((verb) => !BOOKKEEPING_VERBS.has(verb)));

@@ -1,11 +1,11 @@
-// Clean and deploy steps: what a step is, what it may answer, and the order a plan runs in.
+// Clean, deploy and service steps: what a step is, what it may answer, and the order a plan runs in.
 // Pure: the workflow's step runner and the API's validation both use it.
 
-export const STEP_KINDS = ['clean', 'deploy'] as const;
+export const STEP_KINDS = ['clean', 'deploy', 'service'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
-/** Who runs a step: the agent in the ramdisk, the BMC, or the control plane itself. */
-export const STEP_RUNNERS = ['agent', 'bmc'] as const;
+/** Who runs a step: the agent in the ramdisk, the BMC, or the workflow itself (the reserved hold and wait). */
+export const STEP_RUNNERS = ['agent', 'bmc', 'workflow'] as const;
 export type StepRunner = (typeof STEP_RUNNERS)[number];
 
 export interface Step {
@@ -53,6 +53,41 @@ export interface RequestedStep {
 }
 
 export const stepName = (step: Pick<Step, 'interface' | 'step'>) => `${step.interface}.${step.step}`;
+
+/**
+ * Ironic's reserved steps, run by the step runner itself in a manual clean or a service:
+ * `deploy.hold` parks the node (clean hold / service hold) until an operator's unhold;
+ * `deploy.wait` sleeps `args.seconds`. Never part of an automated plan.
+ */
+export const RESERVED_STEPS: readonly Step[] = ['hold', 'wait'].map((step) => ({
+  interface: 'deploy',
+  step,
+  priority: 0,
+  args: {},
+  abortable: true,
+  reboot_requested: false,
+  runner: 'workflow',
+}));
+
+/** The longest `deploy.wait` a caller may ask for: a day. A longer pause is a hold. */
+export const MAX_WAIT_STEP_SECONDS = 86_400;
+
+export const reservedStep = (step: Pick<Step, 'interface' | 'step'>): Step | undefined =>
+  RESERVED_STEPS.find((reserved) => stepName(reserved) === stepName(step));
+
+/** What is wrong with the arguments of a requested reserved step: the argument's path and why; undefined when fine. */
+export function reservedStepProblem(step: RequestedStep): { path: string[]; message: string } | undefined {
+  if (!reservedStep(step)) return undefined;
+  const { seconds, ...others } = step.args;
+  const extra = Object.keys(step.step === 'wait' ? others : step.args)[0];
+  if (extra !== undefined) return { path: [extra], message: `${stepName(step)} takes no argument "${extra}"` };
+  if (
+    step.step === 'wait' &&
+    !(Number.isInteger(seconds) && Number(seconds) >= 1 && Number(seconds) <= MAX_WAIT_STEP_SECONDS)
+  )
+    return { path: ['seconds'], message: `must be a whole number of seconds from 1 to ${MAX_WAIT_STEP_SECONDS}` };
+  return undefined;
+}
 
 /** Ironic's tie-break for equal priorities: earlier interfaces run first. */
 const INTERFACE_ORDER = ['vendor', 'power', 'management', 'firmware', 'deploy', 'bios', 'raid'];

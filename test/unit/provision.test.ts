@@ -64,6 +64,43 @@ adopting done -> active
 adopting fail -> adopt failed
 adopt failed adopt -> adopting (active)
 adopt failed manage -> manageable
+cleaning hold -> clean hold (TARGET)
+clean hold unhold -> cleaning (TARGET)
+clean hold fail -> clean failed
+clean hold abort -> clean failed
+active service -> servicing (active)
+servicing done -> active
+servicing fail -> service failed
+servicing wait -> service wait (TARGET)
+servicing hold -> service hold (TARGET)
+service wait resume -> servicing (TARGET)
+service wait fail -> service failed
+service wait abort -> service failed
+service hold unhold -> servicing (TARGET)
+service hold fail -> service failed
+service hold abort -> service failed
+service failed service -> servicing (active)
+service failed rescue -> rescuing (rescue)
+service failed abort -> active
+service failed undeploy -> deleting (available)
+active rescue -> rescuing (rescue)
+rescuing done -> rescue
+rescuing fail -> rescue failed
+rescuing wait -> rescue wait (TARGET)
+rescue wait resume -> rescuing (TARGET)
+rescue wait fail -> rescue failed
+rescue wait abort -> rescue failed
+rescue rescue -> rescuing (rescue)
+rescue unrescue -> unrescuing (active)
+rescue undeploy -> deleting (available)
+rescue failed rescue -> rescuing (rescue)
+rescue failed unrescue -> unrescuing (active)
+rescue failed undeploy -> deleting (available)
+unrescuing done -> active
+unrescuing fail -> unrescue failed
+unrescue failed rescue -> rescuing (rescue)
+unrescue failed unrescue -> unrescuing (active)
+unrescue failed undeploy -> deleting (available)
 `;
 
 const EVENTS: ProvisionEvent[] = [...VERBS, ...INTERNAL_EVENTS];
