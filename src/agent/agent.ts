@@ -40,6 +40,8 @@ export interface RunningAgent {
 
 const DEFAULT_RETRY: RetryPolicy = { initialMs: 1000, maxMs: 30_000 };
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Time for the answer of a command that stops the agent to leave before its listener closes. */
+const HAND_OVER_DELAY_MS = 200;
 
 /** Tries to report a command's end this often; the control plane's own slow check covers a report that never arrives. */
 const REPORT_ATTEMPTS = 3;
@@ -81,7 +83,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const stopping = new AbortController();
   let tokenHash: string | undefined;
   let session: Session | undefined;
-  const runner = new CommandRunner({ platform, logger }, (record) => void reportEnd(record));
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping.abort();
+      await life;
+      await server.close();
+    })());
+  // A command that hands the machine over (rescue) stops the agent right after its answer is sent.
+  const stopAgent = () => {
+    logger.info('handing the machine over: the agent stops');
+    setTimeout(() => void stop(), HAND_OVER_DELAY_MS);
+  };
+  const runner = new CommandRunner({ platform, logger, stopAgent }, (record) => void reportEnd(record));
   const server = await startCommandServer({
     host: options.listenHost,
     port: options.listenPort,
@@ -201,12 +215,5 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     }
   })();
 
-  return {
-    url: callbackUrl,
-    async stop() {
-      stopping.abort();
-      await life;
-      await server.close();
-    },
-  };
+  return { url: callbackUrl, stop };
 }

@@ -4,12 +4,13 @@
 import { deriveAgentToken } from '../domain/agent.js';
 import type { HardwareInventory } from '../domain/inventory.js';
 import type { RootDeviceHints } from '../domain/root-device.js';
+import type { StepKind } from '../domain/steps.js';
 import type { FoundKernel, KernelSearch } from './kernel.js';
 import type { CommandRecord } from './server.js';
 
 export type { CommandRecord };
 
-export type StepKind = 'clean' | 'deploy';
+export type { StepKind };
 
 export interface AgentStep {
   step: string;
@@ -121,7 +122,7 @@ export class AgentClient {
     return (await this.#result<Record<string, AgentStep[]>>(`get_${kind}_steps`))[`${kind}_steps`];
   }
 
-  /** Starts a clean or deploy step and answers its RUNNING record; the agent reports its end to the control plane. */
+  /** Starts a clean, deploy or service step and answers its RUNNING record; the agent reports its end to the control plane. */
   executeStep(
     kind: StepKind,
     step: StepCall,
@@ -141,6 +142,11 @@ export class AgentClient {
 
   reboot(): Promise<CommandRecord> {
     return this.runCommand('reboot');
+  }
+
+  /** Hands the machine to its rescue user with this crypt(3) password hash; the agent stops after answering. */
+  async finalizeRescue(passwordHash: string): Promise<void> {
+    await this.#result('finalize_rescue', { rescue_password: passwordHash, hashed: true });
   }
 
   /** The kernel a kexec would load from the written image, the one named or the newest found. */

@@ -1,6 +1,7 @@
-// The commands the agent runs, after ironic-python-agent's: inventory, clean and deploy steps,
-// power and kexec. Each command checks its params before it starts (a bad call is a 400, not a
+// The commands the agent runs, after ironic-python-agent's: inventory, clean, deploy and service
+// steps, power, kexec and rescue. Each command checks its params before it starts (a bad call is a 400, not a
 // failed command) and then runs with the platform.
+import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { writeConfigDrive } from './configdrive.js';
@@ -8,6 +9,7 @@ import { imagePath } from '../domain/final-boot.js';
 import { DISK_FORMATS, HASH_ALGORITHMS } from '../domain/image.js';
 import type { HardwareInventory } from '../domain/inventory.js';
 import { rootDeviceHintsSchema, selectRootDevice, type RootDeviceHints } from '../domain/root-device.js';
+import type { StepKind } from '../domain/steps.js';
 import { writeImage } from './image.js';
 import { findKernel } from './kernel.js';
 import type { Disk, Inventory, Platform } from './platform/types.js';
@@ -17,6 +19,8 @@ export const AGENT_VERSION = '1.0.0';
 export interface CommandContext {
   platform: Platform;
   logger: Logger;
+  /** Ends the agent's session and stops it once the answer is sent (rescue hands the machine over); absent in tests. */
+  stopAgent?: () => void;
 }
 
 type Run = (context: CommandContext) => Promise<unknown>;
@@ -155,6 +159,33 @@ const DEPLOY_STEPS: Record<string, StepSpec> = {
   }),
 };
 
+/** Reads every disk end to end and fails on the first read error; it writes nothing, so it is safe on a tenant's machine. */
+async function readWholeDisk(disk: Disk): Promise<{ disk: string; bytes_read: number }> {
+  let bytesRead = 0;
+  for await (const chunk of createReadStream(disk.path, { highWaterMark: 4 * 1024 ** 2 }))
+    bytesRead += (chunk as Buffer).length;
+  if (bytesRead < disk.sizeBytes) throw new Error(`${disk.path} ended after ${bytesRead} of ${disk.sizeBytes} bytes`);
+  return { disk: disk.path, bytes_read: bytesRead };
+}
+
+/**
+ * Service steps (priority 0: a service runs only the steps asked for). In-band work on an active
+ * machine must leave the tenant's disk as it is: here a read check of every disk.
+ */
+const SERVICE_STEPS: Record<string, StepSpec> = {
+  read_disks: step({
+    priority: 0,
+    abortable: true,
+    args: z.strictObject({}),
+    run: async (_args, { platform }) => {
+      const { disks } = await platform.inventory();
+      const results = [];
+      for (const disk of disks) results.push(await readWholeDisk(disk));
+      return { disks: results };
+    },
+  }),
+};
+
 const stepCall = z.object({
   step: z
     .object({
@@ -167,7 +198,7 @@ const stepCall = z.object({
 });
 
 /** get_<kind>_steps and execute_<kind>_step for one table of steps. */
-function stepCommands(kind: 'clean' | 'deploy', steps: Record<string, StepSpec>): Record<string, CommandSpec> {
+function stepCommands(kind: StepKind, steps: Record<string, StepSpec>): Record<string, CommandSpec> {
   return {
     [`get_${kind}_steps`]: {
       async: false,
@@ -218,6 +249,12 @@ const powerCommand = (action: 'powerOff' | 'reboot') =>
     return {};
   });
 
+/** Only a crypt(3) SHA-256/SHA-512 hash is taken: the rescue password itself never leaves the API. */
+const rescueParams = z.strictObject({
+  rescue_password: z.string().regex(/^\$[56]\$[^\s:]+$/, 'must be a crypt(3) SHA-256 or SHA-512 hash'),
+  hashed: z.literal(true),
+});
+
 const kexecParams = z.strictObject({
   root_partition_uuid: z.uuid(),
   kernel: imagePath,
@@ -238,6 +275,19 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   get_hardware_info: withoutParams(false, async ({ platform }) => hardwareInventory(await platform.inventory())),
   ...stepCommands('clean', CLEAN_STEPS),
   ...stepCommands('deploy', DEPLOY_STEPS),
+  ...stepCommands('service', SERVICE_STEPS),
+  // As ironic-python-agent's rescue.finalize_rescue: set the password, answer, then stop.
+  finalize_rescue: {
+    async: false,
+    prepare: (params) => {
+      const { rescue_password } = parseParams(rescueParams, params, 'params');
+      return async ({ platform, stopAgent }) => {
+        await platform.setRescuePassword(rescue_password);
+        stopAgent?.();
+        return {};
+      };
+    },
+  },
   sync: withoutParams(false, async ({ platform }) => {
     await platform.sync();
     return {};

@@ -1,4 +1,4 @@
-// Out-of-band steps: the clean and deploy steps a BMC runs, per driver. Each answers a
+// Out-of-band steps: the clean, deploy and service steps a BMC runs, per driver. Each answers a
 // StepResult, so a slow one (a firmware update) says "check again in N seconds" instead of
 // holding a worker.
 import { done, failed, rerunAfter, runNext, type Step, type StepKind, type StepResult } from '../domain/steps.js';
@@ -39,7 +39,7 @@ const prepareInstanceBoot: DriverStep = {
  */
 const testStep = (step: string, run: DriverStep['run']): DriverStep => ({
   definition: bmcStep('test', step, 0, { drivers: ['fake'], abortable: true }),
-  kinds: ['clean', 'deploy'],
+  kinds: ['clean', 'deploy', 'service'],
   run,
 });
 
@@ -54,12 +54,12 @@ const FAKE_STEPS: DriverStep[] = [
 ];
 
 /**
- * Priority 0, like the next: run when a deploy template or a manual clean asks, with their args.
- * The machine reboots for the settings to take effect, so the agent is booted again after it.
+ * Priority 0, like the next: run when a deploy template, a manual clean or a service asks, with their
+ * args. The machine reboots for the settings to take effect, so the agent is booted again after it.
  */
 const biosApply: DriverStep = {
   definition: bmcStep('bios', 'apply_configuration', 0, { reboot_requested: true }),
-  kinds: ['clean', 'deploy'],
+  kinds: ['clean', 'deploy', 'service'],
   async run(bmc, args, _attempt, state) {
     if (!bmc.applyBiosSettings) throw new BmcError('this BMC cannot apply BIOS settings', 'unsupported');
     return bmc.applyBiosSettings(args.settings as BiosSettings, state as BiosApplyState | undefined);
@@ -68,7 +68,7 @@ const biosApply: DriverStep = {
 
 const firmwareUpdate: DriverStep = {
   definition: bmcStep('firmware', 'update', 0),
-  kinds: ['clean', 'deploy'],
+  kinds: ['clean', 'deploy', 'service'],
   async run(bmc, args, _attempt, state) {
     if (!bmc.updateFirmware) throw new BmcError('this BMC cannot update firmware', 'unsupported');
     const request = { imageUrl: String(args.image_url), targets: args.targets as string[] | undefined };

@@ -17,11 +17,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { encrypt } from 'unixcrypt';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { AgentClient, resultOf, type CommandRecord } from '../../src/agent/client.js';
 import { configDriveExtent } from '../../src/agent/disks.js';
 import { readGpt } from '../../src/agent/gpt.js';
-import { SimPlatform } from '../../src/agent/platform/sim.js';
+import { SimPlatform, simRescuePasswordPath } from '../../src/agent/platform/sim.js';
 import type { KexecRequest } from '../../src/agent/platform/types.js';
 import { freePort } from '../../src/cli/ports.js';
 import { startFakeControlPlane, type FakeControlPlane } from '../support/fake-control-plane.js';
@@ -353,5 +354,32 @@ describe('the agent', () => {
       commands.every((c) => c.command_status !== 'RUNNING'),
       'the command list shows every command, all finished',
     );
+  });
+
+  it('checks every disk in service without writing, and hands a rescue only a hashed password, then stops', async () => {
+    assert.deepEqual(
+      (await client.getSteps('service')).map((s) => [s.step, s.priority]),
+      [['read_disks', 0]],
+    );
+    const before = statSync(disk).mtimeMs;
+    const checked = await finished(client.executeStep('service', { step: 'read_disks', args: {} }));
+    assert.equal(checked.command_status, 'SUCCEEDED', JSON.stringify(checked.command_error));
+    assert.deepEqual(resultOf<any>(checked).service_result, { disks: [{ disk, bytes_read: 4 * GiB }] });
+    assert.equal(statSync(disk).mtimeMs, before, 'nothing was written');
+
+    await assert.rejects(
+      client.runCommand('finalize_rescue', { rescue_password: 'plain-text-password', hashed: false }),
+      (err: any) => err.status === 400 && /rescue_password: must be a crypt\(3\)/.test(err.message),
+    );
+    const hash = encrypt('plain-text-password');
+    await client.finalizeRescue(hash);
+    assert.equal(readFileSync(simRescuePasswordPath(disk), 'utf8'), hash);
+    // Handed over: no more heartbeats, and the command API is gone.
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 500));
+    await pause();
+    const heartbeats = controlPlane.heartbeats.length;
+    await pause();
+    assert.equal(controlPlane.heartbeats.length, heartbeats, 'no heartbeat after the hand-over');
+    await assert.rejects(client.status());
   });
 });

@@ -3,7 +3,7 @@
 // Every path is under `root` and every tool goes through `run`, so tests can point both at
 // fixtures; nothing here is ever run against the disks of a development machine.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { resolvConf, staticNetworkCommands, type NetworkData } from '../../domain/network-data.js';
@@ -104,6 +104,8 @@ export function parseMemTotalBytes(meminfo: string): number {
   if (!kib) throw new Error('no MemTotal in /proc/meminfo');
   return Number(kib) * 1024;
 }
+
+export const RESCUE_PASSWORD_FILE = 'etc/ipa-rescue-config/ipa-rescue-password';
 
 /** `inside` joined under `root`, refusing paths that climb out of it. */
 function under(root: string, inside: string): string {
@@ -318,5 +320,11 @@ export class LinuxPlatform implements Platform {
 
   async reboot(): Promise<void> {
     await this.#run('reboot', ['-f']);
+  }
+
+  /** Where ironic-python-agent keeps it, so a rescue ramdisk built for Ironic finds it too. */
+  async setRescuePassword(passwordHash: string): Promise<void> {
+    await mkdir(path.dirname(this.#path(RESCUE_PASSWORD_FILE)), { recursive: true });
+    await writeFile(this.#path(RESCUE_PASSWORD_FILE), passwordHash, { mode: 0o600 });
   }
 }

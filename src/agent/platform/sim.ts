@@ -38,6 +38,9 @@ export interface SimPlatformOptions {
 
 const MiB = 1024 ** 2;
 
+/** The lab machine's stand-in for the rescue system's password file. */
+export const simRescuePasswordPath = (diskPath: string) => `${diskPath}.rescue-password`;
+
 /**
  * The names in `dir` of the ext2/3/4 file system at `offset` of a disk file, read by e2fsprogs'
  * debugfs (no mount, no root); null when there is no such file system or directory.
@@ -194,5 +197,10 @@ export class SimPlatform implements Platform {
 
   async reboot(): Promise<void> {
     this.options.control.reboot();
+  }
+
+  /** Beside the disk file (simRescuePasswordPath), where a test reads what the rescue user's password became. */
+  async setRescuePassword(passwordHash: string): Promise<void> {
+    await writeFile(simRescuePasswordPath(this.options.diskPath), passwordHash, { mode: 0o600 });
   }
 }

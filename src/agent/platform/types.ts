@@ -84,4 +84,9 @@ export interface Platform {
   sync(): Promise<void>;
   powerOff(): Promise<void>;
   reboot(): Promise<void>;
+  /**
+   * Rescue: keeps the rescue user's password, a crypt(3) hash (the plain password never reaches the
+   * machine), where the rescue system reads it once the agent has stopped.
+   */
+  setRescuePassword(passwordHash: string): Promise<void>;
 }
