@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient, type CommandRecord } from '../agent/client.js';
 import type { FoundKernel, KernelSearch } from '../agent/kernel.js';
 import { kernelRequest } from '../domain/final-boot.js';
+import { RESCUE_PASSWORD_HASH_KEY } from '../db/agent.js';
 import { saveInventory } from '../db/inventories.js';
 import { hardwareInventorySchema } from '../domain/inventory.js';
 import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
@@ -166,6 +167,16 @@ export function createAgentActivities(pool: Pool, tokenKey: string | undefined) 
         });
         if (ended?.command_status === 'FAILED')
           throw ApplicationFailure.nonRetryable(commandStatus(ended).error ?? 'kexec failed', 'KexecFailed');
+      });
+    },
+
+    /** Gives the agent the rescue password's hash, read here from the node so it never enters the workflow. */
+    agentFinalizeRescue(nodeUuid: string): Promise<void> {
+      return withAgent(nodeUuid, async (client, node) => {
+        const passwordHash = node.driver_internal_info[RESCUE_PASSWORD_HASH_KEY];
+        if (typeof passwordHash !== 'string')
+          throw ApplicationFailure.nonRetryable('the node has no rescue password to hand over', 'NoRescuePassword');
+        await client.finalizeRescue(passwordHash);
       });
     },
   };

@@ -2,7 +2,13 @@
 // also writes the event, and each is idempotent: a retry after a crash finds its work done.
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { clearAgentSession, clearAgentStepCommand, markCleaningStarted, markPrebooted } from '../db/agent.js';
+import {
+  clearAgentSession,
+  clearAgentStepCommand,
+  clearRescuePasswordHash,
+  markCleaningStarted,
+  markPrebooted,
+} from '../db/agent.js';
 import { lastProvisionTransition, recordEvent, type EventOrigin } from '../db/events.js';
 import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
@@ -201,6 +207,17 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
     /** The agent stopped with its machine: a later operation must boot a new one. */
     async forgetAgent(nodeUuid: string): Promise<void> {
       await endAgentSession(pool, nodeUuid, 'the machine was powered off', operationOrigin());
+    },
+
+    /**
+     * Rescue handed the machine over (or failed to): the agent has stopped, and the rescue password's
+     * hash, now on the machine, is kept no longer.
+     */
+    async forgetRescue(nodeUuid: string): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        await clearAgentSession(client, nodeUuid);
+        await clearRescuePasswordHash(client, nodeUuid);
+      });
     },
 
     /**

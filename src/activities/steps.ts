@@ -1,4 +1,4 @@
-// Activities of the step engine's bookkeeping: the plan of a clean or deploy, and its progress
+// Activities of the step engine's bookkeeping: the plan of a clean, deploy or service, and its progress
 // on the node and in the event log. Running a step belongs to the BMC or the agent activities.
 import { ApplicationFailure } from '@temporalio/common';
 import { templatesForTraits } from '../db/deploy-templates.js';
@@ -6,7 +6,15 @@ import { recordEvent } from '../db/events.js';
 import { updateNode } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import type { RequestContext } from '../domain/context.js';
-import { orderSteps, overlaySteps, stepName, type RequestedStep, type Step, type StepKind } from '../domain/steps.js';
+import {
+  orderSteps,
+  overlaySteps,
+  RESERVED_STEPS,
+  stepName,
+  type RequestedStep,
+  type Step,
+  type StepKind,
+} from '../domain/steps.js';
 import { driverSteps } from '../drivers/steps.js';
 import { onceEventOrigin } from './node-state.js';
 import { requireNode } from './nodes.js';
@@ -14,7 +22,7 @@ import { requireNode } from './nodes.js';
 export interface StepPlanRequest {
   nodeUuid: string;
   kind: StepKind;
-  /** Manual cleaning: these steps, in this order; otherwise every enabled step. */
+  /** Manual cleaning and servicing: these steps, in this order; otherwise every enabled step. */
   requested?: RequestedStep[];
   /** The steps the node's agent offers; none when the operation runs without the ramdisk. */
   agentSteps: Step[];
@@ -40,6 +48,7 @@ export function createStepActivities(pool: Pool) {
       const node = await requireNode(pool, nodeUuid);
       const available = [...driverSteps(node.driver, kind).map((s) => s.definition), ...agentSteps];
       if (requested) {
+        available.push(...RESERVED_STEPS);
         const byName = new Map(available.map((s) => [stepName(s), s]));
         return requested.map((r) => {
           const known = byName.get(stepName(r));
@@ -62,8 +71,17 @@ export function createStepActivities(pool: Pool) {
       return orderSteps(overlaySteps(available, templateSteps), node.driver);
     },
 
+    /** Whether a requested step is neither the node's driver's nor a reserved one: only an agent can run it. */
+    async stepsNeedAgent({ nodeUuid, kind, requested }: Omit<StepPlanRequest, 'agentSteps'>): Promise<boolean> {
+      const node = await requireNode(pool, nodeUuid);
+      const known = new Set(
+        [...driverSteps(node.driver, kind).map((s) => s.definition), ...RESERVED_STEPS].map(stepName),
+      );
+      return (requested ?? []).some((step) => !known.has(stepName(step)));
+    },
+
     async recordStep({ nodeUuid, kind, step, phase, context }: StepProgress): Promise<void> {
-      const field = kind === 'clean' ? 'clean_step' : 'deploy_step';
+      const field = `${kind}_step` as const;
       const shown = { interface: step.interface, step: step.step, priority: step.priority, runner: step.runner };
       // The event's verb says what happened: "start deploy step", "finish clean step".
       const verb = `${phase === 'start' ? 'start' : 'finish'} ${kind} step`;

@@ -56,8 +56,8 @@ function checkDriver(
     );
 }
 
-/** Verbs a lessee may use: they run the tenant's workload on the machine. (Abort depends on what it stops.) */
-const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy']);
+/** Verbs a lessee may use: they run (or rescue) the tenant's workload on the machine. (Abort depends on what it stops.) */
+const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'undeploy', 'rescue', 'unrescue']);
 
 /** A node deleted between the request's first read and its write. */
 function notFoundNode(uuid: string): never {
@@ -191,7 +191,10 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   });
 
   router.put('/:node/states/provision', async (req, res) => {
-    const { target, clean_steps, disable_ramdisk, configdrive } = parse(provisionRequest, req.body);
+    const { target, clean_steps, service_steps, disable_ramdisk, configdrive, rescue_password } = parse(
+      provisionRequest,
+      req.body,
+    );
     const verb = normalizeVerb(target);
     if (!verb)
       throw badRequest('target', `unknown provision target "${target}"; known: ${VERBS.join(', ')}, active, deleted`);
@@ -205,6 +208,8 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
     );
     await requestProvision(req, pool, operations, node, verb, {
       cleanSteps: clean_steps,
+      serviceSteps: service_steps,
+      rescuePassword: rescue_password,
       disableRamdisk: disable_ramdisk,
       instanceInfo: configdrive && { ...node.instance_info, configdrive },
     });

@@ -30,6 +30,7 @@ import {
   agentCommandEndedSignal,
   agentHeartbeatSignal,
   planQuery,
+  unholdSignal,
   type AgentCommandEnd,
 } from '../workflows/signals.js';
 import { ApiError, conflict, unavailable } from './errors.js';
@@ -120,6 +121,11 @@ export class Operations {
   /** Asks the node's running operation to abort; false when none runs. */
   signalAbort(nodeUuid: string, context: RequestContext): Promise<boolean> {
     return this.signal(nodeUuid, abortSignal, { user: context.user, requestId: context.requestId });
+  }
+
+  /** Tells the node's held clean or service to go on; false when none runs. */
+  signalUnhold(nodeUuid: string, context: RequestContext): Promise<boolean> {
+    return this.signal(nodeUuid, unholdSignal, { user: context.user, requestId: context.requestId });
   }
 
   /** Sends `signal` to the node's running operation; false when none runs. */

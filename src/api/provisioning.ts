@@ -1,12 +1,14 @@
 // Asking for a provision verb, shared by PUT /v1/nodes/{id}/states/provision and the deployment
 // API: the state machine is asked first (409), then the operation starts under the node's lock.
 import type { Request } from 'express';
-import { updateNode, type NodeRecord } from '../db/nodes.js';
+import { encrypt } from 'unixcrypt';
+import { RESCUE_PASSWORD_HASH_KEY } from '../db/agent.js';
+import { mergeDriverInternalInfo, updateNode, type NodeRecord } from '../db/nodes.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { bootsRamdisk } from '../domain/drivers.js';
-import { IllegalTransition, nextState, type Verb } from '../domain/provision.js';
+import { FAILED_STATES, IllegalTransition, nextState, type ProvisionState, type Verb } from '../domain/provision.js';
 import { findSecretPath } from '../domain/secrets.js';
-import type { RequestedStep } from '../domain/steps.js';
+import { reservedStepProblem, type RequestedStep } from '../domain/steps.js';
 import { requestContext } from './context.js';
 import { badRequest, conflict, parse } from './errors.js';
 import type { Operations } from './operations.js';
@@ -14,6 +16,9 @@ import { deployImageInfo } from './schemas.js';
 
 export interface ProvisionOptions {
   cleanSteps?: RequestedStep[];
+  serviceSteps?: RequestedStep[];
+  /** For rescue: the caller's rescue password, hashed at once; only the hash is kept (on the node, never in history). */
+  rescuePassword?: string;
   disableRamdisk?: boolean;
   /** For deploy and rebuild: the node's instance_info for this deploy (image, config drive…), replacing what it has. */
   instanceInfo?: Record<string, unknown>;
@@ -39,17 +44,12 @@ export async function requestProvision(
     if (err instanceof IllegalTransition) throw conflict('illegal_state', err.message);
     throw err;
   }
-  if (verb === 'clean' && !options.cleanSteps?.length)
-    throw badRequest('clean_steps', 'manual cleaning needs clean_steps');
-  if (verb !== 'clean' && options.cleanSteps)
-    throw badRequest('clean_steps', 'clean_steps go only with target "clean"');
-  options.cleanSteps?.forEach((step, index) => {
-    // Step arguments travel in the workflow's history, which the Temporal UI shows: no credentials
-    // there, however deep (a BIOS AdminPassword among the settings).
-    const secret = findSecretPath(step.args);
-    if (secret)
-      throw badRequest(['clean_steps', index, 'args', ...secret].join('.'), 'credentials may not be step arguments');
-  });
+  checkRequestedSteps('clean_steps', 'clean', verb, options.cleanSteps);
+  checkRequestedSteps('service_steps', 'service', verb, options.serviceSteps);
+  if (verb === 'rescue' && !options.rescuePassword)
+    throw badRequest('rescue_password', 'rescue needs a rescue_password');
+  if (verb !== 'rescue' && options.rescuePassword !== undefined)
+    throw badRequest('rescue_password', 'rescue_password goes only with target "rescue"');
   if (verb === 'boot' && !bootsRamdisk(node.deploy_interface))
     throw badRequest('target', `a node with deploy_interface "${node.deploy_interface}" boots no agent to keep up`);
   if (DEPLOY_VERBS.has(verb)) {
@@ -62,12 +62,21 @@ export async function requestProvision(
     throw badRequest('instance_info.image_source', 'adopt needs the image the machine runs; PATCH it first');
   }
 
-  if (verb === 'abort') {
-    // Abort is no new operation: it is a message to the one holding the node.
+  if (verb === 'abort' && !isFailedState(node.provision_state)) {
+    // Abort is no new operation: it is a message to the one holding the node. (From a failed
+    // service it is a transition of its own: back to active, the instance untouched.)
     if (!(await operations.signalAbort(node.uuid, requestContext(req))))
       throw conflict('illegal_state', 'no operation is running to abort');
     return;
   }
+  if (verb === 'unhold') {
+    // Unhold, likewise, tells the held clean or service to go on.
+    if (!(await operations.signalUnhold(node.uuid, requestContext(req))))
+      throw conflict('illegal_state', 'no held operation is running to unhold');
+    return;
+  }
+  // Hashed before anything else sees it: the hash goes on the node, the password nowhere.
+  const rescuePasswordHash = options.rescuePassword && encrypt(options.rescuePassword);
   // instance_info is the caller's own input to the deploy, not state: it is written before the
   // start, in a transaction committed only once the start won the node's lock. So a refused
   // request changes nothing, and the row lock the write takes keeps the new operation's
@@ -82,6 +91,8 @@ export async function requestProvision(
       target_provision_state,
       ...(options.instanceInfo && { instance_info: options.instanceInfo }),
     });
+    if (rescuePasswordHash)
+      await mergeDriverInternalInfo(client, node.uuid, { [RESCUE_PASSWORD_HASH_KEY]: rescuePasswordHash });
     await options.recordStart?.(client);
     await operations.startProvision(node, {
       nodeUuid: node.uuid,
@@ -89,6 +100,7 @@ export async function requestProvision(
       fromState: node.provision_state,
       context: requestContext(req),
       cleanSteps: options.cleanSteps,
+      serviceSteps: options.serviceSteps,
       // The fake deploy interface never boots the ramdisk: only out-of-band steps run.
       disableRamdisk: options.disableRamdisk || !bootsRamdisk(node.deploy_interface),
     });
@@ -97,4 +109,25 @@ export async function requestProvision(
 
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '';
+}
+
+const isFailedState = (state: ProvisionState) => (FAILED_STATES as readonly ProvisionState[]).includes(state);
+
+/** Steps go only with their verb, which needs them; their arguments carry no credentials and fit a reserved step's. */
+function checkRequestedSteps(
+  field: 'clean_steps' | 'service_steps',
+  stepsVerb: Verb,
+  verb: Verb,
+  steps: RequestedStep[] | undefined,
+): void {
+  if (verb === stepsVerb && !steps?.length) throw badRequest(field, `${stepsVerb} needs ${field}`);
+  if (verb !== stepsVerb && steps) throw badRequest(field, `${field} go only with target "${stepsVerb}"`);
+  steps?.forEach((step, index) => {
+    // Step arguments travel in the workflow's history, which the Temporal UI shows: no credentials
+    // there, however deep (a BIOS AdminPassword among the settings).
+    const secret = findSecretPath(step.args);
+    if (secret) throw badRequest([field, index, 'args', ...secret].join('.'), 'credentials may not be step arguments');
+    const problem = reservedStepProblem(step);
+    if (problem) throw badRequest([field, index, 'args', ...problem.path].join('.'), problem.message);
+  });
 }

@@ -86,21 +86,25 @@ const configDrive = z.strictObject({
 export type ConfigDrive = z.infer<typeof configDrive>;
 
 export const powerRequest = z.strictObject({ target: z.enum(POWER_TARGETS) });
+/** The steps of a manual clean or a service, run in the order given. */
+const requestedSteps = z
+  .array(
+    z.strictObject({
+      interface: z.string().min(1).max(64),
+      step: z.string().min(1).max(255),
+      args: jsonObject.default({}),
+    }),
+  )
+  .min(1)
+  .max(50);
 export const provisionRequest = z.strictObject({
   target: z.string().min(1),
-  clean_steps: z
-    .array(
-      z.strictObject({
-        interface: z.string().min(1).max(64),
-        step: z.string().min(1).max(255),
-        args: jsonObject.default({}),
-      }),
-    )
-    .min(1)
-    .max(50)
-    .optional(),
+  clean_steps: requestedSteps.optional(),
+  service_steps: requestedSteps.optional(),
   disable_ramdisk: z.boolean().optional(),
   configdrive: configDrive.optional(),
+  /** Hashed (crypt SHA-512) as soon as it is parsed; only the hash is kept or sent on. */
+  rescue_password: z.string().min(8).max(256).optional(),
 });
 /** An OpenSSH public key line: type, base64 key, optional comment. */
 const sshPublicKey = z

@@ -152,6 +152,17 @@ export async function markPrebooted(db: Queryable, nodeUuid: string): Promise<bo
   return rowCount === 1;
 }
 
+/** Where a rescue keeps the rescue password's crypt(3) hash from the API's acceptance until the agent took it. */
+export const RESCUE_PASSWORD_HASH_KEY = 'rescue_password_hash';
+
+/** The rescue password's hash has reached the machine (or the rescue is over): it is kept no longer. */
+export async function clearRescuePasswordHash(db: Queryable, nodeUuid: string): Promise<void> {
+  await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info - '${RESCUE_PASSWORD_HASH_KEY}', updated_at = now() WHERE uuid = $1`,
+    [nodeUuid],
+  );
+}
+
 /** Forgets the agent command an operation's step started: the next operation starts its own. */
 export async function clearAgentStepCommand(db: Queryable, nodeUuid: string): Promise<void> {
   await db.query(

@@ -30,6 +30,7 @@ export interface NodeRecord {
   last_error: string | null;
   clean_step: Record<string, unknown> | null;
   deploy_step: Record<string, unknown> | null;
+  service_step: Record<string, unknown> | null;
   deployed_by: string | null;
   boot_interface: string;
   deploy_interface: string;
@@ -76,6 +77,7 @@ export const SYSTEM_NODE_FIELDS = [
   'driver_internal_info',
   'clean_step',
   'deploy_step',
+  'service_step',
   'deployed_by',
 ] as const;
 
@@ -85,8 +87,8 @@ export type NodeChanges = Partial<Pick<NodeRecord, NodeColumn>>;
 export const COLUMNS = `uuid, name, driver, driver_info, driver_internal_info, properties, instance_info, extra,
   resource_class, traits, owner, lessee, provision_state, target_provision_state, power_state,
   target_power_state, maintenance, maintenance_reason, fault, retired, retired_reason, last_error,
-  clean_step, deploy_step, deployed_by, boot_interface, deploy_interface, inspect_interface, network_data, created_at, updated_at,
-  provision_updated_at, allocation_uuid, instance_uuid`;
+  clean_step, deploy_step, service_step, deployed_by, boot_interface, deploy_interface, inspect_interface,
+  network_data, created_at, updated_at, provision_updated_at, allocation_uuid, instance_uuid`;
 
 const JSON_COLUMNS = new Set([
   'driver_info',
@@ -97,6 +99,7 @@ const JSON_COLUMNS = new Set([
   'extra',
   'clean_step',
   'deploy_step',
+  'service_step',
 ]);
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -59,6 +59,8 @@ export interface ProvisionInput {
   context: RequestContext;
   /** Manual cleaning: these steps, in this order. */
   cleanSteps?: RequestedStep[];
+  /** Servicing: these steps, in this order. */
+  serviceSteps?: RequestedStep[];
   /** Run only out-of-band steps, without booting the ramdisk. */
   disableRamdisk?: boolean;
 }

@@ -23,6 +23,7 @@ import {
   agentCommandEndedSignal,
   agentHeartbeatSignal,
   planQuery,
+  unholdSignal,
   type AgentCommandEnd,
 } from './signals.js';
 import { planOf, runSteps, StepAborted, type StepPlan, type StepRun } from './step-runner.js';
@@ -74,6 +75,32 @@ async function inspect(op: ProvisionOperation): Promise<void> {
   if (needsAgent && !(await records.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
 }
 
+/**
+ * Service: the requested steps on an active machine. The agent boots only when a step runs in-band;
+ * a machine that was touched (ramdisk, firmware, BIOS) boots its instance again at the end.
+ */
+async function service(op: ProvisionOperation): Promise<void> {
+  if (await op.runServicePlan()) await op.bootInstance();
+}
+
+/**
+ * Rescue: the ramdisk boots (an agent left from a failed try is used as it is); its agent takes the rescue password's hash (read by the activity,
+ * never carried by the workflow) and hands the machine to the rescue user.
+ */
+async function rescue(op: ProvisionOperation): Promise<void> {
+  try {
+    await op.ensureAgent();
+    await agent.agentFinalizeRescue(op.nodeUuid);
+  } finally {
+    await records.forgetRescue(op.nodeUuid);
+  }
+}
+
+/** Unrescue: the rescue system stops and the deployed instance boots again. */
+async function unrescue(op: ProvisionOperation): Promise<void> {
+  await op.bootInstance();
+}
+
 /** Tear-down before cleaning: the tenant's instance stops. */
 async function tearDown(op: ProvisionOperation): Promise<void> {
   await op.powerOff();
@@ -96,6 +123,9 @@ const HANDLERS: Partial<Record<ProvisionState, Handler>> = {
   deploying: deploy,
   deleting: tearDown,
   adopting: adopt,
+  servicing: service,
+  rescuing: rescue,
+  unrescuing: unrescue,
 };
 
 /** States in which a failure leaves a machine half-provisioned: it is powered off rather than left running. */
@@ -162,6 +192,7 @@ class ProvisionOperation {
   /** Agent commands reported ended, by id; a duplicated report sets the same entry again. */
   readonly commandEnds = new Map<string, AgentCommandEnd>();
   abortRequested = false;
+  unholdRequested = false;
   agentBootTimeoutSeconds = 0;
 
   constructor(readonly input: ProvisionInput) {
@@ -170,6 +201,7 @@ class ProvisionOperation {
     setHandler(agentHeartbeatSignal, () => void this.heartbeats++);
     setHandler(agentCommandEndedSignal, ({ commandId, status }) => void this.commandEnds.set(commandId, status));
     setHandler(abortSignal, () => void (this.abortRequested = true));
+    setHandler(unholdSignal, () => void (this.unholdRequested = true));
   }
 
   get nodeUuid(): string {
@@ -225,15 +257,31 @@ class ProvisionOperation {
     await runSteps(this.stepRun(kind), this.plan);
   }
 
-  private stepRun(kind: StepKind): StepRun {
+  /**
+   * Plans the requested service steps and runs them, booting the agent only when one of them is an
+   * agent's; answers whether the machine was touched (the ramdisk booted or a BMC step ran).
+   */
+  async runServicePlan(): Promise<boolean> {
+    const request = { nodeUuid: this.nodeUuid, kind: 'service' as const, requested: this.input.serviceSteps };
+    const withAgent = this.usesRamdisk && (await records.stepsNeedAgent({ ...request, withRamdisk: true }));
+    if (withAgent) await this.ensureAgent();
+    const agentSteps = withAgent ? await agent.agentListSteps(this.nodeUuid, 'service') : [];
+    this.plan = planOf(await records.planSteps({ ...request, agentSteps, withRamdisk: this.usesRamdisk }));
+    await runSteps(this.stepRun('service', withAgent), this.plan);
+    return withAgent || this.plan.some(({ step }) => step.runner === 'bmc');
+  }
+
+  /** `withAgent`: the operation uses the agent, so a step that rebooted the machine is followed by a new agent boot. */
+  private stepRun(kind: StepKind, withAgent = this.usesRamdisk): StepRun {
     return {
       nodeUuid: this.nodeUuid,
       kind,
       context: this.input.context,
       aborted: () => this.abortRequested,
       waiting: (wait) => this.waiting(wait),
+      hold: () => this.hold(),
       rebootIntoRamdisk: async () => {
-        if (this.usesRamdisk) await this.bootAgent();
+        if (withAgent) await this.bootAgent();
       },
       reportedEnd: (commandId) => this.commandEnds.get(commandId),
     };
@@ -246,6 +294,15 @@ class ProvisionOperation {
     // An abort that came while a step could not be interrupted takes effect now, still in the wait state.
     if (this.abortRequested) throw new StepAborted();
     await this.transition('resume');
+  }
+
+  /** Parked in the hold state (clean hold, service hold) until an operator's unhold, or an abort. */
+  private async hold(): Promise<void> {
+    this.unholdRequested = false;
+    await this.transition('hold');
+    await condition(() => this.unholdRequested || this.abortRequested);
+    if (this.abortRequested) throw new StepAborted();
+    await this.transition('unhold');
   }
 
   /** A live agent (fast-track, pre-booted) is used as it is; otherwise the node boots the ramdisk with `bootAgent`. */
@@ -317,6 +374,15 @@ class ProvisionOperation {
     await settlePower(this.nodeUuid, 'power off', this.input.context);
     await settlePower(this.nodeUuid, 'power on', this.input.context);
     return heartbeatsAtBoot;
+  }
+
+  /**
+   * Back to the deployed instance after a ramdisk boot spent the disk's persistent boot setting (as
+   * Ironic's prepare_instance does after servicing and rescue): the disk boots, now and from now on.
+   */
+  async bootInstance(): Promise<void> {
+    await bmc.bmcSetBootDevice(this.nodeUuid, 'disk', true);
+    await this.boot('instance');
   }
 
   /** Off, virtual media ejected, agent session forgotten: the machine rests. */

@@ -9,6 +9,9 @@ export const agentHeartbeatSignal = defineSignal<[{ agentUrl: string; at: string
 /** Abort the running clean or deploy: it stops at the next point its current step allows. */
 export const abortSignal = defineSignal<[{ user: string | null; requestId: string }]>('abort');
 
+/** An operator's unhold: the clean or service parked by a `deploy.hold` step goes on. */
+export const unholdSignal = defineSignal<[{ user: string | null; requestId: string }]>('unhold');
+
 /** The plan of the running clean or deploy, each step with its status. */
 export const planQuery = defineQuery<StepStatus[]>('plan');
 

@@ -1,4 +1,4 @@
-// The step runner shared by cleaning and deploying (and later servicing). It runs a plan in
+// The step runner shared by cleaning, deploying and servicing. It runs a plan in
 // order; a step answering RerunAfter is slept on durably and run again, one answering RunNext
 // gets those steps inserted right after it. An agent command that outlasts its start is waited
 // for durably: the agent reports its end (a signal wakes the wait), and a slow check catches a
@@ -26,6 +26,8 @@ export interface StepRun {
   aborted: () => boolean;
   /** Runs a wait with the node shown in its wait state (clean wait, wait call-back), where abort is allowed. */
   waiting: (wait: () => Promise<void>) => Promise<void>;
+  /** Parks the node in its hold state until an operator's unhold (throws StepAborted on an abort). */
+  hold: () => Promise<void>;
   /** After a step that asked for a reboot (one that rebooted the machine, as a BIOS change does): the agent is booted again. */
   rebootIntoRamdisk: () => Promise<void>;
   /** How the agent reported the command to have ended; undefined while no report came. */
@@ -96,7 +98,15 @@ async function runAgentStep(run: StepRun, step: Step): Promise<StepResult> {
   return { kind: 'done' };
 }
 
+/** Ironic's reserved steps, which the workflow carries out itself: hold until unhold, or wait (in the wait state). */
+async function runReservedStep(run: StepRun, step: Step): Promise<StepResult> {
+  if (step.step === 'hold') await run.hold();
+  else await run.waiting(() => pause(run, step, Number(step.args.seconds)));
+  return { kind: 'done' };
+}
+
 function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Promise<StepResult> {
+  if (step.runner === 'workflow') return runReservedStep(run, step);
   return step.runner === 'agent'
     ? runAgentStep(run, step)
     : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
