@@ -62,6 +62,7 @@ export const node = z
     last_error: nullableText,
     clean_step: jsonObject.nullable(),
     deploy_step: jsonObject.nullable(),
+    service_step: jsonObject.nullable(),
     deployed_by: nullableText,
     boot_interface: z.string(),
     deploy_interface: z.string(),
