@@ -3,6 +3,7 @@
 // simulated machines enrolled through the API, whose agents log to one file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,12 @@ export interface BenchStack {
 
 type Stop = () => Promise<void>;
 
+/**
+ * Requests to the API in flight at most (the operations they start all run at once): a thousand
+ * connections opened in the same instant overflow its listen backlog (ECONNRESET), and no real
+ * client sends them so.
+ */
+const MAX_REQUESTS_IN_FLIGHT = 64;
 /** A request answered 503 is asked again this many times at most, each after its Retry-After. */
 const MAX_ATTEMPTS_WHEN_UNAVAILABLE = 10;
 
@@ -130,6 +137,7 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
     // Closing a connection while its calls wait to retry throws from the SDK's retry timer and ends
     // the process, hiding the benchmark's own error: the waits are aborted first.
     const closing = new AbortController();
+    setMaxListeners(Infinity, closing.signal); // one listener per operation waited on: thousands in a big bench
     stops.push(async () => {
       closing.abort();
       await connection.close();
@@ -137,14 +145,25 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
     const client = new Client({ connection });
 
     let unavailable = 0;
+    let requestsInFlight = 0;
+    const waitingRequests: (() => void)[] = [];
     const call = async (method: string, urlPath: string, body?: unknown, expectedStatus = 200): Promise<any> => {
       for (let attempt = 1; ; attempt++) {
-        const response = await fetch(`${apiUrl}${urlPath}`, {
-          method,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await response.text();
+        while (requestsInFlight >= MAX_REQUESTS_IN_FLIGHT) await new Promise<void>((r) => waitingRequests.push(r));
+        requestsInFlight++;
+        let response: Response;
+        let text: string;
+        try {
+          response = await fetch(`${apiUrl}${urlPath}`, {
+            method,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          text = await response.text();
+        } finally {
+          requestsInFlight--;
+          waitingRequests.shift()?.();
+        }
         if (response.status === 503 && attempt < MAX_ATTEMPTS_WHEN_UNAVAILABLE) {
           unavailable++;
           const retryAfterS = Number(response.headers.get('retry-after')) || 1;
