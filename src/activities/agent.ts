@@ -3,8 +3,7 @@
 import { activityInfo } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { AgentError, agentClientForNode, type AgentClient, type CommandRecord } from '../agent/client.js';
-import type { FoundKernel, KernelSearch } from '../agent/kernel.js';
-import { kernelRequest } from '../domain/final-boot.js';
+import { kernelRequest, type FoundKernel, type KernelSearch } from '../domain/final-boot.js';
 import { RESCUE_PASSWORD_HASH_KEY } from '../db/agent.js';
 import { saveInventory } from '../db/inventories.js';
 import { hardwareInventorySchema } from '../domain/inventory.js';

@@ -5,7 +5,7 @@ import { deriveAgentToken } from '../domain/agent.js';
 import type { HardwareInventory } from '../domain/inventory.js';
 import type { RootDeviceHints } from '../domain/root-device.js';
 import type { StepKind } from '../domain/steps.js';
-import type { FoundKernel, KernelSearch } from './kernel.js';
+import type { FoundKernel, KernelSearch } from '../domain/final-boot.js';
 import type { CommandRecord } from './server.js';
 
 export type { CommandRecord };

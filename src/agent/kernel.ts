@@ -4,6 +4,7 @@
 // /boot partition. The kernel command line roots the instance by PARTUUID, which needs no
 // knowledge of the instance's device names.
 import path from 'node:path';
+import type { KernelSearch } from '../domain/final-boot.js';
 import type { Disk, PartitionDirectory, Platform } from './platform/types.js';
 
 /** x86-64 root: preferred as root= when the kernel sits on a separate /boot partition. */
@@ -16,16 +17,6 @@ export interface KernelSearchRequest {
   /** Appended to root=PARTUUID=… ro. */
   appendParams?: string;
 }
-
-export interface FoundKernel {
-  /** The partition whose file system holds kernel and initrd. */
-  root_partition_uuid: string;
-  kernel: string;
-  initrd?: string;
-  cmdline: string;
-}
-
-export type KernelSearch = { found: FoundKernel } | { found: null; reason: string };
 
 const KERNEL = /^vmlinuz-(.+)$/;
 const initrdNames = (version: string) => [

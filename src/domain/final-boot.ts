@@ -40,6 +40,17 @@ export interface KernelRequest {
   appendParams?: string;
 }
 
+/** The kernel the agent found (or was told of) on the written image: what its kexec command takes. */
+export interface FoundKernel {
+  /** The partition whose file system holds kernel and initrd. */
+  root_partition_uuid: string;
+  kernel: string;
+  initrd?: string;
+  cmdline: string;
+}
+
+export type KernelSearch = { found: FoundKernel } | { found: null; reason: string };
+
 interface NodeBootInputs {
   instance_info: Record<string, unknown>;
   properties: Record<string, unknown>;

@@ -12,6 +12,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
+import type { FoundKernel } from '../domain/final-boot.js';
 import type { StepKind } from '../domain/steps.js';
 import { agent, bmc, records } from './activities.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
@@ -344,21 +345,24 @@ class ProvisionOperation {
     const choice = await records.finalBootChoice(this.nodeUuid);
     if (choice.method === 'reboot') return choice.fallback ?? '';
     if (!this.usesRamdisk) return 'kexec needs the agent, and this deploy ran without the ramdisk: rebooted instead';
+    let kernel: FoundKernel;
     try {
       const search = await agent.agentFindKernel(this.nodeUuid);
       if (!search.found) return `no kernel to kexec: ${search.reason}; rebooted instead`;
+      kernel = search.found;
       await bmc.bmcSetBootDevice(this.nodeUuid, 'disk', true);
-      await agent.agentKexec(this.nodeUuid, search.found);
-      await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
-      await records.recordBoot(this.nodeUuid, 'instance', this.input.context, {
-        kexec: true,
-        note: `${search.found.kernel} ${search.found.cmdline}`,
-      });
-      return undefined;
+      await agent.agentKexec(this.nodeUuid, kernel);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return `kexec failed (${failureMessage(err)}): rebooted instead`;
     }
+    // The instance runs from here on: a failure now fails the deploy rather than power-cycling it.
+    await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
+    await records.recordBoot(this.nodeUuid, 'instance', this.input.context, {
+      kexec: true,
+      note: `${kernel.kernel} ${kernel.cmdline}`,
+    });
+    return undefined;
   }
 
   /**

@@ -49,6 +49,7 @@ class MockNode {
   finalBoot: FinalBootChoice = { method: 'reboot' };
   kernelFound = true;
   kexecFails = false;
+  ejectFails = false;
   readonly calls: string[] = [];
   runBmcStep: (step: Step, attempt: number, state: unknown) => StepResult = () => done();
   startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({
@@ -139,6 +140,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       node(nodeUuid).calls.push('prepare ramdisk boot');
     },
     async bmcFinishRamdiskBoot(nodeUuid) {
+      if (node(nodeUuid).ejectFails) throw ApplicationFailure.nonRetryable('the BMC refused', 'BmcError');
       node(nodeUuid).ramdiskInserted = false;
       node(nodeUuid).calls.push('finish ramdisk boot');
     },
@@ -298,6 +300,15 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       assert.equal(await workflow.result(), 'active');
       assert.deepEqual(n.calls.slice(-4), [bootCall, 'power off', 'power on', 'transition done -> active']);
     }
+  });
+
+  it('never reboots an instance it kexec-ed into: a failure after the kexec fails the deploy', async () => {
+    const { n, workflow } = await start('deploy', 'available', (m) => {
+      Object.assign(m, { agentAlive: true, finalBoot: { method: 'kexec' }, ejectFails: true });
+    });
+    await assert.rejects(workflow.result(), WorkflowFailedError);
+    assert.equal(n.state, 'deploy failed');
+    assert.ok(!n.calls.some((c) => c.startsWith('boot instance')), n.calls.join(', '));
   });
 
   it('hands a RerunAfter step its state back on each attempt, in the wait state, and inserts RunNext steps right after', async () => {
