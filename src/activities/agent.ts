@@ -61,6 +61,22 @@ function builtInArgs(node: NodeRecord, step: Step): Record<string, unknown> | un
   return undefined;
 }
 
+/** An agent that takes longer than this to say it is alive is taken for gone. */
+const AGENT_STATUS_TIMEOUT_MS = 3000;
+
+/** Whether the node's agent answers a status call now, not only whether it heartbeated lately. */
+export async function agentAnswers(
+  node: { uuid: string; driver_internal_info: Record<string, unknown> },
+  tokenKey: string,
+): Promise<boolean> {
+  try {
+    await agentClientForNode(node, tokenKey, { timeoutMs: AGENT_STATUS_TIMEOUT_MS }).status();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createAgentActivities(pool: Pool, tokenKey: string | undefined) {
   async function withAgent<T>(
     nodeUuid: string,

@@ -8,6 +8,7 @@ import { createNodeStateActivities } from './node-state.js';
 import { createPowerSyncActivities } from './power-sync.js';
 import { createReservationActivities } from './reservations.js';
 import { createStepActivities } from './steps.js';
+import { createWarmPoolActivities } from './warm-pools.js';
 
 export interface ActivityOptions {
   /** Derives agent tokens; the API must hold the same key. */
@@ -35,12 +36,14 @@ export type BmcActivities = ReturnType<typeof createBmcActivities>;
 export type AgentActivities = ReturnType<typeof createAgentActivities>;
 /** Power sync's batches of BMC checks. */
 export type PowerSyncActivities = ReturnType<typeof createPowerSyncActivities>;
+/** A warm pool's rounds: agent status calls, then the plan. */
+export type WarmPoolActivities = ReturnType<typeof createWarmPoolActivities>;
 
 /** Every activity the worker registers; workflows reach them through one proxy per group. */
 export function createActivities(
   pool: Pool,
   options: ActivityOptions = {},
-): RecordActivities & BmcActivities & AgentActivities & PowerSyncActivities {
+): RecordActivities & BmcActivities & AgentActivities & PowerSyncActivities & WarmPoolActivities {
   return {
     ...createNodeStateActivities(pool, options),
     ...createStepActivities(pool),
@@ -49,5 +52,6 @@ export function createActivities(
     ...createBmcActivities(pool, options),
     ...createAgentActivities(pool, options.agentTokenKey),
     ...createPowerSyncActivities(pool, options),
+    ...createWarmPoolActivities(pool, options.agentTokenKey),
   };
 }

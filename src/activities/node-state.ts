@@ -24,6 +24,7 @@ import {
   type ProvisionEvent,
   type ProvisionState,
 } from '../domain/provision.js';
+import { agentAnswers } from './agent.js';
 import { requireNode } from './nodes.js';
 
 /** Who asked and which operation did it, for an event row. */
@@ -60,6 +61,8 @@ export interface NodeStateOptions {
   fastTrack?: boolean;
   /** Ironic's deploy_callback_timeout: how long a booting ramdisk may take to heartbeat (default 30 minutes). */
   agentBootTimeoutSeconds?: number;
+  /** Derives agent tokens, for the status call that checks a live agent before it is used. */
+  agentTokenKey?: string;
 }
 
 /** deployed_by records who deployed, so an operator can tell whose instance a machine runs; undeploy clears it and the instance's inputs. */
@@ -72,7 +75,12 @@ function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deplo
 }
 
 /** Forgets the node's agent session; when the node was pre-booted, its history says the marker went and why. */
-async function endAgentSession(db: Queryable, nodeUuid: string, why: string, origin: EventOrigin): Promise<void> {
+export async function endAgentSession(
+  db: Queryable,
+  nodeUuid: string,
+  why: string,
+  origin: EventOrigin,
+): Promise<void> {
   if (!(await clearAgentSession(db, nodeUuid))) return;
   await recordEvent(db, { node_uuid: nodeUuid, kind: 'power', verb: 'prebooted ended', message: why }, origin);
 }
@@ -157,10 +165,13 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
      */
     async agentStatus(nodeUuid: string): Promise<{ alive: boolean; bootTimeoutSeconds: number }> {
       const node = await findNode(pool, nodeUuid);
-      return {
-        alive: node !== undefined && isAgentAlive(node, new Date()),
-        bootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 1800,
-      };
+      let alive = node !== undefined && isAgentAlive(node, new Date());
+      // A recent heartbeat is not enough: the agent must answer now, or the node boots cold instead.
+      if (alive && options.agentTokenKey && !(await agentAnswers(node!, options.agentTokenKey))) {
+        await endAgentSession(pool, nodeUuid, 'the agent did not answer a status call', operationOrigin());
+        alive = false;
+      }
+      return { alive, bootTimeoutSeconds: options.agentBootTimeoutSeconds ?? 1800 };
     },
 
     /**
@@ -232,9 +243,22 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       return keep;
     },
 
-    /** Before the boot verb boots the agent: it may look up and heartbeat while the node is available. */
-    async expectAgentWhileAvailable(nodeUuid: string): Promise<void> {
-      await mergeDriverInternalInfo(pool, nodeUuid, { fast_track: true });
+    /**
+     * The boot verb's start: the node must still be bootable (a warm pool's plan may be a little old),
+     * shows its target while the agent boots, and lets the agent look up and heartbeat while available.
+     */
+    async beginPreboot(nodeUuid: string): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        const node = await requireNode(client, nodeUuid, { forUpdate: true });
+        try {
+          nextState(node, 'boot');
+        } catch (err) {
+          if (err instanceof IllegalTransition) throw ApplicationFailure.nonRetryable(err.message, 'IllegalTransition');
+          throw err;
+        }
+        await updateNode(client, nodeUuid, { target_provision_state: 'available' });
+        await mergeDriverInternalInfo(client, nodeUuid, { fast_track: true });
+      });
     },
 
     /** The boot verb's end: the node is pre-booted, and its target (shown while the boot ran) is cleared. */

@@ -24,6 +24,7 @@ import { referenceRouter } from './reference.js';
 import { ReservationWorkflows } from './reservation-workflows.js';
 import { reservationSchedulesRouter, reservationsRouter } from './reservations.js';
 import { tokensRouter } from './tokens.js';
+import { warmPoolsRouter } from './warm-pools.js';
 
 export interface ApiDependencies {
   pool: Pool;
@@ -130,6 +131,7 @@ export function createApp({
   app.use('/v1/ports', portsRouter(pool));
   app.use('/v1/events', eventsRouter(pool));
   app.use('/v1/drivers', driversRouter());
+  app.use('/v1/warm_pools', warmPoolsRouter(pool, operations.client, operations.taskQueue));
   app.use(unknownRoute);
   app.use(errorHandler(logger));
   return app;

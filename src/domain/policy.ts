@@ -38,7 +38,9 @@ export type Action =
   | 'reservation:create'
   | 'reservation:get'
   | 'reservation:update'
-  | 'reservation:cancel';
+  | 'reservation:cancel'
+  | 'warm_pool:get'
+  | 'warm_pool:manage';
 
 interface Rule {
   /** Relations (besides admin, who may do everything) that may act. */
@@ -84,6 +86,9 @@ export const POLICY: Readonly<Record<Action, Rule>> = {
   'reservation:get': rule(['owner', 'lessee'], true),
   'reservation:update': rule(['owner']),
   'reservation:cancel': rule(['owner', 'lessee']),
+  // A warm pool keeps its owner's nodes booted (an admin's, without owner, any node): the owner's to run.
+  'warm_pool:get': rule(['owner'], true),
+  'warm_pool:manage': rule(['owner']),
 };
 
 /**

@@ -1,7 +1,13 @@
 // Activity stubs, one per group, each typed with that group's activities only and given the
 // timeouts and retry policy its kind of call needs.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { AgentActivities, BmcActivities, PowerSyncActivities, RecordActivities } from '../activities/index.js';
+import type {
+  AgentActivities,
+  BmcActivities,
+  PowerSyncActivities,
+  RecordActivities,
+  WarmPoolActivities,
+} from '../activities/index.js';
 
 /**
  * Bookkeeping in our own database (node state, event log, step plans): quick and idempotent, so
@@ -37,4 +43,10 @@ export const powerSync = proxyActivities<PowerSyncActivities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '1m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
+});
+
+/** A warm pool's round: status calls to its warm agents (bounded each), then the plan. */
+export const warmPools = proxyActivities<WarmPoolActivities>({
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });

@@ -64,3 +64,14 @@ export interface ProvisionInput {
   /** Run only out-of-band steps, without booting the ramdisk. */
   disableRamdisk?: boolean;
 }
+
+/** One long-running workflow per warm pool. */
+export function warmPoolWorkflowId(poolUuid: string): string {
+  return `warm_pool/${poolUuid}`;
+}
+
+export interface WarmPoolInput {
+  poolUuid: string;
+  /** Who created the pool: the events of the boots it starts name them. */
+  context: RequestContext;
+}

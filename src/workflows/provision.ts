@@ -148,8 +148,8 @@ const POWER_OFF_ON_FAILURE: ReadonlySet<ProvisionState> = new Set<ProvisionState
  */
 async function preboot(op: ProvisionOperation): Promise<ProvisionState> {
   const { nodeUuid, context } = op.input;
+  await records.beginPreboot(nodeUuid);
   try {
-    await records.expectAgentWhileAvailable(nodeUuid);
     await op.ensureAgent(() => op.bootAndAwaitAgent());
     await records.finishPreboot(nodeUuid, context);
   } catch (err) {

@@ -24,3 +24,6 @@ export type AgentCommandEnd = 'SUCCEEDED' | 'FAILED';
  */
 export const agentCommandEndedSignal =
   defineSignal<[{ commandId: string; status: AgentCommandEnd }]>('agentCommandEnded');
+
+/** A warm pool's settings changed (or a node of it was taken): its workflow plans again now. */
+export const warmPoolChangedSignal = defineSignal('warmPoolChanged');

@@ -38,6 +38,8 @@ const EXPECTED: Record<Action, string> = {
   'reservation:get': 'Y Y Y Y Y .',
   'reservation:update': 'Y Y . . . .',
   'reservation:cancel': 'Y Y . Y . .',
+  'warm_pool:get': 'Y Y Y . . .',
+  'warm_pool:manage': 'Y Y . . . .',
 };
 
 describe('access policy', () => {
