@@ -61,20 +61,27 @@ function builtInArgs(node: NodeRecord, step: Step): Record<string, unknown> | un
   return undefined;
 }
 
-/** An agent that takes longer than this to say it is alive is taken for gone. */
-const AGENT_STATUS_TIMEOUT_MS = 3000;
+/**
+ * An agent is taken for gone when it does not answer a status call within this, twice in a row: a
+ * busy machine (or worker) that is slow once does not cost a healthy warm node its place.
+ */
+const AGENT_STATUS_TIMEOUT_MS = 5000;
+const AGENT_STATUS_TRIES = 2;
 
 /** Whether the node's agent answers a status call now, not only whether it heartbeated lately. */
 export async function agentAnswers(
   node: { uuid: string; driver_internal_info: Record<string, unknown> },
   tokenKey: string,
 ): Promise<boolean> {
-  try {
-    await agentClientForNode(node, tokenKey, { timeoutMs: AGENT_STATUS_TIMEOUT_MS }).status();
-    return true;
-  } catch {
-    return false;
+  for (let attempt = 1; attempt <= AGENT_STATUS_TRIES; attempt++) {
+    try {
+      await agentClientForNode(node, tokenKey, { timeoutMs: AGENT_STATUS_TIMEOUT_MS }).status();
+      return true;
+    } catch {
+      // Asked again, or taken for gone after the last try.
+    }
   }
+  return false;
 }
 
 export function createAgentActivities(pool: Pool, tokenKey: string | undefined) {

@@ -66,7 +66,12 @@ describe('warm pools', () => {
     for (;;) {
       const value = await check();
       if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+      if (Date.now() > deadline) {
+        const seen = (await Promise.all((await nodes()).map(node))).map((n) =>
+          [n.name, n.provision_state, n.target_provision_state, n.power_state, n.traits, n.last_error].join(' '),
+        );
+        throw new Error(`timed out waiting until ${what}; nodes: ${seen.join('; ')}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
