@@ -27,12 +27,13 @@ export interface WarmPoolPlan {
 }
 
 export function warmTarget(pool: WarmPoolTarget, usableNodes: number): number {
-  return pool.target_count ?? Math.ceil((pool.target_share ?? 0) * usableNodes - 1e-9);
+  // Less a hair, so that 0.3 × 10 (3.0000000000000004 in floating point) is 3, not 4.
+  return pool.target_count ?? Math.max(0, Math.ceil((pool.target_share ?? 0) * usableNodes - 1e-9));
 }
 
 /**
- * Boots idle usable nodes while fewer than the target are warm or booting; powers down warm ones
- * beyond it, the latest enrolled first (members come in enrolment order). Nodes that are busy or
+ * Boots idle usable nodes while fewer than the target are warm or booting; powers down the idle
+ * warm ones beyond it, the latest enrolled (members come in enrolment order). Nodes that are busy or
  * not usable are never picked: a failed boot is left for the operator rather than tried again.
  */
 export function planWarmPool(pool: WarmPoolTarget, members: readonly PoolMember[]): WarmPoolPlan {
@@ -52,12 +53,10 @@ export function planWarmPool(pool: WarmPoolTarget, members: readonly PoolMember[
             .slice(0, missing)
             .map((m) => m.uuid)
         : [],
-    powerOff:
-      warm > target
-        ? idle
-            .filter((m) => m.warm)
-            .slice(target - warm)
-            .map((m) => m.uuid)
-        : [],
+    // A busy warm node is most likely being taken (a deploy starting): it is not one to keep.
+    powerOff: idle
+      .filter((m) => m.warm)
+      .slice(target)
+      .map((m) => m.uuid),
   };
 }
