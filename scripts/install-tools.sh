@@ -22,8 +22,9 @@ RUNTIME_DEBIAN_PACKAGES=(ipmitool genisoimage gdisk e2fsprogs curl jq)
 # qemu-img for the agent's qcow2 images.
 # The real-VM test (test/vm) and build:ramdisk: QEMU with UEFI firmware, and what builds the ramdisk,
 # its ISO and the test disk image from Debian packages (cpio, zstd, GRUB for UEFI, FAT tools, xorriso).
+# chromium: the Temporal UI test renders the UI headless and checks the running step is shown.
 TEST_DEBIAN_PACKAGES=(docker-compose openipmi python3-sushy redfishtool apache2-utils openssl qemu-utils
-  qemu-system-x86 ovmf cpio zstd grub-common grub-efi-amd64-bin dosfstools mtools xorriso kmod)
+  qemu-system-x86 ovmf cpio zstd grub-common grub-efi-amd64-bin dosfstools mtools xorriso kmod chromium)
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -18,6 +18,7 @@ import {
   newAgentTokenNonce,
 } from '../domain/agent.js';
 import { MASK, maskSecrets } from '../domain/secrets.js';
+import { logNode } from './context.js';
 import { ApiError, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { MAC } from './schemas.js';
@@ -85,6 +86,7 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
       );
     const node = await nodeByLookup(query);
     if (!node || !expectsAgent(node)) throw noAgentExpected();
+    logNode(req, node.uuid);
     const nonce = newAgentTokenNonce();
     const token = deriveAgentToken(tokenKey, node.uuid, nonce);
     // A token that came with the boot media begins the session and is never sent over the network.
@@ -116,6 +118,7 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
   async function agentNode(req: Request, call: string, token: string | undefined): Promise<NodeRecord> {
     const node = await findNode(pool, String(req.params.node));
     if (!node || !expectsAgent(node)) throw noAgentExpected();
+    logNode(req, node.uuid);
     if (!agentTokenMatches(token, node.driver_internal_info.agent_token_hash)) {
       await recordRefusedCall(req, node.uuid, call, token === undefined ? 'no agent_token' : 'a wrong agent_token');
       throw unauthorized();

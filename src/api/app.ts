@@ -63,9 +63,13 @@ function baseApp(logger: Logger, metrics: ApiMetrics): express.Express {
     pinoHttp({
       logger,
       genReqId: (_req, res) => res.locals.requestId,
+      // Every line of a request carries its id and, once a route knows it, the node's UUID.
+      quietReqLogger: true,
+      customAttributeKeys: { reqId: 'requestId' },
+      customProps: (_req, res) => (res.locals.nodeUuid ? { nodeUuid: res.locals.nodeUuid } : {}),
       // Bodies are never logged: they may carry BMC credentials.
       serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req) => ({ method: req.method, url: req.url }),
         res: (res) => ({ statusCode: res.statusCode }),
       },
     }),

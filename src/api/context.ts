@@ -15,6 +15,11 @@ export const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
+/** The node a request concerns: its log lines carry the node's UUID from here on. */
+export function logNode(req: Request, nodeUuid: string): void {
+  if (req.res) req.res.locals.nodeUuid = nodeUuid;
+}
+
 /** Who asked, for the event log: the caller authenticate() found, and the request id. */
 export function requestContext(req: Request): RequestContext {
   const caller = callerOf(req);

@@ -16,7 +16,7 @@ import type { Pool } from '../db/pool.js';
 import { deploymentState, ENDED_STATUSES, type DeploymentState, type DeploymentStatus } from '../domain/deployments.js';
 import { canSeeRecord, isAllowed, type Action } from '../domain/policy.js';
 import { accessNode, callerOf, visibleTo } from './auth.js';
-import { requestContext } from './context.js';
+import { logNode, requestContext } from './context.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { requestProvision } from './provisioning.js';
@@ -79,6 +79,7 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     accessNode(req, deployment.node ?? NO_NODE, action, () => notFound('deployment', id));
     // Another tenant's deployment on a machine this project leases now does not exist for it.
     if (!canSeeRecord(callerOf(req), deployment.node ?? NO_NODE, deployment.project)) throw notFound('deployment', id);
+    logNode(req, deployment.node_uuid);
     return deployment;
   }
 
@@ -105,6 +106,7 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     if (ident === undefined)
       throw badRequest('node', 'required: the UUID or name of the node to deploy (or an allocation)');
     const node = accessNode(req, await findNode(pool, ident), 'node:deploy', () => notFound('node', ident, 'node'));
+    logNode(req, node.uuid);
     const foreign = request.traits.filter((trait) => !node.traits.includes(trait));
     if (foreign.length)
       throw badRequest('traits', `not traits of node ${node.name ?? node.uuid}: ${foreign.join(', ')}`);

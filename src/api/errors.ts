@@ -62,8 +62,10 @@ const PG_UNIQUE_VIOLATION = '23505';
 /** PostgreSQL refuses NUL in text (22021) and in jsonb strings (22P05). */
 const PG_BAD_TEXT = new Set(['22021', '22P05']);
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(rootLogger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    // The request's own logger (its id), with the node once a route found it.
+    const logger = (req.log ?? rootLogger).child(res.locals.nodeUuid ? { nodeUuid: res.locals.nodeUuid } : {});
     let apiError: ApiError;
     if (err instanceof ApiError) apiError = err;
     else if (err?.type === 'entity.too.large')

@@ -19,7 +19,7 @@ import { abortAction, type Action } from '../domain/policy.js';
 import { redactUrls } from '../domain/secrets.js';
 import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
 import { accessNode, authorize, visibleTo } from './auth.js';
-import { requestContext } from './context.js';
+import { logNode, requestContext } from './context.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { applyPatchKeepingSecrets } from './patch.js';
@@ -70,7 +70,9 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   /** The node, when the caller may see it (else 404, so nothing leaks) and may do `action` (else 403). */
   async function loadNode(req: Request, action: Action): Promise<NodeRecord> {
     const ident = String(req.params.node);
-    return accessNode(req, await findNode(pool, ident), action, () => notFound('node', ident));
+    const node = accessNode(req, await findNode(pool, ident), action, () => notFound('node', ident));
+    logNode(req, node.uuid);
+    return node;
   }
 
   router.post('/', async (req, res) => {

@@ -15,10 +15,15 @@ import type { NodeRecord } from '../db/nodes.js';
 import type { RequestContext } from '../domain/context.js';
 import type { StepStatus } from '../domain/steps.js';
 import {
+  CurrentStep,
+  Driver,
+  Lessee,
   NodeName,
   NodeUuid,
   Operation,
+  Project,
   ProvisionStateKey,
+  REQUEST_ID_MEMO,
   nodeWorkflowId,
   type BootDeviceInput,
   type BootDeviceSetting,
@@ -34,6 +39,7 @@ import {
   type AgentCommandEnd,
 } from '../workflows/signals.js';
 import { ApiError, conflict, unavailable } from './errors.js';
+import { operationDetails, operationSummary } from './operation-display.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
 /**
@@ -176,7 +182,12 @@ export class Operations {
       { key: NodeUuid, value: node.uuid },
       { key: Operation, value: operation },
       { key: ProvisionStateKey, value: node.provision_state },
+      { key: Driver, value: node.driver },
+      // Set now so the workflow may keep it current (it updates only attributes its starter set).
+      { key: CurrentStep, value: 'starting' },
       ...(node.name ? [{ key: NodeName, value: node.name }] : []),
+      ...(node.lessee ? [{ key: Lessee, value: node.lessee }] : []),
+      ...(input.context.project ? [{ key: Project, value: input.context.project }] : []),
     ];
     try {
       return await this.client.workflow.start(workflowType, {
@@ -184,7 +195,9 @@ export class Operations {
         taskQueue: this.taskQueue,
         args: [input],
         typedSearchAttributes: searchAttributes,
-        memo: { node_name: node.name },
+        memo: { node_name: node.name, [REQUEST_ID_MEMO]: input.context.requestId },
+        staticSummary: operationSummary(node, operation, input.context),
+        staticDetails: operationDetails(node, operation, input.context),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {

@@ -94,7 +94,9 @@ export async function requestProvision(
     if (rescuePasswordHash)
       await mergeDriverInternalInfo(client, node.uuid, { [RESCUE_PASSWORD_HASH_KEY]: rescuePasswordHash });
     await options.recordStart?.(client);
-    await operations.startProvision(node, {
+    // The node as the operation starts on it: with this deploy's image, which the Temporal UI shows.
+    const starting = options.instanceInfo ? { ...node, instance_info: options.instanceInfo } : node;
+    await operations.startProvision(starting, {
       nodeUuid: node.uuid,
       verb,
       fromState: node.provision_state,

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { BootMedia } from '../boot/virtual-media.js';
+import { activityLogContext, SDK_ACTIVITY_STARTED } from '../activities/log-context.js';
 import { ActivityMetrics } from '../activities/metrics.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
@@ -50,6 +51,7 @@ export function installRuntimeLogger(logger: Logger, metricsAddress?: string): v
   const level = (logger.level === 'trace' ? 'TRACE' : logger.level.toUpperCase()) as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
+      if (message === SDK_ACTIVITY_STARTED) return; // activityLogContext writes it, with the request id
       const method = entryLevel.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[method](meta ?? {}, message);
     }),
@@ -72,7 +74,10 @@ export async function createWorker(config: Config, connection: NativeConnection,
       bmcAccess: config.bmcAccess,
     }),
     ...workflowBundleOrPath,
-    interceptors: { workflowModules, activity: [(context) => ({ inbound: new ActivityMetrics(context) })] },
+    interceptors: {
+      workflowModules,
+      activity: [(context) => ({ inbound: new ActivityMetrics(context) }), activityLogContext],
+    },
     ...config.worker,
     shutdownGraceTime: '10s',
   });

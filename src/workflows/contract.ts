@@ -14,6 +14,16 @@ export function nodeWorkflowId(nodeUuid: string): string {
   return `node/${nodeUuid}`;
 }
 
+/** The node a workflow ID of nodeWorkflowId() names; undefined for other workflows. */
+export function nodeOfWorkflowId(workflowId: string): string | undefined {
+  return workflowId.startsWith('node/') ? workflowId.slice('node/'.length) : undefined;
+}
+
+/** The memo field with the id of the API request that started an operation (for its log lines). */
+export const REQUEST_ID_MEMO = 'request_id';
+/** The activity header carrying that request id to the activities' log lines. */
+export const REQUEST_ID_HEADER = 'tempered-request-id';
+
 export const NodeUuid = defineSearchAttributeKey('NodeUuid', SearchAttributeType.KEYWORD);
 export const NodeName = defineSearchAttributeKey('NodeName', SearchAttributeType.KEYWORD);
 export const Operation = defineSearchAttributeKey('Operation', SearchAttributeType.KEYWORD);
@@ -21,6 +31,11 @@ export const ProvisionStateKey = defineSearchAttributeKey('ProvisionState', Sear
 export const ReservationId = defineSearchAttributeKey('ReservationId', SearchAttributeType.KEYWORD);
 export const Lessee = defineSearchAttributeKey('Lessee', SearchAttributeType.KEYWORD);
 export const ResourceClass = defineSearchAttributeKey('ResourceClass', SearchAttributeType.KEYWORD);
+/** The project of the caller who started the operation. */
+export const Project = defineSearchAttributeKey('Project', SearchAttributeType.KEYWORD);
+export const Driver = defineSearchAttributeKey('Driver', SearchAttributeType.KEYWORD);
+/** The step (deploy.write_image) or phase (boot ramdisk) the operation is in: "which deploys are stuck in write_image". */
+export const CurrentStep = defineSearchAttributeKey('CurrentStep', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [
   NodeUuid,
   NodeName,
@@ -29,6 +44,9 @@ export const SEARCH_ATTRIBUTES = [
   ReservationId,
   Lessee,
   ResourceClass,
+  Project,
+  Driver,
+  CurrentStep,
 ];
 
 export interface PowerInput {

@@ -4,6 +4,7 @@ import { bmc, records } from './activities.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerInput } from './contract.js';
 import { Operation } from './contract.js';
+import { describeOperation, showPhase } from './display.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
 
@@ -43,6 +44,8 @@ export async function settlePower(nodeUuid: string, target: PowerTarget, context
 
 export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): Promise<PowerState> {
   updateSearchAttribute(Operation, `power:${target}`);
+  describeOperation(`power:${target}`);
+  showPhase(`${target}: ask the BMC and wait until the machine is there`);
   await records.beginPowerChange(nodeUuid, target);
   try {
     return await settlePower(nodeUuid, target, context);

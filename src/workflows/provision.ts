@@ -15,6 +15,7 @@ import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../doma
 import type { FoundKernel } from '../domain/final-boot.js';
 import type { StepKind } from '../domain/steps.js';
 import { agent, bmc, records } from './activities.js';
+import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
 import { settlePower } from './power.js';
@@ -33,6 +34,7 @@ type Handler = (op: ProvisionOperation) => Promise<void>;
 
 /** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
 async function verify(op: ProvisionOperation): Promise<void> {
+  showPhase('check the BMC credentials');
   const powerState = await bmc.bmcVerify(op.nodeUuid);
   await records.recordPowerState(op.nodeUuid, powerState, null, op.input.context);
 }
@@ -40,7 +42,9 @@ async function verify(op: ProvisionOperation): Promise<void> {
 /** Clean: run the clean steps; fast-track keeps the agent up for the next operation, otherwise the machine rests. */
 async function clean(op: ProvisionOperation): Promise<void> {
   await op.runPlan('clean');
-  if (!(await records.keepAgentAfterCleaning(op.nodeUuid))) await op.powerOff();
+  if (await records.keepAgentAfterCleaning(op.nodeUuid)) return;
+  showPhase('power off');
+  await op.powerOff();
 }
 
 /** Deploys begun before the instance could be started by kexec keep rebooting into it when replayed. */
@@ -50,6 +54,7 @@ export const KEXEC_FINAL_BOOT_PATCH = 'kexec-final-boot';
 async function deploy(op: ProvisionOperation): Promise<void> {
   await op.runPlan('deploy');
   if (!patched(KEXEC_FINAL_BOOT_PATCH)) return void (await op.boot('instance'));
+  showPhase('start the instance');
   const kexecProblem = await op.kexecIntoInstance();
   if (kexecProblem !== undefined) await op.boot('instance', kexecProblem || undefined);
 }
@@ -59,6 +64,7 @@ async function deploy(op: ProvisionOperation): Promise<void> {
  * something unknown (a live fast-track agent is used as it is). Then properties, ports and rules.
  */
 async function inspect(op: ProvisionOperation): Promise<void> {
+  showPhase('inspect out of band');
   const { needsAgent, missing } = await bmc.bmcInspect(op.nodeUuid);
   if (needsAgent) {
     if (!op.usesRamdisk) {
@@ -68,6 +74,7 @@ async function inspect(op: ProvisionOperation): Promise<void> {
       );
     }
     await op.ensureAgent();
+    showPhase('inspect in band');
     await agent.agentInspect(op.nodeUuid);
   }
   const { failure } = await records.applyInspection(op.nodeUuid, op.input.context);
@@ -104,6 +111,7 @@ async function unrescue(op: ProvisionOperation): Promise<void> {
 
 /** Tear-down before cleaning: the tenant's instance stops. */
 async function tearDown(op: ProvisionOperation): Promise<void> {
+  showPhase('power off the instance');
   await op.powerOff();
 }
 
@@ -171,6 +179,7 @@ async function preboot(op: ProvisionOperation): Promise<ProvisionState> {
 
 export async function provisionWorkflow(input: ProvisionInput): Promise<ProvisionState> {
   updateSearchAttribute(Operation, input.verb);
+  describeOperation(input.verb);
   const op = new ProvisionOperation(input);
   if (input.verb === 'boot') return preboot(op);
   await op.transition(input.verb);
@@ -321,6 +330,7 @@ class ProvisionOperation {
   /** Boots the ramdisk and waits, durably, for the new agent's heartbeat. */
   async bootAndAwaitAgent(): Promise<void> {
     const timeout = this.agentBootTimeoutSeconds;
+    showPhase('boot the ramdisk and wait for the agent');
     const heartbeatsAtBoot = await this.boot('ramdisk');
     const heartbeated = await condition(
       () => this.heartbeats > heartbeatsAtBoot || this.abortRequested,
@@ -372,6 +382,7 @@ class ProvisionOperation {
    * on the boot's event (why it was no kexec).
    */
   async boot(into: 'ramdisk' | 'instance', note?: string): Promise<number> {
+    if (into === 'instance') showPhase('boot the deployed instance');
     await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
     await records.recordBoot(this.nodeUuid, into, this.input.context, note ? { note } : undefined);
     const heartbeatsAtBoot = this.heartbeats;

@@ -8,6 +8,7 @@ import type { RequestContext } from '../domain/context.js';
 import { stepName, type Step, type StepKind, type StepResult, type StepStatus } from '../domain/steps.js';
 import type { AgentCommandStatus } from '../activities/agent.js';
 import { agent, bmc, records } from './activities.js';
+import { showStep } from './display.js';
 import { failureMessage } from './failures.js';
 import type { AgentCommandEnd } from './signals.js';
 
@@ -143,6 +144,7 @@ export async function runSteps(run: StepRun, plan: StepPlan): Promise<void> {
     if (run.aborted()) throw new StepAborted();
     const { step, status } = plan[index];
     status.status = 'running';
+    showStep(plan, index);
     await progress(step, 'start');
     try {
       await runStep(run, plan, index);
