@@ -137,6 +137,9 @@ describe('the tempered CLI', () => {
     }
     const completion = (await ok('completion')).stdout;
     assert.match(completion, /complete -F _tempered tempered/);
-    assert.match(completion, /"node"\) words="list show create manage provide undeploy abort deploy power history/);
+    assert.match(
+      completion,
+      /"node"\) words="list show inventory create manage provide inspect undeploy abort deploy power history/,
+    );
   });
 });
