@@ -51,6 +51,15 @@ const TEMPORAL_CALL_DEADLINE_MS = 5000;
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
+const GRPC_CANCELLED = 1;
+
+function hasGrpcCode(err: unknown, code: number): boolean {
+  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
+    if (isGrpcServiceError(cause) && cause.code === code) return true;
+  }
+  return false;
+}
+
 function isTemporalUnavailable(err: unknown): boolean {
   for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
     if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED))
@@ -157,10 +166,14 @@ export class Operations {
 
   /** `rpc` with a short deadline; a Temporal that is away or too slow is a 503 (Retry-After). */
   private async call<T>(rpc: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + TEMPORAL_CALL_DEADLINE_MS;
     try {
-      return await this.client.connection.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, rpc);
+      return await this.client.connection.withDeadline(deadline, rpc);
     } catch (err) {
-      if (isTemporalUnavailable(err)) throw unavailable('Temporal');
+      // Past the deadline the client cancels the call: CANCELLED then means Temporal was too slow
+      // (seen as a 500 under a burst of 1,000 requests), not that it refused the request.
+      if (isTemporalUnavailable(err) || (Date.now() >= deadline && hasGrpcCode(err, GRPC_CANCELLED)))
+        throw unavailable('Temporal');
       throw err;
     }
   }
