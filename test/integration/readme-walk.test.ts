@@ -78,6 +78,14 @@ describe('the README lab deploy walk', () => {
     assert.match(output, /CUSTOM_PREBOOTED/, 'the boot verb pre-booted lab-000');
     assert.match(output, /"provision_state":"active","power_state":"power on","kexecs":1/);
     assert.match(output, /kexec instance\t\/boot\/vmlinuz-\S+ root=PARTUUID=\S+ ro/);
+  });
+
+  it('keeps a lab node pre-booted with a warm pool: the README warm pool walk', async () => {
+    assert.ok(running, 'the lab of the kexec walk is up');
+    const output = await runWalk(readmeShellBlock('Warm pools: pre-booted nodes'));
+    assert.match(output, /"status":\{"target":1,"warm":1\},"workflow_id":"warm_pool\//);
+    assert.match(output, /\{"name":"lab-001","warm":true\}/);
+    assert.match(output, /prebooted\tbooted into the agent, kept up for the next operation/);
     await running.stop();
     running = undefined;
   });
