@@ -12,6 +12,7 @@ import { simRescuePasswordPath } from '../../src/agent/platform/sim.js';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { assertNoSecret, historyText } from '../support/secrets.js';
+import { tenantTokens } from '../support/tenants.js';
 import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
@@ -24,11 +25,11 @@ describe('service and rescue active lab machines', () => {
   const imageBytes = 32 * MiB;
 
   const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
-  const provision = (uuid: string, body: Record<string, unknown>) =>
-    h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
-  /** Asks for the verb and waits for its operation to end. */
-  const run = async (uuid: string, body: Record<string, unknown>) => {
-    const response = await provision(uuid, body);
+  const provision = (uuid: string, body: Record<string, unknown>, token?: string) =>
+    h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body, token);
+  /** Asks for the verb (as the admin, or the holder of `token`) and waits for its operation to end. */
+  const run = async (uuid: string, body: Record<string, unknown>, token?: string) => {
+    const response = await provision(uuid, body, token);
     assert.equal(response.status, 202, JSON.stringify(response.body));
     await ended(h, uuid);
     return node(uuid);
@@ -230,14 +231,21 @@ describe('service and rescue active lab machines', () => {
     );
   });
 
-  it('rescues with the caller password, hashed before it leaves the API, and unrescues back to active', async () => {
+  it("rescues with the lessee's password, hashed before it leaves the API, and unrescues back to active", async () => {
     const uuid = h.nodeUuids[1];
     const machine = h.lab!.machines[1].machine;
+    // The instance is acme's: alice (acme) may rescue it but not service it, eve (zed) cannot see it.
+    const tokens = await tenantTokens(h);
+    assert.equal((await h.http('PATCH', `/v1/nodes/${uuid}`, { lessee: 'acme' })).status, 200);
+    const rescueBody = { target: 'rescue', rescue_password: RESCUE_PASSWORD };
+    assert.equal((await provision(uuid, rescueBody, tokens.eve)).status, 404);
+    const hold = { target: 'service', service_steps: [{ interface: 'deploy', step: 'hold' }] };
+    assert.equal((await provision(uuid, hold, tokens.alice)).status, 403);
     const before = await node(uuid);
     const passwordFile = simRescuePasswordPath(machine.diskPath);
     assert.equal(existsSync(passwordFile), false);
 
-    const rescued = await run(uuid, { target: 'rescue', rescue_password: RESCUE_PASSWORD });
+    const rescued = await run(uuid, rescueBody, tokens.alice);
     assert.equal(rescued.provision_state, 'rescue', rescued.last_error);
     assert.equal(rescued.target_provision_state, null);
     const hash = readFileSync(passwordFile, 'utf8');
@@ -249,7 +257,7 @@ describe('service and rescue active lab machines', () => {
     assert.equal(rescued.driver_internal_info.agent_url, undefined);
     assert.equal(rescued.driver_internal_info.rescue_password_hash, undefined);
 
-    const unrescued = await run(uuid, { target: 'unrescue' });
+    const unrescued = await run(uuid, { target: 'unrescue' }, tokens.alice);
     assert.equal(unrescued.provision_state, 'active', unrescued.last_error);
     assert.equal(unrescued.driver_internal_info.instance_boots, before.driver_internal_info.instance_boots + 1);
     assert.deepEqual(

@@ -1,6 +1,6 @@
 // Records the workflow histories test/unit/replay.test.ts replays: one real run of every verb on
 // a lab machine (manage, provide, deploy, power off/on, undeploy, manual clean, an aborted clean,
-// inspection out of band and in band),
+// inspection out of band and in band, service with a hold, rescue and unrescue),
 // each history written to test/replay/histories/<verb>.json. Run per release, and after a
 // deliberate (patched) workflow change: `npm run record:histories`. It runs under test/run.ts,
 // which starts PostgreSQL, Temporal and builds the bundle; it refuses to write a history that
@@ -18,6 +18,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 
 const HISTORIES = path.join('test', 'replay', 'histories');
 const IMAGE_BYTES = 64 * 1024 ** 2;
+const RESCUE_PASSWORD = 'replay-rescue-password';
 
 describe('record workflow histories', () => {
   let h: Harness;
@@ -25,10 +26,12 @@ describe('record workflow histories', () => {
   let imageHash: string;
 
   before(async () => {
-    h = await startHarness({ labCount: 2 });
+    h = await startHarness({ labCount: 3 });
     const image = path.join(path.dirname(h.logFile), 'disk.raw');
     imageHash = await writeDiskImage(image, IMAGE_BYTES);
-    images = await startImageServer({ 'disk.raw': image });
+    const firmware = path.join(path.dirname(h.logFile), 'bios.bin');
+    writeFileSync(firmware, Buffer.alloc(4096, 0xb1));
+    images = await startImageServer({ 'disk.raw': image, 'bios.bin': firmware });
     mkdirSync(HISTORIES, { recursive: true });
   });
   after(async () => {
@@ -37,7 +40,7 @@ describe('record workflow histories', () => {
   });
 
   /** Everything of this run that must never reach a history. */
-  const secrets = () => [h.credentials.password, h.config.adminToken!, h.config.agentTokenKey!];
+  const secrets = () => [h.credentials.password, h.config.adminToken!, h.config.agentTokenKey!, RESCUE_PASSWORD];
 
   /** Sends the request, awaits the node's operation and writes its history as `<name>.json`. */
   async function record(
@@ -102,6 +105,47 @@ describe('record workflow histories', () => {
     await h.http('PATCH', `/v1/nodes/${uuid}`, { inspect_interface: 'agent' });
     await record('inspect-agent', uuid, 'states/provision', { target: 'inspect' });
     assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.provision_state, 'manageable');
+  });
+
+  it('records a service (firmware, an agent step), a held service, a rescue and an unrescue on a third lab machine', async () => {
+    const uuid = h.nodeUuids[2];
+    const node = async () => (await h.get(`/v1/nodes/${uuid}`)).body;
+    for (const target of ['manage', 'provide']) {
+      await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target });
+      await h.client.workflow.getHandle(nodeWorkflowId(uuid)).result();
+    }
+    await h.http('PATCH', `/v1/nodes/${uuid}`, {
+      instance_info: {
+        image_source: images.url('disk.raw'),
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: imageHash,
+      },
+    });
+    await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'active' });
+    await h.client.workflow.getHandle(nodeWorkflowId(uuid)).result();
+    assert.equal((await node()).provision_state, 'active', (await node()).last_error);
+    await record('service', uuid, 'states/provision', {
+      target: 'service',
+      service_steps: [
+        { interface: 'firmware', step: 'update', args: { image_url: images.url('bios.bin') } },
+        { interface: 'deploy', step: 'read_disks' },
+      ],
+    });
+    assert.equal((await node()).provision_state, 'active', (await node()).last_error);
+    await record(
+      'service-hold',
+      uuid,
+      'states/provision',
+      { target: 'service', service_steps: [{ interface: 'deploy', step: 'hold' }] },
+      async () => {
+        await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'service hold');
+        assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'unhold' })).status, 202);
+      },
+    );
+    await record('rescue', uuid, 'states/provision', { target: 'rescue', rescue_password: RESCUE_PASSWORD });
+    assert.equal((await node()).provision_state, 'rescue', (await node()).last_error);
+    await record('unrescue', uuid, 'states/provision', { target: 'unrescue' });
+    assert.equal((await node()).provision_state, 'active', (await node()).last_error);
   });
 
   it('records an aborted clean (RerunAfter, RunNext, abort) on a fake node', async () => {
