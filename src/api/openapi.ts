@@ -6,6 +6,7 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObj
 import { commandResultBody, heartbeatBody, lookupQuery } from './agent.js';
 import { allocationListQuery, createAllocation } from './allocations.js';
 import { templateFields } from './deploy-templates.js';
+import { createWarmPool, warmPoolListQuery } from './warm-pools.js';
 import { inspectionRuleFields } from '../domain/inspection-rules.js';
 import { ipxeQuery } from './ipxe.js';
 import { MAX_API_VERSION } from './ironic.js';
@@ -68,6 +69,7 @@ const PATH_PARAMETERS: Record<string, string> = {
   token: 'Token UUID (never the token itself)',
   driver: 'Driver name, e.g. redfish',
   rule: 'Inspection rule UUID',
+  pool: 'Warm pool UUID or name',
   file: 'swagger-ui.css, swagger-ui-bundle.js or favicon-32x32.png',
 };
 
@@ -505,6 +507,47 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
       result: responses.reservationSchedule,
     },
     delete: { summary: 'Delete a reservation schedule', tag: 'Reservations', status: 204 },
+  },
+
+  '/v1/warm_pools': {
+    post: {
+      summary: 'Keep a count or share of a class’s available nodes pre-booted',
+      tag: 'Warm pools',
+      body: createWarmPool,
+      status: 201,
+      result: responses.warmPool,
+    },
+    get: {
+      summary: 'List warm pools',
+      tag: 'Warm pools',
+      query: warmPoolListQuery,
+      status: 200,
+      result: responses.page('warm_pools', responses.warmPool, 'WarmPoolPage'),
+    },
+  },
+  '/v1/warm_pools/{pool}': {
+    get: {
+      summary: 'Show a warm pool, with its target and how many are warm',
+      tag: 'Warm pools',
+      status: 200,
+      result: responses.warmPool,
+    },
+    patch: {
+      summary: 'Change a warm pool’s name, traits, target or check interval',
+      tag: 'Warm pools',
+      body: patchBody,
+      status: 200,
+      result: responses.warmPool,
+    },
+    delete: { summary: 'Delete a warm pool (its nodes stay as they are)', tag: 'Warm pools', status: 204 },
+  },
+  '/v1/warm_pools/{pool}/nodes': {
+    get: {
+      summary: 'The pool’s nodes and which are warm',
+      tag: 'Warm pools',
+      status: 200,
+      result: responses.warmPoolNodes,
+    },
   },
 
   '/v1/events': {

@@ -328,6 +328,30 @@ export const inspectionRule = z
   })
   .meta({ id: 'InspectionRule' });
 
+export const warmPool = z
+  .looseObject({
+    uuid: z.uuid(),
+    name: nullableText,
+    resource_class: z.string(),
+    traits: z.array(z.string()),
+    target_count: z.number().int().nullable(),
+    target_share: z.number().nullable(),
+    check_interval_seconds: z.number().int(),
+    owner: nullableText,
+    status: z.looseObject({ target: z.number().int(), warm: z.number().int() }),
+    workflow_id: z.string(),
+    created_at: time,
+    updated_at: nullableTime,
+    links,
+  })
+  .meta({ id: 'WarmPool' });
+
+export const warmPoolNodes = z.looseObject({
+  nodes: z.array(
+    z.looseObject({ uuid: z.uuid(), name: nullableText, warm: z.boolean(), busy: z.boolean(), usable: z.boolean() }),
+  ),
+});
+
 export const health = z.looseObject({ status: z.literal('ok') });
 
 export const agentLookup = z.looseObject({

@@ -43,7 +43,7 @@ function oneTarget(pool: { target_count?: number | null; target_share?: number |
     ctx.addIssue({ code: 'custom', path: ['target_share'], message: 'give target_count or target_share, not both' });
 }
 
-const createWarmPool = z
+export const createWarmPool = z
   .strictObject({
     uuid: uuid.optional(),
     name: nodeName.nullable().default(null),
@@ -64,7 +64,7 @@ const patchableWarmPool = z
   .superRefine(oneTarget);
 const PATCHABLE = ['name', 'traits', 'target_count', 'target_share', 'check_interval_seconds'];
 
-const warmPoolListQuery = pageQuery.extend({ resource_class: z.string().optional() });
+export const warmPoolListQuery = pageQuery.extend({ resource_class: z.string().optional() });
 
 export function warmPoolsRouter(pool: Pool, client: Client, taskQueue: string): Router {
   const router = Router();
