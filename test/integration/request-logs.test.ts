@@ -20,8 +20,8 @@ describe('request and operation logs', () => {
   });
   after(() => h?.close());
 
-  /** Starts `target` on the node as a request with our own id; answers the id and the operation's run. */
-  async function operate(target: string): Promise<{ requestId: string; runId: string }> {
+  /** Asks for provision `target` on the node as a request with an id of our own. */
+  async function provision(target: string): Promise<{ requestId: string; status: number }> {
     const requestId = `req-logs-${randomBytes(6).toString('hex')}`;
     const response = await fetch(`${h.apiUrl}/v1/nodes/${uuid}/states/provision`, {
       method: 'PUT',
@@ -32,8 +32,14 @@ describe('request and operation logs', () => {
       },
       body: JSON.stringify({ target }),
     });
-    assert.equal(response.status, 202);
     assert.equal(response.headers.get('x-openstack-request-id'), requestId);
+    return { requestId, status: response.status };
+  }
+
+  /** Runs `target` on the node; answers the request id and the operation's run. */
+  async function operate(target: string): Promise<{ requestId: string; runId: string }> {
+    const { requestId, status } = await provision(target);
+    assert.equal(status, 202);
     await ended(h, uuid);
     const { runId } = await h.client.workflow.getHandle(nodeWorkflowId(uuid)).describe();
     return { requestId, runId };
@@ -74,17 +80,8 @@ describe('request and operation logs', () => {
   });
 
   it('names the request and the node in the line of a refused request', async () => {
-    const requestId = `req-logs-${randomBytes(6).toString('hex')}`;
-    const response = await fetch(`${h.apiUrl}/v1/nodes/${uuid}/states/provision`, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${h.config.adminToken}`,
-        'content-type': 'application/json',
-        'x-openstack-request-id': requestId,
-      },
-      body: JSON.stringify({ target: 'deploy' }),
-    });
-    assert.equal(response.status, 409);
+    const { requestId, status } = await provision('deploy');
+    assert.equal(status, 409);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const lines = logLines().filter((line) => line.requestId === requestId);
     assert.deepEqual(
