@@ -14,6 +14,7 @@ import {
 } from '../db/nodes.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import type { BmcAccess } from '../domain/bmc-access.js';
+import { PREBOOTED_TRAIT } from '../domain/agent.js';
 import { checkDriverInfo, DRIVERS, driverInfoAccessProblem, secretToGiveAgain } from '../domain/drivers.js';
 import { abortAction, type Action } from '../domain/policy.js';
 import { redactUrls } from '../domain/secrets.js';
@@ -62,6 +63,15 @@ const TENANT_VERBS: ReadonlySet<Verb> = new Set<Verb>(['deploy', 'rebuild', 'und
 /** A node deleted between the request's first read and its write. */
 function notFoundNode(uuid: string): never {
   throw notFound('node', uuid);
+}
+
+/** CUSTOM_PREBOOTED is the system's (the agent's session sets and ends it): callers neither add nor remove it. */
+const userTrait = trait.refine((name) => name !== PREBOOTED_TRAIT, `${PREBOOTED_TRAIT} is set by the system`);
+
+/** A caller's whole list of traits, with the system's marker kept as the node has it. */
+function withSystemTraits(node: NodeRecord, traits: string[]): string[] {
+  const mine = traits.filter((t) => t !== PREBOOTED_TRAIT);
+  return [...new Set(node.traits.includes(PREBOOTED_TRAIT) ? [...mine, PREBOOTED_TRAIT] : mine)];
 }
 
 export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAccess): Router {
@@ -289,12 +299,12 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   router.put('/:node/traits', async (req, res) => {
     const { traits } = parse(traitsRequest, req.body);
     const node = await loadNode(req, 'node:update');
-    await updateNode(pool, node.uuid, { traits: [...new Set(traits)] });
+    await updateNode(pool, node.uuid, { traits: withSystemTraits(node, traits) });
     res.status(204).end();
   });
 
   router.put('/:node/traits/:trait', async (req, res) => {
-    const name = parse(trait, req.params.trait, 'trait');
+    const name = parse(userTrait, req.params.trait, 'trait');
     const node = await loadNode(req, 'node:update');
     await addTrait(pool, node.uuid, name);
     res.status(204).end();
@@ -302,12 +312,12 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
 
   router.delete('/:node/traits', async (req, res) => {
     const node = await loadNode(req, 'node:update');
-    await updateNode(pool, node.uuid, { traits: [] });
+    await updateNode(pool, node.uuid, { traits: withSystemTraits(node, []) });
     res.status(204).end();
   });
 
   router.delete('/:node/traits/:trait', async (req, res) => {
-    const name = parse(trait, req.params.trait, 'trait');
+    const name = parse(userTrait, req.params.trait, 'trait');
     const node = await loadNode(req, 'node:update');
     if (!(await removeTrait(pool, node.uuid, name))) throw notFound('trait', name);
     res.status(204).end();

@@ -82,6 +82,16 @@ describe('pre-booted nodes', () => {
     assert.ok(events.includes('boot ramdisk') && events.includes('prebooted'), events.join(', '));
     assert.equal(events.at(-1), 'boot', 'the boot verb is in the history');
 
+    // The marker is the system's: callers neither add nor remove it, and replacing the traits keeps it.
+    const removal = await h.http('DELETE', `/v1/nodes/${uuid}/traits/${PREBOOTED}`);
+    assert.deepEqual([removal.status, removal.body.error.field], [400, 'trait']);
+    assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/traits`, { traits: ['CUSTOM_GPU'] })).status, 204);
+    assert.deepEqual((await node(uuid)).traits.sort(), ['CUSTOM_GPU', PREBOOTED]);
+    assert.equal((await h.http('DELETE', `/v1/nodes/${uuid}/traits`)).status, 204);
+    assert.deepEqual((await node(uuid)).traits, [PREBOOTED]);
+    const other = h.nodeUuids[2];
+    assert.equal((await h.http('PUT', `/v1/nodes/${other}/traits/${PREBOOTED}`)).status, 400);
+
     // Booting a pre-booted node again keeps the agent it has: no power change.
     const again = await powerChangesDuring(0, async () => void (await provision(uuid, { target: 'boot' })));
     assert.deepEqual(again, []);
