@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { commandResultBody, heartbeatBody, lookupQuery } from './agent.js';
 import { allocationListQuery, createAllocation } from './allocations.js';
-import { createWarmPool, warmPoolListQuery } from './warm-pools.js';
 import { templateFields } from './deploy-templates.js';
 import { createWarmPool, warmPoolListQuery } from './warm-pools.js';
 import { inspectionRuleFields } from '../domain/inspection-rules.js';
@@ -65,7 +64,6 @@ const PATH_PARAMETERS: Record<string, string> = {
   deployment: 'Deployment UUID',
   template: 'Deploy template UUID or name',
   allocation: 'Allocation UUID or name',
-  pool: 'Warm pool UUID or name',
   reservation: 'Reservation UUID',
   schedule: 'Reservation schedule UUID',
   token: 'Token UUID (never the token itself)',
@@ -434,29 +432,6 @@ const ROUTES: Record<string, Partial<Record<Method, Operation>>> = {
       result: responses.allocation,
     },
     delete: { summary: 'Delete an allocation, freeing its node', tag: 'Allocations', status: 204 },
-  },
-
-  '/v1/warm_pools': {
-    post: {
-      summary: 'Keep a count or share of a resource class pre-booted (admin, or a project for its own nodes)',
-      tag: 'Warm pools',
-      body: createWarmPool,
-      status: 201,
-    },
-    get: { summary: 'List warm pools', tag: 'Warm pools', query: warmPoolListQuery, status: 200 },
-  },
-  '/v1/warm_pools/{pool}': {
-    get: { summary: 'Show a warm pool with its target and warm count', tag: 'Warm pools', status: 200 },
-    patch: {
-      summary: 'Change a warm pool’s target, traits or interval',
-      tag: 'Warm pools',
-      body: patchBody,
-      status: 200,
-    },
-    delete: { summary: 'Delete a warm pool (its nodes stay as they are)', tag: 'Warm pools', status: 204 },
-  },
-  '/v1/warm_pools/{pool}/nodes': {
-    get: { summary: 'Which of the pool’s nodes are warm, busy or usable', tag: 'Warm pools', status: 200 },
   },
 
   '/v1/reservations': {
