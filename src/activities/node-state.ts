@@ -9,7 +9,7 @@ import {
   markCleaningStarted,
   markPrebooted,
 } from '../db/agent.js';
-import { lastProvisionTransition, recordEvent, type EventOrigin } from '../db/events.js';
+import { recordEvent, transitionOfActivity, type EventOrigin } from '../db/events.js';
 import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { isAgentAlive, PREBOOTED_TRAIT } from '../domain/agent.js';
@@ -38,7 +38,7 @@ function operationOrigin(): EventOrigin {
 }
 
 /** As eventOrigin, keyed by this activity (the same on every retry): a retry records nothing twice. */
-export function onceEventOrigin(context: RequestContext): EventOrigin {
+export function onceEventOrigin(context: RequestContext): EventOrigin & { activityKey: string } {
   const { workflowExecution, activityId } = activityInfo();
   return {
     ...eventOrigin(context),
@@ -103,18 +103,17 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
 
   return {
     async transitionProvision(request: TransitionRequest): Promise<NextState> {
+      const origin = onceEventOrigin(request.context);
       return inTransaction(pool, async (client) => {
         const node = await requireNode(client, request.nodeUuid, { forUpdate: true });
+        // Applied already by an earlier execution of this very activity: a retry after a commit whose
+        // completion was lost, or a local activity run again because the workflow task that ran it
+        // never reached a Temporal server that went away (its replay runs every later one again too).
+        const applied = await transitionOfActivity(client, origin.activityKey);
+        if (applied !== undefined) {
+          return { provision_state: applied as ProvisionState, target_provision_state: node.target_provision_state };
+        }
         if (node.provision_state !== request.from) {
-          // Applied by an earlier attempt of this activity: the node's latest transition is this one.
-          const last = await lastProvisionTransition(client, node.uuid);
-          if (
-            last?.verb === request.event &&
-            last.from_state === request.from &&
-            last.workflow_id === eventOrigin(request.context).workflowId
-          ) {
-            return { provision_state: node.provision_state, target_provision_state: node.target_provision_state };
-          }
           throw ApplicationFailure.nonRetryable(
             `node is in state "${node.provision_state}", expected "${request.from}" for ${request.event}`,
             'IllegalTransition',
@@ -153,7 +152,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
             severity: request.event === 'fail' ? 'error' : 'info',
             message: request.error ?? null,
           },
-          eventOrigin(request.context),
+          origin,
         );
         return next;
       });

@@ -69,17 +69,13 @@ export async function recordEvent(db: Queryable, event: NewEvent, origin: EventO
   return rowCount === 1;
 }
 
-/** The node's latest provision transition, to tell whether a retried activity already applied its own. */
-export async function lastProvisionTransition(
-  db: Queryable,
-  nodeUuid: string,
-): Promise<Pick<EventRecord, 'verb' | 'from_state' | 'workflow_id'> | undefined> {
-  const { rows } = await db.query<Pick<EventRecord, 'verb' | 'from_state' | 'workflow_id'>>(
-    `SELECT verb, from_state, workflow_id FROM events WHERE node_uuid = $1 AND kind = 'provision' AND to_state IS NOT NULL
-     ORDER BY id DESC LIMIT 1`,
-    [nodeUuid],
+/** The state an activity moved its node to, when an earlier execution of it (same key) already did. */
+export async function transitionOfActivity(db: Queryable, activityKey: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ to_state: string }>(
+    `SELECT to_state FROM events WHERE activity_key = $1 AND kind = 'provision' AND to_state IS NOT NULL`,
+    [activityKey],
   );
-  return rows[0];
+  return rows[0]?.to_state;
 }
 
 /**

@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createNodeStateActivities } from '../../src/activities/node-state.js';
 import { createStepActivities } from '../../src/activities/steps.js';
 import type { RequestContext } from '../../src/domain/context.js';
+import type { NextState } from '../../src/domain/provision.js';
 import type { Step } from '../../src/domain/steps.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
@@ -70,5 +71,35 @@ describe('concurrent and repeated writes', () => {
     const history = (await h.get(`/v1/nodes/${uuid}/history?limit=100`)).body.history as any[];
     assert.equal(history.filter((e) => e.event === 'boot ramdisk').length, 2);
     assert.equal(history.filter((e) => e.event === 'start deploy step').length, 1);
+  });
+
+  it('lets a workflow task whose completion was lost run its transitions again (Temporal restarted under it)', async () => {
+    const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
+    await h.pool.query(`UPDATE nodes SET provision_state = 'available' WHERE uuid = $1`, [uuid]);
+    const { transitionProvision } = createNodeStateActivities(h.pool);
+    const context: RequestContext = { user: 'admin', project: null, requestId: 'req-replayed' };
+    const local = (activityId: string) =>
+      new MockActivityEnvironment({ activityId, workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-1' } });
+    const deploy = { nodeUuid: uuid, event: 'deploy', from: 'available', context } as const;
+    const wait = { nodeUuid: uuid, event: 'wait', from: 'deploying', context } as const;
+    // The first workflow task ran both local activities; the server never took its completion, so
+    // the next task replays the workflow from its start and runs them again, in the same order.
+    for (const pass of ['first', 'replayed']) {
+      const deployed = (await local('1').run(transitionProvision, deploy)) as NextState;
+      const waiting = (await local('2').run(transitionProvision, wait)) as NextState;
+      assert.deepEqual([deployed.provision_state, waiting.provision_state], ['deploying', 'wait call-back'], pass);
+    }
+    // Another operation on the node (a later run) is held to the node's real state.
+    const stale = new MockActivityEnvironment({
+      activityId: '1',
+      workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-2' },
+    });
+    await assert.rejects(stale.run(transitionProvision, deploy), /expected "available" for deploy/);
+    const history = (await h.get(`/v1/nodes/${uuid}/history?kind=provision&limit=100`)).body.history as any[];
+    assert.deepEqual(
+      history.filter((e) => e.to_state).map((e) => e.to_state),
+      ['deploying', 'wait call-back'],
+      'each transition is in the log once',
+    );
   });
 });
