@@ -11,6 +11,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { BootMedia } from '../boot/virtual-media.js';
+import { ActivityHeartbeats } from '../activities/heartbeats.js';
 import { activityLogContext, SDK_ACTIVITY_STARTED } from '../activities/log-context.js';
 import { ActivityMetrics } from '../activities/metrics.js';
 import type { Config } from '../config.js';
@@ -76,7 +77,11 @@ export async function createWorker(config: Config, connection: NativeConnection,
     ...workflowBundleOrPath,
     interceptors: {
       workflowModules,
-      activity: [(context) => ({ inbound: new ActivityMetrics(context) }), activityLogContext],
+      activity: [
+        (context) => ({ inbound: new ActivityMetrics(context) }),
+        (context) => ({ inbound: new ActivityHeartbeats(context) }),
+        activityLogContext,
+      ],
     },
     ...config.worker,
     shutdownGraceTime: '10s',

@@ -20,9 +20,17 @@ export const records = proxyLocalActivities<RecordActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
+/**
+ * How soon the server notices that the worker running an activity died: every activity heartbeats
+ * while it runs (src/activities/heartbeats.ts), so a killed worker's activity is retried on another
+ * within this, not at the end of its start-to-close timeout.
+ */
+const WORKER_LOSS_TIMEOUT = '15s';
+
 /** Calls to a BMC: bounded, because a dead BMC must fail the operation, not hang it. */
 export const bmc = proxyActivities<BmcActivities>({
   startToCloseTimeout: '60s',
+  heartbeatTimeout: WORKER_LOSS_TIMEOUT,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
 
@@ -32,6 +40,7 @@ export const bmc = proxyActivities<BmcActivities>({
  */
 export const agent = proxyActivities<AgentActivities>({
   startToCloseTimeout: '60s',
+  heartbeatTimeout: WORKER_LOSS_TIMEOUT,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 8 },
 });
 
