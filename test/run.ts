@@ -22,7 +22,9 @@ interface TestSummary {
 }
 
 const logger = createLogger('test-run', 'warn');
-const given = process.argv.slice(2);
+// Options (--test-name-pattern=…, --test-only) go to node's test runner; the rest are test files.
+const testRunnerOptions = process.argv.slice(2).filter((arg) => arg.startsWith('--'));
+const given = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
 const files = given.length
   ? given
   : TEST_DIRS.filter((dir) => existsSync(dir)).flatMap((dir) =>
@@ -87,6 +89,7 @@ try {
       '--test-reporter-destination=stdout',
       '--test-reporter=./test/support/summary-reporter.mjs',
       `--test-reporter-destination=${summaryFile}`,
+      ...testRunnerOptions,
       ...files,
     ],
     {
