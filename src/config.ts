@@ -44,6 +44,8 @@ export interface Config {
   pgConnectTimeoutMs: number;
   /** How long one SQL statement may run, or a transaction sit idle, before PostgreSQL ends it. */
   pgStatementTimeoutMs: number;
+  /** Refused calls from one source within this many seconds are recorded as one event plus a count. */
+  refusalWindowSeconds: number;
   worker: WorkerCapacity;
   /** host:port the worker serves Prometheus metrics on (its operations and Temporal's own); unset: none. */
   workerMetricsAddress?: string;
@@ -88,6 +90,8 @@ export const DEFAULT_WORKER_CAPACITY: WorkerCapacity = {
   maxCachedWorkflows: 2000,
 };
 export const DEFAULT_PG_POOL_SIZE = 20;
+/** A source refused again and again writes about one auth event a minute, however fast it tries. */
+export const DEFAULT_REFUSAL_WINDOW_SECONDS = 60;
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -215,6 +219,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgPoolSize: positiveInteger(env, 'PG_POOL_SIZE', DEFAULT_PG_POOL_SIZE),
     pgConnectTimeoutMs: positiveInteger(env, 'PG_CONNECT_TIMEOUT_MS', DEFAULT_PG_CONNECT_TIMEOUT_MS),
     pgStatementTimeoutMs: positiveInteger(env, 'PG_STATEMENT_TIMEOUT_MS', DEFAULT_PG_STATEMENT_TIMEOUT_MS),
+    refusalWindowSeconds: positiveNumber(env, 'AUTH_EVENT_WINDOW_SECONDS', DEFAULT_REFUSAL_WINDOW_SECONDS),
     workerMetricsAddress: env.WORKER_METRICS_ADDRESS || undefined,
     powerSync: powerSync(env),
     worker: {

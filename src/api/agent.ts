@@ -7,7 +7,6 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { claimAgentToken, presetAgentTokenOf, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
-import { recordEvent } from '../db/events.js';
 import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import {
@@ -21,6 +20,7 @@ import { MASK, maskSecrets } from '../domain/secrets.js';
 import { logNode } from './context.js';
 import { ApiError, parse } from './errors.js';
 import type { Operations } from './operations.js';
+import type { RefusalLog } from './refusals.js';
 import { MAC } from './schemas.js';
 
 /** Ironic's [api]ramdisk_heartbeat_timeout: an agent silent this long is taken for gone. */
@@ -66,7 +66,12 @@ const sourceAddress = (req: Request) => req.socket.remoteAddress ?? 'unknown';
 
 const unauthorized = () => new ApiError(401, 'unauthorized', 'a valid agent_token is required');
 
-export function agentRouter(pool: Pool, operations: Operations, tokenKey: string | undefined): Router {
+export function agentRouter(
+  pool: Pool,
+  operations: Operations,
+  tokenKey: string | undefined,
+  refusals: RefusalLog,
+): Router {
   const router = Router();
 
   async function nodeByLookup(query: z.infer<typeof lookupQuery>): Promise<NodeRecord | undefined> {
@@ -164,17 +169,13 @@ export function agentRouter(pool: Pool, operations: Operations, tokenKey: string
     res.status(202).end();
   });
 
+  /** An auth event on the node, coalesced per source: a looping agent or attacker cannot flood the log. */
   async function recordRefusedCall(req: Request, nodeUuid: string, call: string, what: string): Promise<void> {
-    await recordEvent(
-      pool,
-      {
-        node_uuid: nodeUuid,
-        kind: 'auth',
-        verb: call,
-        severity: 'error',
-        message: `agent ${call} with ${what} from ${req.ip}`,
-      },
-      { requestId: req.res?.locals.requestId },
+    await refusals.refused(
+      sourceAddress(req),
+      `${call} ${nodeUuid} ${what}`,
+      { node_uuid: nodeUuid, kind: 'auth', verb: call, message: `agent ${call} with ${what} from ${req.ip}` },
+      req.res?.locals.requestId,
     );
   }
 

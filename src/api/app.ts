@@ -21,6 +21,7 @@ import { nodesRouter } from './nodes.js';
 import type { Operations } from './operations.js';
 import { portsRouter } from './ports.js';
 import { referenceRouter } from './reference.js';
+import type { RefusalLog } from './refusals.js';
 import { ReservationWorkflows } from './reservation-workflows.js';
 import { reservationSchedulesRouter, reservationsRouter } from './reservations.js';
 import { tokensRouter } from './tokens.js';
@@ -36,6 +37,8 @@ export interface ApiDependencies {
   metrics: ApiMetrics;
   /** The operator's rules for BMC addresses and CA bundles, checked when driver_info is written. */
   bmcAccess: BmcAccess;
+  /** Where failed authentications go: the event log, coalesced per source. */
+  refusals: RefusalLog;
 }
 
 export interface AgentApiDependencies {
@@ -47,6 +50,8 @@ export interface AgentApiDependencies {
   /** Where network-booting machines get the ramdisk; absent: every iPXE script exits to the next boot device. */
   networkBoot?: NetworkBootConfig;
   metrics: ApiMetrics;
+  /** Where refused agent calls go: the event log, coalesced per source. */
+  refusals: RefusalLog;
 }
 
 /** Bodies beyond this are refused with 413 before they are parsed. */
@@ -90,9 +95,10 @@ export function createAgentApp({
   agentTokenKey,
   networkBoot,
   metrics,
+  refusals,
 }: AgentApiDependencies): express.Express {
   const app = baseApp(logger, metrics);
-  app.use('/v1', agentRouter(pool, operations, agentTokenKey)); // agents prove themselves with their agent token
+  app.use('/v1', agentRouter(pool, operations, agentTokenKey, refusals)); // agents prove themselves with their agent token
   app.use('/v1', ipxeRouter(pool, networkBoot)); // booting machines hold no token
   app.use(unknownRoute);
   app.use(errorHandler(logger));
@@ -108,6 +114,7 @@ export function createApp({
   publicUrl,
   metrics,
   bmcAccess,
+  refusals,
 }: ApiDependencies): express.Express {
   const app = baseApp(logger, metrics);
   Object.defineProperty(app.locals, 'publicUrl', { get: publicUrl });
@@ -120,7 +127,7 @@ export function createApp({
   app.use(versionsRouter());
   app.use(referenceRouter()); // /v1/openapi.json and the /docs page, open like version discovery
   app.use(metrics.router); // GET /metrics: for a Prometheus on the same host (the API listens on loopback)
-  app.use('/v1', authenticate(pool, authMode));
+  app.use('/v1', authenticate(pool, authMode, refusals));
   app.use('/v1/auth/tokens', tokensRouter(pool));
   app.use('/v1/nodes', nodesRouter(pool, operations, bmcAccess));
   app.use('/v1/nodes', nodeAllocationRouter(pool));

@@ -1,11 +1,11 @@
 // Bearer-token authentication and the policy check every router uses.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { recordEvent } from '../db/events.js';
 import type { Pool } from '../db/pool.js';
 import { findLiveToken, hasLiveAdminToken, insertToken } from '../db/tokens.js';
 import { canSee, isAllowed, type Action, type Caller } from '../domain/policy.js';
 import { ApiError } from './errors.js';
+import type { RefusalLog } from './refusals.js';
 
 export type AuthMode = 'token' | 'none';
 
@@ -23,7 +23,7 @@ function presentedToken(req: Request): string | undefined {
   return req.get('x-auth-token');
 }
 
-export function authenticate(pool: Pool, mode: AuthMode): RequestHandler {
+export function authenticate(pool: Pool, mode: AuthMode, refusals: RefusalLog): RequestHandler {
   return async (req, res, next) => {
     if (mode === 'none') {
       res.locals.caller = UNAUTHENTICATED_ADMIN;
@@ -34,17 +34,17 @@ export function authenticate(pool: Pool, mode: AuthMode): RequestHandler {
       return next(new ApiError(401, 'unauthenticated', 'an API token is required: Authorization: Bearer <token>'));
     const record = token ? await findLiveToken(pool, token) : undefined;
     if (!record) {
-      // Admins see these in the event log; the token itself is never recorded.
-      await recordEvent(
-        pool,
+      // Admins see these in the event log (coalesced per source); the token itself is never recorded.
+      await refusals.refused(
+        req.ip ?? 'unknown',
+        'authenticate',
         {
           node_uuid: null,
           kind: 'auth',
           verb: 'authenticate',
-          severity: 'error',
           message: `invalid or revoked API token for ${req.method} ${req.path} from ${req.ip}`,
         },
-        { requestId: res.locals.requestId },
+        res.locals.requestId,
       );
       return next(new ApiError(401, 'unauthenticated', 'the API token is invalid or revoked'));
     }

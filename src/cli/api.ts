@@ -8,6 +8,7 @@ import { createApiMetrics } from '../api/metrics.js';
 import { bootstrapAdminToken } from '../api/auth.js';
 import { Operations } from '../api/operations.js';
 import { ensurePowerSyncSchedule } from '../api/power-sync-schedule.js';
+import { RefusalLog } from '../api/refusals.js';
 import type { Config } from '../config.js';
 import { openPool } from './database.js';
 import type { Logger } from '../logger.js';
@@ -51,6 +52,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   let publicUrl = config.publicUrl;
   // One set of metrics for both listeners: /metrics on the API counts the agents' heartbeats too.
   const metrics = createApiMetrics(pool);
+  const refusals = new RefusalLog(pool, logger, config.refusalWindowSeconds);
   const app = createApp({
     pool,
     operations,
@@ -59,6 +61,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     publicUrl: () => publicUrl!,
     metrics,
     bmcAccess: config.bmcAccess,
+    refusals,
   });
   const api = await listen(app, config.apiPort, config.apiHost);
   publicUrl ??= api.url;
@@ -70,6 +73,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       agentTokenKey: config.agentTokenKey,
       networkBoot: config.networkBoot,
       metrics,
+      refusals,
     }),
     config.agentApiPort,
     config.agentApiHost,
@@ -87,6 +91,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       (closed ??= (async () => {
         await closeServer(api.server);
         await closeServer(agentApi.server);
+        await refusals.close();
         await connection.close();
         await pool.end();
       })()),

@@ -15,7 +15,7 @@ import { enrollLab } from '../../src/cli/enroll-lab.js';
 import { createDatabaseIfMissing } from '../../src/cli/postgres.js';
 import { openPool } from '../../src/cli/database.js';
 import { createWorker, installRuntimeLogger } from '../../src/cli/worker.js';
-import { DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
+import { DEFAULT_REFUSAL_WINDOW_SECONDS, DEFAULT_WORKER_CAPACITY, type Config } from '../../src/config.js';
 import type { BmcAccess } from '../../src/domain/bmc-access.js';
 import type { PowerSyncSettings } from '../../src/domain/power-sync.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -87,6 +87,8 @@ export interface HarnessOptions {
   networkBoot?: Config['networkBoot'];
   /** The worker builds a virtual-media ISO per boot from this build:ramdisk folder; agents in VMs reach the API at 10.0.2.2. */
   ramdiskDir?: string;
+  /** AUTH_EVENT_WINDOW_SECONDS: refused calls of one source within it make one event plus a count. */
+  refusalWindowSeconds?: number;
   /** host:port for the worker runtime's Prometheus endpoint (once per test process). */
   workerMetricsAddress?: string;
   /** The API makes the power sync Schedule at start (default: none). */
@@ -134,6 +136,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     pgPoolSize: 5,
     pgConnectTimeoutMs: DEFAULT_PG_CONNECT_TIMEOUT_MS,
     pgStatementTimeoutMs: DEFAULT_PG_STATEMENT_TIMEOUT_MS,
+    refusalWindowSeconds: options.refusalWindowSeconds ?? DEFAULT_REFUSAL_WINDOW_SECONDS,
     worker: DEFAULT_WORKER_CAPACITY,
     powerSync: options.powerSync,
   };
