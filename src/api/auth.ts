@@ -42,7 +42,7 @@ export function authenticate(pool: Pool, mode: AuthMode, refusals: RefusalLog): 
           node_uuid: null,
           kind: 'auth',
           verb: 'authenticate',
-          message: `invalid or revoked API token for ${req.method} ${req.path} from ${req.ip}`,
+          message: `invalid or revoked API token for ${req.method} ${req.baseUrl}${req.path} from ${req.ip}`,
         },
         res.locals.requestId,
       );
