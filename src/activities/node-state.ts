@@ -11,7 +11,9 @@ import {
 } from '../db/agent.js';
 import { recordEvent, transitionOfActivity, type EventOrigin } from '../db/events.js';
 import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
-import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
+import { insertDeployment, markDeploymentDeleted } from '../db/deployments.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
+import { takeProvisionRequest } from '../db/provision-requests.js';
 import { isAgentAlive, PREBOOTED_TRAIT } from '../domain/agent.js';
 import { fastTrackOf } from '../domain/drivers.js';
 import { chooseFinalBoot, type FinalBootChoice } from '../domain/final-boot.js';
@@ -54,6 +56,8 @@ export interface TransitionRequest {
   context: RequestContext;
   /** For `fail`: why, kept on the node as last_error. */
   error?: string;
+  /** The operation's first transition: the request row it applies (instance_info, deployment record). */
+  handOver?: string;
 }
 
 export interface NodeStateOptions {
@@ -72,6 +76,25 @@ function deploymentChanges(request: TransitionRequest): Pick<NodeChanges, 'deplo
   // The tenant's image, traits and config drive (its user_data, its keys) must not reach the next one.
   if (request.event === 'undeploy') return { deployed_by: null, instance_info: {} };
   return {};
+}
+
+/**
+ * Takes what the API handed the operation (src/api/provisioning.ts): the caller's deployment record
+ * and a rescue password's hash are written, and the node's new instance_info answered, in the
+ * transaction of the first transition.
+ */
+async function applyHandOver(
+  client: PoolClient,
+  uuid: string,
+  nodeUuid: string,
+): Promise<Pick<NodeChanges, 'instance_info'>> {
+  const request = await takeProvisionRequest(client, uuid, nodeUuid);
+  if (!request)
+    throw ApplicationFailure.nonRetryable(`the request ${uuid} that started this operation is gone`, 'RequestGone');
+  if (request.deployment) await insertDeployment(client, request.deployment);
+  if (request.ends_deployment) await markDeploymentDeleted(client, request.ends_deployment);
+  if (request.internal_info) await mergeDriverInternalInfo(client, nodeUuid, request.internal_info);
+  return request.instance_info ? { instance_info: request.instance_info } : {};
 }
 
 /** Forgets the node's agent session; when the node was pre-booted, its history says the marker went and why. */
@@ -131,11 +154,13 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           request.error ?? (request.event === 'fail' ? 'unknown error' : request.event === 'done' ? undefined : null);
         const operationEnds = request.event === 'done' || request.event === 'fail' || request.event === 'abort';
         if (operationEnds) await clearAgentStepCommand(client, node.uuid);
+        const handed = request.handOver ? await applyHandOver(client, request.handOver, node.uuid) : {};
         await updateNode(client, node.uuid, {
           ...next,
           provision_updated_at: new Date(),
           last_error: lastError,
           ...deploymentChanges(request),
+          ...handed,
           // A step shown on the node belongs to the operation in progress only.
           ...(operationEnds ? { clean_step: null, deploy_step: null } : {}),
         });

@@ -3,13 +3,7 @@
 // requestProvision, so the node's lock and state rules are the provision verbs' own.
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import {
-  findDeployment,
-  insertDeployment,
-  listDeployments,
-  markDeploymentDeleted,
-  type DeploymentRow,
-} from '../db/deployments.js';
+import { findDeployment, listDeployments, type DeploymentRow } from '../db/deployments.js';
 import { findAllocation } from '../db/allocations.js';
 import { findNode } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
@@ -123,7 +117,7 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     };
     await requestProvision(req, pool, operations, node, 'deploy', {
       instanceInfo: instanceInfoFor(request),
-      recordStart: (db) => insertDeployment(db, deployment),
+      deployment,
     });
     const created = (await findDeployment(pool, deployment.uuid))!;
     res
@@ -167,7 +161,7 @@ export function deploymentsRouter(pool: Pool, operations: Operations): Router {
     if (!node || ENDED_STATUSES.has(status))
       throw conflict('deployment_ended', `deployment ${deployment.uuid} is ${status}: nothing to undeploy`);
     await requestProvision(req, pool, operations, node, 'undeploy', {
-      recordStart: (db) => markDeploymentDeleted(db, deployment.uuid),
+      endsDeployment: deployment.uuid,
     });
     res.status(202).location(`/v1/deployments/${deployment.uuid}`).end();
   });

@@ -1,10 +1,13 @@
 // Asking for a provision verb, shared by PUT /v1/nodes/{id}/states/provision and the deployment
 // API: the state machine is asked first (409), then the operation starts under the node's lock.
+import { randomUUID } from 'node:crypto';
 import type { Request } from 'express';
 import { encrypt } from 'unixcrypt';
 import { RESCUE_PASSWORD_HASH_KEY } from '../db/agent.js';
-import { mergeDriverInternalInfo, updateNode, type NodeRecord } from '../db/nodes.js';
-import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { insertDeployment, markDeploymentDeleted, type NewDeployment } from '../db/deployments.js';
+import { showProvisionTarget, type NodeRecord } from '../db/nodes.js';
+import type { Pool } from '../db/pool.js';
+import { dropProvisionRequest, saveProvisionRequest } from '../db/provision-requests.js';
 import { bootsRamdisk } from '../domain/drivers.js';
 import { FAILED_STATES, IllegalTransition, nextState, type ProvisionState, type Verb } from '../domain/provision.js';
 import { findSecretPath } from '../domain/secrets.js';
@@ -22,8 +25,10 @@ export interface ProvisionOptions {
   disableRamdisk?: boolean;
   /** For deploy and rebuild: the node's instance_info for this deploy (image, config drive…), replacing what it has. */
   instanceInfo?: Record<string, unknown>;
-  /** The caller's own record of the operation (a deployment), kept only if the operation starts. */
-  recordStart?: (db: PoolClient) => Promise<void>;
+  /** The caller's record of the deploy (POST /v1/deployments), kept only if the operation starts. */
+  deployment?: NewDeployment;
+  /** The deployment this undeploy ends (DELETE /v1/deployments/{id}), marked only if the operation starts. */
+  endsDeployment?: string;
 }
 
 /** The verbs that write an image: the ones instance_info goes with. */
@@ -77,25 +82,28 @@ export async function requestProvision(
   }
   // Hashed before anything else sees it: the hash goes on the node, the password nowhere.
   const rescuePasswordHash = options.rescuePassword && encrypt(options.rescuePassword);
-  // instance_info is the caller's own input to the deploy, not state: it is written before the
-  // start, in a transaction committed only once the start won the node's lock. So a refused
-  // request changes nothing, and the row lock the write takes keeps the new operation's
-  // activities (which lock the node row first) from reading the node before the commit.
-  //
-  // The target is shown from the moment the request is accepted, not from the operation's first
-  // step: Ironic's clients poll right after the 202 and take a stable state without a target as
-  // the operation having ended.
-  await inTransaction(pool, async (client) => {
-    const target_provision_state = next.target_provision_state ?? next.provision_state;
-    await updateNode(client, node.uuid, {
-      target_provision_state,
-      ...(options.instanceInfo && { instance_info: options.instanceInfo }),
+  // No lock or transaction is held while Temporal answers (it may be slow or away). What the
+  // operation needs (instance_info, the rescue password's hash) and the caller's records (its
+  // deployment) are handed over in a request row the operation's first transition applies, with
+  // the transition, and only then: a start Temporal refused or never answered drops the row, so it
+  // changes nothing.
+  const handOver =
+    options.instanceInfo || options.deployment || options.endsDeployment || rescuePasswordHash
+      ? randomUUID()
+      : undefined;
+  if (handOver) {
+    await saveProvisionRequest(pool, {
+      uuid: handOver,
+      node_uuid: node.uuid,
+      instance_info: options.instanceInfo,
+      internal_info: rescuePasswordHash ? { [RESCUE_PASSWORD_HASH_KEY]: rescuePasswordHash } : undefined,
+      deployment: options.deployment,
+      ends_deployment: options.endsDeployment,
     });
-    if (rescuePasswordHash)
-      await mergeDriverInternalInfo(client, node.uuid, { [RESCUE_PASSWORD_HASH_KEY]: rescuePasswordHash });
-    await options.recordStart?.(client);
-    // The node as the operation starts on it: with this deploy's image, which the Temporal UI shows.
-    const starting = options.instanceInfo ? { ...node, instance_info: options.instanceInfo } : node;
+  }
+  // The node as the operation starts on it: with this deploy's image, which the Temporal UI shows.
+  const starting = options.instanceInfo ? { ...node, instance_info: options.instanceInfo } : node;
+  try {
     await operations.startProvision(starting, {
       nodeUuid: node.uuid,
       verb,
@@ -105,8 +113,19 @@ export async function requestProvision(
       serviceSteps: options.serviceSteps,
       // The fake deploy interface never boots the ramdisk: only out-of-band steps run.
       disableRamdisk: options.disableRamdisk || !bootsRamdisk(node.deploy_interface),
+      handOver,
     });
-  });
+  } catch (err) {
+    if (handOver) await dropProvisionRequest(pool, handOver);
+    throw err;
+  }
+  // Shown from the moment the request is accepted, not from the operation's first transition:
+  // Ironic's clients poll right after the 202 and take a stable state without a target as the
+  // operation having ended, and a deployment's caller reads it at once. Both writes are no-ops when
+  // the operation's first transition came first (it writes them too, from the hand-over).
+  await showProvisionTarget(pool, node, next.target_provision_state ?? next.provision_state);
+  if (options.deployment) await insertDeployment(pool, options.deployment);
+  if (options.endsDeployment) await markDeploymentDeleted(pool, options.endsDeployment);
 }
 
 function isNonEmptyString(value: unknown): value is string {

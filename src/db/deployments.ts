@@ -45,17 +45,18 @@ const COLUMNS = `uuid, node_uuid, created_by, project, image_source, traits, req
        AND events.kind = 'provision' AND events.verb IN (${VERB_LIST})
      ORDER BY events.id LIMIT 3) t) AS transitions`;
 
-/** Inserts a deployment that begins now: the node's later events are its story. */
-export async function insertDeployment(
-  db: Queryable,
-  deployment: Pick<
-    DeploymentRecord,
-    'uuid' | 'node_uuid' | 'created_by' | 'project' | 'image_source' | 'traits' | 'request_id'
-  >,
-): Promise<void> {
+/** What the caller gives a deployment; the rest is the database's. */
+export type NewDeployment = Pick<
+  DeploymentRecord,
+  'uuid' | 'node_uuid' | 'created_by' | 'project' | 'image_source' | 'traits' | 'request_id'
+>;
+
+/** Inserts a deployment that begins now: the node's later events are its story. Once: a second insert is a no-op. */
+export async function insertDeployment(db: Queryable, deployment: NewDeployment): Promise<void> {
   await db.query(
     `INSERT INTO deployments (uuid, node_uuid, created_by, project, image_source, traits, request_id, events_before)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT coalesce(max(id), 0) FROM events))`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT coalesce(max(id), 0) FROM events))
+     ON CONFLICT (uuid) DO NOTHING`,
     [
       deployment.uuid,
       deployment.node_uuid,
@@ -93,7 +94,10 @@ export function listDeployments(db: Queryable, filters: DeploymentFilters, page:
   );
 }
 
-/** Records that DELETE started the deployment's undeploy. */
+/** Records that DELETE started the deployment's undeploy; the first time counts. */
 export async function markDeploymentDeleted(db: Queryable, uuid: string): Promise<void> {
-  await db.query('UPDATE deployments SET deleted_at = now(), updated_at = now() WHERE uuid = $1', [uuid]);
+  await db.query(
+    'UPDATE deployments SET deleted_at = now(), updated_at = now() WHERE uuid = $1 AND deleted_at IS NULL',
+    [uuid],
+  );
 }

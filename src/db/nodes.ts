@@ -185,6 +185,22 @@ export async function updateNode(db: Queryable, uuid: string, changes: NodeChang
 }
 
 /**
+ * Shows the target of an operation just started, unless the operation moved the node already (its
+ * transitions set their own target): the node must still be as `seen`, state and time of change.
+ */
+export async function showProvisionTarget(
+  db: Queryable,
+  seen: Pick<NodeRecord, 'uuid' | 'provision_state' | 'provision_updated_at'>,
+  target: ProvisionState,
+): Promise<void> {
+  await db.query(
+    `UPDATE nodes SET target_provision_state = $4, updated_at = now()
+     WHERE uuid = $1 AND provision_state = $2 AND provision_updated_at IS NOT DISTINCT FROM $3`,
+    [seen.uuid, seen.provision_state, seen.provision_updated_at, target],
+  );
+}
+
+/**
  * Merges `values` into the node's driver_internal_info in one statement, so writers of different
  * keys (an operation, the agent's heartbeat) never clobber each other.
  */

@@ -81,6 +81,8 @@ export interface ProvisionInput {
   serviceSteps?: RequestedStep[];
   /** Run only out-of-band steps, without booting the ramdisk. */
   disableRamdisk?: boolean;
+  /** The request row (instance_info, deployment record) the first transition applies: ids only in history. */
+  handOver?: string;
 }
 
 /** One long-running workflow per warm pool. */

@@ -182,7 +182,7 @@ export async function provisionWorkflow(input: ProvisionInput): Promise<Provisio
   describeOperation(input.verb);
   const op = new ProvisionOperation(input);
   if (input.verb === 'boot') return preboot(op);
-  await op.transition(input.verb);
+  await op.begin();
   for (let handler = HANDLERS[op.state]; handler; handler = HANDLERS[op.state]) {
     try {
       await handler(op);
@@ -223,9 +223,17 @@ class ProvisionOperation {
     return !this.input.disableRamdisk;
   }
 
-  async transition(event: ProvisionEvent, error?: string): Promise<void> {
+  /** The verb's transition, which also applies what the API handed over (the node's new instance_info). */
+  begin(): Promise<void> {
+    return this.transition(this.input.verb, { handOver: this.input.handOver });
+  }
+
+  async transition(
+    event: ProvisionEvent,
+    { error, handOver }: { error?: string; handOver?: string } = {},
+  ): Promise<void> {
     const { nodeUuid, context } = this.input;
-    const next = await records.transitionProvision({ nodeUuid, event, from: this.state, context, error });
+    const next = await records.transitionProvision({ nodeUuid, event, from: this.state, context, error, handOver });
     this.state = next.provision_state;
     updateSearchAttribute(ProvisionStateKey, this.state);
   }
@@ -245,7 +253,7 @@ class ProvisionOperation {
         : failureMessage(err);
     // Even when the workflow itself was cancelled (from the Temporal UI), the node must not stay mid-operation.
     await CancellationScope.nonCancellable(async () => {
-      await this.transition(event, why);
+      await this.transition(event, { error: why });
       if (POWER_OFF_ON_FAILURE.has(failedIn)) {
         await this.powerOff().catch((powerErr) =>
           log.warn('could not power the machine off after the failure', { error: failureMessage(powerErr) }),

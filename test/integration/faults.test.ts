@@ -168,19 +168,35 @@ describe('faults during concurrent deploys', () => {
       const power = await h.http('PUT', `/v1/nodes/${spare}/states/power`, { target: 'power on' });
       assert.equal(power.status, 503, JSON.stringify(power.body));
       assert.match(power.headers.get('retry-after') ?? '', /^\d+$/);
-      const deploy = await h.http('POST', '/v1/deployments', {
-        node: spare,
-        image_source: image.images.url('disk.raw'),
-        os_hash_algo: 'sha256',
-        os_hash_value: image.hash,
-      });
+      // While the deploy waits for Temporal (up to its 5 s deadline) no lock on the node is held: a
+      // change of the node made meanwhile goes through at once, before the deploy is answered.
+      const answered: string[] = [];
+      const deploying = h
+        .http('POST', '/v1/deployments', {
+          node: spare,
+          image_source: image.images.url('disk.raw'),
+          os_hash_algo: 'sha256',
+          os_hash_value: image.hash,
+        })
+        .finally(() => answered.push('deploy'));
+      await sleep(500);
+      const maintenance = await h.http('PUT', `/v1/nodes/${spare}/maintenance`, { reason: 'while Temporal is away' });
+      answered.push('maintenance');
+      const deploy = await deploying;
       assert.equal(deploy.status, 503, JSON.stringify(deploy.body));
+      assert.equal(maintenance.status, 202, JSON.stringify(maintenance.body));
+      assert.deepEqual(answered, ['maintenance', 'deploy'], 'the node was not locked while Temporal was asked');
+      assert.equal((await h.http('DELETE', `/v1/nodes/${spare}/maintenance`)).status, 202);
       const spareAfter = (await h.get(`/v1/nodes/${spare}`)).body;
-      assert.deepEqual(
-        [spareAfter.provision_state, spareAfter.instance_info, spareAfter.target_power_state],
-        [spareBefore.provision_state, spareBefore.instance_info, spareBefore.target_power_state],
-        'the refused requests changed nothing',
-      );
+      const unchanged = (n: any) => [
+        n.provision_state,
+        n.target_provision_state,
+        n.instance_info,
+        n.target_power_state,
+      ];
+      assert.deepEqual(unchanged(spareAfter), unchanged(spareBefore), 'the refused requests changed nothing');
+      const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM provision_requests');
+      assert.equal(rows[0].n, 0, 'nothing handed over to an operation that never started is left');
       assert.deepEqual(
         (await h.get(`/v1/deployments?node=${spare}`)).body.deployments,
         [],
