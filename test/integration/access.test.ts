@@ -15,6 +15,7 @@ interface Fixture {
   port: string;
   token: string;
   deployment: string;
+  template: string;
 }
 
 const DEPLOYMENT = {
@@ -85,6 +86,8 @@ const MATRIX: Array<[string, string, (f: Fixture) => string, ((f: Fixture) => un
   ['clear maintenance', 'DELETE', (f) => `/v1/nodes/${f.node}/maintenance`, undefined, '202 202 403 403 404 401 401'],
   ['list traits', 'GET', (f) => `/v1/nodes/${f.node}/traits`, undefined, '200 200 200 200 404 401 401'],
   ['add a trait', 'PUT', (f) => `/v1/nodes/${f.node}/traits/CUSTOM_X`, undefined, '204 204 403 403 404 401 401'],
+  ['delete a trait', 'DELETE', (f) => `/v1/nodes/${f.node}/traits/CUSTOM_F`, undefined, '204 204 403 403 404 401 401'],
+  ['delete all traits', 'DELETE', (f) => `/v1/nodes/${f.node}/traits`, undefined, '204 204 403 403 404 401 401'],
   [
     'replace traits',
     'PUT',
@@ -103,6 +106,33 @@ const MATRIX: Array<[string, string, (f: Fixture) => string, ((f: Fixture) => un
     }),
     '201 403 403 403 403 401 401',
   ],
+  // Templates are the operator's, shared by every project: all may read them, only admins change them.
+  [
+    'show a deploy template',
+    'GET',
+    (f) => `/v1/deploy_templates/${f.template}`,
+    undefined,
+    '200 200 200 200 200 401 401',
+  ],
+  [
+    'patch a deploy template',
+    'PATCH',
+    (f) => `/v1/deploy_templates/${f.template}`,
+    () => ({ extra: { note: 'x' } }),
+    '200 403 403 403 403 401 401',
+  ],
+  [
+    'delete a deploy template',
+    'DELETE',
+    (f) => `/v1/deploy_templates/${f.template}`,
+    undefined,
+    '204 403 403 403 403 401 401',
+  ],
+  ['list drivers', 'GET', () => '/v1/drivers', undefined, '200 200 200 200 200 401 401'],
+  ['show a driver', 'GET', () => '/v1/drivers/redfish', undefined, '200 200 200 200 200 401 401'],
+  ["show a driver's properties", 'GET', () => '/v1/drivers/ipmi/properties', undefined, '200 200 200 200 200 401 401'],
+  // For load balancers and probes: no token needed, and a wrong one changes nothing.
+  ['health check', 'GET', () => '/healthz', undefined, '200 200 200 200 200 200 200'],
   ['list ports', 'GET', () => '/v1/ports', undefined, '200 200 200 200 200 401 401'],
   ['list ports of a node', 'GET', (f) => `/v1/ports?node=${f.node}`, undefined, '200 200 200 200 404 401 401'],
   [
@@ -190,7 +220,19 @@ describe('access matrix', () => {
       traits: [],
       request_id: `req-${deployment}`,
     });
-    return { node: node.body.uuid, port: port.body.uuid, token: token.body.uuid, deployment };
+    assert.equal((await h.http('PUT', `/v1/nodes/${node.body.uuid}/traits/CUSTOM_F`)).status, 204);
+    const template = await h.http('POST', '/v1/deploy_templates', {
+      name: `CUSTOM_F${++macCounter}`,
+      steps: [{ interface: 'bios', step: 'apply_configuration', priority: 1 }],
+    });
+    assert.equal(template.status, 201, JSON.stringify(template.body));
+    return {
+      node: node.body.uuid,
+      port: port.body.uuid,
+      token: token.body.uuid,
+      deployment,
+      template: template.body.uuid,
+    };
   }
 
   for (const [what, method, path, body, statuses] of MATRIX) {
