@@ -7,10 +7,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import type { HeldNode, SlotClaim } from '../../src/activities/reservations.js';
-import { toolPath } from '../../src/cli/paths.js';
 import type { ProvisionState } from '../../src/domain/provision.js';
 import type { ReservationStatus } from '../../src/domain/reservations.js';
 import {
@@ -19,6 +18,8 @@ import {
   reservationStatusQuery,
   type ReservationInput,
 } from '../../src/workflows/reservation-contract.js';
+import { startTimeSkipping } from '../support/time-skipping.js';
+import { resultWithin } from '../support/workflows.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -103,9 +104,7 @@ describe('reservation workflow (time-skipping)', () => {
   let code: string;
 
   before(async () => {
-    testEnv = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
-    });
+    testEnv = await startTimeSkipping();
     ({ code } = await bundleWorkflowCode({
       workflowsPath: fileURLToPath(new URL('../support/reservation-test-workflows.ts', import.meta.url)),
       logger: new DefaultLogger('WARN'),
@@ -163,7 +162,7 @@ describe('reservation workflow (time-skipping)', () => {
     const w = await worker(fleet, taskQueue);
     await w.runUntil(async () => {
       const { handle, start, end } = await reserve(taskQueue, 2 * DAY, 3 * HOUR);
-      assert.equal(await handle.result(), 'ended');
+      assert.equal(await resultWithin(handle), 'ended');
       assert.deepEqual(fleet.nodes('claim').sort(), ['n0', 'n1']);
       for (const at of fleet.times('claim'))
         assert.ok(at >= start && at < start + HOUR, `claimed at the start (${new Date(at).toISOString()})`);
@@ -186,7 +185,7 @@ describe('reservation workflow (time-skipping)', () => {
     await w.runUntil(async () => {
       const { handle } = await reserve(taskQueue, DAY, HOUR);
       await handle.executeUpdate(cancelReservationUpdate, { args: [{ user: 'bob' }] });
-      assert.equal(await handle.result(), 'cancelled');
+      assert.equal(await resultWithin(handle), 'cancelled');
       assert.deepEqual(
         fleet.log.map((h) => h.what),
         ['status cancelled'],
@@ -203,7 +202,7 @@ describe('reservation workflow (time-skipping)', () => {
       await testEnv.sleep(2 * HOUR);
       assert.equal((await handle.query(reservationStatusQuery)).phase, 'active');
       await handle.executeUpdate(cancelReservationUpdate, { args: [{ user: 'bob' }] });
-      assert.equal(await handle.result(), 'cancelled');
+      assert.equal(await resultWithin(handle), 'cancelled');
       assert.deepEqual(fleet.nodes('release').sort(), ['n0', 'n1']);
       for (const at of fleet.times('release')) assert.ok(at > start && at < end, 'released before the planned end');
       assert.equal(fleet.log.at(-1)!.what, 'status cancelled');
@@ -225,7 +224,7 @@ describe('reservation workflow (time-skipping)', () => {
       assert.deepEqual(fleet.times('release'), []);
       assert.equal(await refusal(moveEnd(start + 2 * HOUR)), 'end_at must be in the future');
       await moveEnd(end + 2 * HOUR); // shorten: ends 7 h from the start of the test
-      assert.equal(await handle.result(), 'ended');
+      assert.equal(await resultWithin(handle), 'ended');
       for (const at of fleet.times('claim'))
         assert.ok(at >= start, 'moving the end before the start does not start it early');
       for (const at of fleet.times('release'))
@@ -248,7 +247,7 @@ describe('reservation workflow (time-skipping)', () => {
     });
     assert.deepEqual(fleet.nodes('claim').sort(), ['n0', 'n1']);
     const second = await worker(fleet, taskQueue, false);
-    await second.runUntil(async () => assert.equal(await reservation.handle.result(), 'ended'));
+    await second.runUntil(async () => assert.equal(await resultWithin(reservation.handle), 'ended'));
     assert.deepEqual(fleet.nodes('release').sort(), ['n0', 'n1']);
     for (const at of fleet.times('release')) assert.ok(at >= reservation.end);
   });
@@ -268,7 +267,7 @@ describe('reservation workflow (time-skipping)', () => {
         fleet.log.find((h) => h.what === 'release')!.detail!,
         /slot 1: the node failed at start \(the deploy ended in deploy failed\)/,
       );
-      assert.equal(await handle.result(), 'ended');
+      assert.equal(await resultWithin(handle), 'ended');
       // At the end, the deployed nodes are undeployed before they are given back.
       assert.deepEqual(fleet.nodes('undeploy').sort(), ['n0', 'n2']);
     });
@@ -279,7 +278,7 @@ describe('reservation workflow (time-skipping)', () => {
     const w2 = await worker(short, shortQueue);
     await w2.runUntil(async () => {
       const { handle } = await reserve(shortQueue, HOUR, HOUR, { deploy: true });
-      assert.equal(await handle.result(), 'ended');
+      assert.equal(await resultWithin(handle), 'ended');
       assert.ok(
         short.log.some((h) => h.what === 'status active' && h.detail === 'shortfall 1'),
         JSON.stringify(short.log),

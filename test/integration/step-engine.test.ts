@@ -4,44 +4,29 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createActivities } from '../../src/activities/index.js';
-import { toolPath } from '../../src/cli/paths.js';
 import { listEvents } from '../../src/db/events.js';
 import { findNode, insertNode } from '../../src/db/nodes.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { provisionWorkflow } from '../../src/workflows/provision.js';
-import { createTestDatabase, env } from '../support/harness.js';
+import { createTestDatabase } from '../support/harness.js';
+import { startTimeSkippingWorker, type TimeSkippingWorker } from '../support/time-skipping.js';
+import { resultWithin } from '../support/workflows.js';
 
 describe('step engine (time-skipping)', () => {
-  let testEnv: TestWorkflowEnvironment;
+  let temporal: TimeSkippingWorker;
   let pool: Pool;
-  let worker: Worker;
-  let running: Promise<void>;
-  const taskQueue = `steps-${randomBytes(4).toString('hex')}`;
 
   before(async () => {
     pool = createPool(await createTestDatabase(`steps_${randomBytes(4).toString('hex')}`, pino({ level: 'warn' })), {
       max: 5,
     });
-    testEnv = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
-    });
-    worker = await Worker.create({
-      connection: testEnv.nativeConnection,
-      taskQueue,
-      activities: createActivities(pool),
-      workflowBundle: { codePath: env('TEMPERED_WORKFLOW_BUNDLE') },
-    });
-    running = worker.run();
+    temporal = await startTimeSkippingWorker(createActivities(pool), 'steps');
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
-    await testEnv?.teardown();
+    await temporal?.stop();
     await pool?.end();
   });
 
@@ -50,9 +35,9 @@ describe('step engine (time-skipping)', () => {
     nodeUuid: string,
     cleanSteps: { interface: string; step: string; args: Record<string, unknown> }[],
   ) =>
-    testEnv.client.workflow.start(provisionWorkflow, {
+    temporal.testEnv.client.workflow.start(provisionWorkflow, {
       workflowId: `node/${nodeUuid}`,
-      taskQueue,
+      taskQueue: temporal.taskQueue,
       args: [
         {
           nodeUuid,
@@ -73,7 +58,7 @@ describe('step engine (time-skipping)', () => {
       { interface: 'test', step: 'wait_three_times', args: { seconds: 60 } },
       { interface: 'test', step: 'spawn_two', args: {} },
     ]);
-    assert.equal(await handle.result(), 'manageable');
+    assert.equal(await resultWithin(handle), 'manageable');
     t.diagnostic(`three 60 s reruns took ${Math.round(performance.now() - started)} ms of real time`);
 
     const description = await handle.describe();
@@ -108,7 +93,7 @@ describe('step engine (time-skipping)', () => {
       { interface: 'test', step: 'report_failure', args: { message: 'firmware task ended in Exception' } },
       { interface: 'test', step: 'first_spawned', args: {} },
     ]);
-    await handle.result().catch(() => undefined);
+    await resultWithin(handle).catch(() => undefined);
     const node = (await findNode(pool, nodeUuid))!;
     assert.equal(node.provision_state, 'clean failed');
     assert.match(node.last_error ?? '', /clean step test\.report_failure failed: firmware task ended in Exception/);

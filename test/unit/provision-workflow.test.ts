@@ -4,15 +4,12 @@
 // each in well under a second. test/integration/step-engine.test.ts runs the engine against real
 // activities and PostgreSQL; these check what the workflow decides, with every answer scripted.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import type { AgentActivities, BmcActivities, RecordActivities } from '../../src/activities/index.js';
-import { toolPath } from '../../src/cli/paths.js';
 import type { FinalBootChoice } from '../../src/domain/final-boot.js';
 import type { PowerState, PowerTarget } from '../../src/domain/power.js';
 import { nextState, type ProvisionState, type Verb } from '../../src/domain/provision.js';
@@ -20,7 +17,8 @@ import { done, rerunAfter, runNext, type Step, type StepResult } from '../../src
 import { nodeWorkflowId } from '../../src/workflows/contract.js';
 import { provisionWorkflow } from '../../src/workflows/provision.js';
 import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery } from '../../src/workflows/signals.js';
-import { env } from '../support/harness.js';
+import { startTimeSkippingWorker, type TimeSkippingWorker } from '../support/time-skipping.js';
+import { resultWithin } from '../support/workflows.js';
 
 const step = (name: string, extra: Partial<Step> = {}): Step => ({
   interface: 'test',
@@ -66,13 +64,10 @@ class MockNode {
 }
 
 describe('provision workflow (mocked activities, time-skipping)', () => {
-  let testEnv: TestWorkflowEnvironment;
-  let worker: Worker;
-  let running: Promise<void>;
-  const taskQueue = `provision-mock-${randomBytes(4).toString('hex')}`;
+  let temporal: TimeSkippingWorker;
   const nodes = new Map<string, MockNode>();
   const node = (uuid: string) => nodes.get(uuid)!;
-  const handleOf = (uuid: string) => testEnv.client.workflow.getHandle(nodeWorkflowId(uuid));
+  const handleOf = (uuid: string) => temporal.testEnv.client.workflow.getHandle(nodeWorkflowId(uuid));
 
   const records: Partial<RecordActivities> = {
     async transitionProvision({ nodeUuid, event, error }) {
@@ -175,23 +170,10 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
   };
 
   before(async () => {
-    testEnv = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: toolPath('temporal-test-server') } },
-    });
-    worker = await Worker.create({
-      connection: testEnv.nativeConnection,
-      taskQueue,
-      activities: { ...records, ...bmc, ...agent },
-      workflowBundle: { codePath: env('TEMPERED_WORKFLOW_BUNDLE') },
-    });
-    running = worker.run();
+    temporal = await startTimeSkippingWorker({ ...records, ...bmc, ...agent }, 'provision-mock');
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await testEnv?.teardown();
-  });
+  after(() => temporal?.stop());
 
   async function start(
     verb: Verb,
@@ -202,9 +184,9 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     setUp(n);
     nodes.set(n.uuid, n);
     const context = { user: 'tester', project: null, requestId: `req-${n.uuid}` };
-    const handle = await testEnv.client.workflow.start(provisionWorkflow, {
+    const handle = await temporal.testEnv.client.workflow.start(provisionWorkflow, {
       workflowId: nodeWorkflowId(n.uuid),
-      taskQueue,
+      taskQueue: temporal.taskQueue,
       args: [{ nodeUuid: n.uuid, verb, fromState: from, context }],
       workflowExecutionTimeout: '1 day',
     });
@@ -221,7 +203,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
 
   it('cleans with a fresh ramdisk: boots it, waits for the heartbeat, runs the plan, then rests the machine', async () => {
     const { n, workflow } = await start('provide', 'manageable', (m) => (m.plan = [step('erase')]));
-    assert.equal(await workflow.result(), 'available');
+    assert.equal(await resultWithin(workflow), 'available');
     assert.deepEqual(n.calls, [
       'transition provide -> cleaning',
       'transition wait -> clean wait',
@@ -245,7 +227,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.power = 'power on';
       m.agentSteps = [step('erase_devices', { runner: 'agent' })];
     });
-    assert.equal(await workflow.result(), 'available');
+    assert.equal(await resultWithin(workflow), 'available');
     assert.deepEqual(n.calls, [
       'transition provide -> cleaning',
       'start test.erase_devices',
@@ -260,7 +242,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.agentAlive = true;
       m.agentSteps = [step('write_image', { runner: 'agent' })];
     });
-    assert.equal(await workflow.result(), 'active');
+    assert.equal(await resultWithin(workflow), 'active');
     assert.ok(!n.calls.includes('prepare ramdisk boot'), 'no ramdisk boot');
     assert.deepEqual(n.calls.slice(-5), [
       'finish ramdisk boot',
@@ -276,7 +258,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.agentAlive = true;
       m.finalBoot = { method: 'kexec' };
     });
-    assert.equal(await workflow.result(), 'active');
+    assert.equal(await resultWithin(workflow), 'active');
     assert.ok(!n.calls.some((c) => c.startsWith('power')), n.calls.join(', '));
     assert.deepEqual(n.calls.slice(-5), [
       'boot device disk persistent',
@@ -297,7 +279,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       const { n, workflow } = await start('deploy', 'available', (m) => {
         Object.assign(m, { agentAlive: true, finalBoot: { method: 'kexec' } }, setting);
       });
-      assert.equal(await workflow.result(), 'active');
+      assert.equal(await resultWithin(workflow), 'active');
       assert.deepEqual(n.calls.slice(-4), [bootCall, 'power off', 'power on', 'transition done -> active']);
     }
   });
@@ -324,7 +306,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
           : runNext([step('reset_bios'), step('apply_bios')]);
       };
     });
-    assert.equal(await workflow.result(), 'manageable');
+    assert.equal(await resultWithin(workflow), 'manageable');
     assert.deepEqual(seen, [undefined, { task: '/tasks/0' }, { task: '/tasks/1' }]);
     assert.deepEqual(
       n.calls.filter((c) => c.startsWith('start ') || c.includes('wait') || c.includes('resume')),
@@ -359,7 +341,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.startAgentStep = () => ({ status: 'FAILED' });
       m.commandStatus = () => ({ status: 'FAILED', error: 'erase_devices: shred exited 1' });
     });
-    const failure = await workflow.result().then(
+    const failure = await resultWithin(workflow).then(
       () => assert.fail('the workflow failed'),
       (err: unknown) => err,
     );
@@ -380,7 +362,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     const reportedHandle = reported.workflow;
     await until(reported.n, 'clean wait');
     await reportedHandle.signal(agentCommandEndedSignal, { commandId: 'cmd-burn_in', status: 'SUCCEEDED' });
-    assert.equal(await reportedHandle.result(), 'manageable');
+    assert.equal(await resultWithin(reportedHandle), 'manageable');
     assert.ok(!reported.n.calls.some((c) => c.startsWith('command status')), 'the report ended the wait');
 
     const lost = await start('clean', 'manageable', (m) => {
@@ -391,7 +373,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.commandStatus = () => (++checks < 3 ? { status: 'RUNNING' } : { status: 'SUCCEEDED' });
     });
     const lostHandle = lost.workflow;
-    assert.equal(await lostHandle.result(), 'manageable');
+    assert.equal(await resultWithin(lostHandle), 'manageable');
     assert.equal(lost.n.calls.filter((c) => c === 'command status cmd-burn_in').length, 3);
     const { closeTime, startTime } = await lostHandle.describe();
     // 30 s, then 60 s, then 60 s of workflow time: the slow checks back off.
@@ -406,7 +388,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     });
     await until(n, 'clean wait');
     await workflow.signal(abortSignal, { user: 'operator', requestId: 'req-abort' });
-    assert.equal(await workflow.result(), 'clean failed');
+    assert.equal(await resultWithin(workflow), 'clean failed');
     assert.equal(n.lastError, 'aborted on request while clean wait');
     assert.ok(!n.calls.includes('start test.after'));
     assert.equal(n.calls.filter((c) => c === 'start test.slow').length, 1, 'the step was not run again');
@@ -426,7 +408,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     });
     await until(n, 'clean wait');
     await workflow.signal(abortSignal, { user: 'operator', requestId: 'req-abort' });
-    assert.equal(await workflow.result(), 'clean failed');
+    assert.equal(await resultWithin(workflow), 'clean failed');
     assert.equal(n.lastError, 'aborted on request while clean wait');
     const { closeTime, startTime } = await workflow.describe();
     assert.ok((closeTime!.getTime() - startTime.getTime()) / 1000 >= 3600, 'the hour-long wait was kept');
@@ -441,7 +423,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     await until(n, 'wait call-back');
     while (!n.calls.includes('power on')) await delay(10);
     await workflow.signal(abortSignal, { user: 'operator', requestId: 'req-abort' });
-    assert.equal(await workflow.result(), 'deploy failed');
+    assert.equal(await resultWithin(workflow), 'deploy failed');
     assert.equal(n.lastError, 'aborted on request while wait call-back');
     assert.ok(!n.calls.includes('start test.write_image'));
     assert.equal(n.power, 'power off');
@@ -449,7 +431,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
 
   it('fails when the booted ramdisk never heartbeats', async () => {
     const { n, workflow } = await start('provide', 'manageable', (m) => (m.agentHeartbeats = false));
-    await assert.rejects(workflow.result(), WorkflowFailedError);
+    await assert.rejects(resultWithin(workflow), WorkflowFailedError);
     assert.equal(n.state, 'clean failed');
     assert.equal(n.lastError, 'the agent did not heartbeat within 600 s of booting the ramdisk');
   });
@@ -459,7 +441,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     await until(n, 'clean wait');
     while (!n.calls.includes('power on')) await delay(10);
     await workflow.cancel();
-    const failure = await workflow.result().then(
+    const failure = await resultWithin(workflow).then(
       () => assert.fail('the workflow was cancelled'),
       (err: unknown) => err,
     );
@@ -478,7 +460,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       m.agentAlive = true;
       m.plan = [step('apply_bios', { reboot_requested: true }), step('after')];
     });
-    assert.equal(await workflow.result(), 'manageable');
+    assert.equal(await resultWithin(workflow), 'manageable');
     const after = n.calls.slice(n.calls.indexOf('end test.apply_bios'));
     assert.deepEqual(after.slice(0, 4), [
       'end test.apply_bios',
@@ -491,7 +473,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
 
   it('verifies (manage): asks the BMC and ends manageable', async () => {
     const { n, workflow } = await start('manage', 'enroll');
-    assert.equal(await workflow.result(), 'manageable');
+    assert.equal(await resultWithin(workflow), 'manageable');
     assert.deepEqual(n.calls, ['transition manage -> verifying', 'transition done -> manageable']);
   });
 });
