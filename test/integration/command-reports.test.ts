@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 
@@ -78,12 +79,7 @@ describe('command reports from the agent', () => {
     const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
     assert.equal(response.status, 202, JSON.stringify(response.body));
     const handle = h.client.workflow.getHandle(`node/${uuid}`);
-    await Promise.race([
-      handle.result().catch(() => undefined),
-      new Promise((_, reject) =>
-        setTimeout(() => reject(new Error(`${body.target} did not end within 5 minutes`)), 300_000),
-      ),
-    ]);
+    await ended(h, uuid, 300_000);
     const { events } = await handle.fetchHistory();
     return events ?? [];
   }

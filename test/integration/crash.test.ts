@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
+import { resultWithin } from '../support/workflows.js';
 
 describe('a worker killed with -9 mid-operation', () => {
   let h: Harness;
@@ -39,7 +40,7 @@ describe('a worker killed with -9 mid-operation', () => {
     );
     assert.equal(node.last_error, null);
     assert.equal(machine.powerState, 'On');
-    assert.equal(await handle.result(), 'power on');
+    assert.equal(await resultWithin(handle), 'power on');
     const events = await h.get(`/v1/nodes/${uuid}/history?kind=power`);
     assert.equal(events.body.history.length, 1, 'one power change recorded, not two');
   });

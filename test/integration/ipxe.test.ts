@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
+import { finished } from '../support/workflows.js';
 
 describe('iPXE scripts for network boots', () => {
   let h: Harness;
@@ -36,7 +37,7 @@ describe('iPXE scripts for network boots', () => {
     assert.equal((await h.http('PATCH', `/v1/nodes/${mediaNode}`, { boot_interface: 'virtual-media' })).status, 200);
     for (const uuid of h.nodeUuids) {
       await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' });
-      await h.client.workflow.getHandle(`node/${uuid}`).result();
+      await finished(h, uuid);
     }
     assert.equal((await h.http('PUT', `/v1/nodes/${ipxeNode}/states/provision`, { target: 'provide' })).status, 202);
     await h.waitFor(`/v1/nodes/${ipxeNode}`, (n) => n.provision_state === 'clean wait');

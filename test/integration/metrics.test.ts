@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../../src/cli/ports.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { finished } from '../support/workflows.js';
 
 /** The value of the sample `name{labels…}` whose labels include all of `labels`, or undefined. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -34,7 +35,7 @@ describe('metrics', () => {
       await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.provision_state === 'manageable' && !n.target_provision_state);
     await h.http('PUT', `/v1/nodes/${cleaned}/states/provision`, { target: 'provide' });
     await h.waitFor(`/v1/nodes/${cleaned}`, (n) => n.provision_state === 'available', 120_000);
-    await h.client.workflow.getHandle(`node/${cleaned}`).result();
+    await finished(h, cleaned);
     assert.ok(verified);
 
     const api = await (await fetch(`${h.apiUrl}/metrics`)).text();
