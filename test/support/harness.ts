@@ -64,6 +64,8 @@ export interface HarnessOptions {
   bmcAccess?: BmcAccess;
   labCount?: number;
   powerDelayMs?: number;
+  /** Size of each lab machine's disk (default 4 GiB). */
+  diskSizeBytes?: number;
   /** false: no worker in this process; start one with spawnWorker(). */
   inProcessWorker?: boolean;
   /** Cleaning leaves the agent running (Ironic's fast_track). */
@@ -172,6 +174,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       count: options.labCount,
       dataDir: scratch,
       powerDelayMs: options.powerDelayMs ?? 0,
+      diskSizeBytes: options.diskSizeBytes,
       agent:
         options.labAgents === false || options.labVms
           ? undefined
