@@ -15,6 +15,7 @@ import type { PowerState, PowerTarget } from '../../src/domain/power.js';
 import { nextState, type ProvisionState, type Verb } from '../../src/domain/provision.js';
 import { done, rerunAfter, runNext, type Step, type StepResult } from '../../src/domain/steps.js';
 import { nodeWorkflowId } from '../../src/workflows/contract.js';
+import { powerWorkflow } from '../../src/workflows/power.js';
 import { provisionWorkflow } from '../../src/workflows/provision.js';
 import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery } from '../../src/workflows/signals.js';
 import { startTimeSkippingWorker, type TimeSkippingWorker } from '../support/time-skipping.js';
@@ -48,6 +49,8 @@ class MockNode {
   kernelFound = true;
   kexecFails = false;
   ejectFails = false;
+  /** The BMC takes power requests but the machine never gets there. */
+  powerStuck = false;
   readonly calls: string[] = [];
   runBmcStep: (step: Step, attempt: number, state: unknown) => StepResult = () => done();
   startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({
@@ -101,6 +104,12 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       return node(nodeUuid).keepAgent;
     },
     async recordPowerState() {},
+    async beginPowerChange(nodeUuid, target) {
+      node(nodeUuid).calls.push(`begin ${target}`);
+    },
+    async failPowerChange(nodeUuid, target, error) {
+      node(nodeUuid).calls.push(`failed ${target}: ${error}`);
+    },
     async planSteps({ nodeUuid, agentSteps }) {
       return [...node(nodeUuid).plan, ...agentSteps];
     },
@@ -118,8 +127,9 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     },
     async bmcSetPowerState(nodeUuid: string, target: PowerTarget) {
       const n = node(nodeUuid);
-      n.power = target === 'power off' ? 'power off' : 'power on';
       n.calls.push(target);
+      if (n.powerStuck) return n.power;
+      n.power = target === 'power off' ? 'power off' : 'power on';
       // A booted ramdisk's agent says hello, as the agent API would signal it.
       if (n.power === 'power on' && n.agentHeartbeats && n.ramdiskInserted) {
         n.agentAlive = true;
@@ -469,6 +479,28 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       'boot ramdisk',
     ]);
     assert.ok(after.indexOf('start test.after') > after.indexOf('transition resume -> cleaning'));
+  });
+
+  it('fails a power change the machine never completes after 300 s, recording why', async () => {
+    const n = new MockNode(randomUUID(), 'manageable');
+    n.powerStuck = true;
+    nodes.set(n.uuid, n);
+    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
+      workflowId: nodeWorkflowId(n.uuid),
+      taskQueue: temporal.taskQueue,
+      args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-p' } }],
+    });
+    const failure = await resultWithin(workflow).then(
+      () => assert.fail('the power change succeeded'),
+      (err: unknown) => err,
+    );
+    assert.ok(failure instanceof WorkflowFailedError);
+    assert.match(String(failure.cause?.message), /BMC did not reach "power on" within 300 s/);
+    assert.deepEqual(n.calls.slice(0, 2), ['begin power on', 'power on']);
+    assert.equal(n.calls.at(-1), 'failed power on: BMC did not reach "power on" within 300 s');
+    const description = await workflow.describe();
+    const seconds = (description.closeTime!.getTime() - description.startTime.getTime()) / 1000;
+    assert.ok(seconds >= 300, `the workflow waited out the timeout (${seconds} s of workflow time)`);
   });
 
   it('verifies (manage): asks the BMC and ends manageable', async () => {
