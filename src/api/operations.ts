@@ -1,8 +1,6 @@
 // Starting node operations on Temporal. The workflow ID node/<uuid> is the node's lock:
 // a second start fails with WorkflowExecutionAlreadyStarted, answered as 409.
 import {
-  isGrpcDeadlineError,
-  isGrpcServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -38,35 +36,11 @@ import {
   unholdSignal,
   type AgentCommandEnd,
 } from '../workflows/signals.js';
-import { ApiError, conflict, unavailable } from './errors.js';
+import { ApiError, conflict } from './errors.js';
 import { operationDetails, operationSummary } from './operation-display.js';
+import { withTemporalDeadline } from './temporal-deadline.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
-/**
- * How long one call to Temporal may take (the client retries within it) before the request is
- * answered 503: a request never waits, holding a pool connection, for a Temporal that is away.
- */
-const TEMPORAL_CALL_DEADLINE_MS = 5000;
-/** gRPC status codes of a server that is away or too slow, rather than of a refused request. */
-const GRPC_UNAVAILABLE = 14;
-const GRPC_DEADLINE_EXCEEDED = 4;
-
-const GRPC_CANCELLED = 1;
-
-function hasGrpcCode(err: unknown, code: number): boolean {
-  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
-    if (isGrpcServiceError(cause) && cause.code === code) return true;
-  }
-  return false;
-}
-
-function isTemporalUnavailable(err: unknown): boolean {
-  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) {
-    if (isGrpcServiceError(cause) && (cause.code === GRPC_UNAVAILABLE || cause.code === GRPC_DEADLINE_EXCEEDED))
-      return true;
-  }
-  return isGrpcDeadlineError(err);
-}
 
 export class Operations {
   constructor(
@@ -165,17 +139,8 @@ export class Operations {
   }
 
   /** `rpc` with a short deadline; a Temporal that is away or too slow is a 503 (Retry-After). */
-  private async call<T>(rpc: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + TEMPORAL_CALL_DEADLINE_MS;
-    try {
-      return await this.client.connection.withDeadline(deadline, rpc);
-    } catch (err) {
-      // Past the deadline the client cancels the call: CANCELLED then means Temporal was too slow
-      // (seen as a 500 under a burst of 1,000 requests), not that it refused the request.
-      if (isTemporalUnavailable(err) || (Date.now() >= deadline && hasGrpcCode(err, GRPC_CANCELLED)))
-        throw unavailable('Temporal');
-      throw err;
-    }
+  private call<T>(rpc: () => Promise<T>): Promise<T> {
+    return withTemporalDeadline(this.client, rpc);
   }
 
   /** 409 when an operation holds the node. */

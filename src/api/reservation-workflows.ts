@@ -20,6 +20,7 @@ import {
   type ReservationInput,
 } from '../workflows/reservation-contract.js';
 import { conflict } from './errors.js';
+import { withTemporalDeadline } from './temporal-deadline.js';
 
 /** How a refused update reads: the validator's reason, as a 409. */
 function refused(err: unknown): never {
@@ -61,12 +62,15 @@ export class ReservationWorkflows {
       deploy: reservation.deploy !== null,
       context: { ...context, requestId: reservationRequestId(reservation.uuid) },
     };
-    await this.client.workflow.start('reservationWorkflow', {
-      workflowId: reservationWorkflowId(reservation.uuid),
-      taskQueue: this.taskQueue,
-      args: [input],
-      typedSearchAttributes: this.searchAttributes(reservation, reservation.uuid),
-    });
+    // Inside the transaction that records the reservation: bounded, so Temporal away is a 503, not a held lock.
+    await withTemporalDeadline(this.client, () =>
+      this.client.workflow.start('reservationWorkflow', {
+        workflowId: reservationWorkflowId(reservation.uuid),
+        taskQueue: this.taskQueue,
+        args: [input],
+        typedSearchAttributes: this.searchAttributes(reservation, reservation.uuid),
+      }),
+    );
   }
 
   /** Asks the reservation to end now (or never start); 409 with the reason when it cannot. */
@@ -85,21 +89,23 @@ export class ReservationWorkflows {
   }
 
   async createSchedule(schedule: ReservationScheduleRecord): Promise<void> {
-    await this.client.schedule.create({
-      scheduleId: reservationScheduleId(schedule.uuid),
-      spec: schedule.cron
-        ? { cronExpressions: [schedule.cron] }
-        : { intervals: [{ every: `${schedule.every_seconds}s` }] },
-      action: {
-        type: 'startWorkflow',
-        workflowType: 'scheduledReservationWorkflow',
-        workflowId: reservationScheduleId(schedule.uuid),
-        taskQueue: this.taskQueue,
-        args: [{ scheduleUuid: schedule.uuid }],
-        typedSearchAttributes: this.searchAttributes(schedule),
-      },
-      memo: { owner: schedule.owner, lessee: schedule.lessee },
-    });
+    await withTemporalDeadline(this.client, () =>
+      this.client.schedule.create({
+        scheduleId: reservationScheduleId(schedule.uuid),
+        spec: schedule.cron
+          ? { cronExpressions: [schedule.cron] }
+          : { intervals: [{ every: `${schedule.every_seconds}s` }] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: 'scheduledReservationWorkflow',
+          workflowId: reservationScheduleId(schedule.uuid),
+          taskQueue: this.taskQueue,
+          args: [{ scheduleUuid: schedule.uuid }],
+          typedSearchAttributes: this.searchAttributes(schedule),
+        },
+        memo: { owner: schedule.owner, lessee: schedule.lessee },
+      }),
+    );
   }
 
   /** The schedule's state in Temporal; undefined when Temporal no longer has it. */

@@ -4,12 +4,14 @@
 // with the right bytes, the API must answer 503 (never 500) while a service is away, and the
 // event log must hold every transition.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { freePort } from '../../src/cli/ports.js';
+import { insertNode } from '../../src/db/nodes.js';
 import { startPostgres, type LocalPostgres } from '../../src/cli/postgres.js';
 import { startTemporal, type LocalTemporal } from '../../src/cli/temporal-server.js';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
@@ -197,6 +199,25 @@ describe('faults during concurrent deploys', () => {
       assert.deepEqual(unchanged(spareAfter), unchanged(spareBefore), 'the refused requests changed nothing');
       const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM provision_requests');
       assert.equal(rows[0].n, 0, 'nothing handed over to an operation that never started is left');
+      // A reservation is recorded only with its workflow: refused whole, within the deadline.
+      await insertNode(h.pool, {
+        uuid: randomUUID(),
+        driver: 'fake',
+        resource_class: 'cap',
+        provision_state: 'available',
+        owner: 'acme',
+      });
+      const hour = 3600_000;
+      const reservation = await h.http('POST', '/v1/reservations', {
+        resource_class: 'cap',
+        count: 1,
+        owner: 'acme',
+        lessee: 'bigco',
+        start_at: new Date(Date.now() + hour).toISOString(),
+        end_at: new Date(Date.now() + 2 * hour).toISOString(),
+      });
+      assert.equal(reservation.status, 503, JSON.stringify(reservation.body));
+      assert.deepEqual((await h.get('/v1/reservations')).body.reservations, [], 'no reservation was promised');
       assert.deepEqual(
         (await h.get(`/v1/deployments?node=${spare}`)).body.deployments,
         [],
