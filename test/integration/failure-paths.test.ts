@@ -60,6 +60,11 @@ describe('failure paths', () => {
   it('fails a deploy whose image is larger than the disk, naming both sizes, and powers the machine off', async () => {
     const uuid = h.nodeUuids[0];
     await setState(uuid, 'available');
+    // Named by a root device hint: unhinted, a disk this small is not taken for the root device at all.
+    await h.pool.query(
+      `UPDATE nodes SET properties = properties || '{"root_device": {"name": "vda"}}' WHERE uuid = $1`,
+      [uuid],
+    );
     const deploy = await h.http('POST', '/v1/deployments', {
       node: uuid,
       image_source: images.url('big.raw'),
