@@ -10,6 +10,7 @@ import { createAgentApp, createApp } from '../../src/api/app.js';
 import { createApiMetrics } from '../../src/api/metrics.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { Operations } from '../../src/api/operations.js';
+import { RefusalLog } from '../../src/api/refusals.js';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { createResponseChecker, documentedRoutes, mountedRoutes } from '../support/openapi.js';
@@ -51,6 +52,7 @@ describe('OpenAPI document', () => {
     const logger = pino({ level: 'silent' });
     const metrics = createApiMetrics(h.pool);
     const operations = new Operations(h.client, h.config.taskQueue);
+    const refusals = new RefusalLog(h.pool, logger, h.config.refusalWindowSeconds);
     const tenantApi = createApp({
       pool: h.pool,
       operations,
@@ -59,8 +61,9 @@ describe('OpenAPI document', () => {
       publicUrl: () => h.apiUrl,
       metrics,
       bmcAccess: h.config.bmcAccess,
+      refusals,
     });
-    const agentApi = createAgentApp({ pool: h.pool, operations, logger, metrics });
+    const agentApi = createAgentApp({ pool: h.pool, operations, logger, metrics, refusals });
     const mounted = [...new Set([...mountedRoutes(tenantApi), ...mountedRoutes(agentApi)])].sort();
     const documented = documentedRoutes();
     const missing = mounted.filter((route) => !documented.includes(route));
