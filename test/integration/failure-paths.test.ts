@@ -11,8 +11,9 @@ import { env, startHarness, type Harness } from '../support/harness.js';
 import { ended } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
-const DISK_BYTES = 8 * MiB;
-const IMAGE_BYTES = 16 * MiB;
+/** Room for the agent's 64 MiB config drive partition, and not for the image. */
+const DISK_BYTES = 96 * MiB;
+const IMAGE_BYTES = 128 * MiB;
 
 describe('failure paths', () => {
   let h: Harness;
