@@ -20,7 +20,7 @@ describe('secrets stay secret', () => {
     h = await startHarness({ labCount: 2, powerDelayMs: 50, lightLab: true });
     const [good, bad] = h.nodeUuids;
     const file = path.join(mkdtempSync(path.join(env('TEST_SCRATCH_DIR'), 'secrets-')), 'disk.raw');
-    const hash = await writeDiskImage(file, 4 * 1024 * 1024);
+    const hash = await writeDiskImage(file, 16 * 1024 * 1024);
     images = await startImageServer({ 'disk.raw': file });
     // Each operation's workflow ends before the next starts on the same node: it holds the node's lock.
     await h.http('PUT', `/v1/nodes/${good}/states/provision`, { target: 'manage' });
