@@ -48,11 +48,23 @@ export async function startTemporal(options: TemporalServerOptions, logger: Logg
     ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
     ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
-  const log = openSync(options.logFile, 'a');
-  const child = spawn(toolPath('temporal'), args, { stdio: ['ignore', log, log] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const address = `127.0.0.1:${options.port}`;
-  await waitUntilServing(address, child, exited, options.logFile);
+  // The dev server picks free ports for its internal services itself; on a busy machine one can be
+  // taken between its check and its bind, and it exits before serving. A second try gets new ones.
+  let started: { child: ChildProcess; exited: Promise<number | null> } | undefined;
+  for (let attempt = 1; !started; attempt++) {
+    const log = openSync(options.logFile, 'a');
+    const child = spawn(toolPath('temporal'), args, { stdio: ['ignore', log, log] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await waitUntilServing(address, child, exited, options.logFile);
+      started = { child, exited };
+    } catch (err) {
+      if (!(err instanceof ExitedBeforeServing) || attempt === START_ATTEMPTS) throw err;
+      logger.warn({ address, err: err.message }, 'Temporal dev server exited before serving; starting it again');
+    }
+  }
+  const { child, exited } = started;
   logger.info({ address, ui: options.uiPort }, 'Temporal dev server is up');
   return {
     address,
@@ -63,6 +75,10 @@ export async function startTemporal(options: TemporalServerOptions, logger: Logg
     },
   };
 }
+
+const START_ATTEMPTS = 3;
+
+class ExitedBeforeServing extends Error {}
 
 async function waitUntilServing(
   address: string,
@@ -75,7 +91,7 @@ async function waitUntilServing(
   void exited.then((code) => (exitCode = code));
   while (Date.now() < deadline) {
     if (exitCode !== undefined)
-      throw new Error(`Temporal dev server exited with code ${exitCode} before serving; see ${logFile}`);
+      throw new ExitedBeforeServing(`Temporal dev server exited with code ${exitCode} before serving; see ${logFile}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       await connection.workflowService.getSystemInfo({});
