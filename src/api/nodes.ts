@@ -151,7 +151,7 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
       if (fields.retired && !node.retired && node.provision_state === 'available') {
         throw conflict('illegal_state', 'an available node cannot be retired; manage it first');
       }
-      return updateNode(client, node.uuid, fields);
+      return updateNode(client, node.uuid, { ...fields, traits: withSystemTraits(node, fields.traits) });
     });
     res.json(nodeView(req, updated));
   });

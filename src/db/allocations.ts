@@ -2,6 +2,7 @@
 // who may ask and what a request means live in the API and src/domain.
 import type { Queryable } from './pool.js';
 import { selectPage, type Page } from './paging.js';
+import { PREBOOTED_SQL } from './agent.js';
 
 export const ALLOCATION_STATES = ['allocating', 'active', 'error'] as const;
 export type AllocationState = (typeof ALLOCATION_STATES)[number];
@@ -138,13 +139,6 @@ export interface CandidateCriteria {
   preferredName: string | null;
 }
 
-/**
- * The warm-pool seam: nodes already booted into a live agent (fast-track) deploy without a reboot,
- * so they are picked first. A warm pool that keeps nodes pre-booted makes this true for them.
- */
-const PREBOOTED = `(power_state = 'power on' AND driver_internal_info->>'fast_track' = 'true'
-  AND driver_internal_info ? 'agent_url')`;
-
 const CANDIDATE_WHERE = `provision_state = 'available' AND NOT maintenance AND NOT retired AND power_state IS NOT NULL
   AND allocation_uuid IS NULL AND instance_uuid IS NULL
   AND ($1::text IS NULL OR resource_class = $1)
@@ -178,7 +172,7 @@ export async function claimNode(
   const { rows } = await db.query<{ uuid: string }>(
     `WITH picked AS (
        SELECT uuid FROM nodes WHERE ${CANDIDATE_WHERE}
-       ORDER BY ${PREBOOTED} DESC, (name IS NOT DISTINCT FROM $6) DESC, id
+       ORDER BY ${PREBOOTED_SQL} DESC, (name IS NOT DISTINCT FROM $6) DESC, id
        LIMIT 1 FOR UPDATE SKIP LOCKED)
      UPDATE nodes SET allocation_uuid = $7, instance_uuid = $7, updated_at = now()
      FROM picked WHERE nodes.uuid = picked.uuid RETURNING nodes.uuid`,

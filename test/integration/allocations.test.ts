@@ -95,7 +95,7 @@ describe('allocations', () => {
     const [oldest, named] = [await node(rc), await node(rc, { name: 'pick-me' })];
     const warm = await node(rc, {
       power_state: 'power on',
-      driver_internal_info: { fast_track: true, agent_url: 'http://127.0.0.1:9' },
+      traits: ['CUSTOM_PREBOOTED'],
     });
     assert.equal((await allocate({ resource_class: rc }, tokens.alice)).body.node_uuid, warm);
     assert.equal((await allocate({ resource_class: rc, name: 'pick-me' }, tokens.alice)).body.node_uuid, named);

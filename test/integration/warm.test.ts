@@ -89,8 +89,14 @@ describe('pre-booted nodes', () => {
     assert.deepEqual((await node(uuid)).traits.sort(), ['CUSTOM_GPU', PREBOOTED]);
     assert.equal((await h.http('DELETE', `/v1/nodes/${uuid}/traits`)).status, 204);
     assert.deepEqual((await node(uuid)).traits, [PREBOOTED]);
+    const patchTraits = (node: string, traits: string[]) =>
+      h.http('PATCH', `/v1/nodes/${node}`, [{ op: 'replace', path: '/traits', value: traits }]);
+    assert.equal((await patchTraits(uuid, [])).status, 200);
+    assert.deepEqual((await node(uuid)).traits, [PREBOOTED], 'a PATCH of the traits keeps the marker');
     const other = h.nodeUuids[2];
     assert.equal((await h.http('PUT', `/v1/nodes/${other}/traits/${PREBOOTED}`)).status, 400);
+    assert.equal((await patchTraits(other, [PREBOOTED])).status, 200);
+    assert.deepEqual((await node(other)).traits, [], 'a PATCH cannot add the marker');
 
     // Booting a pre-booted node again keeps the agent it has: no power change.
     const again = await powerChangesDuring(0, async () => void (await provision(uuid, { target: 'boot' })));
