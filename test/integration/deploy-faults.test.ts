@@ -98,7 +98,7 @@ describe('abort and the plan query', () => {
       [{ target: 'clean' }, 400, 'clean_steps'],
       [{ target: 'provide', clean_steps: [{ interface: 'deploy', step: 'erase_devices' }] }, 400, 'clean_steps'],
       [{ target: 'clean', clean_steps: [{ interface: 'deploy' }] }, 400, 'clean_steps.0.step'],
-      [{ target: 'inspect' }, 400, 'target'],
+      [{ target: 'reinstall' }, 400, 'target'],
       [{ target: 'abort' }, 409],
     ];
     for (const [body, status, field] of cases) {
