@@ -101,7 +101,7 @@ export function createPowerSyncActivities(pool: Pool, options: { bmcAccess?: Bmc
         intervalCap: settings.perBmcHostCallsPerSecond,
         interval: 1000,
       });
-      queue.addEventListener('idle', () => hostQueues.delete(key));
+      queue.on('idle', () => hostQueues.delete(key));
       hostQueues.set(key, queue);
     }
     return queue;
