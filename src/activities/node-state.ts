@@ -334,7 +334,14 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
         if (node.power_state === powerState && node.target_power_state === null) return;
         await recordEvent(
           client,
-          { node_uuid: nodeUuid, kind: 'power', verb, from_state: node.power_state, to_state: powerState },
+          // Without a verb it is verify's reading of the state the machine was found in.
+          {
+            node_uuid: nodeUuid,
+            kind: 'power',
+            verb: verb ?? 'verify',
+            from_state: node.power_state,
+            to_state: powerState,
+          },
           eventOrigin(context),
         );
       });
