@@ -21,6 +21,7 @@ import { redactUrls } from '../domain/secrets.js';
 import { DELETABLE_STATES, normalizeVerb, VERBS, type Verb } from '../domain/provision.js';
 import { accessNode, authorize, visibleTo } from './auth.js';
 import { logNode, requestContext } from './context.js';
+import { NodeListRenderer } from './node-list.js';
 import { badRequest, conflict, notFound, parse } from './errors.js';
 import type { Operations } from './operations.js';
 import { applyPatchKeepingSecrets } from './patch.js';
@@ -75,6 +76,7 @@ function withSystemTraits(node: NodeRecord, traits: string[]): string[] {
 }
 
 export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAccess): Router {
+  const renderer = new NodeListRenderer();
   const router = Router();
 
   /** The node, when the caller may see it (else 404, so nothing leaks) and may do `action` (else 403). */
@@ -109,7 +111,12 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
       ...filters
     } = parse(nodeListQuery, req.query, 'query');
     const sort = sort_key && { column: sort_key, direction: sort_dir };
-    const nodes = await listNodes(pool, { ...filters, visible_to: visibleTo(req) }, { limit, marker, sort });
+    const nodeFilters = { ...filters, visible_to: visibleTo(req) };
+    if (!fields) {
+      res.type('json').send(await renderer.page(pool, req, nodeFilters, { limit, marker, sort }));
+      return;
+    }
+    const nodes = await listNodes(pool, nodeFilters, { limit, marker, sort });
     res.json(
       pageView(
         req,

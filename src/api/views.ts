@@ -84,6 +84,15 @@ export function eventView(event: EventRecord) {
   return { ...rest, message: message === null ? null : redactUrls(message), event: verb, user: user_name };
 }
 
+/** The URL of the page after `items`, when there may be one (the page came full). */
+function nextPageUrl(req: Request, items: { uuid: string }[], limit: number): string | undefined {
+  if (items.length !== limit) return undefined;
+  const query = new URLSearchParams(req.query as Record<string, string>);
+  query.set('limit', String(limit));
+  query.set('marker', items[items.length - 1].uuid);
+  return `${baseUrl(req)}${req.originalUrl.split('?')[0]}?${query}`;
+}
+
 /** `{ <key>: items, next }` where next is the URL of the following page, when there may be one. */
 export function pageView<T extends { uuid: string }>(
   req: Request,
@@ -93,11 +102,19 @@ export function pageView<T extends { uuid: string }>(
   limit: number,
 ) {
   const body: Record<string, unknown> = { [key]: rendered };
-  if (items.length === limit) {
-    const query = new URLSearchParams(req.query as Record<string, string>);
-    query.set('limit', String(limit));
-    query.set('marker', items[items.length - 1].uuid);
-    body.next = `${baseUrl(req)}${req.originalUrl.split('?')[0]}?${query}`;
-  }
+  const next = nextPageUrl(req, items, limit);
+  if (next) body.next = next;
   return body;
+}
+
+/** pageView's body as JSON text, from items already rendered as JSON text. */
+export function pageJson(
+  req: Request,
+  key: string,
+  items: { uuid: string }[],
+  renderedJson: string[],
+  limit: number,
+): string {
+  const next = nextPageUrl(req, items, limit);
+  return `{${JSON.stringify(key)}:[${renderedJson.join(',')}]${next ? `,"next":${JSON.stringify(next)}` : ''}}`;
 }

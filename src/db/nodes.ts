@@ -2,7 +2,7 @@
 import type { ProvisionState } from '../domain/provision.js';
 import type { PowerState } from '../domain/power.js';
 import type { Queryable } from './pool.js';
-import { selectPage, type Page } from './paging.js';
+import { selectPage, type Condition, type Page } from './paging.js';
 
 export interface NodeRecord {
   uuid: string;
@@ -147,22 +147,43 @@ export interface NodeFilters {
   visible_to?: string;
 }
 
+function nodeConditions(filters: NodeFilters): Condition[] {
+  return [
+    ['provision_state = ?', filters.provision_state],
+    ['driver = ?', filters.driver],
+    ['maintenance = ?', filters.maintenance],
+    ['resource_class = ?', filters.resource_class],
+    ['owner = ?', filters.owner],
+    ['(owner = ? OR lessee = ?)', filters.visible_to],
+  ];
+}
+
 /** One page of nodes in creation order. */
 export function listNodes(db: Queryable, filters: NodeFilters, page: Page): Promise<NodeRecord[]> {
-  return selectPage<NodeRecord>(
-    db,
-    'nodes',
-    COLUMNS,
-    [
-      ['provision_state = ?', filters.provision_state],
-      ['driver = ?', filters.driver],
-      ['maintenance = ?', filters.maintenance],
-      ['resource_class = ?', filters.resource_class],
-      ['owner = ?', filters.owner],
-      ['(owner = ? OR lessee = ?)', filters.visible_to],
-    ],
-    page,
+  return selectPage<NodeRecord>(db, 'nodes', COLUMNS, nodeConditions(filters), page);
+}
+
+/**
+ * A node row's version: PostgreSQL's xmin, the transaction that wrote this version of the row. Every
+ * UPDATE writes a new version, so a rendering keyed by it is never stale.
+ */
+export interface NodeVersion {
+  uuid: string;
+  row_version: string;
+}
+
+/** One page of nodes as listNodes orders it, only their UUIDs and row versions. */
+export function listNodeVersions(db: Queryable, filters: NodeFilters, page: Page): Promise<NodeVersion[]> {
+  return selectPage<NodeVersion>(db, 'nodes', 'uuid, xmin::text AS row_version', nodeConditions(filters), page);
+}
+
+/** The nodes of these UUIDs (any order; deleted ones left out), each with its row version. */
+export async function findNodeVersions(db: Queryable, uuids: string[]): Promise<(NodeRecord & NodeVersion)[]> {
+  const { rows } = await db.query<NodeRecord & NodeVersion>(
+    `SELECT ${COLUMNS}, xmin::text AS row_version FROM nodes WHERE uuid = ANY($1::uuid[])`,
+    [uuids],
   );
+  return rows;
 }
 
 /** How many nodes are in each provision state (the states with none are left out). */

@@ -53,6 +53,26 @@ describe('nodes, ports and events API', () => {
     assert.equal((await h.get('/v1/nodes?maintenance=false&resource_class=paging')).body.nodes.length, 5);
   });
 
+  it('lists every change to a node, whoever wrote it, as the node itself shows it', async () => {
+    const node = await createNode({
+      name: 'listed',
+      driver: 'redfish',
+      driver_info: redfishInfo,
+      resource_class: 'seen',
+    });
+    const listed = async () => (await h.get('/v1/nodes?resource_class=seen')).body.nodes;
+    assert.deepEqual(await listed(), [(await h.get(`/v1/nodes/${node.uuid}`)).body]);
+    // Through the API, and as a worker writes: straight to the row, in a transaction of its own.
+    await h.http('PATCH', `/v1/nodes/${node.uuid}`, [{ op: 'add', path: '/extra/rack', value: 'r9' }]);
+    assert.equal((await listed())[0].extra.rack, 'r9');
+    await h.pool.query(`UPDATE nodes SET power_state = 'power on' WHERE uuid = $1`, [node.uuid]);
+    assert.equal((await listed())[0].power_state, 'power on');
+    assert.deepEqual(await listed(), [(await h.get(`/v1/nodes/${node.uuid}`)).body]);
+    assert.equal((await listed())[0].driver_info.redfish_password, '******');
+    assert.equal((await h.http('DELETE', `/v1/nodes/${node.uuid}`)).status, 204);
+    assert.deepEqual(await listed(), []);
+  });
+
   it('patches with JSON Patch and merge patch, and refuses read-only fields', async () => {
     const node = await createNode({ name: 'patchy', driver: 'fake' });
     let r = await h.http('PATCH', `/v1/nodes/${node.uuid}`, [
