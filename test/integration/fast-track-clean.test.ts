@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { open } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
-import { ended } from '../support/workflows.js';
+import { provisioned } from '../support/workflows.js';
 
 const MARK = Buffer.from('a tenant left this behind');
 const MARK_OFFSET = 8 * 1024 ** 2;
@@ -30,12 +30,7 @@ describe('fast-track cleans in a row', () => {
   });
   after(() => h?.close());
 
-  const provision = async (uuid: string, body: Record<string, unknown>) => {
-    const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    await ended(h, uuid);
-    return (await h.get(`/v1/nodes/${uuid}`)).body;
-  };
+  const provision = (uuid: string, body: Record<string, unknown>) => provisioned(h, uuid, body);
 
   it('erases the disk each time', async () => {
     const uuid = h.nodeUuids[0];

@@ -11,7 +11,7 @@ import { startImageServer, writeDiskImage, type ImageServer } from '../../src/si
 import { startHarness, type Harness } from '../support/harness.js';
 import { assertNoSecret, historyText } from '../support/secrets.js';
 import { tenantTokens } from '../support/tenants.js';
-import { ended } from '../support/workflows.js';
+import { provisioned } from '../support/workflows.js';
 
 const GiB = 1024 ** 3;
 
@@ -32,12 +32,8 @@ describe('inspection', () => {
     await h?.close();
   });
 
-  const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
   async function provision(uuid: string, body: Record<string, unknown>, expected: string) {
-    const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    await ended(h, uuid);
-    const after = await node(uuid);
+    const after = await provisioned(h, uuid, body);
     assert.equal(after.provision_state, expected, after.last_error);
     return after;
   }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import type { SimMachine } from '../../src/sim/machine.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import { ended } from '../support/workflows.js';
+import { ended, provisioned } from '../support/workflows.js';
 
 const MiB = 1024 ** 2;
 const KERNEL = '6.1.0-13-amd64';
@@ -32,12 +32,7 @@ describe('final boot by kexec', () => {
   });
 
   const node = async (uuid: string) => (await h.get(`/v1/nodes/${uuid}`)).body;
-  const provision = async (uuid: string, body: Record<string, unknown>) => {
-    const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
-    assert.equal(response.status, 202, JSON.stringify(response.body));
-    await ended(h, uuid);
-    return node(uuid);
-  };
+  const provision = (uuid: string, body: Record<string, unknown>) => provisioned(h, uuid, body);
   const image = (name: 'linux.raw' | 'blank.raw') => ({
     image_source: images.url(name),
     image_os_hash_algo: 'sha256',

@@ -45,3 +45,17 @@ export function ended(h: Pick<Harness, 'client'>, uuid: string, timeoutMs = DEFA
     );
   return within(settled, timeoutMs, `node/${uuid}`);
 }
+
+/** Asks for a provision state change as an operator does (202 expected) and answers the node once the operation has ended. */
+export async function provisioned(
+  h: Pick<Harness, 'client' | 'http' | 'get'>,
+  uuid: string,
+  body: Record<string, unknown>,
+  timeoutMs = DEFAULT_WORKFLOW_WAIT_MS,
+): Promise<any> {
+  const response = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, body);
+  if (response.status !== 202)
+    throw new Error(`provision ${JSON.stringify(body)}: ${response.status} ${JSON.stringify(response.body)}`);
+  await ended(h, uuid, timeoutMs);
+  return (await h.get(`/v1/nodes/${uuid}`)).body;
+}
