@@ -20,7 +20,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startImageServer, writeDiskImage } from '../src/sim/images.js';
+import { startImageServerProcess, writeDiskImage } from '../src/sim/images.js';
 import { compareFinalBoots } from './final-boot.js';
 import type { BootTarget } from '../src/sim/machine.js';
 import { formatHistoryEvents, historyEvents } from './history-events.js';
@@ -91,7 +91,7 @@ async function throughput(): Promise<void> {
     const { uuids, client, lab } = stack;
     const imageFile = path.join(stack.scratch, 'bench.raw');
     const imageHash = await writeDiskImage(imageFile, imageBytes);
-    const images = await startImageServer({ 'bench.raw': imageFile });
+    const images = await startImageServerProcess({ 'bench.raw': imageFile });
     const provision = async (uuid: string, body: Record<string, unknown>) => {
       await stack.call('PUT', `/v1/nodes/${uuid}/states/provision`, body, 202);
       await stack.operationEnded(uuid);

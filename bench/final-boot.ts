@@ -6,7 +6,7 @@
 // Two times per deploy: to active (the API says active: the workflow ended), and to the instance
 // running (the lab machine's firmware started its disk after POST, or the ramdisk kexec-ed into
 // it). Only the second is what a user waits for: a reboot's POST comes after "active".
-import { startImageServer, writeDiskImage } from '../src/sim/images.js';
+import { startImageServerProcess, writeDiskImage } from '../src/sim/images.js';
 import type { BootTarget, SimMachine } from '../src/sim/machine.js';
 import { percentile, startBenchStack, type BenchStack } from './stack.js';
 import { table } from './table.js';
@@ -64,7 +64,7 @@ export async function compareFinalBoots(options: FinalBootBenchOptions): Promise
   try {
     const imageFile = `${stack.scratch}/linux.raw`;
     const imageHash = await writeDiskImage(imageFile, options.imageBytes, { kernel: KERNEL });
-    const images = await startImageServer({ 'linux.raw': imageFile });
+    const images = await startImageServerProcess({ 'linux.raw': imageFile });
     console.log(
       `\nTempered final-boot benchmark: ${perGroup} ${options.light ? 'light ' : ''}lab nodes per group, ` +
         `POST ${options.postDelayMs / 1000} s, BMC power delay ${options.powerDelayMs} ms, ` +

@@ -8,7 +8,7 @@ import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { MASK } from '../domain/secrets.js';
 import { createLogger } from '../logger.js';
-import { hashFilePrefix, startImageServer, writeDiskImage } from '../sim/images.js';
+import { hashFilePrefix, startImageServerProcess, writeDiskImage } from '../sim/images.js';
 import { startLab } from '../sim/lab.js';
 import { enrollLab } from './enroll-lab.js';
 import { sibling } from './paths.js';
@@ -159,7 +159,7 @@ async function serveDemoImage(dir: string, port: number, stops: Stop[]): Promise
     renameSync(partial, file);
   }
   const sha256 = await hashFilePrefix(file, statSync(file).size);
-  const server = await startImageServer({ [DEMO_IMAGE_NAME]: file }, port);
+  const server = await startImageServerProcess({ [DEMO_IMAGE_NAME]: file }, port);
   stops.push(server.close);
   return `${server.url(DEMO_IMAGE_NAME)} (raw, sha256 ${sha256})`;
 }

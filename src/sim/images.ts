@@ -2,7 +2,7 @@
 // (`up --lab`, the tests, the benchmarks). It has the failures a real one has: /<name> serves a
 // file, /truncated/<name> announces the whole file but hangs up halfway, /slow/<name> serves it
 // at 8 MiB/s, and anything else is a 404.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { createServer } from 'node:http';
 import { Transform } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { sibling } from '../cli/paths.js';
 
 /** Large reads, as a real image server makes, so the server is not what a benchmark measures. */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -26,7 +27,14 @@ function throttle(bytesPerSecond: number): Transform {
   });
 }
 
+/**
+ * Connections waiting to be accepted: a thousand light-lab agents start their downloads in the
+ * same second, and Node's default (511) would drop the rest (the kernel caps it at somaxconn).
+ */
+const LISTEN_BACKLOG = 4096;
+
 export interface ImageServer {
+  port: number;
   url(name: string): string;
   close(): Promise<void>;
 }
@@ -53,16 +61,37 @@ export async function startImageServer(files: Record<string, string>, port = 0):
       createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }).pipe(response);
     }
   });
-  server.listen(port, '127.0.0.1');
+  server.listen({ port, host: '127.0.0.1', backlog: LISTEN_BACKLOG });
   await once(server, 'listening');
   const { port: listening } = server.address() as AddressInfo;
   return {
+    port: listening,
     url: (name) => `http://127.0.0.1:${listening}/${name}`,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+/** startImageServer in a child process of its own (image-server-main), for the light lab's thousand downloads at once. */
+export async function startImageServerProcess(files: Record<string, string>, port = 0): Promise<ImageServer> {
+  const args = ['--port', String(port), ...Object.entries(files).map(([name, file]) => `${name}=${file}`)];
+  const child = fork(sibling(import.meta.url, './image-server-main'), args, { stdio: 'inherit' });
+  const exited = once(child, 'exit');
+  const [message] = (await Promise.race([
+    once(child, 'message'),
+    exited.then(([code]) => Promise.reject(new Error(`the image server exited (${code}) before listening`))),
+  ])) as [{ port: number }];
+  return {
+    port: message.port,
+    url: (name) => `http://127.0.0.1:${message.port}/${name}`,
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.disconnect();
+      await exited;
+    },
   };
 }
 

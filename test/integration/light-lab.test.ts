@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
+import { hashFilePrefix, startImageServerProcess, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { ended } from '../support/workflows.js';
 
@@ -20,7 +20,8 @@ describe('light lab', () => {
     h = await startHarness({ labCount: 3, lightLab: true });
     const file = path.join(path.dirname(h.logFile), 'disk.raw');
     imageHash = await writeDiskImage(file, imageBytes);
-    images = await startImageServer({ 'disk.raw': file });
+    // In its own process, as the light-lab benchmark and `up --lab --light` run it.
+    images = await startImageServerProcess({ 'disk.raw': file });
   });
   after(async () => {
     await images?.close();
