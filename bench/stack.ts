@@ -71,9 +71,14 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
   // PostgreSQL runs as its own user when we are root, and must reach its folder.
   chmodSync(scratch, 0o755);
   const stops: Stop[] = [async () => rmSync(scratch, { recursive: true, force: true })];
-  const close = async () => {
-    for (const stop of stops.reverse()) await stop();
-  };
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      for (const stop of stops.reverse()) await stop();
+    })());
+  // Ctrl-C on a long benchmark stops what it started (PostgreSQL, Temporal, worker, API) rather than orphaning them.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void close().finally(() => process.exit(130)));
   try {
     const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
     stops.push(postgres.stop);
