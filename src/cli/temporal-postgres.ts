@@ -10,6 +10,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import { createLogger } from '../logger.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/contract.js';
 import { startPostgres } from './postgres.js';
+import { TEMPORAL_DYNAMIC_CONFIG } from './temporal-server.js';
 
 const run = promisify(execFile);
 export const HISTORY_SHARDS = 16;
@@ -75,7 +76,7 @@ export async function runTemporalPostgres(options: TemporalPostgresOptions): Pro
         options.port,
       ),
     );
-    writeFileSync(path.join(config, 'dynamicconfig', 'development-sql.yaml'), '');
+    writeFileSync(path.join(config, 'dynamicconfig', 'development-sql.yaml'), dynamicConfigYaml());
     const log = openSync(path.join(dataDir, 'temporal.log'), 'a');
     const server = spawn(
       path.resolve(options.server),
@@ -123,6 +124,13 @@ function serverConfig(
       .replace('rpcAddress: "localhost:7233"', `rpcAddress: "127.0.0.1:${port}"`)
       .replace('listenAddress: "127.0.0.1:8000"', `listenAddress: "127.0.0.1:${8000 + portOffset}"`)
   );
+}
+
+/** Tempered's server settings (the dev server's too) in the dynamic config file's shape: each key a list of values. */
+function dynamicConfigYaml(): string {
+  return Object.entries(TEMPORAL_DYNAMIC_CONFIG)
+    .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
+    .join('');
 }
 
 async function registerNamespaceAndSearchAttributes(address: string): Promise<void> {

@@ -23,6 +23,16 @@ export interface TemporalServerOptions {
   logFile: string;
 }
 
+/**
+ * Server settings Tempered runs with beyond the server's defaults (the dev server takes them as flags,
+ * `npm run temporal:postgres` writes them into its dynamic config file). Eager activity dispatch:
+ * an activity the workflow task just scheduled comes back to the worker in the answer to that task
+ * when the worker has a free slot, instead of through the task queue: one round trip less per activity.
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Readonly<Record<string, boolean | number | string>> = {
+  'system.enableActivityEagerExecution': true,
+};
+
 export async function startTemporal(options: TemporalServerOptions, logger: Logger): Promise<LocalTemporal> {
   const args = [
     'server',
@@ -47,6 +57,10 @@ export async function startTemporal(options: TemporalServerOptions, logger: Logg
       : []),
     ...(options.uiPort ? ['--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort)] : ['--headless']),
     ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
   ];
   const address = `127.0.0.1:${options.port}`;
   // The dev server picks free ports for its internal services itself; on a busy machine one can be
