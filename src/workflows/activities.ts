@@ -35,6 +35,18 @@ export const bmc = proxyActivities<BmcActivities>({
 });
 
 /**
+ * The BMC calls of a power change (set, then read the state), which the workflow awaits at once and
+ * a BMC answers in well under a second: local activities, so a power change whose BMC gets there at
+ * once is one workflow task, with no round trip through the server's task queues. Each call is still
+ * its own entry in the UI's history, with its attempts; a worker that dies mid-call leaves its
+ * workflow task to time out, and another worker calls the BMC again (the calls are idempotent).
+ */
+export const bmcPower = proxyLocalActivities<Pick<BmcActivities, 'bmcSetPowerState' | 'bmcGetPowerState'>>({
+  startToCloseTimeout: '60s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+});
+
+/**
  * Calls to the agent: quick (commands are started, then awaited by the workflow), retried while a
  * booting or busy agent may still answer.
  */

@@ -1,6 +1,6 @@
-import { ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, sleep } from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
-import { bmc, records } from './activities.js';
+import { bmc, bmcPower, records } from './activities.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerInput } from './contract.js';
 import { Operation } from './contract.js';
@@ -14,16 +14,21 @@ const POWER_TIMEOUT_SECONDS = 300;
 const POWER_POLL_FIRST_MS = 250;
 const POWER_POLL_MAX_MS = 10_000;
 
+/** Power changes begun while the BMC's power calls were ordinary activities replay with them as such. */
+export const LOCAL_POWER_CALLS_PATCH = 'power-calls-local';
+
+type PowerCalls = Pick<typeof bmc, 'bmcSetPowerState' | 'bmcGetPowerState'>;
+
 /**
  * Polls with durable sleeps, from a quarter second backing off to 10 s: a quick BMC costs little
  * wait, a slow one costs no worker thread and survives a worker crash, and a long one does not
  * fill the workflow's history.
  */
-async function waitForPowerState(nodeUuid: string, wanted: PowerState): Promise<void> {
+async function waitForPowerState(calls: PowerCalls, nodeUuid: string, wanted: PowerState): Promise<void> {
   const deadline = Date.now() + POWER_TIMEOUT_SECONDS * 1000;
   for (let pause = POWER_POLL_FIRST_MS; Date.now() < deadline; pause = Math.min(pause * 2, POWER_POLL_MAX_MS)) {
     await sleep(pause);
-    if ((await bmc.bmcGetPowerState(nodeUuid)) === wanted) return;
+    if ((await calls.bmcGetPowerState(nodeUuid)) === wanted) return;
   }
   throw ApplicationFailure.nonRetryable(
     `BMC did not reach "${wanted}" within ${POWER_TIMEOUT_SECONDS} s`,
@@ -33,11 +38,13 @@ async function waitForPowerState(nodeUuid: string, wanted: PowerState): Promise<
 
 /**
  * Asks the BMC, waits until the machine is there, and records it on the node and in the log. The
- * request answers the state read right after it: a BMC already there costs no sleep and no poll.
+ * request answers the state read right after it: a BMC already there costs no sleep and no poll,
+ * and (its calls being local activities) no round trip through the Temporal server either.
  */
 export async function settlePower(nodeUuid: string, target: PowerTarget, context: RequestContext): Promise<PowerState> {
   const wanted = settledPowerState(target);
-  if ((await bmc.bmcSetPowerState(nodeUuid, target)) !== wanted) await waitForPowerState(nodeUuid, wanted);
+  const calls: PowerCalls = patched(LOCAL_POWER_CALLS_PATCH) ? bmcPower : bmc;
+  if ((await calls.bmcSetPowerState(nodeUuid, target)) !== wanted) await waitForPowerState(calls, nodeUuid, wanted);
   await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;
 }
