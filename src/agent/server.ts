@@ -34,9 +34,16 @@ class HttpError extends Error {
   }
 }
 
+interface CommandEntry {
+  record: CommandRecord;
+  finished: Promise<void>;
+  /** Calls waiting on this command's end right now. */
+  waiting: number;
+}
+
 /** Runs commands one at a time, as the agent's disks can take only one writer. */
 export class CommandRunner {
-  readonly #commands = new Map<string, { record: CommandRecord; finished: Promise<void> }>();
+  readonly #commands = new Map<string, CommandEntry>();
 
   /** `onEnded` hears of every async command that ends, so the agent can report it at once. */
   constructor(
@@ -44,7 +51,7 @@ export class CommandRunner {
     private readonly onEnded: (record: CommandRecord) => void = () => {},
   ) {}
 
-  start(name: string, params: unknown): { record: CommandRecord; finished: Promise<void> } {
+  start(name: string, params: unknown): CommandEntry {
     const spec = COMMANDS[name];
     if (!spec)
       throw new HttpError(
@@ -98,11 +105,23 @@ export class CommandRunner {
         logger.error({ command: name, id: record.id, error: message }, 'command failed');
       },
     );
-    // Sync commands end before their call is answered: only the async ones are worth a report.
-    if (spec.async) void finished.then(() => this.onEnded(record));
-    const entry = { record, finished };
+    const entry: CommandEntry = { record, finished, waiting: 0 };
+    // Sync commands end before their call is answered, and so does an async one that ends while a
+    // call waits on it: only the others are worth a report (it would wake the workflow once more for
+    // nothing). A waiting caller that never got its answer asks again, or the control plane's slow check does.
+    if (spec.async) void finished.then(() => entry.waiting === 0 && this.onEnded(record));
     this.#commands.set(record.id, entry);
     return entry;
+  }
+
+  /** Waits for the command to end, at most `limitMs`; its end is then this caller's to hand on. */
+  async awaitEnd(entry: CommandEntry, limitMs: number): Promise<void> {
+    entry.waiting++;
+    try {
+      await until(entry.finished, limitMs);
+    } finally {
+      entry.waiting--;
+    }
   }
 
   get(id: string) {
@@ -182,9 +201,9 @@ export async function startCommandServer({
   app.post('/v1/commands', async (req, res) => {
     const parsed = commandRequest.safeParse(req.body);
     if (!parsed.success) throw new HttpError(400, 'invalid_input', `body: ${parsed.error.issues[0].message}`);
-    const { record, finished } = runner.start(parsed.data.name, parsed.data.params);
-    await until(finished, runner.isAsync(parsed.data.name) ? waitLimitMs(req.query) : Infinity);
-    res.json(record);
+    const entry = runner.start(parsed.data.name, parsed.data.params);
+    await runner.awaitEnd(entry, runner.isAsync(parsed.data.name) ? waitLimitMs(req.query) : Infinity);
+    res.json(entry.record);
   });
 
   app.get('/v1/commands', (_req, res) => {
@@ -194,7 +213,7 @@ export async function startCommandServer({
   app.get('/v1/commands/:id', async (req, res) => {
     const entry = runner.get(req.params.id);
     if (!entry) throw new HttpError(404, 'not_found', `no command ${req.params.id}`);
-    await until(entry.finished, waitLimitMs(req.query));
+    await runner.awaitEnd(entry, waitLimitMs(req.query));
     res.json(entry.record);
   });
 
