@@ -3,6 +3,7 @@
 //   npm run bench:power -- [--nodes 200] [--delay-ms 0] [--rounds 2]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { formatHistoryEvents, historyEvents } from './history-events.js';
 import { percentile, samplePeakRss, startBenchStack } from './stack.js';
 
 const { values } = parseArgs({
@@ -48,6 +49,9 @@ try {
   const settled = await Promise.all(uuids.map((uuid) => stack.call('GET', `/v1/nodes/${uuid}`)));
   const wrong = settled.filter((n) => n.power_state !== 'power on' || n.last_error);
   console.log(`\nnodes not settled in "power on" or with last_error: ${wrong.length}`);
+  // Each node's last workflow is its last power change (a reboot: off, then on).
+  const histories = await Promise.all(uuids.map((uuid) => historyEvents(stack.client, `node/${uuid}`)));
+  console.log(`history events per power change (last round): ${formatHistoryEvents(histories)}`);
 } finally {
   await stack.close();
 }
