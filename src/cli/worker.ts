@@ -44,6 +44,17 @@ export async function writeWorkflowBundle(codePath = PREBUILT_BUNDLE): Promise<v
 }
 
 /**
+ * The SDK hands a failed activity's or workflow's error as `error`; pino writes an Error under any
+ * key but `err` as its own enumerable fields only, which lose the message ("unreachable", but why).
+ * The message is what the Temporal UI shows for the same failure.
+ */
+function withErrorMessage(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  const error = meta?.error;
+  if (!(error instanceof Error)) return meta ?? {};
+  return { ...meta, error: { ...error, name: error.name, message: error.message } };
+}
+
+/**
  * Routes the SDK's own logs (and workflow/activity `log`) into pino and, given `metricsAddress`,
  * serves the runtime's metrics there in Prometheus' format: Temporal's own (task latencies, polls,
  * slots) and Tempered's (operations, activities, BMC calls), at /metrics.
@@ -54,7 +65,7 @@ export function installRuntimeLogger(logger: Logger, metricsAddress?: string): v
     logger: new DefaultLogger(level, ({ level: entryLevel, message, meta }) => {
       if (message === SDK_ACTIVITY_STARTED) return; // activityLogContext writes it, with the request id
       const method = entryLevel.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
-      logger[method](meta ?? {}, message);
+      logger[method](withErrorMessage(meta), message);
     }),
     ...(metricsAddress && { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }),
   });
