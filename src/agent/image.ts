@@ -5,10 +5,12 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform, type Writable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DiskFormat, HashAlgorithm } from '../domain/image.js';
 import { runCommand } from './exec.js';
+import { httpGet } from './http-get.js';
 import type { Disk, Platform } from './platform/types.js';
 
 export interface ImageSource {
@@ -77,22 +79,29 @@ class MeteredHash extends Transform {
 /** Downloads `source` into `sink`, hashing in the same pass; checks length and checksum. */
 async function download(source: ImageSource, sink: Writable, limit: number): Promise<number> {
   const where = printable(source.image_source);
-  let response: Response;
+  let response: IncomingMessage;
   try {
-    response = await fetch(source.image_source);
+    response = await httpGet(source.image_source);
   } catch (err) {
+    sink.destroy();
+    throw new ImageError(`image download failed: ${where}: ${(err as Error).message}`);
+  }
+  if (response.statusCode !== 200) {
+    response.resume();
+    sink.destroy();
     throw new ImageError(
-      `image download failed: ${where}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`,
+      `image download failed: GET ${where} answered ${response.statusCode} ${response.statusMessage}`,
     );
   }
-  if (!response.ok || !response.body)
-    throw new ImageError(`image download failed: GET ${where} answered ${response.status} ${response.statusText}`);
-  const announced = Number(response.headers.get('content-length') ?? NaN);
-  if (announced > limit)
+  const announced = Number(response.headers['content-length'] ?? NaN);
+  if (announced > limit) {
+    response.destroy();
+    sink.destroy();
     throw new ImageError(`the image (${announced} bytes) is larger than the ${limit} bytes it may take`);
+  }
   const meter = new MeteredHash(source.os_hash_algo, limit, source.disk_format === 'raw');
   try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), meter, sink);
+    await pipeline(response, meter, sink);
   } catch (err) {
     if (err instanceof ImageError) throw err;
     if (meter.bytes < announced) throw truncated(meter.bytes, announced, where);

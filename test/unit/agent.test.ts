@@ -13,6 +13,8 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -353,6 +355,26 @@ describe('the agent', () => {
       });
       assert.equal(record.command_status, 'FAILED', JSON.stringify(args));
       assert.match(record.command_error!.message, error);
+    }
+  });
+
+  it("follows an image store's redirects, and not endlessly", async () => {
+    // A store answering with a redirect to where the image is (a signed URL), or to itself.
+    const store = createServer((request, response) =>
+      response.writeHead(302, { location: request.url === '/loop' ? '/loop' : images.url('small.raw') }).end('moved'),
+    );
+    await new Promise<void>((resolve) => store.listen(0, '127.0.0.1', resolve));
+    const storeUrl = `http://127.0.0.1:${(store.address() as AddressInfo).port}`;
+    try {
+      const image = { os_hash_algo: 'sha256', os_hash_value: smallImageHash };
+      const written = await deployStep('write_image', { ...image, image_source: `${storeUrl}/small.raw` });
+      assert.equal(written.command_status, 'SUCCEEDED', JSON.stringify(written.command_error));
+      assert.equal(await hashFilePrefix(disk, 8 * MiB), smallImageHash);
+      const looping = await deployStep('write_image', { ...image, image_source: `${storeUrl}/loop` });
+      assert.equal(looping.command_status, 'FAILED');
+      assert.match(looping.command_error!.message, /image download failed: .*\/loop: more than 5 redirects/);
+    } finally {
+      store.close();
     }
   });
 
