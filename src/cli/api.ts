@@ -1,6 +1,5 @@
 // Wires the API: a pg pool, a Temporal client, the tenant API and the agents' API, each on a listener of its own.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type express from 'express';
 import { Client, Connection } from '@temporalio/client';
 import { createAgentApp, createApp } from '../api/app.js';
@@ -10,6 +9,7 @@ import { Operations } from '../api/operations.js';
 import { ensurePowerSyncSchedule } from '../api/power-sync-schedule.js';
 import { RefusalLog } from '../api/refusals.js';
 import type { Config } from '../config.js';
+import { listenHttp } from '../http-listen.js';
 import { openPool } from './database.js';
 import type { Logger } from '../logger.js';
 
@@ -20,25 +20,9 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-/**
- * An idle keep-alive connection is kept longer than its client keeps it (undici 4 s, load balancers
- * 60 s): the client closes first, so it never sends on a connection this side has just closed — a
- * busy client saw that as "other side closed" on its request when Node's 5 s default applied.
- */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Connections waiting to be accepted: a thousand agents heartbeat in the same seconds (Node's default is 511). */
-const LISTEN_BACKLOG = 4096;
-
 async function listen(app: express.Express, port: number, host: string): Promise<{ server: Server; url: string }> {
   const server = createServer(app);
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  // A request's headers may take as long as before; only an idle connection waits longer.
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve());
-  });
-  const bound = (server.address() as AddressInfo).port;
+  const bound = await listenHttp(server, host, port);
   return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` };
 }
 

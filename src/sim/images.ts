@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:http';
 import { Transform } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import { sibling } from '../cli/paths.js';
+import { listenHttp } from '../http-listen.js';
 
 /** Large reads, as a real image server makes, so the server is not what a benchmark measures. */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -26,12 +26,6 @@ function throttle(bytesPerSecond: number): Transform {
     },
   });
 }
-
-/**
- * Connections waiting to be accepted: a thousand light-lab agents start their downloads in the
- * same second, and Node's default (511) would drop the rest (the kernel caps it at somaxconn).
- */
-const LISTEN_BACKLOG = 4096;
 
 export interface ImageServer {
   port: number;
@@ -61,9 +55,7 @@ export async function startImageServer(files: Record<string, string>, port = 0):
       createReadStream(file, { highWaterMark: READ_CHUNK_BYTES }).pipe(response);
     }
   });
-  server.listen({ port, host: '127.0.0.1', backlog: LISTEN_BACKLOG });
-  await once(server, 'listening');
-  const { port: listening } = server.address() as AddressInfo;
+  const listening = await listenHttp(server, '127.0.0.1', port);
   return {
     port: listening,
     url: (name) => `http://127.0.0.1:${listening}/${name}`,

@@ -2,7 +2,7 @@
 // to the DMTF schema that sushy (Ironic's client), redfishtool and our driver work. Each module
 // adds its resources to one route table; the hardware state lives on the machine.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenHttp } from '../../http-listen.js';
 import type { SimMachine } from '../machine.js';
 import { addBiosRoutes } from './bios.js';
 import { addFirmwareRoutes } from './firmware.js';
@@ -86,14 +86,7 @@ export async function startRedfishBmc(machine: SimMachine, options: RedfishBmcOp
     );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: options.port ?? 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenHttp(server, '127.0.0.1', options.port ?? 0);
 
   return {
     url: `http://127.0.0.1:${port}`,
