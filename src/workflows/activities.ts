@@ -38,12 +38,14 @@ export const bmc = proxyActivities<BmcActivities>({
  * The BMC calls of a power change (set, then read the state), which the workflow awaits at once and
  * a BMC answers in well under a second: local activities, so a power change whose BMC gets there at
  * once is one workflow task, with no round trip through the server's task queues. Each call is still
- * its own entry in the UI's history, with its attempts; a worker that dies mid-call leaves its
- * workflow task to time out, and another worker calls the BMC again (the calls are idempotent).
+ * its own entry in the UI's history. A local activity holds its workflow task's slot in the worker
+ * while it runs, so it gets one short try: a BMC that fails it or does not answer within it is asked
+ * again through `bmc` (power.ts), with its retries, and a few dead BMCs cannot stall the worker's
+ * other operations.
  */
 export const bmcPower = proxyLocalActivities<Pick<BmcActivities, 'bmcSetPowerState' | 'bmcGetPowerState'>>({
-  startToCloseTimeout: '60s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+  startToCloseTimeout: '5s',
+  retry: { maximumAttempts: 1 },
 });
 
 /**

@@ -1,4 +1,11 @@
-import { ApplicationFailure, CancellationScope, patched, sleep } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  sleep,
+} from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
 import { bmc, bmcPower, records } from './activities.js';
 import type { RequestContext } from '../domain/context.js';
@@ -17,7 +24,34 @@ const POWER_POLL_MAX_MS = 10_000;
 /** Power changes begun while the BMC's power calls were ordinary activities replay with them as such. */
 export const LOCAL_POWER_CALLS_PATCH = 'power-calls-local';
 
-type PowerCalls = Pick<typeof bmc, 'bmcSetPowerState' | 'bmcGetPowerState'>;
+interface PowerCalls {
+  bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<PowerState>;
+  bmcGetPowerState(nodeUuid: string): Promise<PowerState>;
+}
+
+/** The local activity's one short try; when it fails for a reason a retry may mend, the ordinary activity. */
+async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>): Promise<T> {
+  try {
+    return await local();
+  } catch (err) {
+    const final = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+    if (isCancellation(err) || final) throw err;
+    return activity();
+  }
+}
+
+const LOCAL_FIRST_POWER_CALLS: PowerCalls = {
+  bmcSetPowerState: (nodeUuid, target) =>
+    localFirst(
+      () => bmcPower.bmcSetPowerState(nodeUuid, target),
+      () => bmc.bmcSetPowerState(nodeUuid, target),
+    ),
+  bmcGetPowerState: (nodeUuid) =>
+    localFirst(
+      () => bmcPower.bmcGetPowerState(nodeUuid),
+      () => bmc.bmcGetPowerState(nodeUuid),
+    ),
+};
 
 /**
  * Polls with durable sleeps, from a quarter second backing off to 10 s: a quick BMC costs little
@@ -43,7 +77,7 @@ async function waitForPowerState(calls: PowerCalls, nodeUuid: string, wanted: Po
  */
 export async function settlePower(nodeUuid: string, target: PowerTarget, context: RequestContext): Promise<PowerState> {
   const wanted = settledPowerState(target);
-  const calls: PowerCalls = patched(LOCAL_POWER_CALLS_PATCH) ? bmcPower : bmc;
+  const calls: PowerCalls = patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
   if ((await calls.bmcSetPowerState(nodeUuid, target)) !== wanted) await waitForPowerState(calls, nodeUuid, wanted);
   await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { AgentActivities, BmcActivities, RecordActivities } from '../../src/activities/index.js';
@@ -51,6 +52,8 @@ class MockNode {
   ejectFails = false;
   /** The BMC takes power requests but the machine never gets there. */
   powerStuck = false;
+  /** Power requests the BMC fails (retryably) before it takes one. */
+  powerRequestFailures = 0;
   readonly calls: string[] = [];
   runBmcStep: (step: Step, attempt: number, state: unknown) => StepResult = () => done();
   startAgentStep: (step: Step) => { status: 'RUNNING' | 'SUCCEEDED' | 'FAILED'; error?: string } = () => ({
@@ -127,6 +130,11 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     },
     async bmcSetPowerState(nodeUuid: string, target: PowerTarget) {
       const n = node(nodeUuid);
+      if (n.powerRequestFailures > 0) {
+        n.powerRequestFailures--;
+        n.calls.push(`${target} refused (${Context.current().info.isLocal ? 'local activity' : 'activity'})`);
+        throw ApplicationFailure.retryable('the BMC is busy', 'BmcUnreachableError');
+      }
       n.calls.push(target);
       if (n.powerStuck) return n.power;
       n.power = target === 'power off' ? 'power off' : 'power on';
@@ -501,6 +509,27 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     const description = await workflow.describe();
     const seconds = (description.closeTime!.getTime() - description.startTime.getTime()) / 1000;
     assert.ok(seconds >= 300, `the workflow waited out the timeout (${seconds} s of workflow time)`);
+  });
+
+  it("asks again through an ordinary activity, with its retries, when a power call's one local try fails", async () => {
+    const n = new MockNode(randomUUID(), 'manageable');
+    n.powerRequestFailures = 2;
+    nodes.set(n.uuid, n);
+    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
+      workflowId: nodeWorkflowId(n.uuid),
+      taskQueue: temporal.taskQueue,
+      args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-q' } }],
+    });
+    assert.equal(await resultWithin(workflow), 'power on');
+    assert.deepEqual(n.calls, [
+      'begin power on',
+      'power on refused (local activity)',
+      'power on refused (activity)',
+      'power on',
+    ]);
+    const { events } = await workflow.fetchHistory();
+    const scheduled = (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    assert.deepEqual(scheduled, ['bmcSetPowerState'], 'one ordinary activity, retried once');
   });
 
   it('verifies (manage): asks the BMC and ends manageable', async () => {
