@@ -81,7 +81,8 @@ export async function startImageServerProcess(files: Record<string, string>, por
     url: (name) => `http://127.0.0.1:${message.port}/${name}`,
     close: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      child.disconnect();
+      // A Ctrl-C reaches the whole process group: the child may be going already, its channel closed.
+      if (child.connected) child.disconnect();
       await exited;
     },
   };
