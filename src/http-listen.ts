@@ -1,4 +1,4 @@
-// How every HTTP listener of ours (the API, the lab's BMCs and image server) listens.
+// How every HTTP listener of ours (the API, the agent's command listener, the lab's BMCs and image server) listens.
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * An idle keep-alive connection is kept longer than its client keeps it (undici 4 s, load balancers
  * 60 s), so the client is the one that closes it and never sends on a connection this side has
  * just closed. With Node's 5 s default a busy client did, and its request failed ("other side
- * closed"): heartbeats, image downloads and API calls of a thousand light-lab machines.
+ * closed"): heartbeats, image downloads, agent commands and API calls of a thousand light-lab
+ * machines.
  */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Connections waiting to be accepted; Node's default (511) is less than a thousand machines calling in the same second. */

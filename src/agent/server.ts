@@ -3,12 +3,12 @@
 // that long), GET polls. Every call but
 // GET /v1/status must carry the agent token (X-Agent-Token header or ?agent_token=).
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { agentTokenMatches } from '../domain/agent.js';
+import { listenHttp } from '../http-listen.js';
 import { AGENT_VERSION, COMMANDS, InvalidParams, type CommandContext } from './commands.js';
 import { redactUrls } from '../domain/secrets.js';
 
@@ -230,11 +230,10 @@ export async function startCommandServer({
   };
   app.use(errors);
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s)).once('error', reject);
-  });
+  const server = createServer(app);
+  const bound = await listenHttp(server, host, port);
   return {
-    port: (server.address() as AddressInfo).port,
+    port: bound,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
