@@ -212,21 +212,22 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
         // Counted once per activity: a retry after a commit whose completion was lost finds its event.
-        if (
-          !(await recordEvent(
-            client,
-            {
-              node_uuid: nodeUuid,
-              kind: 'power',
-              verb: how.kexec ? `kexec ${into}` : `boot ${into}`,
-              message: how.note ?? null,
-            },
-            onceEventOrigin(context),
-          ))
-        )
-          return;
+        const firstRun = await recordEvent(
+          client,
+          {
+            node_uuid: nodeUuid,
+            kind: 'power',
+            verb: how.kexec ? `kexec ${into}` : `boot ${into}`,
+            message: how.note ?? null,
+          },
+          onceEventOrigin(context),
+        );
+        // The session ends on every run, a re-run too: a workflow task the Temporal server never took
+        // (it was restarting) runs again with its local activities, this one and the power cycle after
+        // it, and the agent the first cycle booted must not keep the token the next one's agent needs.
         const booted = how.kexec ? 'kexec-ed' : 'booted';
         await endAgentSession(client, nodeUuid, `the machine ${booted} into the ${into}`, eventOrigin(context));
+        if (!firstRun) return;
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
         if (how.kexec) return void (await mergeDriverInternalInfo(client, nodeUuid, { kexecs: count('kexecs') }));
         const counter = into === 'ramdisk' ? 'ramdisk_boots' : 'instance_boots';

@@ -73,6 +73,28 @@ describe('concurrent and repeated writes', () => {
     assert.equal(history.filter((e) => e.event === 'start deploy step').length, 1);
   });
 
+  it('ends the agent session again when a boot runs again: the agent of the first power cycle keeps no token', async () => {
+    const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
+    const { recordBoot } = createNodeStateActivities(h.pool);
+    const context: RequestContext = { user: 'admin', project: null, requestId: 'req-reboot' };
+    // The same local activity run twice: its workflow task's completion was lost, so the task ran again.
+    const boot = () =>
+      new MockActivityEnvironment({
+        activityId: '3',
+        workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-1' },
+      }).run(() => recordBoot(uuid, 'ramdisk', context));
+    await boot();
+    // Meanwhile the first power cycle's agent looked up and took the node's token.
+    await h.pool.query(
+      `UPDATE nodes SET driver_internal_info = driver_internal_info || '{"agent_token_hash": "taken"}' WHERE uuid = $1`,
+      [uuid],
+    );
+    await boot();
+    const node = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.equal(node.driver_internal_info.agent_token_hash, undefined, 'the next agent can look up');
+    assert.equal(node.driver_internal_info.boots, 1, 'still one boot counted');
+  });
+
   it('lets a workflow task whose completion was lost run its transitions again (Temporal restarted under it)', async () => {
     const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
     await h.pool.query(`UPDATE nodes SET provision_state = 'available' WHERE uuid = $1`, [uuid]);
