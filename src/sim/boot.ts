@@ -85,7 +85,7 @@ function inProcessLauncher(options: AgentBootOptions): AgentLauncher {
   const logger: Logger = options.logFile
     ? pino(
         { name: 'agent', level: process.env.LOG_LEVEL ?? 'info' },
-        pino.destination({ dest: options.logFile, append: true, sync: false }),
+        pino.destination({ dest: options.logFile, append: true, sync: false, mkdir: true }),
       )
     : createLogger('agent', 'silent');
   return (machine, control) => {
