@@ -144,6 +144,9 @@ interface RawResponse {
   text: string;
 }
 
+/** How long an idle keep-alive connection to a BMC stays open (as undici's default). */
+const IDLE_CONNECTION_MS = 4000;
+
 /** One HTTP exchange, body included, within `timeoutMs`; the socket is destroyed on timeout. */
 function exchange(
   url: URL,
@@ -224,6 +227,9 @@ export class RedfishClientPool {
     if (!agent) {
       const options = {
         keepAlive: true,
+        // An idle connection is closed after this, by us: a fleet's sync must not hold one open per BMC
+        // (10,000 sockets), and a BMC keeping it longer never closes it under a request we send.
+        timeout: IDLE_CONNECTION_MS,
         maxSockets: 8,
         ...(allowedNetworks.length > 0 && { lookup: guardedLookup(allowedNetworks) }),
       };
