@@ -113,7 +113,8 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
     const sort = sort_key && { column: sort_key, direction: sort_dir };
     const nodeFilters = { ...filters, visible_to: visibleTo(req) };
     if (!fields) {
-      res.type('json').send(await renderer.page(pool, req, nodeFilters, { limit, marker, sort }));
+      const { json, etag } = await renderer.page(pool, req, nodeFilters, { limit, marker, sort });
+      res.type('json').set('ETag', etag).send(json);
       return;
     }
     const nodes = await listNodes(pool, nodeFilters, { limit, marker, sort });

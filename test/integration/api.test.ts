@@ -73,6 +73,28 @@ describe('nodes, ports and events API', () => {
     assert.deepEqual(await listed(), []);
   });
 
+  it('answers a node list asked again with If-None-Match 304 until a node in it changes', async () => {
+    const node = await createNode({ name: 'tagged', driver: 'fake', resource_class: 'tagged' });
+    // As a browser's cache revalidates (fetch itself would add cache-control: no-cache, which forbids a 304).
+    const list = (etag?: string) =>
+      fetch(`${h.apiUrl}/v1/nodes?resource_class=tagged`, {
+        headers: {
+          authorization: `Bearer ${h.adminToken}`,
+          ...(etag && { 'if-none-match': etag, 'cache-control': 'max-age=0' }),
+        },
+      });
+    const first = await list();
+    const etag = first.headers.get('etag')!;
+    assert.match(etag, /^W\/"/);
+    const again = await list(etag);
+    assert.equal(again.status, 304, `${etag} then ${again.headers.get('etag')}`);
+    await h.http('PATCH', `/v1/nodes/${node.uuid}`, [{ op: 'add', path: '/extra/rack', value: 'r1' }]);
+    const changed = await list(etag);
+    assert.equal(changed.status, 200);
+    assert.equal((await changed.json()).nodes[0].extra.rack, 'r1');
+    assert.notEqual(changed.headers.get('etag'), etag);
+  });
+
   it('patches with JSON Patch and merge patch, and refuses read-only fields', async () => {
     const node = await createNode({ name: 'patchy', driver: 'fake' });
     let r = await h.http('PATCH', `/v1/nodes/${node.uuid}`, [

@@ -278,6 +278,8 @@ export async function startHarness(options: HarnessOptions = {}) {
     config,
     asAgent,
     apiUrl: api.url,
+    /** The admin's API token, for a request the `http` helper cannot make (headers of its own). */
+    adminToken: config.adminToken!,
     /** The agents' listener (lookup, heartbeat). */
     agentApiUrl: api.agentUrl,
     pool,
