@@ -24,6 +24,15 @@ const POWER_POLL_MAX_MS = 10_000;
 /** Power changes begun while the BMC's power calls were ordinary activities replay with them as such. */
 export const LOCAL_POWER_CALLS_PATCH = 'power-calls-local';
 
+/**
+ * A boot's power cycle (off, then on) is two ordinary activities again. As local activities both
+ * ran in one workflow task, and a task lost with its worker or a restarting Temporal server ran the
+ * whole cycle a second time: the machine rebooted under the agent it had just started, and its
+ * deploy waited for a heartbeat that did not come (faults.test.ts). An activity's completion is
+ * recorded the moment it is taken, so no cycle runs twice.
+ */
+export const BOOT_POWER_ACTIVITIES_PATCH = 'boot-power-activities';
+
 interface PowerCalls {
   bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<PowerState>;
   bmcGetPowerState(nodeUuid: string): Promise<PowerState>;
@@ -75,9 +84,14 @@ async function waitForPowerState(calls: PowerCalls, nodeUuid: string, wanted: Po
  * request answers the state read right after it: a BMC already there costs no sleep and no poll,
  * and (its calls being local activities) no round trip through the Temporal server either.
  */
-export async function settlePower(nodeUuid: string, target: PowerTarget, context: RequestContext): Promise<PowerState> {
+export async function settlePower(
+  nodeUuid: string,
+  target: PowerTarget,
+  context: RequestContext,
+  { mayCallLocally = true }: { mayCallLocally?: boolean } = {},
+): Promise<PowerState> {
   const wanted = settledPowerState(target);
-  const calls: PowerCalls = patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
+  const calls: PowerCalls = mayCallLocally && patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
   if ((await calls.bmcSetPowerState(nodeUuid, target)) !== wanted) await waitForPowerState(calls, nodeUuid, wanted);
   await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;

@@ -18,7 +18,7 @@ import { agent, bmc, records } from './activities.js';
 import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
-import { settlePower } from './power.js';
+import { BOOT_POWER_ACTIVITIES_PATCH, settlePower } from './power.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
   abortSignal,
@@ -394,8 +394,9 @@ class ProvisionOperation {
     await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
     await records.recordBoot(this.nodeUuid, into, this.input.context, note ? { note } : undefined);
     const heartbeatsAtBoot = this.heartbeats;
-    await settlePower(this.nodeUuid, 'power off', this.input.context);
-    await settlePower(this.nodeUuid, 'power on', this.input.context);
+    const mayCallLocally = !patched(BOOT_POWER_ACTIVITIES_PATCH);
+    await settlePower(this.nodeUuid, 'power off', this.input.context, { mayCallLocally });
+    await settlePower(this.nodeUuid, 'power on', this.input.context, { mayCallLocally });
     return heartbeatsAtBoot;
   }
 
