@@ -7,7 +7,7 @@ import type { Request } from 'express';
 import { findNodeVersions, listNodeVersions, type NodeFilters } from '../db/nodes.js';
 import type { Page } from '../db/paging.js';
 import type { Queryable } from '../db/pool.js';
-import { nodeView, pageJson } from './views.js';
+import { nextPageUrl, nodeView, pageJson } from './views.js';
 
 /** Renderings kept at most (about 1 KB each): a 10,000-node fleet twice over. */
 const MAX_RENDERINGS = 20_000;
@@ -56,10 +56,10 @@ export class NodeListRenderer {
       rendered.push(rendering.json);
       tag.update(`${uuid}:${rendering.version}\n`);
     }
-    const json = pageJson(req, 'nodes', versions, rendered, page.limit);
-    // The page's links (the public URL, the next page's) are in the body, not in the versions.
-    const links = json.slice(json.lastIndexOf(']'));
-    return { json, etag: `W/"${tag.update(String(req.app.locals.publicUrl)).update(links).digest('base64url')}"` };
+    const next = nextPageUrl(req, versions, page.limit);
+    // The links (the public URL in each node's, the next page's) are in the body, not in the versions.
+    tag.update(`${req.app.locals.publicUrl}\n${next ?? ''}`);
+    return { json: pageJson('nodes', rendered, next), etag: `W/"${tag.digest('base64url')}"` };
   }
 
   private keep(uuid: string, rendering: Rendering): void {

@@ -85,7 +85,7 @@ export function eventView(event: EventRecord) {
 }
 
 /** The URL of the page after `items`, when there may be one (the page came full). */
-function nextPageUrl(req: Request, items: { uuid: string }[], limit: number): string | undefined {
+export function nextPageUrl(req: Request, items: { uuid: string }[], limit: number): string | undefined {
   if (items.length !== limit) return undefined;
   const query = new URLSearchParams(req.query as Record<string, string>);
   query.set('limit', String(limit));
@@ -107,14 +107,7 @@ export function pageView<T extends { uuid: string }>(
   return body;
 }
 
-/** pageView's body as JSON text, from items already rendered as JSON text. */
-export function pageJson(
-  req: Request,
-  key: string,
-  items: { uuid: string }[],
-  renderedJson: string[],
-  limit: number,
-): string {
-  const next = nextPageUrl(req, items, limit);
+/** pageView's body as JSON text, from items already rendered as JSON text and the next page's URL. */
+export function pageJson(key: string, renderedJson: string[], next: string | undefined): string {
   return `{${JSON.stringify(key)}:[${renderedJson.join(',')}]${next ? `,"next":${JSON.stringify(next)}` : ''}}`;
 }
