@@ -222,9 +222,10 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           },
           onceEventOrigin(context),
         );
-        // The session ends on every run, a re-run too: a workflow task the Temporal server never took
-        // (it was restarting) runs again with its local activities, this one and the power cycle after
-        // it, and the agent the first cycle booted must not keep the token the next one's agent needs.
+        // The session ends on every run, a re-run too: in an operation begun while a boot's power calls
+        // were local activities (patch power-calls-local, before boot-power-activities), a workflow task
+        // the Temporal server never took runs again with this one and the power cycle after it, and the
+        // agent the first cycle booted must not keep the token the next one's agent needs.
         const booted = how.kexec ? 'kexec-ed' : 'booted';
         await endAgentSession(client, nodeUuid, `the machine ${booted} into the ${into}`, eventOrigin(context));
         if (!firstRun) return;
