@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startPostgres } from '../src/cli/postgres.js';
 import { freePort } from '../src/cli/ports.js';
 import { startTemporal } from '../src/cli/temporal-server.js';
@@ -40,6 +41,22 @@ const summaryFile = path.join(scratch, 'summary.json');
 const stops: Array<() => Promise<void>> = [];
 let child: ChildProcess | undefined;
 
+// A hung test must not hold CI past its limit: the whole run has a deadline, and once the last
+// test has reported, the runner gets a grace period to exit (a process a test left running, such as
+// a time-skipping server, can keep it alive). Either way its whole process group is killed.
+const RUN_DEADLINE_MINUTES = Number(process.env.TEST_RUN_DEADLINE_MINUTES ?? '60');
+const EXIT_GRACE_MS = 60_000;
+
+/** Signals the test runner and everything it started that is still in its process group. */
+function signalRunnerGroup(signal: NodeJS.Signals): void {
+  if (!child?.pid) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group has already gone
+  }
+}
+
 /** Stops every service started so far, once; a failing stop is reported, never fatal. */
 let stopping: Promise<void> | undefined;
 function stopServices(): Promise<void> {
@@ -55,9 +72,62 @@ function stopServices(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`\ntest run: ${signal}, stopping the services`);
-    child?.kill(signal);
+    signalRunnerGroup(signal);
     void stopServices().then(() => process.exit(130));
   });
+}
+
+/** Orphans of the runner's group by pid, with when each was first seen: one gets a few seconds to exit on its own. */
+const orphansSeen = new Map<string, number>();
+const ORPHAN_GRACE_MS = 5000;
+
+/**
+ * Kills processes of the runner's group whose parent has ended (now children of init) and that
+ * have not exited on their own within a few seconds: a test file that exited, or was killed at its
+ * timeout, left them. One holding the file's stdout would keep node's runner waiting for that file
+ * until its timeout; each is named, as a defect to fix.
+ */
+function killOrphans(): void {
+  if (!child?.pid) return;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // it ended meanwhile
+    }
+    // After the command's closing parenthesis: state, ppid, pgrp.
+    const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) !== child.pid || ppid !== '1') continue;
+    const firstSeen = orphansSeen.get(pid) ?? Date.now();
+    orphansSeen.set(pid, firstSeen);
+    if (Date.now() - firstSeen < ORPHAN_GRACE_MS) continue;
+    const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    console.error(`test run: killed ${command} (pid ${pid}), left running by a test file that has ended`);
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // it ended meanwhile
+    }
+  }
+}
+
+/**
+ * Resolves when the run passes its deadline, or when the last test has reported and the runner has
+ * not exited since; sweeps orphans meanwhile. Ends quietly once `exited` is aborted.
+ */
+async function stuck(exited: AbortSignal): Promise<'deadline' | 'lingered'> {
+  const deadline = Date.now() + RUN_DEADLINE_MINUTES * 60_000;
+  while (Date.now() < deadline) {
+    await delay(1000);
+    if (exited.aborted) return new Promise(() => {});
+    killOrphans();
+    if (readSummary()) {
+      await delay(EXIT_GRACE_MS);
+      return 'lingered';
+    }
+  }
+  return 'deadline';
 }
 
 function readSummary(): TestSummary | undefined {
@@ -96,6 +166,8 @@ try {
     ],
     {
       stdio: 'inherit',
+      // Its own process group, so the run can stop every process a test file started.
+      detached: true,
       env: {
         ...process.env,
         TEST_POSTGRES_URL: postgres.url,
@@ -106,8 +178,25 @@ try {
     },
   );
   const running = child;
-  code = await new Promise<number>((resolve) => running.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  const runnerEnded = new AbortController();
+  const exited = new Promise<number>((resolve) =>
+    running.once('exit', (c, signal) => {
+      runnerEnded.abort();
+      resolve(c ?? (signal ? 1 : 0));
+    }),
+  );
+  const outcome = await Promise.race([exited.then(() => 'exited' as const), stuck(runnerEnded.signal)]);
+  signalRunnerGroup('SIGKILL');
+  code = await exited;
   const summary = readSummary();
+  if (outcome === 'deadline') {
+    console.error(`\ntest run: still running after ${RUN_DEADLINE_MINUTES} min (TEST_RUN_DEADLINE_MINUTES): stopped`);
+    code = 1;
+  } else if (outcome === 'lingered') {
+    // Every test had reported: the verdict is theirs, and the lingering process is named as a defect to fix.
+    console.error(`\ntest run: the test runner was still running ${EXIT_GRACE_MS / 1000} s after its last test: stopped it`);
+    code = summary && summary.failed === 0 ? 0 : 1;
+  }
   if (summary) {
     const skipped = summary.skipped ? `, ${summary.skipped} skipped` : '';
     console.log(`\n${summary.passed} passed, ${summary.failed} failed${skipped}`);
