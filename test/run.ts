@@ -194,7 +194,9 @@ try {
     code = 1;
   } else if (outcome === 'lingered') {
     // Every test had reported: the verdict is theirs, and the lingering process is named as a defect to fix.
-    console.error(`\ntest run: the test runner was still running ${EXIT_GRACE_MS / 1000} s after its last test: stopped it`);
+    console.error(
+      `\ntest run: the test runner was still running ${EXIT_GRACE_MS / 1000} s after its last test: stopped it`,
+    );
     code = summary && summary.failed === 0 ? 0 : 1;
   }
   if (summary) {

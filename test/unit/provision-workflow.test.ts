@@ -213,7 +213,10 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
 
   /** Waits (real time, at most 30 s) until the workflow has brought the node to `state`; time does not skip meanwhile. */
   async function until(n: MockNode, state: ProvisionState): Promise<void> {
-    await waitFor(() => n.state === state, () => `node reached "${state}" (it is "${n.state}")`);
+    await waitFor(
+      () => n.state === state,
+      () => `node reached "${state}" (it is "${n.state}")`,
+    );
   }
 
   async function waitFor(reached: () => boolean | Promise<boolean>, what: () => string): Promise<void> {
@@ -237,7 +240,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
   }
 
   async function activitiesOpen(workflow: WorkflowHandle): Promise<number> {
-    const { events = [] } = await workflow.fetchHistory();
+    const events = (await workflow.fetchHistory()).events ?? [];
     const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).length;
     const closed = events.filter(
       (e) =>
