@@ -2,13 +2,19 @@
 // the database themselves, so no secret ever enters a workflow's history.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { NodeRecord } from '../db/nodes.js';
+import { mergeDriverInternalInfo, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import type { BootDeviceSetting } from '../workflows/contract.js';
 import { ANY_BMC, type BmcAccess } from '../domain/bmc-access.js';
 import { requireNode } from './nodes.js';
 import type { BootDevice } from '../domain/drivers.js';
-import type { PowerState, PowerTarget } from '../domain/power.js';
+import {
+  doneInBootCycle,
+  settledPowerState,
+  type BootPowerCycle,
+  type PowerState,
+  type PowerTarget,
+} from '../domain/power.js';
 import { stepName, type Step, type StepKind, type StepResult } from '../domain/steps.js';
 import { getDriver } from '../drivers/registry.js';
 import { driverSteps } from '../drivers/steps.js';
@@ -20,6 +26,10 @@ import { networkDataSchema } from '../domain/network-data.js';
 import { missingFromInventory, type HardwareInventory } from '../domain/inventory.js';
 import { isSecretKey } from '../domain/secrets.js';
 import { saveInventory } from '../db/inventories.js';
+
+/** bmcAwaitPowerState's reads: the first pause, and the longest. */
+const AWAIT_POWER_FIRST_MS = 100;
+const AWAIT_POWER_MAX_MS = 1000;
 
 /** Calls `call` with the node's BMC; failures that retrying cannot mend become non-retryable. */
 export async function connectBmc<T>(node: NodeRecord, access: BmcAccess, call: (bmc: Bmc) => Promise<T>): Promise<T> {
@@ -148,12 +158,40 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
     bmcGetPowerState(nodeUuid: string): Promise<PowerState> {
       return withBmc(nodeUuid, (bmc) => bmc.getPowerState());
     },
-    /** Asks for the change and answers the power state read right after it, sparing a round trip when the BMC is quick. */
-    bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<PowerState> {
-      return withBmc(nodeUuid, async (bmc) => {
+    /**
+     * Asks for the change and answers the power state read right after it, sparing a round trip when
+     * the BMC is quick. With `bootKey` the call is one step of that boot's power cycle, taken once
+     * however often it runs (see doneInBootCycle).
+     */
+    async bmcSetPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState> {
+      const node = await requireNode(pool, nodeUuid);
+      if (bootKey && doneInBootCycle(node.driver_internal_info.boot_power_cycle, bootKey, target))
+        return settledPowerState(target);
+      const state = await connectBmc(node, access, async (bmc) => {
         await bmc.setPowerState(target);
         return bmc.getPowerState();
       });
+      if (bootKey) {
+        const done: BootPowerCycle = { boot: bootKey, done: target === 'power off' ? 'power off' : 'power on' };
+        await mergeDriverInternalInfo(pool, nodeUuid, { boot_power_cycle: done });
+      }
+      return state;
+    },
+
+    /**
+     * Reads the power state until the machine is in `wanted` or `withinSeconds` have passed, first
+     * after 100 ms, then each pause half as long again, up to 1 s: a BMC that takes a few seconds is
+     * seen there within a fraction of a second, in one activity instead of a durable timer and a
+     * workflow task per read. Answers whether the machine got there.
+     */
+    async bmcAwaitPowerState(nodeUuid: string, wanted: PowerState, withinSeconds: number): Promise<boolean> {
+      const node = await requireNode(pool, nodeUuid);
+      const deadline = Date.now() + withinSeconds * 1000;
+      for (let pause = AWAIT_POWER_FIRST_MS; ; pause = Math.min(pause * 1.5, AWAIT_POWER_MAX_MS)) {
+        if ((await connectBmc(node, access, (bmc) => bmc.getPowerState())) === wanted) return true;
+        if (Date.now() + pause > deadline) return false;
+        await Context.current().sleep(pause);
+      }
     },
 
     /** The boot override the BMC reports, in Ironic's names. */

@@ -207,7 +207,7 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       nodeUuid: string,
       into: 'ramdisk' | 'instance',
       context: RequestContext,
-      how: { kexec?: boolean; note?: string } = {},
+      how: { kexec?: boolean; note?: string; bootKey?: string } = {},
     ): Promise<void> {
       await inTransaction(pool, async (client) => {
         const node = await requireNode(client, nodeUuid, { forUpdate: true });
@@ -222,12 +222,15 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
           },
           onceEventOrigin(context),
         );
-        // The session ends on every run, a re-run too: in an operation begun while a boot's power calls
-        // were local activities (patch power-calls-local, before boot-power-activities), a workflow task
-        // the Temporal server never took runs again with this one and the power cycle after it, and the
-        // agent the first cycle booted must not keep the token the next one's agent needs.
-        const booted = how.kexec ? 'kexec-ed' : 'booted';
-        await endAgentSession(client, nodeUuid, `the machine ${booted} into the ${into}`, eventOrigin(context));
+        // A boot keyed for its power cycle (bootKey) ends the session once: a re-run (its workflow task
+        // was lost and ran again) finds the cycle taken, and the session is the agent's it booted. Unkeyed,
+        // the session ends on a re-run too: in an operation begun while a boot's power calls were
+        // unguarded local activities (patch power-calls-local, before boot-power-activities), the re-run
+        // cycles the machine again, and the agent of the first cycle must not keep the next one's token.
+        if (firstRun || !how.bootKey) {
+          const booted = how.kexec ? 'kexec-ed' : 'booted';
+          await endAgentSession(client, nodeUuid, `the machine ${booted} into the ${into}`, eventOrigin(context));
+        }
         if (!firstRun) return;
         const count = (key: string) => Number(node.driver_internal_info[key] ?? 0) + 1;
         if (how.kexec) return void (await mergeDriverInternalInfo(client, nodeUuid, { kexecs: count('kexecs') }));

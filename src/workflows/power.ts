@@ -21,6 +21,14 @@ const POWER_TIMEOUT_SECONDS = 300;
 const POWER_POLL_FIRST_MS = 250;
 const POWER_POLL_MAX_MS = 10_000;
 
+/**
+ * A machine not yet there is first awaited inside one activity for this long (bmcAwaitPowerState,
+ * reads at most 1 s apart), then with durable sleeps of 10 s: the common few seconds cost no
+ * workflow task per read and are seen within a second, and a long wait still holds no worker slot.
+ */
+const POWER_AWAIT_IN_ACTIVITY_SECONDS = 30;
+export const POWER_WAIT_IN_ACTIVITY_PATCH = 'power-wait-in-activity';
+
 /** Power changes begun while the BMC's power calls were ordinary activities replay with them as such. */
 export const LOCAL_POWER_CALLS_PATCH = 'power-calls-local';
 
@@ -33,8 +41,15 @@ export const LOCAL_POWER_CALLS_PATCH = 'power-calls-local';
  */
 export const BOOT_POWER_ACTIVITIES_PATCH = 'boot-power-activities';
 
+/**
+ * A boot's power calls are local activities again, each given the boot's key: a call that runs
+ * again in a lost workflow task's rerun finds its step of the cycle done and skips it
+ * (doneInBootCycle), so the cycle is taken once without a round trip through the server per call.
+ */
+export const GUARDED_BOOT_POWER_PATCH = 'boot-power-guarded';
+
 interface PowerCalls {
-  bmcSetPowerState(nodeUuid: string, target: PowerTarget): Promise<PowerState>;
+  bmcSetPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState>;
   bmcGetPowerState(nodeUuid: string): Promise<PowerState>;
 }
 
@@ -50,10 +65,10 @@ async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>
 }
 
 const LOCAL_FIRST_POWER_CALLS: PowerCalls = {
-  bmcSetPowerState: (nodeUuid, target) =>
+  bmcSetPowerState: (nodeUuid, target, bootKey) =>
     localFirst(
-      () => bmcPower.bmcSetPowerState(nodeUuid, target),
-      () => bmc.bmcSetPowerState(nodeUuid, target),
+      () => bmcPower.bmcSetPowerState(nodeUuid, target, bootKey),
+      () => bmc.bmcSetPowerState(nodeUuid, target, bootKey),
     ),
   bmcGetPowerState: (nodeUuid) =>
     localFirst(
@@ -63,13 +78,19 @@ const LOCAL_FIRST_POWER_CALLS: PowerCalls = {
 };
 
 /**
- * Polls with durable sleeps, from a quarter second backing off to 10 s: a quick BMC costs little
- * wait, a slow one costs no worker thread and survives a worker crash, and a long one does not
- * fill the workflow's history.
+ * Awaits the machine in one activity for the first half minute, then polls with durable sleeps of
+ * 10 s: a slow machine costs no worker slot and survives a worker crash, and a long wait does not
+ * fill the workflow's history. (Operations begun before POWER_WAIT_IN_ACTIVITY_PATCH poll with
+ * durable sleeps from a quarter second, backing off to 10 s.)
  */
 async function waitForPowerState(calls: PowerCalls, nodeUuid: string, wanted: PowerState): Promise<void> {
   const deadline = Date.now() + POWER_TIMEOUT_SECONDS * 1000;
-  for (let pause = POWER_POLL_FIRST_MS; Date.now() < deadline; pause = Math.min(pause * 2, POWER_POLL_MAX_MS)) {
+  let pause = POWER_POLL_FIRST_MS;
+  if (patched(POWER_WAIT_IN_ACTIVITY_PATCH)) {
+    if (await bmc.bmcAwaitPowerState(nodeUuid, wanted, POWER_AWAIT_IN_ACTIVITY_SECONDS)) return;
+    pause = POWER_POLL_MAX_MS;
+  }
+  for (; Date.now() < deadline; pause = Math.min(pause * 2, POWER_POLL_MAX_MS)) {
     await sleep(pause);
     if ((await calls.bmcGetPowerState(nodeUuid)) === wanted) return;
   }
@@ -88,11 +109,12 @@ export async function settlePower(
   nodeUuid: string,
   target: PowerTarget,
   context: RequestContext,
-  { mayCallLocally = true }: { mayCallLocally?: boolean } = {},
+  { mayCallLocally = true, bootKey }: { mayCallLocally?: boolean; bootKey?: string } = {},
 ): Promise<PowerState> {
   const wanted = settledPowerState(target);
   const calls: PowerCalls = mayCallLocally && patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
-  if ((await calls.bmcSetPowerState(nodeUuid, target)) !== wanted) await waitForPowerState(calls, nodeUuid, wanted);
+  if ((await calls.bmcSetPowerState(nodeUuid, target, bootKey)) !== wanted)
+    await waitForPowerState(calls, nodeUuid, wanted);
   await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;
 }

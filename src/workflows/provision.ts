@@ -10,6 +10,7 @@ import {
   log,
   patched,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
 import type { FoundKernel } from '../domain/final-boot.js';
@@ -18,7 +19,7 @@ import { agent, bmc, records } from './activities.js';
 import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
-import { BOOT_POWER_ACTIVITIES_PATCH, settlePower } from './power.js';
+import { BOOT_POWER_ACTIVITIES_PATCH, GUARDED_BOOT_POWER_PATCH, settlePower } from './power.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
   abortSignal,
@@ -199,6 +200,8 @@ class ProvisionOperation {
   state: ProvisionState;
   plan: StepPlan = [];
   heartbeats = 0;
+  /** Boots this run has begun: each power cycle's key (GUARDED_BOOT_POWER_PATCH). */
+  boots = 0;
   /** Agent commands reported ended, by id; a duplicated report sets the same entry again. */
   readonly commandEnds = new Map<string, AgentCommandEnd>();
   abortRequested = false;
@@ -386,17 +389,18 @@ class ProvisionOperation {
   /**
    * Boots the machine into the ramdisk or its deployed instance, counting the boot, and answers
    * the heartbeats counted when the old agent's session ended (only a new agent's count after it).
-   * Off, then on: each is idempotent, so a retried call never boots the machine twice. `note` goes
-   * on the boot's event (why it was no kexec).
+   * Off, then on, each call keyed by the boot so that neither is taken twice, also when a lost
+   * workflow task runs them again. `note` goes on the boot's event (why it was no kexec).
    */
   async boot(into: 'ramdisk' | 'instance', note?: string): Promise<number> {
     if (into === 'instance') showPhase('boot the deployed instance');
     await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
-    await records.recordBoot(this.nodeUuid, into, this.input.context, note ? { note } : undefined);
+    const bootKey = patched(GUARDED_BOOT_POWER_PATCH) ? `${workflowInfo().runId}/boot-${++this.boots}` : undefined;
+    await records.recordBoot(this.nodeUuid, into, this.input.context, { note, bootKey });
     const heartbeatsAtBoot = this.heartbeats;
-    const mayCallLocally = !patched(BOOT_POWER_ACTIVITIES_PATCH);
-    await settlePower(this.nodeUuid, 'power off', this.input.context, { mayCallLocally });
-    await settlePower(this.nodeUuid, 'power on', this.input.context, { mayCallLocally });
+    const mayCallLocally = bootKey !== undefined || !patched(BOOT_POWER_ACTIVITIES_PATCH);
+    await settlePower(this.nodeUuid, 'power off', this.input.context, { mayCallLocally, bootKey });
+    await settlePower(this.nodeUuid, 'power on', this.input.context, { mayCallLocally, bootKey });
     return heartbeatsAtBoot;
   }
 

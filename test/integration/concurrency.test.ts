@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { createBmcActivities } from '../../src/activities/bmc.js';
 import { createNodeStateActivities } from '../../src/activities/node-state.js';
 import { createStepActivities } from '../../src/activities/steps.js';
 import type { RequestContext } from '../../src/domain/context.js';
@@ -13,7 +14,7 @@ import { startHarness, type Harness } from '../support/harness.js';
 describe('concurrent and repeated writes', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ labCount: 1 });
   });
   after(() => h?.close());
 
@@ -93,6 +94,41 @@ describe('concurrent and repeated writes', () => {
     const node = (await h.get(`/v1/nodes/${uuid}`)).body;
     assert.equal(node.driver_internal_info.agent_token_hash, undefined, 'the next agent can look up');
     assert.equal(node.driver_internal_info.boots, 1, 'still one boot counted');
+  });
+
+  it("takes a boot's power cycle once when its workflow task runs again, keeping the agent that cycle booted", async () => {
+    const [uuid] = h.nodeUuids;
+    const { machine } = h.lab!.machines[0];
+    const { bmcSetPowerState } = createBmcActivities(h.pool);
+    const { recordBoot } = createNodeStateActivities(h.pool);
+    const context: RequestContext = { user: 'admin', project: null, requestId: 'req-guarded-boot' };
+    const changes: string[] = [];
+    machine.on('power', (state: string) => changes.push(state));
+    const local = (activityId: string) =>
+      new MockActivityEnvironment({ activityId, workflowExecution: { workflowId: `node/${uuid}`, runId: 'run-1' } });
+    await local('1').run(() => bmcSetPowerState(uuid, 'power on'));
+    // The boot's workflow task: its record and its two power calls, as local activities. The server
+    // never took the task's completion, so the task runs them again, after the booted agent looked up.
+    const bootTask = async () => {
+      await local('4').run(() => recordBoot(uuid, 'ramdisk', context, { bootKey: 'run-1/boot-1' }));
+      await local('5').run(() => bmcSetPowerState(uuid, 'power off', 'run-1/boot-1'));
+      return local('6').run(() => bmcSetPowerState(uuid, 'power on', 'run-1/boot-1'));
+    };
+    await bootTask();
+    await h.pool.query(
+      `UPDATE nodes SET driver_internal_info = driver_internal_info || '{"agent_token_hash": "taken"}' WHERE uuid = $1`,
+      [uuid],
+    );
+    assert.equal(await bootTask(), 'power on');
+    assert.deepEqual(changes, ['On', 'Off', 'On'], 'one cycle');
+    let node = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.equal(node.driver_internal_info.agent_token_hash, '******', 'the booted agent keeps its session');
+    assert.equal(node.driver_internal_info.boots, 1);
+    // The operation's next boot is another cycle.
+    await local('9').run(() => bmcSetPowerState(uuid, 'power off', 'run-1/boot-2'));
+    assert.deepEqual(changes, ['On', 'Off', 'On', 'Off']);
+    node = (await h.get(`/v1/nodes/${uuid}`)).body;
+    assert.deepEqual(node.driver_internal_info.boot_power_cycle, { boot: 'run-1/boot-2', done: 'power off' });
   });
 
   it('lets a workflow task whose completion was lost run its transitions again (Temporal restarted under it)', async () => {

@@ -18,12 +18,15 @@ describe('a worker killed with -9 mid-operation', () => {
     const first = h.spawnWorker();
 
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' })).status, 202);
-    // The reset reached the BMC and the workflow is polling for the slow transition.
+    // The reset reached the BMC and the workflow awaits the slow transition (an activity reading the BMC).
     await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.target_power_state === 'power on');
     const handle = h.client.workflow.getHandle(`node/${uuid}`);
-    for (let i = 0; i < 200; i++) {
-      const history = await handle.fetchHistory();
-      if (history.events?.some((e) => e.timerStartedEventAttributes)) break;
+    const awaiting = async () =>
+      ((await handle.fetchHistory()).events ?? []).some(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'bmcAwaitPowerState',
+      );
+    for (let i = 0; !(await awaiting()); i++) {
+      assert.ok(i < 200, 'the workflow awaits the power transition');
       await new Promise((r) => setTimeout(r, 50));
     }
     assert.equal(machine.powerState, 'Off', 'the transition is still in progress');

@@ -128,6 +128,9 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     async bmcGetPowerState(nodeUuid) {
       return node(nodeUuid).power;
     },
+    async bmcAwaitPowerState(nodeUuid, wanted) {
+      return node(nodeUuid).power === wanted;
+    },
     async bmcSetPowerState(nodeUuid: string, target: PowerTarget) {
       const n = node(nodeUuid);
       if (n.powerRequestFailures > 0) {
