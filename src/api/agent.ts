@@ -6,7 +6,13 @@
 // Served on the agent listener only (AGENT_API_HOST/AGENT_API_PORT), never on the tenant API's.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { claimAgentToken, presetAgentTokenOf, findNodeUuidsByAddresses, recordAgentHeartbeat } from '../db/agent.js';
+import {
+  claimAgentToken,
+  presetAgentTokenOf,
+  findNodeUuidsByAddresses,
+  recordAgentHeartbeat,
+  unrecordFirstHeartbeat,
+} from '../db/agent.js';
 import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { Pool } from '../db/pool.js';
 import {
@@ -156,7 +162,17 @@ export function agentRouter(
       );
       throw unauthorized();
     }
-    await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
+    // Only a session's first heartbeat wakes the operation (the one waiting for the agent it booted);
+    // the later ones, every heartbeat_interval, only keep the session alive. A first whose signal
+    // fails is taken back and refused (503), so the agent's retry is the first again.
+    if (node.driver_internal_info.agent_last_heartbeat === undefined) {
+      try {
+        await operations.signalAgentHeartbeat(node.uuid, { agentUrl: body.callback_url, at });
+      } catch (err) {
+        await unrecordFirstHeartbeat(pool, node.uuid, at);
+        throw err;
+      }
+    }
     res.status(202).end();
   });
 

@@ -72,6 +72,18 @@ export async function recordAgentHeartbeat(
   return rowCount === 1;
 }
 
+/**
+ * Takes back a session's first heartbeat (`at`) whose news did not reach the operation, so the
+ * agent's next heartbeat counts as the first again; a later heartbeat meanwhile is left alone.
+ */
+export async function unrecordFirstHeartbeat(db: Queryable, nodeUuid: string, at: string): Promise<void> {
+  await db.query(
+    `UPDATE nodes SET driver_internal_info = driver_internal_info - 'agent_last_heartbeat', updated_at = now()
+     WHERE uuid = $1 AND driver_internal_info->>'agent_last_heartbeat' = $2`,
+    [nodeUuid, at],
+  );
+}
+
 const AGENT_SESSION_KEYS: (keyof AgentSession)[] = [
   'agent_token_nonce',
   'agent_token_hash',

@@ -125,16 +125,18 @@ describe('the agent in the lab', () => {
     );
   });
 
-  it('signals the running operation on each heartbeat, with no token in the workflow history', async () => {
+  it("signals the running operation on a session's first heartbeat only, with no token in the workflow history", async () => {
     const uuid = h.nodeUuids[1];
     const token = issuedTokens[1];
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' })).status, 202);
-    const beat = await asAgent('POST', `/v1/heartbeat/${uuid}`, {
-      callback_url: 'http://127.0.0.1:9999',
-      agent_version: '1.0.0',
-      agent_token: token,
-    });
-    assert.equal(beat.status, 202);
+    for (let i = 0; i < 3; i++) {
+      const beat = await asAgent('POST', `/v1/heartbeat/${uuid}`, {
+        callback_url: 'http://127.0.0.1:9999',
+        agent_version: '1.0.0',
+        agent_token: token,
+      });
+      assert.equal(beat.status, 202);
+    }
     const handle = h.client.workflow.getHandle(`node/${uuid}`);
     await resultWithin(handle);
     const { events } = await handle.fetchHistory();

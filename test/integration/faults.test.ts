@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { freePort } from '../../src/cli/ports.js';
 import { insertNode } from '../../src/db/nodes.js';
+import { hashAgentToken } from '../../src/domain/agent.js';
 import { startPostgres, type LocalPostgres } from '../../src/cli/postgres.js';
 import { startTemporal, type LocalTemporal } from '../../src/cli/temporal-server.js';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
@@ -223,7 +224,35 @@ describe('faults during concurrent deploys', () => {
         [],
         'no deployment was recorded',
       );
+      // An agent session's first heartbeat wakes the operation: while that cannot be told, the
+      // heartbeat is refused (503) and not kept, so the agent's retry is the first again.
+      const agentToken = 'token-of-a-session-with-no-heartbeat-yet';
+      const session = { agent_token_hash: hashAgentToken(agentToken), agent_source_address: '127.0.0.1' };
+      await h.pool.query(`UPDATE nodes SET driver_internal_info = driver_internal_info || $2::jsonb WHERE uuid = $1`, [
+        spare,
+        JSON.stringify({ ...session, fast_track: true }),
+      ]);
+      const heartbeat = () =>
+        h.asAgent('POST', `/v1/heartbeat/${spare}`, {
+          callback_url: 'http://127.0.0.1:9',
+          agent_version: '1.0.0',
+          agent_token: agentToken,
+        });
+      const lastHeartbeat = async () =>
+        (
+          await h.pool.query(`SELECT driver_internal_info->>'agent_last_heartbeat' AS at FROM nodes WHERE uuid = $1`, [
+            spare,
+          ])
+        ).rows[0].at;
+      assert.equal((await heartbeat()).status, 503);
+      assert.equal(await lastHeartbeat(), null, 'the refused first heartbeat is not kept');
       temporal = await startTemporal(serverOptions, logger);
+      assert.equal((await heartbeat()).status, 202);
+      assert.notEqual(await lastHeartbeat(), null);
+      await h.pool.query(`UPDATE nodes SET driver_internal_info = driver_internal_info - $2::text[] WHERE uuid = $1`, [
+        spare,
+        [...Object.keys(session), 'fast_track', 'agent_url', 'agent_version', 'agent_last_heartbeat'],
+      ]);
       await startDeploys(h, [spare, deployed], image.images.url('slow/disk.raw'), image.hash);
       await assertAllDeployed(h, await waitForDeploysToEnd(h, [spare, deployed]), image.hash);
     } finally {
