@@ -35,15 +35,18 @@ export const bmc = proxyActivities<BmcActivities>({
 });
 
 /**
- * The BMC calls of a power change (set, then read the state), which the workflow awaits at once and
- * a BMC answers in well under a second: local activities, so a power change whose BMC gets there at
- * once is one workflow task, with no round trip through the server's task queues. Each call is still
- * its own entry in the UI's history. A local activity holds its workflow task's slot in the worker
- * while it runs, so it gets one short try: a BMC that fails it or does not answer within it is asked
- * again through `bmc` (power.ts), with its retries, and a few dead BMCs cannot stall the worker's
- * other operations.
+ * Idempotent calls that a BMC or agent answers in well under a second and a workflow awaits at once
+ * (a power change's set and read, a boot's power calls, ejecting the ramdisk's media, setting the
+ * boot device, listing the agent's steps): local activities, so they cost no round trip through the
+ * server's task queues. Each is still its own entry in the UI's history. A local activity holds its
+ * workflow task's slot in the worker while it runs, so it gets one short try: a call that fails it or
+ * does not answer within it is asked again as an ordinary activity, with its retries
+ * (quick-calls.ts), and a few dead BMCs cannot stall the worker's other operations.
  */
-export const bmcPower = proxyLocalActivities<Pick<BmcActivities, 'bmcSetPowerState' | 'bmcGetPowerState'>>({
+export const oneLocalTry = proxyLocalActivities<
+  Pick<BmcActivities, 'bmcSetPowerState' | 'bmcGetPowerState' | 'bmcFinishRamdiskBoot' | 'bmcSetBootDevice'> &
+    Pick<AgentActivities, 'agentListSteps'>
+>({
   startToCloseTimeout: '5s',
   retry: { maximumAttempts: 1 },
 });

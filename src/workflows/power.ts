@@ -1,13 +1,7 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  patched,
-  sleep,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, sleep } from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
-import { bmc, bmcPower, records } from './activities.js';
+import { bmc, oneLocalTry, records } from './activities.js';
+import { localFirst } from './quick-calls.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerInput } from './contract.js';
 import { Operation } from './contract.js';
@@ -53,26 +47,15 @@ interface PowerCalls {
   bmcGetPowerState(nodeUuid: string): Promise<PowerState>;
 }
 
-/** The local activity's one short try; when it fails for a reason a retry may mend, the ordinary activity. */
-async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>): Promise<T> {
-  try {
-    return await local();
-  } catch (err) {
-    const final = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
-    if (isCancellation(err) || final) throw err;
-    return activity();
-  }
-}
-
 const LOCAL_FIRST_POWER_CALLS: PowerCalls = {
   bmcSetPowerState: (nodeUuid, target, bootKey) =>
     localFirst(
-      () => bmcPower.bmcSetPowerState(nodeUuid, target, bootKey),
+      () => oneLocalTry.bmcSetPowerState(nodeUuid, target, bootKey),
       () => bmc.bmcSetPowerState(nodeUuid, target, bootKey),
     ),
   bmcGetPowerState: (nodeUuid) =>
     localFirst(
-      () => bmcPower.bmcGetPowerState(nodeUuid),
+      () => oneLocalTry.bmcGetPowerState(nodeUuid),
       () => bmc.bmcGetPowerState(nodeUuid),
     ),
 };

@@ -20,6 +20,7 @@ import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
 import { BOOT_POWER_ACTIVITIES_PATCH, GUARDED_BOOT_POWER_PATCH, settlePower } from './power.js';
+import { quickCalls } from './quick-calls.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
   abortSignal,
@@ -122,7 +123,7 @@ async function tearDown(op: ProvisionOperation): Promise<void> {
  */
 async function adopt(op: ProvisionOperation): Promise<void> {
   await verify(op);
-  await bmc.bmcSetBootDevice(op.nodeUuid, 'disk', true);
+  await quickCalls().bmcSetBootDevice(op.nodeUuid, 'disk', true);
 }
 
 /** What drives the node in each transient state. */
@@ -270,7 +271,7 @@ class ProvisionOperation {
   /** Plans the clean or deploy steps (with the agent's, when the ramdisk is used) and runs them. */
   async runPlan(kind: StepKind): Promise<void> {
     if (this.usesRamdisk) await this.ensureAgent();
-    const agentSteps = this.usesRamdisk ? await agent.agentListSteps(this.nodeUuid, kind) : [];
+    const agentSteps = this.usesRamdisk ? await quickCalls().agentListSteps(this.nodeUuid, kind) : [];
     const requested = kind === 'clean' ? this.input.cleanSteps : undefined;
     this.plan = planOf(
       await records.planSteps({ nodeUuid: this.nodeUuid, kind, requested, agentSteps, withRamdisk: this.usesRamdisk }),
@@ -286,7 +287,7 @@ class ProvisionOperation {
     const request = { nodeUuid: this.nodeUuid, kind: 'service' as const, requested: this.input.serviceSteps };
     const withAgent = this.usesRamdisk && (await records.stepsNeedAgent({ ...request, withRamdisk: true }));
     if (withAgent) await this.ensureAgent();
-    const agentSteps = withAgent ? await agent.agentListSteps(this.nodeUuid, 'service') : [];
+    const agentSteps = withAgent ? await quickCalls().agentListSteps(this.nodeUuid, 'service') : [];
     this.plan = planOf(await records.planSteps({ ...request, agentSteps, withRamdisk: this.usesRamdisk }));
     await runSteps(this.stepRun('service', withAgent), this.plan);
     return withAgent || this.plan.some(({ step }) => step.runner === 'bmc');
@@ -371,14 +372,14 @@ class ProvisionOperation {
       const search = await agent.agentFindKernel(this.nodeUuid);
       if (!search.found) return `no kernel to kexec: ${search.reason}; rebooted instead`;
       kernel = search.found;
-      await bmc.bmcSetBootDevice(this.nodeUuid, 'disk', true);
+      await quickCalls().bmcSetBootDevice(this.nodeUuid, 'disk', true);
       await agent.agentKexec(this.nodeUuid, kernel);
     } catch (err) {
       if (isCancellation(err)) throw err;
       return `kexec failed (${failureMessage(err)}): rebooted instead`;
     }
     // The instance runs from here on: a failure now fails the deploy rather than power-cycling it.
-    await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
+    await quickCalls().bmcFinishRamdiskBoot(this.nodeUuid);
     await records.recordBoot(this.nodeUuid, 'instance', this.input.context, {
       kexec: true,
       note: `${kernel.kernel} ${kernel.cmdline}`,
@@ -394,7 +395,10 @@ class ProvisionOperation {
    */
   async boot(into: 'ramdisk' | 'instance', note?: string): Promise<number> {
     if (into === 'instance') showPhase('boot the deployed instance');
-    await (into === 'ramdisk' ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid) : bmc.bmcFinishRamdiskBoot(this.nodeUuid));
+    // The ramdisk's media carry a token made for this boot: made once, as an ordinary activity.
+    await (into === 'ramdisk'
+      ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid)
+      : quickCalls().bmcFinishRamdiskBoot(this.nodeUuid));
     const bootKey = patched(GUARDED_BOOT_POWER_PATCH) ? `${workflowInfo().runId}/boot-${++this.boots}` : undefined;
     await records.recordBoot(this.nodeUuid, into, this.input.context, { note, bootKey });
     const heartbeatsAtBoot = this.heartbeats;
@@ -409,14 +413,14 @@ class ProvisionOperation {
    * Ironic's prepare_instance does after servicing and rescue): the disk boots, now and from now on.
    */
   async bootInstance(): Promise<void> {
-    await bmc.bmcSetBootDevice(this.nodeUuid, 'disk', true);
+    await quickCalls().bmcSetBootDevice(this.nodeUuid, 'disk', true);
     await this.boot('instance');
   }
 
   /** Off, virtual media ejected, agent session forgotten: the machine rests. */
   async powerOff(): Promise<void> {
     await settlePower(this.nodeUuid, 'power off', this.input.context);
-    await bmc.bmcFinishRamdiskBoot(this.nodeUuid);
+    await quickCalls().bmcFinishRamdiskBoot(this.nodeUuid);
     await records.forgetAgent(this.nodeUuid);
   }
 }

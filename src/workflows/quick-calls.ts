@@ -1,0 +1,52 @@
+// Idempotent BMC and agent calls made first as one short local try, then, when that fails for a
+// reason a retry may mend, as the ordinary activity with its retries (activities.ts, oneLocalTry).
+import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
+import type { AgentActivities, BmcActivities } from '../activities/index.js';
+import { agent, bmc, oneLocalTry } from './activities.js';
+
+/**
+ * Operations begun before it made these calls (other than a power change's) as ordinary
+ * activities only, and replay with them as such.
+ */
+export const QUICK_CALLS_LOCAL_PATCH = 'quick-calls-local';
+
+/** The local activity's one short try; when it fails for a reason a retry may mend, the ordinary activity. */
+export async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>): Promise<T> {
+  try {
+    return await local();
+  } catch (err) {
+    const final = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+    if (isCancellation(err) || final) throw err;
+    return activity();
+  }
+}
+
+type Quick = Pick<BmcActivities, 'bmcFinishRamdiskBoot' | 'bmcSetBootDevice'> & Pick<AgentActivities, 'agentListSteps'>;
+
+const LOCAL_FIRST: Quick = {
+  bmcFinishRamdiskBoot: (nodeUuid) =>
+    localFirst(
+      () => oneLocalTry.bmcFinishRamdiskBoot(nodeUuid),
+      () => bmc.bmcFinishRamdiskBoot(nodeUuid),
+    ),
+  bmcSetBootDevice: (nodeUuid, device, persistent) =>
+    localFirst(
+      () => oneLocalTry.bmcSetBootDevice(nodeUuid, device, persistent),
+      () => bmc.bmcSetBootDevice(nodeUuid, device, persistent),
+    ),
+  agentListSteps: (nodeUuid, kind) =>
+    localFirst(
+      () => oneLocalTry.agentListSteps(nodeUuid, kind),
+      () => agent.agentListSteps(nodeUuid, kind),
+    ),
+};
+
+/** The quick calls as this operation makes them: local first, or (begun before the patch) ordinary activities. */
+export function quickCalls(): Quick {
+  if (patched(QUICK_CALLS_LOCAL_PATCH)) return LOCAL_FIRST;
+  return {
+    bmcFinishRamdiskBoot: bmc.bmcFinishRamdiskBoot,
+    bmcSetBootDevice: bmc.bmcSetBootDevice,
+    agentListSteps: agent.agentListSteps,
+  };
+}
