@@ -141,10 +141,12 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       n.calls.push(target);
       if (n.powerStuck) return n.power;
       n.power = target === 'power off' ? 'power off' : 'power on';
-      // A booted ramdisk's agent says hello, as the agent API would signal it.
+      // A booted ramdisk's agent says hello, as the agent API would signal it. Awaited: the power
+      // call may be a local activity, which the time-skipping server does not see, and a signal still
+      // on its way would let it skip time to the heartbeat wait's end first.
       if (n.power === 'power on' && n.agentHeartbeats && n.ramdiskInserted) {
         n.agentAlive = true;
-        void handleOf(nodeUuid).signal(agentHeartbeatSignal, {
+        await handleOf(nodeUuid).signal(agentHeartbeatSignal, {
           agentUrl: 'http://192.0.2.10:9999',
           at: new Date().toISOString(),
         });
