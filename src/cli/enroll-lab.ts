@@ -11,7 +11,12 @@ export interface ApiAccess {
 export interface LabCredentials {
   username: string;
   password: string;
+  /** The nodes were enrolled with this password before (a restart keeping its data folder). */
+  enrolledBefore?: boolean;
 }
+
+/** How long a restarted lab waits for a node's running operation before updating its BMC credentials. */
+const LOCKED_NODE_WAIT_MS = 120_000;
 
 async function call(api: ApiAccess, method: string, path: string, body?: unknown): Promise<Response> {
   const response = await fetch(`${api.url}${path}`, {
@@ -40,8 +45,12 @@ async function enrollMachine(
   };
   const existing = await call(api, 'GET', `/v1/nodes/${name}`);
   if (existing.ok) {
-    const node = (await existing.json()) as { uuid: string };
-    await call(api, 'PATCH', `/v1/nodes/${node.uuid}`, { driver_info: driverInfo });
+    const node = (await existing.json()) as { uuid: string; driver_info: Record<string, unknown> };
+    const unchanged =
+      credentials.enrolledBefore &&
+      node.driver_info.redfish_address === bmcUrl &&
+      node.driver_info.redfish_username === credentials.username;
+    if (!unchanged) await patchWhenUnlocked(api, node.uuid, { driver_info: driverInfo });
     return node.uuid;
   }
   const created = await call(api, 'POST', '/v1/nodes', {
@@ -54,6 +63,26 @@ async function enrollMachine(
   const node = (await created.json()) as { uuid: string };
   for (const address of macs) await call(api, 'POST', '/v1/ports', { address, node_uuid: node.uuid });
   return node.uuid;
+}
+
+/**
+ * PATCHes the node, waiting (bounded) while an operation begun before a restart still holds it:
+ * the restarted worker finishes or fails it, and then the node takes changes again.
+ */
+async function patchWhenUnlocked(api: ApiAccess, uuid: string, body: unknown): Promise<void> {
+  const deadline = Date.now() + LOCKED_NODE_WAIT_MS;
+  for (;;) {
+    const response = await fetch(`${api.url}/v1/nodes/${uuid}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${api.token}` },
+      body: JSON.stringify(body),
+    });
+    if (response.ok) return;
+    const text = await response.text();
+    if (response.status !== 409 || Date.now() > deadline)
+      throw new Error(`PATCH /v1/nodes/${uuid} answered ${response.status}: ${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 /** Returns the node UUIDs in lab order. */

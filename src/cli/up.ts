@@ -84,7 +84,11 @@ export async function up(options: UpOptions): Promise<void> {
 
     let labLine = '';
     if (options.lab > 0) {
-      const credentials = { username: 'admin', password: randomBytes(12).toString('base64url') };
+      // Kept across restarts, so a restarted lab's nodes need no credential change (which a node
+      // still busy with an operation begun before the restart would refuse).
+      const enrolledBefore = existsSync(path.join(options.dataDir, LAB_BMC_PASSWORD_FILE));
+      const password = localSecret(options.dataDir, LAB_BMC_PASSWORD_FILE, () => randomBytes(12).toString('base64url'));
+      const credentials = { username: 'admin', password, enrolledBefore };
       const lab = await startLab({
         count: options.lab,
         dataDir: path.join(options.dataDir, 'lab'),
@@ -95,7 +99,8 @@ export async function up(options: UpOptions): Promise<void> {
           logFile: path.join(options.dataDir, 'lab', 'agents.log'),
           light: options.light,
         },
-        ...credentials,
+        username: credentials.username,
+        password,
       });
       stops.push(lab.close);
       await enrollLab({ url: apiUrl, token: env.TEMPERED_ADMIN_TOKEN }, lab, credentials);
@@ -183,10 +188,12 @@ function missingLabTools(): string[] {
 }
 
 const ADMIN_TOKEN_FILE = 'admin-token';
+/** The lab BMCs' password: the nodes enrolled with it keep working after a restart. */
+const LAB_BMC_PASSWORD_FILE = 'lab-bmc-password';
 /** Agent tokens outlive a restart only if the key they are derived from does. */
 const AGENT_TOKEN_KEY_FILE = 'agent-token-key';
 
-/** A secret of the local system (admin token, agent token key): made on the first start, kept (mode 600) in the data folder. */
+/** A secret of the local system (admin token, agent token key, lab BMC password): made on the first start, kept (mode 600) in the data folder. */
 function localSecret(dataDir: string, name: string, make: () => string): string {
   const file = path.join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
