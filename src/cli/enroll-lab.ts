@@ -18,16 +18,24 @@ export interface LabCredentials {
 /** How long a restarted lab waits for a node's running operation before updating its BMC credentials. */
 const LOCKED_NODE_WAIT_MS = 120_000;
 
-async function call(api: ApiAccess, method: string, path: string, body?: unknown): Promise<Response> {
-  const response = await fetch(`${api.url}${path}`, {
+function send(api: ApiAccess, method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${api.url}${path}`, {
     method,
     headers: { 'content-type': 'application/json', authorization: `Bearer ${api.token}` },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+}
+
+/** The answer, unless it is neither a success nor a 404. */
+async function expected(method: string, path: string, response: Response): Promise<Response> {
   if (!response.ok && response.status !== 404) {
     throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
   }
   return response;
+}
+
+async function call(api: ApiAccess, method: string, path: string, body?: unknown): Promise<Response> {
+  return expected(method, path, await send(api, method, path, body));
 }
 
 /** Enrollments at once: a thousand-machine lab comes up in seconds without flooding the API. */
@@ -71,18 +79,13 @@ async function enrollMachine(
  */
 async function patchWhenUnlocked(api: ApiAccess, uuid: string, body: unknown): Promise<void> {
   const deadline = Date.now() + LOCKED_NODE_WAIT_MS;
-  for (;;) {
-    const response = await fetch(`${api.url}/v1/nodes/${uuid}`, {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${api.token}` },
-      body: JSON.stringify(body),
-    });
-    if (response.ok) return;
-    const text = await response.text();
-    if (response.status !== 409 || Date.now() > deadline)
-      throw new Error(`PATCH /v1/nodes/${uuid} answered ${response.status}: ${text}`);
+  const path = `/v1/nodes/${uuid}`;
+  let response = await send(api, 'PATCH', path, body);
+  while (response.status === 409 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    response = await send(api, 'PATCH', path, body);
   }
+  await expected('PATCH', path, response);
 }
 
 /** Returns the node UUIDs in lab order. */
