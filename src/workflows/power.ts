@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, patched, sleep } from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
 import { bmc, oneLocalTry, records } from './activities.js';
-import { localFirst } from './quick-calls.js';
+import { localFirstCall } from './quick-calls.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerInput } from './contract.js';
 import { Operation } from './contract.js';
@@ -48,16 +48,8 @@ interface PowerCalls {
 }
 
 const LOCAL_FIRST_POWER_CALLS: PowerCalls = {
-  bmcSetPowerState: (nodeUuid, target, bootKey) =>
-    localFirst(
-      () => oneLocalTry.bmcSetPowerState(nodeUuid, target, bootKey),
-      () => bmc.bmcSetPowerState(nodeUuid, target, bootKey),
-    ),
-  bmcGetPowerState: (nodeUuid) =>
-    localFirst(
-      () => oneLocalTry.bmcGetPowerState(nodeUuid),
-      () => bmc.bmcGetPowerState(nodeUuid),
-    ),
+  bmcSetPowerState: localFirstCall(oneLocalTry.bmcSetPowerState, bmc.bmcSetPowerState),
+  bmcGetPowerState: localFirstCall(oneLocalTry.bmcGetPowerState, bmc.bmcGetPowerState),
 };
 
 /**

@@ -11,7 +11,7 @@ import { agent, bmc, oneLocalTry } from './activities.js';
 export const QUICK_CALLS_LOCAL_PATCH = 'quick-calls-local';
 
 /** The local activity's one short try; when it fails for a reason a retry may mend, the ordinary activity. */
-export async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>): Promise<T> {
+async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>): Promise<T> {
   try {
     return await local();
   } catch (err) {
@@ -21,32 +21,33 @@ export async function localFirst<T>(local: () => Promise<T>, activity: () => Pro
   }
 }
 
+/** `local` and `ordinary` are the same activity: a call of the result tries the first, then the second. */
+export function localFirstCall<A extends unknown[], R>(
+  local: (...args: A) => Promise<R>,
+  ordinary: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return (...args) =>
+    localFirst(
+      () => local(...args),
+      () => ordinary(...args),
+    );
+}
+
 type Quick = Pick<BmcActivities, 'bmcFinishRamdiskBoot' | 'bmcSetBootDevice'> & Pick<AgentActivities, 'agentListSteps'>;
 
 const LOCAL_FIRST: Quick = {
-  bmcFinishRamdiskBoot: (nodeUuid) =>
-    localFirst(
-      () => oneLocalTry.bmcFinishRamdiskBoot(nodeUuid),
-      () => bmc.bmcFinishRamdiskBoot(nodeUuid),
-    ),
-  bmcSetBootDevice: (nodeUuid, device, persistent) =>
-    localFirst(
-      () => oneLocalTry.bmcSetBootDevice(nodeUuid, device, persistent),
-      () => bmc.bmcSetBootDevice(nodeUuid, device, persistent),
-    ),
-  agentListSteps: (nodeUuid, kind) =>
-    localFirst(
-      () => oneLocalTry.agentListSteps(nodeUuid, kind),
-      () => agent.agentListSteps(nodeUuid, kind),
-    ),
+  bmcFinishRamdiskBoot: localFirstCall(oneLocalTry.bmcFinishRamdiskBoot, bmc.bmcFinishRamdiskBoot),
+  bmcSetBootDevice: localFirstCall(oneLocalTry.bmcSetBootDevice, bmc.bmcSetBootDevice),
+  agentListSteps: localFirstCall(oneLocalTry.agentListSteps, agent.agentListSteps),
+};
+
+const ORDINARY: Quick = {
+  bmcFinishRamdiskBoot: bmc.bmcFinishRamdiskBoot,
+  bmcSetBootDevice: bmc.bmcSetBootDevice,
+  agentListSteps: agent.agentListSteps,
 };
 
 /** The quick calls as this operation makes them: local first, or (begun before the patch) ordinary activities. */
 export function quickCalls(): Quick {
-  if (patched(QUICK_CALLS_LOCAL_PATCH)) return LOCAL_FIRST;
-  return {
-    bmcFinishRamdiskBoot: bmc.bmcFinishRamdiskBoot,
-    bmcSetBootDevice: bmc.bmcSetBootDevice,
-    agentListSteps: agent.agentListSteps,
-  };
+  return patched(QUICK_CALLS_LOCAL_PATCH) ? LOCAL_FIRST : ORDINARY;
 }
