@@ -10,6 +10,7 @@ import {
   orderSteps,
   overlaySteps,
   RESERVED_STEPS,
+  reservedStep,
   stepName,
   type RequestedStep,
   type Step,
@@ -18,6 +19,9 @@ import {
 import { driverSteps } from '../drivers/steps.js';
 import { onceEventOrigin } from './node-state.js';
 import { requireNode } from './nodes.js';
+
+/** A template's step is a BMC step, unless it names a reserved one. */
+const TEMPLATE_STEP_DEFAULTS = { abortable: false, reboot_requested: false, runner: 'bmc' } as const;
 
 export interface StepPlanRequest {
   nodeUuid: string;
@@ -66,7 +70,8 @@ export function createStepActivities(pool: Pool) {
       const requestedTraits = node.instance_info.traits as string[] | undefined;
       const templates = kind === 'deploy' ? await templatesForTraits(pool, requestedTraits ?? node.traits) : [];
       const templateSteps = templates.flatMap((t) =>
-        t.steps.map((s): Step => ({ abortable: false, reboot_requested: false, runner: 'bmc', ...s })),
+        // deploy.wait in a template is the reserved wait, which the workflow runs itself.
+        t.steps.map((s): Step => ({ ...(reservedStep(s) ?? TEMPLATE_STEP_DEFAULTS), ...s })),
       );
       return orderSteps(overlaySteps(available, templateSteps), node.driver);
     },

@@ -11,6 +11,7 @@ import {
 } from '../db/deploy-templates.js';
 import type { Pool } from '../db/pool.js';
 import { findSecretPath } from '../domain/secrets.js';
+import { reservedStepProblem } from '../domain/steps.js';
 import { authorize } from './auth.js';
 import { conflict, notFound, parse } from './errors.js';
 import { applyPatchBody } from './patch.js';
@@ -39,6 +40,20 @@ export const templateFields = z.strictObject({
       }),
     )
     .min(1, 'must hold at least one step')
+    .superRefine((steps, ctx) => {
+      steps.forEach((step, index) => {
+        if (step.interface === 'deploy' && step.step === 'hold') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'step'],
+            message: 'deploy.hold parks a manual clean or a service; a deploy cannot hold',
+          });
+          return;
+        }
+        const problem = reservedStepProblem(step);
+        if (problem) ctx.addIssue({ code: 'custom', path: [index, 'args', ...problem.path], message: problem.message });
+      });
+    })
     .refine(
       (steps) => new Set(steps.map((s) => `${s.interface}.${s.step}`)).size === steps.length,
       'an interface.step may appear once',

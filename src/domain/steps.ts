@@ -57,7 +57,7 @@ export const stepName = (step: Pick<Step, 'interface' | 'step'>) => `${step.inte
 /**
  * Ironic's reserved steps, run by the step runner itself in a manual clean or a service:
  * `deploy.hold` parks the node (clean hold / service hold) until an operator's unhold;
- * `deploy.wait` sleeps `args.seconds`. Never part of an automated plan.
+ * `deploy.wait` sleeps `args.seconds`. An automated plan holds neither, except a deploy template's wait.
  */
 export const RESERVED_STEPS: readonly Step[] = ['hold', 'wait'].map((step) => ({
   interface: 'deploy',

@@ -70,6 +70,16 @@ describe('the tempered CLI', () => {
   });
 
   it('runs manage, provide and deploy with --wait, showing step N of M, then power and undeploy', async () => {
+    // A zero-delay lab deploys between two of --wait's polls; a template's 2 s wait step holds the
+    // deploy in one step long enough for the progress line to show it.
+    const template = await h.http('POST', '/v1/deploy_templates', {
+      name: 'CUSTOM_CLI_PAUSE',
+      steps: [{ interface: 'deploy', step: 'wait', args: { seconds: 2 }, priority: 1 }],
+    });
+    assert.equal(template.status, 201, JSON.stringify(template.body));
+    await h.http('PUT', '/v1/nodes/lab-000/traits/CUSTOM_CLI_PAUSE');
+    assert.match((await ok('template', 'list')).stdout, /CUSTOM_CLI_PAUSE .* deploy\.wait:1/);
+
     assert.match((await ok('node', 'manage', 'lab-000', '--wait')).stderr, /lab-000 {2}manageable/);
     assert.match((await ok('node', 'provide', 'lab-000', '--wait')).stderr, /lab-000 {2}available/);
     const deploy = await ok(
@@ -86,7 +96,7 @@ describe('the tempered CLI', () => {
     );
     assert.match(
       deploy.stderr,
-      /lab-000 {2}(deploying|wait call-back) {2}step \d\/\d deploy\.\w+/,
+      /lab-000 {2}wait call-back {2}step (\d)\/\1 deploy\.wait/,
       'the deploy shows its plan: step N of M and its name',
     );
     assert.match(deploy.stderr, /lab-000 {2}active/);

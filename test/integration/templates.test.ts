@@ -50,6 +50,15 @@ describe('deploy templates and node traits', () => {
       [{ ...raid, steps: [{ ...raid.steps[0], priority: -1 }] }, 'steps.0.priority'],
       [{ ...raid, steps: [raid.steps[0], raid.steps[0]] }, 'steps'],
       [{ ...raid, colour: 'red' }, 'colour'],
+      [{ ...raid, steps: [{ interface: 'deploy', step: 'hold', priority: 10 }] }, 'steps.0.step'],
+      [
+        { ...raid, steps: [{ interface: 'deploy', step: 'wait', args: { seconds: 0 }, priority: 10 }] },
+        'steps.0.args.seconds',
+      ],
+      [
+        { ...raid, steps: [{ interface: 'deploy', step: 'wait', args: { seconds: 5, x: 1 }, priority: 10 }] },
+        'steps.0.args.x',
+      ],
     ];
     for (const [body, field] of cases) {
       const response = await h.http('POST', '/v1/deploy_templates', body);
