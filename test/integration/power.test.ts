@@ -6,7 +6,8 @@ import { ended, finished } from '../support/workflows.js';
 describe('power through the API', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ labCount: 3, powerDelayMs: 300 });
+    // 1.5 s per power change: a change still holds its node when the test's next request comes.
+    h = await startHarness({ labCount: 3, powerDelayMs: 1500 });
   });
   after(() => h?.close());
 

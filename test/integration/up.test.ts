@@ -35,9 +35,16 @@ describe('tempered up', () => {
       body: JSON.stringify({ target: 'manage' }),
     });
     assert.equal(put.status, 202);
-    for (let i = 0; i < 300 && (await (await api(`/v1/nodes/${uuid}`)).json()).provision_state !== 'manageable'; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    // The workflow closes a moment after the node shows manageable: wait for its end, or the Ctrl-C
+    // could cut off its last workflow task and leave it running past the restart.
+    const ended = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      const verify = new Client({ connection: ended }).workflow.getHandle(`node/${uuid}`);
+      await ended.withDeadline(Date.now() + 30_000, () => verify.result());
+    } finally {
+      await ended.close();
     }
+    assert.equal((await (await api(`/v1/nodes/${uuid}`)).json()).provision_state, 'manageable');
     await running.stop();
     running = undefined;
     for (const port of [ports.api, ports.temporal, ports.ui, ports.lab])
