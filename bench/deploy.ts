@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startImageServerProcess, writeDiskImage } from '../src/sim/images.js';
+import { formatCpu, sampleCpu } from './cpu.js';
 import { compareFinalBoots } from './final-boot.js';
 import type { BootTarget } from '../src/sim/machine.js';
 import { formatHistoryEvents, historyEvents } from './history-events.js';
@@ -143,6 +144,7 @@ async function throughput(): Promise<void> {
       };
     });
     const rss = samplePeakRss([stack.workerPid, stack.apiPid]);
+    const cpu = sampleCpu(stack);
     started = performance.now();
     const endToEnd = await Promise.all(
       uuids.map(async (uuid, i) => {
@@ -153,6 +155,7 @@ async function throughput(): Promise<void> {
     );
     const elapsedSeconds = (performance.now() - started) / 1000;
     const [workerPeak, apiPeak] = rss.stop();
+    const cpuUsed = cpu.stop();
     detach.forEach((off) => off());
     await images.close();
 
@@ -196,6 +199,7 @@ async function throughput(): Promise<void> {
     console.log(
       `reboots per deploy:        ${mean(boots).toFixed(2)} (ramdisk ${mean(ramdiskBoots).toFixed(2)}, instance ${mean(instanceBoots).toFixed(2)})`,
     );
+    console.log(`CPU ms per deploy:         ${formatCpu(cpuUsed, nodeCount, elapsedSeconds, os.cpus().length)}`);
     console.log(`peak RSS MB:               worker ${workerPeak}, api ${apiPeak}`);
     console.log(`API 503 answers (retried): ${stack.unavailableAnswers()}`);
     const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));

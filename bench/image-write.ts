@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AgentClient } from '../src/agent/client.js';
 import { startFakeControlPlane } from '../test/support/fake-control-plane.js';
-import { cpuSeconds } from './stack.js';
+import { cpuSeconds } from './cpu.js';
 import { hashFilePrefix, startImageServer, writeRandomImage } from '../src/sim/images.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' } } });

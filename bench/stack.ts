@@ -219,22 +219,11 @@ function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv, stops: St
   return child;
 }
 
-/** USER_HZ: /proc reports CPU times in these on every Linux architecture node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
 export function rssMb(pid: number): number {
   // An exited process (a zombie, or gone) has no RSS: 0, so a sampler never throws and orphans the stack.
   const status = existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
   const line = status.split('\n').find((l) => l.startsWith('VmRSS:'));
   return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : 0;
-}
-
-/** CPU time (user + system, seconds) the process has used so far; 0 once it is gone. */
-export function cpuSeconds(pid: number): number {
-  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields.length > 12 ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND : 0;
 }
 
 /** Samples the processes' RSS every 200 ms until stopped; stop() returns each one's peak in MB. */
