@@ -24,7 +24,7 @@ import { startImageServerProcess, writeDiskImage } from '../src/sim/images.js';
 import { formatCpu, sampleCpu } from './cpu.js';
 import { compareFinalBoots } from './final-boot.js';
 import type { BootTarget } from '../src/sim/machine.js';
-import { formatHistoryEvents, historyEvents } from './history-events.js';
+import { formatHistoryEvents, formatHistoryTime, historyEvents } from './history-events.js';
 import { percentile, samplePeakRss, startBenchStack, type BenchStack } from './stack.js';
 
 const { values } = parseArgs({
@@ -204,6 +204,7 @@ async function throughput(): Promise<void> {
     console.log(`API 503 answers (retried): ${stack.unavailableAnswers()}`);
     const histories = await Promise.all(uuids.map((uuid) => historyEvents(client, `node/${uuid}`)));
     console.log(`history events per deploy: ${formatHistoryEvents(histories)}`);
+    console.log(`history ms per deploy:     ${formatHistoryTime(histories)}`);
     if (failed.length > 0)
       console.log(`first failure: ${failed[0].name}: ${failed[0].provision_state}: ${failed[0].last_error}`);
   } finally {

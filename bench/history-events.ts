@@ -15,6 +15,56 @@ export interface HistoryEvents {
   workflowTasks: number;
   timers: number;
   signals: number;
+  /** Milliseconds the run spent, summed over its events: the part of its time each kind of wait took. */
+  time: HistoryTime;
+}
+
+export interface HistoryTime {
+  /** Workflow tasks scheduled until a worker took them: the worker busy, or the server slow to hand out. */
+  workflowTasksQueued: number;
+  /** Workflow tasks taken until completed, with the local activities they ran. */
+  workflowTasksRunning: number;
+  /** Activities scheduled until a worker took them. */
+  activitiesQueued: number;
+  /** Activities running: BMC and agent calls, including what the hardware took. */
+  activitiesRunning: number;
+  /** Durable sleeps. */
+  timers: number;
+}
+
+type HistoryEvent = NonNullable<
+  Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']
+>[number];
+
+const eventMs = (event: HistoryEvent) =>
+  Number(event.eventTime?.seconds ?? 0) * 1000 + Number(event.eventTime?.nanos ?? 0) / 1e6;
+
+/** The time between each ending event and the event it names as its start, summed. */
+function timeBetween(events: HistoryEvent[], endOf: (e: HistoryEvent) => unknown): number {
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  let total = 0;
+  for (const event of events) {
+    const startId = endOf(event);
+    const start = startId === undefined || startId === null ? undefined : byId.get(Number(startId));
+    if (start) total += eventMs(event) - eventMs(start);
+  }
+  return total;
+}
+
+function historyTime(events: HistoryEvent[]): HistoryTime {
+  return {
+    workflowTasksQueued: timeBetween(events, (e) => e.workflowTaskStartedEventAttributes?.scheduledEventId),
+    workflowTasksRunning: timeBetween(events, (e) => e.workflowTaskCompletedEventAttributes?.startedEventId),
+    activitiesQueued: timeBetween(events, (e) => e.activityTaskStartedEventAttributes?.scheduledEventId),
+    activitiesRunning: timeBetween(
+      events,
+      (e) =>
+        e.activityTaskCompletedEventAttributes?.startedEventId ??
+        e.activityTaskFailedEventAttributes?.startedEventId ??
+        e.activityTaskTimedOutEventAttributes?.startedEventId,
+    ),
+    timers: timeBetween(events, (e) => e.timerFiredEventAttributes?.startedEventId),
+  };
 }
 
 /** The event counts of the workflow's run (`runId`, or its latest run). */
@@ -29,12 +79,24 @@ export async function historyEvents(client: Client, workflowId: string, runId?: 
     workflowTasks: count('workflowTaskScheduledEventAttributes'),
     timers: count('timerStartedEventAttributes'),
     signals: count('workflowExecutionSignaledEventAttributes'),
+    time: historyTime(events),
   };
+}
+
+/** The mean over `runs` of the time each kind of wait took, in ms. */
+export function formatHistoryTime(runs: HistoryEvents[]): string {
+  const mean = (key: keyof HistoryTime) => (runs.reduce((sum, r) => sum + r.time[key], 0) / runs.length).toFixed(0);
+  return (
+    `workflow tasks queued ${mean('workflowTasksQueued')}, running ${mean('workflowTasksRunning')} ` +
+    `(with their local activities); activities queued ${mean('activitiesQueued')}, running ${mean('activitiesRunning')}; ` +
+    `timers ${mean('timers')}`
+  );
 }
 
 /** One line: the mean of each count over `runs`. */
 export function formatHistoryEvents(runs: HistoryEvents[]): string {
-  const mean = (key: keyof HistoryEvents) => (runs.reduce((sum, r) => sum + r[key], 0) / runs.length).toFixed(1);
+  const mean = (key: Exclude<keyof HistoryEvents, 'time'>) =>
+    (runs.reduce((sum, r) => sum + r[key], 0) / runs.length).toFixed(1);
   return (
     `${mean('total')} (activities ${mean('activities')}, local activities ${mean('localActivities')}, ` +
     `workflow tasks ${mean('workflowTasks')}, timers ${mean('timers')}, signals ${mean('signals')})`
@@ -58,9 +120,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const runs = [];
   for (const workflowId of positionals) {
     const counts = await historyEvents(client, workflowId);
-    console.log(`${workflowId}: ${formatHistoryEvents([counts])}`);
+    console.log(`${workflowId}: ${formatHistoryEvents([counts])}\n  ms: ${formatHistoryTime([counts])}`);
     runs.push(counts);
   }
-  if (runs.length > 1) console.log(`mean: ${formatHistoryEvents(runs)}`);
+  if (runs.length > 1) console.log(`mean: ${formatHistoryEvents(runs)}\n  ms: ${formatHistoryTime(runs)}`);
   await connection.close();
 }

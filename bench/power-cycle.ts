@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatCpu, sampleCpu } from './cpu.js';
-import { formatHistoryEvents, historyEvents } from './history-events.js';
+import { formatHistoryEvents, formatHistoryTime, historyEvents } from './history-events.js';
 import { percentile, samplePeakRss, startBenchStack } from './stack.js';
 
 const { values } = parseArgs({
@@ -58,6 +58,7 @@ try {
   // Each node's last workflow is its last power change (a reboot: off, then on).
   const histories = await Promise.all(uuids.map((uuid) => historyEvents(stack.client, `node/${uuid}`)));
   console.log(`history events per power change (last round): ${formatHistoryEvents(histories)}`);
+  console.log(`history ms per power change (last round): ${formatHistoryTime(histories)}`);
 } finally {
   await stack.close();
 }
