@@ -568,9 +568,16 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     assert.deepEqual(scheduled, ['bmcSetPowerState'], 'one ordinary activity, retried once');
   });
 
-  it('verifies (manage): asks the BMC and ends manageable', async () => {
+  it('verifies (manage): asks the BMC in a local try and ends manageable, in one workflow task', async () => {
     const { n, workflow } = await start('manage', 'enroll');
     assert.equal(await resultWithin(workflow), 'manageable');
     assert.deepEqual(n.calls, ['transition manage -> verifying', 'transition done -> manageable']);
+    const { events } = await workflow.fetchHistory();
+    assert.deepEqual(
+      (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+      [],
+      'no ordinary activity',
+    );
+    assert.equal((events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes).length, 1);
   });
 });
