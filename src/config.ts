@@ -69,8 +69,10 @@ export interface BootMediaConfig {
 
 /**
  * How much one worker takes on at once. The defaults suit a 2-core machine: activities mostly
- * wait on BMCs and agents (cheap to hold many), workflow tasks take CPU (few at once), and the
- * sticky cache keeps every running operation's workflow in memory so a task needs no replay.
+ * wait on BMCs and agents (cheap to hold many); a workflow task holds its slot while its local
+ * activities wait on the database and quick BMC calls, so about ten per core keep the cores busy
+ * (more only lengthen each task and grow memory); and the sticky cache keeps every running
+ * operation's workflow in memory so a task needs no replay.
  */
 export type WorkerCapacity = Required<
   Pick<
@@ -85,7 +87,7 @@ export type WorkerCapacity = Required<
 
 export const DEFAULT_WORKER_CAPACITY: WorkerCapacity = {
   maxConcurrentActivityTaskExecutions: 200,
-  maxConcurrentWorkflowTaskExecutions: 10,
+  maxConcurrentWorkflowTaskExecutions: 20,
   maxConcurrentLocalActivityExecutions: 200,
   maxCachedWorkflows: 2000,
 };
