@@ -15,12 +15,12 @@ import {
 import { allowedEvents, type ProvisionEvent, type ProvisionState } from '../domain/provision.js';
 import type { FoundKernel } from '../domain/final-boot.js';
 import type { StepKind } from '../domain/steps.js';
-import { agent, bmc, oneLocalTry, records } from './activities.js';
+import { agent, bmc, records } from './activities.js';
 import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
 import { BOOT_POWER_ACTIVITIES_PATCH, GUARDED_BOOT_POWER_PATCH, settlePower } from './power.js';
-import { localFirstCall, quickCalls } from './quick-calls.js';
+import { quickCalls, verifyCall } from './quick-calls.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
   abortSignal,
@@ -34,20 +34,10 @@ import { planOf, runSteps, StepAborted, type StepPlan, type StepRun } from './st
 
 type Handler = (op: ProvisionOperation) => Promise<void>;
 
-/**
- * Verifications (and adoptions) begun before the BMC's credentials were checked by a local try
- * first checked them with an ordinary activity only, and replay so.
- */
-export const VERIFY_LOCAL_PATCH = 'verify-local';
-
-const localFirstVerify = localFirstCall(oneLocalTry.bmcVerify, bmc.bmcVerify);
-
 /** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
 async function verify(op: ProvisionOperation): Promise<void> {
   showPhase('check the BMC credentials');
-  // A read only: a local try first spares the workflow a round trip through the server.
-  const check = patched(VERIFY_LOCAL_PATCH) ? localFirstVerify : bmc.bmcVerify;
-  const powerState = await check(op.nodeUuid);
+  const powerState = await verifyCall()(op.nodeUuid);
   await records.recordPowerState(op.nodeUuid, powerState, null, op.input.context);
 }
 

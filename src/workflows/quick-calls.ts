@@ -51,3 +51,16 @@ const ORDINARY: Quick = {
 export function quickCalls(): Quick {
   return patched(QUICK_CALLS_LOCAL_PATCH) ? LOCAL_FIRST : ORDINARY;
 }
+
+/**
+ * Verifications (and adoptions) begun before the BMC's credentials were checked by a local try
+ * first checked them with an ordinary activity only, and replay so.
+ */
+export const VERIFY_LOCAL_PATCH = 'verify-local';
+
+const LOCAL_FIRST_VERIFY = localFirstCall(oneLocalTry.bmcVerify, bmc.bmcVerify);
+
+/** The credentials check as this operation makes it: a read only, so local first unless begun before the patch. */
+export function verifyCall(): BmcActivities['bmcVerify'] {
+  return patched(VERIFY_LOCAL_PATCH) ? LOCAL_FIRST_VERIFY : bmc.bmcVerify;
+}
