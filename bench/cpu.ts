@@ -59,7 +59,10 @@ function readProcesses(): ProcessStat[] {
 function cpuByRole(stack: BenchStack): Record<CpuRole, number> {
   const processes = readProcesses();
   const children = new Map<number, ProcessStat[]>();
-  for (const p of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  for (const p of processes) {
+    if (!children.has(p.ppid)) children.set(p.ppid, []);
+    children.get(p.ppid)!.push(p);
+  }
   const totals: Record<CpuRole, number> = { worker: 0, api: 0, temporal: 0, postgres: 0, lab: 0 };
   const add = (root: ProcessStat, role: CpuRole) => {
     totals[role] += root.cpuSeconds;

@@ -39,31 +39,28 @@ type HistoryEvent = NonNullable<
 const eventMs = (event: HistoryEvent) =>
   Number(event.eventTime?.seconds ?? 0) * 1000 + Number(event.eventTime?.nanos ?? 0) / 1e6;
 
-/** The time between each ending event and the event it names as its start, summed. */
-function timeBetween(events: HistoryEvent[], endOf: (e: HistoryEvent) => unknown): number {
-  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
-  let total = 0;
-  for (const event of events) {
-    const startId = endOf(event);
-    const start = startId === undefined || startId === null ? undefined : byId.get(Number(startId));
-    if (start) total += eventMs(event) - eventMs(start);
-  }
-  return total;
-}
-
 function historyTime(events: HistoryEvent[]): HistoryTime {
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  /** The time between each ending event and the event it names as its start, summed. */
+  const timeBetween = (startOf: (e: HistoryEvent) => unknown) => {
+    let total = 0;
+    for (const event of events) {
+      const start = byId.get(Number(startOf(event) ?? NaN));
+      if (start) total += eventMs(event) - eventMs(start);
+    }
+    return total;
+  };
   return {
-    workflowTasksQueued: timeBetween(events, (e) => e.workflowTaskStartedEventAttributes?.scheduledEventId),
-    workflowTasksRunning: timeBetween(events, (e) => e.workflowTaskCompletedEventAttributes?.startedEventId),
-    activitiesQueued: timeBetween(events, (e) => e.activityTaskStartedEventAttributes?.scheduledEventId),
+    workflowTasksQueued: timeBetween((e) => e.workflowTaskStartedEventAttributes?.scheduledEventId),
+    workflowTasksRunning: timeBetween((e) => e.workflowTaskCompletedEventAttributes?.startedEventId),
+    activitiesQueued: timeBetween((e) => e.activityTaskStartedEventAttributes?.scheduledEventId),
     activitiesRunning: timeBetween(
-      events,
       (e) =>
         e.activityTaskCompletedEventAttributes?.startedEventId ??
         e.activityTaskFailedEventAttributes?.startedEventId ??
         e.activityTaskTimedOutEventAttributes?.startedEventId,
     ),
-    timers: timeBetween(events, (e) => e.timerFiredEventAttributes?.startedEventId),
+    timers: timeBetween((e) => e.timerFiredEventAttributes?.startedEventId),
   };
 }
 
