@@ -7,6 +7,8 @@ import type { Pool } from '../db/pool.js';
 import type { BootDeviceSetting } from '../workflows/contract.js';
 import { ANY_BMC, type BmcAccess } from '../domain/bmc-access.js';
 import { requireNode } from './nodes.js';
+import { savePowerState, showPowerTarget } from './node-state.js';
+import type { RequestContext } from '../domain/context.js';
 import type { BootDevice } from '../domain/drivers.js';
 import {
   doneInBootCycle,
@@ -100,6 +102,15 @@ export interface OutOfBandInspection {
   missing: string[];
 }
 
+/** What a power change is besides its target: who asked, the boot it is a step of, whether the node shows it. */
+export interface PowerChange {
+  context: RequestContext;
+  /** One step of this boot's power cycle, taken once (see doneInBootCycle). */
+  bootKey?: string;
+  /** A power verb's own change: the node shows the target until the state is recorded. */
+  showTarget?: boolean;
+}
+
 export interface BmcActivityOptions {
   /** The ramdisk ISO a virtual-media boot inserts, when the worker builds none per boot. */
   ramdiskIsoUrl?: string;
@@ -115,6 +126,26 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
   async function withBmc<T>(nodeUuid: string, call: (bmc: Bmc, node: NodeRecord) => Promise<T>): Promise<T> {
     const node = await requireNode(pool, nodeUuid);
     return connectBmc(node, access, (bmc) => call(bmc, node));
+  }
+
+  /**
+   * Asks for the change and answers the power state read right after it, sparing a round trip when
+   * the BMC is quick. With `bootKey` the call is one step of that boot's power cycle, taken once
+   * however often it runs (see doneInBootCycle).
+   */
+  async function setPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState> {
+    const node = await requireNode(pool, nodeUuid);
+    if (bootKey && doneInBootCycle(node.driver_internal_info.boot_power_cycle, bootKey, target))
+      return settledPowerState(target);
+    const state = await connectBmc(node, access, async (bmc) => {
+      await bmc.setPowerState(target);
+      return bmc.getPowerState();
+    });
+    if (bootKey) {
+      const done: BootPowerCycle = { boot: bootKey, done: target === 'power off' ? 'power off' : 'power on' };
+      await mergeDriverInternalInfo(pool, nodeUuid, { boot_power_cycle: done });
+    }
+    return state;
   }
 
   /**
@@ -148,33 +179,33 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
   }
 
   return {
-    /** Verify: the BMC answers with the stored credentials; returns the power state it reports. */
-    bmcVerify(nodeUuid: string): Promise<PowerState> {
-      return withBmc(nodeUuid, async (bmc) => {
+    /**
+     * Verify: the BMC answers with the stored credentials; returns the power state it reports, and
+     * with `recordFor` (the request) also records it on the node, sparing the workflow a call.
+     */
+    async bmcVerify(nodeUuid: string, recordFor?: RequestContext): Promise<PowerState> {
+      const state = await withBmc(nodeUuid, async (bmc) => {
         await bmc.validate();
         return bmc.getPowerState();
       });
+      if (recordFor) await savePowerState(pool, nodeUuid, state, null, recordFor);
+      return state;
     },
     bmcGetPowerState(nodeUuid: string): Promise<PowerState> {
       return withBmc(nodeUuid, (bmc) => bmc.getPowerState());
     },
+    /** Operations begun before bmcChangePower set the state with this, then recorded it. */
+    bmcSetPowerState: setPowerState,
+
     /**
-     * Asks for the change and answers the power state read right after it, sparing a round trip when
-     * the BMC is quick. With `bootKey` the call is one step of that boot's power cycle, taken once
-     * however often it runs (see doneInBootCycle).
+     * A power change in one call, where it took three: shows `target` on the node when asked (a
+     * power verb's change, not a boot's), asks the BMC, and records the state when the machine is
+     * there at once, as most are. One still on its way is answered as it is; the workflow awaits it.
      */
-    async bmcSetPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState> {
-      const node = await requireNode(pool, nodeUuid);
-      if (bootKey && doneInBootCycle(node.driver_internal_info.boot_power_cycle, bootKey, target))
-        return settledPowerState(target);
-      const state = await connectBmc(node, access, async (bmc) => {
-        await bmc.setPowerState(target);
-        return bmc.getPowerState();
-      });
-      if (bootKey) {
-        const done: BootPowerCycle = { boot: bootKey, done: target === 'power off' ? 'power off' : 'power on' };
-        await mergeDriverInternalInfo(pool, nodeUuid, { boot_power_cycle: done });
-      }
+    async bmcChangePower(nodeUuid: string, target: PowerTarget, change: PowerChange): Promise<PowerState> {
+      if (change.showTarget) await showPowerTarget(pool, nodeUuid, target);
+      const state = await setPowerState(nodeUuid, target, change.bootKey);
+      if (state === settledPowerState(target)) await savePowerState(pool, nodeUuid, state, target, change.context);
       return state;
     },
 

@@ -48,6 +48,46 @@ export function onceEventOrigin(context: RequestContext): EventOrigin & { activi
   };
 }
 
+/** A power change begun: the node shows its target (and no earlier error) until the state is recorded. */
+export async function showPowerTarget(pool: Pool, nodeUuid: string, target: PowerTarget): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    await requireNode(client, nodeUuid, { forUpdate: true });
+    await updateNode(client, nodeUuid, { target_power_state: target, last_error: null });
+  });
+}
+
+/**
+ * The power state the machine reached (after `verb`; none: verify's reading of the state it was
+ * found in), with its event when it changed. Idempotent: a second call finds it recorded.
+ */
+export async function savePowerState(
+  pool: Pool,
+  nodeUuid: string,
+  powerState: PowerState,
+  verb: string | null,
+  context: RequestContext,
+): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const node = await requireNode(client, nodeUuid, { forUpdate: true });
+    await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
+    // The machine's power went (or it rebooted): the agent that ran on it is gone with its session.
+    if (powerState === 'power off' || verb === 'rebooting')
+      await endAgentSession(client, nodeUuid, `the machine was ${verb ?? powerState}`, eventOrigin(context));
+    if (node.power_state === powerState && node.target_power_state === null) return;
+    await recordEvent(
+      client,
+      {
+        node_uuid: nodeUuid,
+        kind: 'power',
+        verb: verb ?? 'verify',
+        from_state: node.power_state,
+        to_state: powerState,
+      },
+      eventOrigin(context),
+    );
+  });
+}
+
 export interface TransitionRequest {
   nodeUuid: string;
   event: ProvisionEvent;
@@ -316,40 +356,13 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       });
     },
 
-    async beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
-      await inTransaction(pool, async (client) => {
-        await requireNode(client, nodeUuid, { forUpdate: true });
-        await updateNode(client, nodeUuid, { target_power_state: target, last_error: null });
-      });
+    beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
+      return showPowerTarget(pool, nodeUuid, target);
     },
 
     /** Records the settled power state; also used by verify to learn the state it found. */
-    async recordPowerState(
-      nodeUuid: string,
-      powerState: PowerState,
-      verb: string | null,
-      context: RequestContext,
-    ): Promise<void> {
-      await inTransaction(pool, async (client) => {
-        const node = await requireNode(client, nodeUuid, { forUpdate: true });
-        await updateNode(client, nodeUuid, { power_state: powerState, target_power_state: null });
-        // The machine's power went (or it rebooted): the agent that ran on it is gone with its session.
-        if (powerState === 'power off' || verb === 'rebooting')
-          await endAgentSession(client, nodeUuid, `the machine was ${verb ?? powerState}`, eventOrigin(context));
-        if (node.power_state === powerState && node.target_power_state === null) return;
-        await recordEvent(
-          client,
-          // Without a verb it is verify's reading of the state the machine was found in.
-          {
-            node_uuid: nodeUuid,
-            kind: 'power',
-            verb: verb ?? 'verify',
-            from_state: node.power_state,
-            to_state: powerState,
-          },
-          eventOrigin(context),
-        );
-      });
+    recordPowerState(nodeUuid: string, powerState: PowerState, verb: string | null, context: RequestContext) {
+      return savePowerState(pool, nodeUuid, powerState, verb, context);
     },
 
     async failPowerChange(

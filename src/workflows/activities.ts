@@ -47,7 +47,12 @@ export const bmc = proxyActivities<BmcActivities>({
 export const oneLocalTry = proxyLocalActivities<
   Pick<
     BmcActivities,
-    'bmcSetPowerState' | 'bmcGetPowerState' | 'bmcFinishRamdiskBoot' | 'bmcSetBootDevice' | 'bmcVerify'
+    | 'bmcSetPowerState'
+    | 'bmcChangePower'
+    | 'bmcGetPowerState'
+    | 'bmcFinishRamdiskBoot'
+    | 'bmcSetBootDevice'
+    | 'bmcVerify'
   > &
     Pick<AgentActivities, 'agentListSteps'>
 >({

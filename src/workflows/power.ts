@@ -42,6 +42,23 @@ export const BOOT_POWER_ACTIVITIES_PATCH = 'boot-power-activities';
  */
 export const GUARDED_BOOT_POWER_PATCH = 'boot-power-guarded';
 
+/**
+ * A power change is one call (bmcChangePower: the target shown, the BMC asked, the state recorded
+ * when reached at once) where it was three; operations begun before it replay with the three.
+ */
+export const ONE_CALL_POWER_CHANGE_PATCH = 'power-change-one-call';
+
+const changePowerLocalFirst = localFirstCall(oneLocalTry.bmcChangePower, bmc.bmcChangePower);
+
+interface SettleOptions {
+  /** False in boots begun before BOOT_POWER_ACTIVITIES_PATCH and not guarded: ordinary activities only. */
+  mayCallLocally?: boolean;
+  /** The boot this change is a step of (GUARDED_BOOT_POWER_PATCH). */
+  bootKey?: string;
+  /** A power verb's own change, whose target the node shows (in one call; see ONE_CALL_POWER_CHANGE_PATCH). */
+  showTarget?: boolean;
+}
+
 interface PowerCalls {
   bmcSetPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState>;
   bmcGetPowerState(nodeUuid: string): Promise<PowerState>;
@@ -84,12 +101,21 @@ export async function settlePower(
   nodeUuid: string,
   target: PowerTarget,
   context: RequestContext,
-  { mayCallLocally = true, bootKey }: { mayCallLocally?: boolean; bootKey?: string } = {},
+  { mayCallLocally = true, bootKey, showTarget = false }: SettleOptions = {},
 ): Promise<PowerState> {
   const wanted = settledPowerState(target);
-  const calls: PowerCalls = mayCallLocally && patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
-  if ((await calls.bmcSetPowerState(nodeUuid, target, bootKey)) !== wanted)
-    await waitForPowerState(calls, nodeUuid, wanted);
+  let calls: PowerCalls;
+  if (mayCallLocally && patched(ONE_CALL_POWER_CHANGE_PATCH)) {
+    if ((await changePowerLocalFirst(nodeUuid, target, { context, bootKey, showTarget })) === wanted) return wanted;
+    calls = LOCAL_FIRST_POWER_CALLS;
+  } else {
+    calls = mayCallLocally && patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
+    if ((await calls.bmcSetPowerState(nodeUuid, target, bootKey)) === wanted) {
+      await records.recordPowerState(nodeUuid, wanted, target, context);
+      return wanted;
+    }
+  }
+  await waitForPowerState(calls, nodeUuid, wanted);
   await records.recordPowerState(nodeUuid, wanted, target, context);
   return wanted;
 }
@@ -98,9 +124,10 @@ export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): 
   updateSearchAttribute(Operation, `power:${target}`);
   describeOperation(`power:${target}`);
   showPhase(`${target}: ask the BMC and wait until the machine is there`);
-  await records.beginPowerChange(nodeUuid, target);
+  const oneCall = patched(ONE_CALL_POWER_CHANGE_PATCH);
+  if (!oneCall) await records.beginPowerChange(nodeUuid, target);
   try {
-    return await settlePower(nodeUuid, target, context);
+    return await settlePower(nodeUuid, target, context, { showTarget: oneCall });
   } catch (err) {
     // Recorded even when the workflow was cancelled, so the node does not keep a target it will never reach.
     await CancellationScope.nonCancellable(() =>

@@ -20,7 +20,7 @@ import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
 import { BOOT_POWER_ACTIVITIES_PATCH, GUARDED_BOOT_POWER_PATCH, settlePower } from './power.js';
-import { quickCalls, verifyCall } from './quick-calls.js';
+import { quickCalls, verifyAndRecordPower } from './quick-calls.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
   abortSignal,
@@ -37,8 +37,7 @@ type Handler = (op: ProvisionOperation) => Promise<void>;
 /** Verify: the BMC must answer with the stored credentials; learn the power state meanwhile. */
 async function verify(op: ProvisionOperation): Promise<void> {
   showPhase('check the BMC credentials');
-  const powerState = await verifyCall()(op.nodeUuid);
-  await records.recordPowerState(op.nodeUuid, powerState, null, op.input.context);
+  await verifyAndRecordPower(op.nodeUuid, op.input.context);
 }
 
 /** Clean: run the clean steps; fast-track keeps the agent up for the next operation, otherwise the machine rests. */

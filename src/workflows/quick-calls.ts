@@ -2,7 +2,8 @@
 // reason a retry may mend, as the ordinary activity with its retries (activities.ts, oneLocalTry).
 import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import type { AgentActivities, BmcActivities } from '../activities/index.js';
-import { agent, bmc, oneLocalTry } from './activities.js';
+import type { RequestContext } from '../domain/context.js';
+import { agent, bmc, oneLocalTry, records } from './activities.js';
 
 /**
  * Operations begun before it made these calls (other than a power change's) as ordinary
@@ -58,9 +59,23 @@ export function quickCalls(): Quick {
  */
 export const VERIFY_LOCAL_PATCH = 'verify-local';
 
+/**
+ * Verifications begun before the credentials check also recorded the power state it read recorded
+ * it with a call of their own, and replay so.
+ */
+export const VERIFY_RECORDS_POWER_PATCH = 'verify-records-power';
+
 const LOCAL_FIRST_VERIFY = localFirstCall(oneLocalTry.bmcVerify, bmc.bmcVerify);
 
-/** The credentials check as this operation makes it: a read only, so local first unless begun before the patch. */
-export function verifyCall(): BmcActivities['bmcVerify'] {
-  return patched(VERIFY_LOCAL_PATCH) ? LOCAL_FIRST_VERIFY : bmc.bmcVerify;
+/**
+ * Checks the BMC's credentials and records the power state it reports, as this operation does it:
+ * one call, local first (a read only); or, begun before the patches, the older ways.
+ */
+export async function verifyAndRecordPower(nodeUuid: string, context: RequestContext): Promise<void> {
+  if (patched(VERIFY_RECORDS_POWER_PATCH)) {
+    await LOCAL_FIRST_VERIFY(nodeUuid, context);
+    return;
+  }
+  const powerState = await (patched(VERIFY_LOCAL_PATCH) ? LOCAL_FIRST_VERIFY : bmc.bmcVerify)(nodeUuid);
+  await records.recordPowerState(nodeUuid, powerState, null, context);
 }

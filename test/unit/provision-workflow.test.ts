@@ -69,6 +69,17 @@ class MockNode {
   }
 }
 
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/** The local activities a history ran, in order, by type (from their markers). */
+function localActivities(events: HistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    const data = marker?.markerName === 'core_local_activity' && marker.details?.data?.payloads?.[0]?.data;
+    return data ? [JSON.parse(Buffer.from(data).toString()).activity_type as string] : [];
+  });
+}
+
 describe('provision workflow (mocked activities, time-skipping)', () => {
   let temporal: TimeSkippingWorker;
   const nodes = new Map<string, MockNode>();
@@ -152,6 +163,10 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
         });
       }
       return n.power;
+    },
+    async bmcChangePower(nodeUuid, target, { showTarget }) {
+      if (showTarget) node(nodeUuid).calls.push(`begin ${target}`);
+      return bmc.bmcSetPowerState!(nodeUuid, target);
     },
     async bmcPrepareRamdiskBoot(nodeUuid) {
       node(nodeUuid).ramdiskInserted = true;
@@ -557,15 +572,37 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-q' } }],
     });
     assert.equal(await resultWithin(workflow), 'power on');
+    // Each try shows the target again (a no-op on the node) before it asks the BMC.
     assert.deepEqual(n.calls, [
       'begin power on',
       'power on refused (local activity)',
+      'begin power on',
       'power on refused (activity)',
+      'begin power on',
       'power on',
     ]);
     const { events } = await workflow.fetchHistory();
     const scheduled = (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    assert.deepEqual(scheduled, ['bmcSetPowerState'], 'one ordinary activity, retried once');
+    assert.deepEqual(scheduled, ['bmcChangePower'], 'one ordinary activity, retried once');
+  });
+
+  it('changes power in one local activity, which also records the state the BMC reached at once', async () => {
+    const n = new MockNode(randomUUID(), 'manageable');
+    nodes.set(n.uuid, n);
+    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
+      workflowId: nodeWorkflowId(n.uuid),
+      taskQueue: temporal.taskQueue,
+      args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-1' } }],
+    });
+    assert.equal(await resultWithin(workflow), 'power on');
+    assert.deepEqual(n.calls, ['begin power on', 'power on']);
+    const { events } = await workflow.fetchHistory();
+    assert.deepEqual(localActivities(events ?? []), ['bmcChangePower']);
+    assert.equal(
+      (events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length,
+      0,
+      'no ordinary activity',
+    );
   });
 
   it('verifies (manage): asks the BMC in a local try and ends manageable, in one workflow task', async () => {
@@ -573,6 +610,8 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     assert.equal(await resultWithin(workflow), 'manageable');
     assert.deepEqual(n.calls, ['transition manage -> verifying', 'transition done -> manageable']);
     const { events } = await workflow.fetchHistory();
+    // The credentials check records the power state it read: no call of its own for that.
+    assert.deepEqual(localActivities(events ?? []), ['transitionProvision', 'bmcVerify', 'transitionProvision']);
     assert.deepEqual(
       (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
       [],
