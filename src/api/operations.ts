@@ -23,6 +23,7 @@ import {
   ProvisionStateKey,
   REQUEST_ID_MEMO,
   nodeWorkflowId,
+  powerPhase,
   type BootDeviceInput,
   type BootDeviceSetting,
   type PowerInput,
@@ -49,7 +50,9 @@ export class Operations {
   ) {}
 
   async startPower(node: NodeRecord, input: PowerInput): Promise<string> {
-    return (await this.call(() => this.start('powerWorkflow', node, `power:${input.target}`, input))).workflowId;
+    const operation = `power:${input.target}`;
+    return (await this.call(() => this.start('powerWorkflow', node, operation, input, powerPhase(input.target))))
+      .workflowId;
   }
 
   async startProvision(node: NodeRecord, input: ProvisionInput): Promise<string> {
@@ -154,6 +157,7 @@ export class Operations {
     node: NodeRecord,
     operation: string,
     input: PowerInput | ProvisionInput | BootDeviceInput,
+    currentStep = 'starting',
   ): Promise<WorkflowHandle> {
     const workflowId = nodeWorkflowId(node.uuid);
     const searchAttributes: ConstructorParameters<typeof TypedSearchAttributes>[0] = [
@@ -162,7 +166,7 @@ export class Operations {
       { key: ProvisionStateKey, value: node.provision_state },
       { key: Driver, value: node.driver },
       // Set now so the workflow may keep it current (it updates only attributes its starter set).
-      { key: CurrentStep, value: 'starting' },
+      { key: CurrentStep, value: currentStep },
       ...(node.name ? [{ key: NodeName, value: node.name }] : []),
       ...(node.lessee ? [{ key: Lessee, value: node.lessee }] : []),
       ...(input.context.project ? [{ key: Project, value: input.context.project }] : []),

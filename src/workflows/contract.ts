@@ -55,6 +55,11 @@ export interface PowerInput {
   context: RequestContext;
 }
 
+/** A power change's one phase, its CurrentStep from the start (the API sets it): upserted again, it would cost a visibility write. */
+export function powerPhase(target: PowerTarget): string {
+  return `${target}: ask the BMC and wait until the machine is there`;
+}
+
 /** Read the node's boot device, after setting it when `device` is given (Ironic's management/boot_device). */
 export interface BootDeviceInput {
   nodeUuid: string;

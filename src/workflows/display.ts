@@ -21,12 +21,15 @@ export function describeOperation(operation: string): void {
   display = patched(DISPLAY_PATCH) ? { operation } : undefined;
 }
 
-/** What the run does outside a plan's steps: booting the ramdisk, powering off… */
-export function showPhase(phase: string): void {
+/**
+ * What the run does outside a plan's steps: booting the ramdisk, powering off… Without
+ * `searchAttribute`, CurrentStep is left as it is (its starter set it to this phase).
+ */
+export function showPhase(phase: string, { searchAttribute = true } = {}): void {
   if (!display) return;
   display.current = phase;
   setCurrentDetails(`**${display.operation}**: ${phase}`);
-  updateSearchAttribute(CurrentStep, phase);
+  if (searchAttribute) updateSearchAttribute(CurrentStep, phase);
 }
 
 /** Step `index` of `plan` runs: step N of M, with the plan and where each step is. */

@@ -4,7 +4,7 @@ import { bmc, oneLocalTry, records } from './activities.js';
 import { localFirstCall } from './quick-calls.js';
 import type { RequestContext } from '../domain/context.js';
 import type { PowerInput } from './contract.js';
-import { Operation } from './contract.js';
+import { Operation, powerPhase } from './contract.js';
 import { describeOperation, showPhase } from './display.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
@@ -121,10 +121,12 @@ export async function settlePower(
 }
 
 export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): Promise<PowerState> {
-  updateSearchAttribute(Operation, `power:${target}`);
-  describeOperation(`power:${target}`);
-  showPhase(`${target}: ask the BMC and wait until the machine is there`);
+  // Begun since the patch, a power change has its Operation and CurrentStep set by its starter as
+  // they are here (operations.ts): upserted again, each would cost the server a visibility write.
   const oneCall = patched(ONE_CALL_POWER_CHANGE_PATCH);
+  if (!oneCall) updateSearchAttribute(Operation, `power:${target}`);
+  describeOperation(`power:${target}`);
+  showPhase(powerPhase(target), { searchAttribute: !oneCall });
   if (!oneCall) await records.beginPowerChange(nodeUuid, target);
   try {
     return await settlePower(nodeUuid, target, context, { showTarget: oneCall });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from '../support/harness.js';
+import { CurrentStep, Operation } from '../../src/workflows/contract.js';
 import { ended, finished } from '../support/workflows.js';
 
 describe('power through the API', () => {
@@ -70,6 +71,19 @@ describe('power through the API', () => {
     const verb = await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' });
     assert.equal(verb.status, 409);
     assert.match(verb.body.error.message, /locked by power:power on/);
+
+    // While the machine gets there, the node shows the target, and the Temporal UI the operation and its phase.
+    let shown = false;
+    for (let tries = 0; !shown && tries < 100; tries++) {
+      shown = (await h.get(`/v1/nodes/${uuid}`)).body.target_power_state === 'power on';
+      if (!shown) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(shown, 'target_power_state "power on" was shown while the change ran');
+    const attributes = (await h.client.workflow.getHandle(`node/${uuid}`).describe()).typedSearchAttributes;
+    assert.deepEqual(
+      [attributes.get(Operation), attributes.get(CurrentStep)],
+      ['power:power on', 'power on: ask the BMC and wait until the machine is there'],
+    );
     await finished(h, uuid);
     assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.power_state, 'power on');
     assert.equal((await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target: 'manage' })).status, 202);
