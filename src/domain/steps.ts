@@ -18,6 +18,8 @@ export interface Step {
   runner: StepRunner;
   /** Only nodes with one of these drivers run the step; absent: every driver. */
   drivers?: string[];
+  /** Answers at once and may run again harmlessly (setting the boot device): tried as a local activity first. */
+  quick?: boolean;
 }
 
 /**

@@ -24,7 +24,7 @@ const bmcStep = (iface: string, step: string, priority: number, extra: Partial<S
 
 /** Every driver's: the instance boots from its disk from now on (after the agent's install_bootloader, 60). */
 const prepareInstanceBoot: DriverStep = {
-  definition: bmcStep('deploy', 'prepare_instance_boot', 55),
+  definition: bmcStep('deploy', 'prepare_instance_boot', 55, { quick: true }),
   kinds: ['deploy'],
   async run(bmc) {
     await bmc.setBootDevice('disk', { persistent: true });

@@ -53,6 +53,7 @@ export const oneLocalTry = proxyLocalActivities<
     | 'bmcFinishRamdiskBoot'
     | 'bmcSetBootDevice'
     | 'bmcVerify'
+    | 'bmcRunStep'
   > &
     Pick<AgentActivities, 'agentListSteps'>
 >({

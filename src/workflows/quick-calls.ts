@@ -3,6 +3,7 @@
 import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
 import type { AgentActivities, BmcActivities } from '../activities/index.js';
 import type { RequestContext } from '../domain/context.js';
+import type { Step } from '../domain/steps.js';
 import { agent, bmc, oneLocalTry, records } from './activities.js';
 
 /**
@@ -78,4 +79,14 @@ export async function verifyAndRecordPower(nodeUuid: string, context: RequestCon
   }
   const powerState = await (patched(VERIFY_LOCAL_PATCH) ? LOCAL_FIRST_VERIFY : bmc.bmcVerify)(nodeUuid);
   await records.recordPowerState(nodeUuid, powerState, null, context);
+}
+
+/** Quick out-of-band steps (Step.quick) ran as ordinary activities only in operations begun before this. */
+export const QUICK_STEPS_LOCAL_PATCH = 'quick-steps-local';
+
+const LOCAL_FIRST_STEP = localFirstCall(oneLocalTry.bmcRunStep, bmc.bmcRunStep);
+
+/** The call that runs an out-of-band step: local first when its driver marks it quick. */
+export function bmcStepCall(step: Step): BmcActivities['bmcRunStep'] {
+  return step.quick && patched(QUICK_STEPS_LOCAL_PATCH) ? LOCAL_FIRST_STEP : bmc.bmcRunStep;
 }

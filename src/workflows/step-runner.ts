@@ -7,9 +7,10 @@ import { ApplicationFailure, condition, isCancellation, sleep } from '@temporali
 import type { RequestContext } from '../domain/context.js';
 import { stepName, type Step, type StepKind, type StepResult, type StepStatus } from '../domain/steps.js';
 import type { AgentCommandStatus } from '../activities/agent.js';
-import { agent, bmc, records } from './activities.js';
+import { agent, records } from './activities.js';
 import { showStep } from './display.js';
 import { failureMessage } from './failures.js';
+import { bmcStepCall } from './quick-calls.js';
 import type { AgentCommandEnd } from './signals.js';
 
 /**
@@ -110,7 +111,7 @@ function runOnce(run: StepRun, step: Step, attempt: number, state: unknown): Pro
   if (step.runner === 'workflow') return runReservedStep(run, step);
   return step.runner === 'agent'
     ? runAgentStep(run, step)
-    : bmc.bmcRunStep(run.nodeUuid, run.kind, step, attempt, state);
+    : bmcStepCall(step)(run.nodeUuid, run.kind, step, attempt, state);
 }
 
 /** Runs one step to its end: again after each RerunAfter; RunNext's steps go into the plan after it. */

@@ -324,6 +324,22 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     ]);
   });
 
+  it('runs a quick out-of-band step (setting the boot device) as a local activity, the others as activities', async () => {
+    const { n, workflow } = await start('deploy', 'available', (m) => {
+      m.agentAlive = true;
+      m.plan = [step('prepare_instance_boot', { quick: true }), step('apply_bios', { priority: 5 })];
+    });
+    assert.equal(await resultWithin(workflow), 'active');
+    assert.ok(n.calls.includes('end test.prepare_instance_boot'), n.calls.join(', '));
+    const { events } = await workflow.fetchHistory();
+    assert.ok(localActivities(events ?? []).includes('bmcRunStep'), 'the quick step ran locally');
+    assert.deepEqual(
+      (events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+      ['bmcRunStep'],
+      'only the other step went through the task queue',
+    );
+  });
+
   it('kexecs into the instance from a fast-tracked agent: disk set to boot next, no power change', async () => {
     const { n, workflow } = await start('deploy', 'available', (m) => {
       m.agentAlive = true;
