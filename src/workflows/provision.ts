@@ -19,7 +19,12 @@ import { agent, bmc, records } from './activities.js';
 import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
-import { BOOT_POWER_ACTIVITIES_PATCH, GUARDED_BOOT_POWER_PATCH, settlePower } from './power.js';
+import {
+  BOOT_POWER_ACTIVITIES_PATCH,
+  GUARDED_BOOT_POWER_PATCH,
+  ONE_CALL_POWER_CHANGE_PATCH,
+  settlePower,
+} from './power.js';
 import { quickCalls, verifyAndRecordPower } from './quick-calls.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
@@ -40,10 +45,15 @@ async function verify(op: ProvisionOperation): Promise<void> {
   await verifyAndRecordPower(op.nodeUuid, op.input.context);
 }
 
+/** Cleanings with nothing to run after their own tear-down powered the machine off a second time before this. */
+export const CLEAN_RESTS_ONCE_PATCH = 'clean-rests-once';
+
 /** Clean: run the clean steps; fast-track keeps the agent up for the next operation, otherwise the machine rests. */
 async function clean(op: ProvisionOperation): Promise<void> {
   await op.runPlan('clean');
   if (await records.keepAgentAfterCleaning(op.nodeUuid)) return;
+  // An undeploy's tear-down powered the machine off and no step or boot came since: it rests already.
+  if (op.plan.length === 0 && op.restingSinceOwnPowerOff && patched(CLEAN_RESTS_ONCE_PATCH)) return;
   showPhase('power off');
   await op.powerOff();
 }
@@ -202,6 +212,8 @@ class ProvisionOperation {
   heartbeats = 0;
   /** Boots this run has begun: each power cycle's key (GUARDED_BOOT_POWER_PATCH). */
   boots = 0;
+  /** This run powered the machine off, and nothing has booted it since. */
+  restingSinceOwnPowerOff = false;
   /** Agent commands reported ended, by id; a duplicated report sets the same entry again. */
   readonly commandEnds = new Map<string, AgentCommandEnd>();
   abortRequested = false;
@@ -393,6 +405,7 @@ class ProvisionOperation {
    * workflow task runs them again. `note` goes on the boot's event (why it was no kexec).
    */
   async boot(into: 'ramdisk' | 'instance', note?: string): Promise<number> {
+    this.restingSinceOwnPowerOff = false;
     if (into === 'instance') showPhase('boot the deployed instance');
     // The ramdisk's media carry a token made for this boot: made once, as an ordinary activity.
     await (into === 'ramdisk'
@@ -420,6 +433,8 @@ class ProvisionOperation {
   async powerOff(): Promise<void> {
     await settlePower(this.nodeUuid, 'power off', this.input.context);
     await quickCalls().bmcFinishRamdiskBoot(this.nodeUuid);
-    await records.forgetAgent(this.nodeUuid);
+    // In one call, the power off's record also ended the agent's session (savePowerState).
+    if (!patched(ONE_CALL_POWER_CHANGE_PATCH)) await records.forgetAgent(this.nodeUuid);
+    this.restingSinceOwnPowerOff = true;
   }
 }

@@ -63,6 +63,13 @@ describe('fake deploy interface', () => {
       [node.provision_state, node.target_provision_state, node.power_state, node.last_error],
       ['available', null, 'power off', null],
     );
+    // The tear-down powered the machine off; the cleaning after it, with nothing to run, does not again.
+    const { events } = await h.client.workflow.getHandle(`node/${uuid}`).fetchHistory();
+    const powerCalls = (events ?? []).filter((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.data?.payloads?.[0]?.data;
+      return data && JSON.parse(Buffer.from(data).toString()).activity_type === 'bmcChangePower';
+    });
+    assert.equal(powerCalls.length, 1);
 
     const { body } = await h.get(`/v1/nodes/${uuid}/history?kind=provision`);
     const transitions = body.history.map((e: any) => `${e.from_state}→${e.to_state}`);

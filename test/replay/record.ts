@@ -177,4 +177,24 @@ describe('record workflow histories', () => {
     );
     assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.provision_state, 'clean failed');
   });
+
+  it('records an undeploy with the fake deploy interface (no agent, nothing to clean)', async () => {
+    const created = await h.http('POST', '/v1/nodes', {
+      driver: 'fake',
+      deploy_interface: 'fake',
+      name: 'replay-fake-deploy',
+      instance_info: {
+        image_source: 'http://127.0.0.1:9/never-fetched.raw',
+        image_os_hash_algo: 'sha256',
+        image_os_hash_value: 'a'.repeat(64),
+      },
+    });
+    const uuid = created.body.uuid as string;
+    for (const target of ['manage', 'provide', 'active']) {
+      await h.http('PUT', `/v1/nodes/${uuid}/states/provision`, { target });
+      await h.client.workflow.getHandle(nodeWorkflowId(uuid)).result();
+    }
+    await record('undeploy-fake', uuid, 'states/provision', { target: 'deleted' });
+    assert.equal((await h.get(`/v1/nodes/${uuid}`)).body.provision_state, 'available');
+  });
 });

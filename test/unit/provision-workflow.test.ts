@@ -166,7 +166,10 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     },
     async bmcChangePower(nodeUuid, target, { showTarget }) {
       if (showTarget) node(nodeUuid).calls.push(`begin ${target}`);
-      return bmc.bmcSetPowerState!(nodeUuid, target);
+      const state = await bmc.bmcSetPowerState!(nodeUuid, target);
+      // Recording "power off" ends the agent's session (savePowerState).
+      if (state === 'power off') node(nodeUuid).agentAlive = false;
+      return state;
     },
     async bmcPrepareRamdiskBoot(nodeUuid) {
       node(nodeUuid).ramdiskInserted = true;
@@ -287,9 +290,9 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       'end test.erase',
       'power off',
       'finish ramdisk boot',
-      'forget agent',
       'transition done -> available',
     ]);
+    assert.equal(n.agentAlive, false, 'the power off ended the agent session');
   });
 
   it('fast-tracks: a live agent is used without a boot, and cleaning leaves it running', async () => {
@@ -436,8 +439,8 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     assert.deepEqual([n.state, n.target], ['clean failed', null]);
     assert.equal(n.lastError, 'clean step test.erase_devices failed: erase_devices: shred exited 1');
     assert.ok(!n.calls.includes('start test.never_runs'), 'nothing ran after the failed step');
-    assert.deepEqual(n.calls.slice(-3), ['power off', 'finish ramdisk boot', 'forget agent']);
-    assert.equal(n.power, 'power off');
+    assert.deepEqual(n.calls.slice(-2), ['power off', 'finish ramdisk boot']);
+    assert.deepEqual([n.power, n.agentAlive], ['power off', false]);
   });
 
   it('awaits a long agent command until its report, and finds the end itself when the report is lost', async () => {
@@ -479,12 +482,8 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     assert.equal(n.lastError, 'aborted on request while clean wait');
     assert.ok(!n.calls.includes('start test.after'));
     assert.equal(n.calls.filter((c) => c === 'start test.slow').length, 1, 'the step was not run again');
-    assert.deepEqual(n.calls.slice(-4), [
-      'transition abort -> clean failed',
-      'power off',
-      'finish ramdisk boot',
-      'forget agent',
-    ]);
+    assert.deepEqual(n.calls.slice(-3), ['transition abort -> clean failed', 'power off', 'finish ramdisk boot']);
+    assert.equal(n.agentAlive, false);
   });
 
   it('lets a step that is not abortable finish its wait, then aborts in the wait state', async () => {
@@ -532,12 +531,8 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
     );
     assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof CancelledFailure);
     assert.deepEqual([n.state, n.lastError], ['clean failed', 'the operation was cancelled']);
-    assert.deepEqual(n.calls.slice(-4), [
-      'transition fail -> clean failed',
-      'power off',
-      'finish ramdisk boot',
-      'forget agent',
-    ]);
+    assert.deepEqual(n.calls.slice(-3), ['transition fail -> clean failed', 'power off', 'finish ramdisk boot']);
+    assert.equal(n.agentAlive, false);
   });
 
   it('boots the ramdisk again after a step that asked for a reboot', async () => {
