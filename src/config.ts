@@ -87,7 +87,7 @@ export type WorkerCapacity = Required<
 
 export const DEFAULT_WORKER_CAPACITY: WorkerCapacity = {
   maxConcurrentActivityTaskExecutions: 200,
-  maxConcurrentWorkflowTaskExecutions: 20,
+  maxConcurrentWorkflowTaskExecutions: 30,
   maxConcurrentLocalActivityExecutions: 200,
   maxCachedWorkflows: 2000,
 };
