@@ -61,8 +61,8 @@ export function quickCalls(): Quick {
 export const VERIFY_LOCAL_PATCH = 'verify-local';
 
 /**
- * Verifications begun before the credentials check also recorded the power state it read recorded
- * it with a call of their own, and replay so.
+ * Verifications begun before this recorded the power state that the credentials check read with a
+ * call of their own, and replay so.
  */
 export const VERIFY_RECORDS_POWER_PATCH = 'verify-records-power';
 
