@@ -216,6 +216,25 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
 
   after(() => temporal?.stop());
 
+  /** A power-on of a fresh manageable node, `setUp` scripting its BMC first. */
+  async function startPowerOn(setUp: (n: MockNode) => void = () => {}) {
+    const n = new MockNode(randomUUID(), 'manageable');
+    setUp(n);
+    nodes.set(n.uuid, n);
+    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
+      workflowId: nodeWorkflowId(n.uuid),
+      taskQueue: temporal.taskQueue,
+      args: [
+        {
+          nodeUuid: n.uuid,
+          target: 'power on',
+          context: { user: 'tester', project: null, requestId: `req-${n.uuid}` },
+        },
+      ],
+    });
+    return { n, workflow };
+  }
+
   async function start(
     verb: Verb,
     from: ProvisionState,
@@ -552,13 +571,8 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
   });
 
   it('fails a power change the machine never completes after 300 s, recording why', async () => {
-    const n = new MockNode(randomUUID(), 'manageable');
-    n.powerStuck = true;
-    nodes.set(n.uuid, n);
-    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
-      workflowId: nodeWorkflowId(n.uuid),
-      taskQueue: temporal.taskQueue,
-      args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-p' } }],
+    const { n, workflow } = await startPowerOn((m) => {
+      m.powerStuck = true;
     });
     const failure = await resultWithin(workflow).then(
       () => assert.fail('the power change succeeded'),
@@ -574,13 +588,8 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
   });
 
   it("asks again through an ordinary activity, with its retries, when a power call's one local try fails", async () => {
-    const n = new MockNode(randomUUID(), 'manageable');
-    n.powerRequestFailures = 2;
-    nodes.set(n.uuid, n);
-    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
-      workflowId: nodeWorkflowId(n.uuid),
-      taskQueue: temporal.taskQueue,
-      args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-q' } }],
+    const { n, workflow } = await startPowerOn((m) => {
+      m.powerRequestFailures = 2;
     });
     assert.equal(await resultWithin(workflow), 'power on');
     // Each try shows the target again (a no-op on the node) before it asks the BMC.
@@ -598,13 +607,7 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
   });
 
   it('changes power in one local activity, which also records the state the BMC reached at once', async () => {
-    const n = new MockNode(randomUUID(), 'manageable');
-    nodes.set(n.uuid, n);
-    const workflow = await temporal.testEnv.client.workflow.start(powerWorkflow, {
-      workflowId: nodeWorkflowId(n.uuid),
-      taskQueue: temporal.taskQueue,
-      args: [{ nodeUuid: n.uuid, target: 'power on', context: { user: 'tester', project: null, requestId: 'req-1' } }],
-    });
+    const { n, workflow } = await startPowerOn();
     assert.equal(await resultWithin(workflow), 'power on');
     assert.deepEqual(n.calls, ['begin power on', 'power on']);
     const { events } = await workflow.fetchHistory();
