@@ -133,8 +133,7 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
    * the BMC is quick. With `bootKey` the call is one step of that boot's power cycle, taken once
    * however often it runs (see doneInBootCycle).
    */
-  async function setPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState> {
-    const node = await requireNode(pool, nodeUuid);
+  async function setPowerState(node: NodeRecord, target: PowerTarget, bootKey?: string): Promise<PowerState> {
     if (bootKey && doneInBootCycle(node.driver_internal_info.boot_power_cycle, bootKey, target))
       return settledPowerState(target);
     const state = await connectBmc(node, access, async (bmc) => {
@@ -143,7 +142,7 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
     });
     if (bootKey) {
       const done: BootPowerCycle = { boot: bootKey, done: target === 'power off' ? 'power off' : 'power on' };
-      await mergeDriverInternalInfo(pool, nodeUuid, { boot_power_cycle: done });
+      await mergeDriverInternalInfo(pool, node.uuid, { boot_power_cycle: done });
     }
     return state;
   }
@@ -195,7 +194,9 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
       return withBmc(nodeUuid, (bmc) => bmc.getPowerState());
     },
     /** Operations begun before bmcChangePower set the state with this, then recorded it. */
-    bmcSetPowerState: setPowerState,
+    async bmcSetPowerState(nodeUuid: string, target: PowerTarget, bootKey?: string): Promise<PowerState> {
+      return setPowerState(await requireNode(pool, nodeUuid), target, bootKey);
+    },
 
     /**
      * A power change in one call, where it took three: shows `target` on the node when asked (a
@@ -203,8 +204,10 @@ export function createBmcActivities(pool: Pool, options: BmcActivityOptions = {}
      * there at once, as most are. One still on its way is answered as it is; the workflow awaits it.
      */
     async bmcChangePower(nodeUuid: string, target: PowerTarget, change: PowerChange): Promise<PowerState> {
-      if (change.showTarget) await showPowerTarget(pool, nodeUuid, target);
-      const state = await setPowerState(nodeUuid, target, change.bootKey);
+      const node = change.showTarget
+        ? await showPowerTarget(pool, nodeUuid, target)
+        : await requireNode(pool, nodeUuid);
+      const state = await setPowerState(node, target, change.bootKey);
       if (state === settledPowerState(target)) await savePowerState(pool, nodeUuid, state, target, change.context);
       return state;
     },

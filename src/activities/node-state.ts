@@ -10,7 +10,7 @@ import {
   markPrebooted,
 } from '../db/agent.js';
 import { recordEvent, transitionOfActivity, type EventOrigin } from '../db/events.js';
-import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges } from '../db/nodes.js';
+import { findNode, mergeDriverInternalInfo, updateNode, type NodeChanges, type NodeRecord } from '../db/nodes.js';
 import { insertDeployment, markDeploymentDeleted } from '../db/deployments.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.js';
 import { takeProvisionRequest } from '../db/provision-requests.js';
@@ -48,11 +48,11 @@ export function onceEventOrigin(context: RequestContext): EventOrigin & { activi
   };
 }
 
-/** A power change begun: the node shows its target (and no earlier error) until the state is recorded. */
-export async function showPowerTarget(pool: Pool, nodeUuid: string, target: PowerTarget): Promise<void> {
-  await inTransaction(pool, async (client) => {
+/** A power change begun: the node shows its target (and no earlier error) until the state is recorded. Answers the node. */
+export function showPowerTarget(pool: Pool, nodeUuid: string, target: PowerTarget): Promise<NodeRecord> {
+  return inTransaction(pool, async (client) => {
     await requireNode(client, nodeUuid, { forUpdate: true });
-    await updateNode(client, nodeUuid, { target_power_state: target, last_error: null });
+    return updateNode(client, nodeUuid, { target_power_state: target, last_error: null });
   });
 }
 
@@ -356,8 +356,8 @@ export function createNodeStateActivities(pool: Pool, options: NodeStateOptions 
       });
     },
 
-    beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
-      return showPowerTarget(pool, nodeUuid, target);
+    async beginPowerChange(nodeUuid: string, target: PowerTarget): Promise<void> {
+      await showPowerTarget(pool, nodeUuid, target);
     },
 
     /** Records the settled power state; also used by verify to learn the state it found. */
