@@ -70,8 +70,8 @@ export interface BootMediaConfig {
 /**
  * How much one worker takes on at once. The defaults suit a 2-core machine: activities mostly
  * wait on BMCs and agents (cheap to hold many); a workflow task holds its slot while its local
- * activities wait on the database and quick BMC calls, so about ten per core keep the cores busy
- * (more only lengthen each task and grow memory); and the sticky cache keeps every running
+ * activities wait on the database and quick BMC calls, so about fifteen per core keep the cores
+ * busy (many more only lengthen each task and grow memory); and the sticky cache keeps every running
  * operation's workflow in memory so a task needs no replay.
  */
 export type WorkerCapacity = Required<
