@@ -1,5 +1,6 @@
 // Starting node operations on Temporal. The workflow ID node/<uuid> is the node's lock:
-// a second start fails with WorkflowExecutionAlreadyStarted, answered as 409.
+// a second start fails with WorkflowExecutionAlreadyStarted, answered as 409 — unless the holder
+// has already recorded its end and is only closing, which the request waits for.
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
@@ -9,7 +10,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { SignalDefinition, TypedSearchAttributes } from '@temporalio/common';
-import type { NodeRecord } from '../db/nodes.js';
+import type { Queryable } from '../db/pool.js';
+import { findNode, type NodeRecord } from '../db/nodes.js';
 import type { RequestContext } from '../domain/context.js';
 import type { StepStatus } from '../domain/steps.js';
 import {
@@ -42,27 +44,32 @@ import { operationDetails, operationSummary } from './operation-display.js';
 import { withTemporalDeadline } from './temporal-deadline.js';
 
 const PLAN_QUERY_DEADLINE_MS = 3000;
+/**
+ * How long a request waits for an operation that has recorded its end to close. Its last workflow
+ * task is milliseconds after that record, but a client that saw the end state may ask at once.
+ */
+const CLOSING_OPERATION_WAIT_MS = 2000;
 
 export class Operations {
   constructor(
     readonly client: Client,
     readonly taskQueue: string,
+    private readonly pool: Queryable,
   ) {}
 
   async startPower(node: NodeRecord, input: PowerInput): Promise<string> {
     const operation = `power:${input.target}`;
-    return (await this.call(() => this.start('powerWorkflow', node, operation, input, powerPhase(input.target))))
-      .workflowId;
+    return (await this.start('powerWorkflow', node, operation, input, powerPhase(input.target))).workflowId;
   }
 
   async startProvision(node: NodeRecord, input: ProvisionInput): Promise<string> {
-    return (await this.call(() => this.start('provisionWorkflow', node, input.verb, input))).workflowId;
+    return (await this.start('provisionWorkflow', node, input.verb, input)).workflowId;
   }
 
   /** Sets (when a device is given) and reads the node's boot device, waiting for the BMC's answer. */
   async bootDevice(node: NodeRecord, input: BootDeviceInput): Promise<BootDeviceSetting> {
     const operation = input.device ? `boot_device:${input.device}` : 'boot_device';
-    const handle = await this.call(() => this.start('bootDeviceWorkflow', node, operation, input));
+    const handle = await this.start('bootDeviceWorkflow', node, operation, input);
     try {
       return await handle.result();
     } catch (err) {
@@ -148,8 +155,32 @@ export class Operations {
 
   /** 409 when an operation holds the node. */
   async assertUnlocked(nodeUuid: string): Promise<void> {
+    await this.awaitClosingOperation(nodeUuid);
     const operation = await this.runningOperation(nodeUuid);
     if (operation) throw lockedError(nodeUuid, operation);
+  }
+
+  /**
+   * Waits (bounded) for the node's running operation to close when it has already recorded its end:
+   * the node changed after the operation started and shows no target. Any other holder is left be.
+   */
+  private async awaitClosingOperation(nodeUuid: string): Promise<void> {
+    const [running, node] = await Promise.all([
+      this.call(() => this.describeRunning(nodeUuid)),
+      findNode(this.pool, nodeUuid),
+    ]);
+    const recordedItsEnd =
+      running &&
+      node?.updated_at &&
+      node.updated_at >= running.startTime &&
+      !node.target_provision_state &&
+      !node.target_power_state;
+    if (!recordedItsEnd) return;
+    const handle = this.client.workflow.getHandle(running.workflowId, running.runId, { followRuns: false });
+    // However it closes (or if it is still running past the wait), the caller's next look decides.
+    await this.client.connection
+      .withDeadline(Date.now() + CLOSING_OPERATION_WAIT_MS, () => handle.result())
+      .catch(() => undefined);
   }
 
   private async start(
@@ -171,16 +202,26 @@ export class Operations {
       ...(node.lessee ? [{ key: Lessee, value: node.lessee }] : []),
       ...(input.context.project ? [{ key: Project, value: input.context.project }] : []),
     ];
+    const startWorkflow = () =>
+      this.call(() =>
+        this.client.workflow.start(workflowType, {
+          workflowId,
+          taskQueue: this.taskQueue,
+          args: [input],
+          typedSearchAttributes: searchAttributes,
+          memo: { node_name: node.name, [REQUEST_ID_MEMO]: input.context.requestId },
+          staticSummary: operationSummary(node, operation, input.context),
+          staticDetails: operationDetails(node, operation, input.context),
+        }),
+      );
     try {
-      return await this.client.workflow.start(workflowType, {
-        workflowId,
-        taskQueue: this.taskQueue,
-        args: [input],
-        typedSearchAttributes: searchAttributes,
-        memo: { node_name: node.name, [REQUEST_ID_MEMO]: input.context.requestId },
-        staticSummary: operationSummary(node, operation, input.context),
-        staticDetails: operationDetails(node, operation, input.context),
-      });
+      return await startWorkflow();
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    await this.awaitClosingOperation(node.uuid);
+    try {
+      return await startWorkflow();
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw lockedError(node.uuid, (await this.runningOperation(node.uuid)) ?? 'another operation');

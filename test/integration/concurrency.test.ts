@@ -1,7 +1,9 @@
-// Writes that race or repeat: PATCHes of one node at once, and record activities retried after
-// their first attempt committed (a worker that died before reporting it done).
+// Writes that race or repeat: PATCHes of one node at once, an operation asked for while the last
+// one closes, and record activities retried after their first attempt committed (a worker that
+// died before reporting it done).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBmcActivities } from '../../src/activities/bmc.js';
 import { createNodeStateActivities } from '../../src/activities/node-state.js';
@@ -9,6 +11,7 @@ import { createStepActivities } from '../../src/activities/steps.js';
 import type { RequestContext } from '../../src/domain/context.js';
 import type { NextState } from '../../src/domain/provision.js';
 import type { Step } from '../../src/domain/steps.js';
+import { nodeWorkflowId } from '../../src/workflows/contract.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
 describe('concurrent and repeated writes', () => {
@@ -34,6 +37,33 @@ describe('concurrent and repeated writes', () => {
     );
     const { extra } = (await h.get(`/v1/nodes/${uuid}`)).body;
     assert.deepEqual(Object.keys(extra).sort(), [...keys].sort(), 'every PATCH kept its key');
+  });
+
+  it('starts an operation asked for while the last one closes after recording its end; refuses it while one runs', async () => {
+    const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
+    // A workflow holding the node's lock that no worker runs: it closes when the test says so.
+    const holdNode = () =>
+      h.client.workflow.start('holdsTheNode', { workflowId: nodeWorkflowId(uuid), taskQueue: `nobody-${uuid}` });
+
+    // It has recorded its end (the node changed after it started, with no target shown), so a
+    // client that saw that end and asks at once is served once the workflow closes.
+    const closing = await holdNode();
+    await h.pool.query('UPDATE nodes SET updated_at = now() WHERE uuid = $1', [uuid]);
+    const [started] = await Promise.all([
+      h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' }),
+      sleep(300).then(() => closing.terminate('the operation closes')),
+    ]);
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.power_state === 'power on' && !n.target_power_state);
+
+    // One that does not close within the wait still holds the node: 409, naming it.
+    const lingering = await holdNode();
+    await h.pool.query('UPDATE nodes SET updated_at = now() WHERE uuid = $1', [uuid]);
+    const refused = await h.http('PATCH', `/v1/nodes/${uuid}`, { extra: { k: 'v' } });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, 'node_locked');
+    assert.match(refused.body.error.message, /locked by holdsTheNode/);
+    await lingering.terminate('test over');
   });
 
   it('counts a boot and records a step once when the activity is retried', async () => {
