@@ -66,4 +66,17 @@ export default tseslint.config(
     linterOptions: { reportUnusedDisableDirectives: 'error' },
   },
   ...layerRules,
+  {
+    files: ['src/workflows/**/*.ts'],
+    ignores: ['src/workflows/patches.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportSpecifier[imported.name=/^(patched|deprecatePatch)$/]',
+          message: 'ask hasPatch() of patches.ts: its baseline patch stands for those it lists',
+        },
+      ],
+    },
+  },
 );

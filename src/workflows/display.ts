@@ -2,14 +2,12 @@
 // M), the CurrentStep search attribute, and a summary on every activity naming the step it
 // serves (added by the outbound interceptor in interceptors.ts). Operations started before this
 // existed replay without it: it is switched on behind a patch marker.
-import { patched, setCurrentDetails } from '@temporalio/workflow';
+import { setCurrentDetails } from '@temporalio/workflow';
 import { stepName } from '../domain/steps.js';
 import { CurrentStep } from './contract.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import type { StepPlan } from './step-runner.js';
-
-/** The patch marker of operations that describe themselves; older histories lack it. */
-export const DISPLAY_PATCH = 'temporal-ui-details';
+import { DISPLAY_PATCH, hasPatch } from './patches.js';
 
 const STATUS_MARKS = { pending: '·', running: '▶', waiting: '⏸', done: '✓', failed: '✗' } as const;
 
@@ -18,7 +16,7 @@ let display: { operation: string; current?: string } | undefined;
 
 /** Starts describing this run as `operation` (deploy, clean, power off…), when the run has the patch. */
 export function describeOperation(operation: string): void {
-  display = patched(DISPLAY_PATCH) ? { operation } : undefined;
+  display = hasPatch(DISPLAY_PATCH) ? { operation } : undefined;
 }
 
 /**

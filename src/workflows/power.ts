@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, patched, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
 import { settledPowerState, type PowerState, type PowerTarget } from '../domain/power.js';
 import { bmc, oneLocalTry, records } from './activities.js';
 import { localFirstCall } from './quick-calls.js';
@@ -8,6 +8,12 @@ import { Operation, powerPhase } from './contract.js';
 import { describeOperation, showPhase } from './display.js';
 import { failureMessage } from './failures.js';
 import { updateSearchAttribute } from './search-attributes.js';
+import {
+  LOCAL_POWER_CALLS_PATCH,
+  ONE_CALL_POWER_CHANGE_PATCH,
+  POWER_WAIT_IN_ACTIVITY_PATCH,
+  hasPatch,
+} from './patches.js';
 
 const POWER_TIMEOUT_SECONDS = 300;
 
@@ -21,32 +27,6 @@ const POWER_POLL_MAX_MS = 10_000;
  * workflow task per read and are seen within a second, and a long wait still holds no worker slot.
  */
 const POWER_AWAIT_IN_ACTIVITY_SECONDS = 30;
-export const POWER_WAIT_IN_ACTIVITY_PATCH = 'power-wait-in-activity';
-
-/** Power changes begun while the BMC's power calls were ordinary activities replay with them as such. */
-export const LOCAL_POWER_CALLS_PATCH = 'power-calls-local';
-
-/**
- * A boot's power cycle (off, then on) is two ordinary activities again. As local activities both
- * ran in one workflow task, and a task lost with its worker or a restarting Temporal server ran the
- * whole cycle a second time: the machine rebooted under the agent it had just started, and its
- * deploy waited for a heartbeat that did not come (faults.test.ts). An activity's completion is
- * recorded the moment it is taken, so no cycle runs twice.
- */
-export const BOOT_POWER_ACTIVITIES_PATCH = 'boot-power-activities';
-
-/**
- * A boot's power calls are local activities again, each given the boot's key: a call that runs
- * again in a lost workflow task's rerun finds its step of the cycle done and skips it
- * (doneInBootCycle), so the cycle is taken once without a round trip through the server per call.
- */
-export const GUARDED_BOOT_POWER_PATCH = 'boot-power-guarded';
-
-/**
- * A power change is one call (bmcChangePower: the target shown, the BMC asked, the state recorded
- * when reached at once) where it was three; operations begun before it replay with the three.
- */
-export const ONE_CALL_POWER_CHANGE_PATCH = 'power-change-one-call';
 
 const changePowerLocalFirst = localFirstCall(oneLocalTry.bmcChangePower, bmc.bmcChangePower);
 
@@ -78,7 +58,7 @@ const LOCAL_FIRST_POWER_CALLS: PowerCalls = {
 async function waitForPowerState(calls: PowerCalls, nodeUuid: string, wanted: PowerState): Promise<void> {
   const deadline = Date.now() + POWER_TIMEOUT_SECONDS * 1000;
   let pause = POWER_POLL_FIRST_MS;
-  if (patched(POWER_WAIT_IN_ACTIVITY_PATCH)) {
+  if (hasPatch(POWER_WAIT_IN_ACTIVITY_PATCH)) {
     if (await bmc.bmcAwaitPowerState(nodeUuid, wanted, POWER_AWAIT_IN_ACTIVITY_SECONDS)) return;
     pause = POWER_POLL_MAX_MS;
   }
@@ -105,11 +85,11 @@ export async function settlePower(
 ): Promise<PowerState> {
   const wanted = settledPowerState(target);
   let calls: PowerCalls;
-  if (mayCallLocally && patched(ONE_CALL_POWER_CHANGE_PATCH)) {
+  if (mayCallLocally && hasPatch(ONE_CALL_POWER_CHANGE_PATCH)) {
     if ((await changePowerLocalFirst(nodeUuid, target, { context, bootKey, showTarget })) === wanted) return wanted;
     calls = LOCAL_FIRST_POWER_CALLS;
   } else {
-    calls = mayCallLocally && patched(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
+    calls = mayCallLocally && hasPatch(LOCAL_POWER_CALLS_PATCH) ? LOCAL_FIRST_POWER_CALLS : bmc;
     if ((await calls.bmcSetPowerState(nodeUuid, target, bootKey)) === wanted) {
       await records.recordPowerState(nodeUuid, wanted, target, context);
       return wanted;
@@ -123,7 +103,7 @@ export async function settlePower(
 export async function powerWorkflow({ nodeUuid, target, context }: PowerInput): Promise<PowerState> {
   // Begun since the patch, a power change has its Operation and CurrentStep set by its starter as
   // they are here (operations.ts): upserted again, each would cost the server a visibility write.
-  const oneCall = patched(ONE_CALL_POWER_CHANGE_PATCH);
+  const oneCall = hasPatch(ONE_CALL_POWER_CHANGE_PATCH);
   if (!oneCall) updateSearchAttribute(Operation, `power:${target}`);
   describeOperation(`power:${target}`);
   showPhase(powerPhase(target), { searchAttribute: !oneCall });

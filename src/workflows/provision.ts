@@ -8,7 +8,6 @@ import {
   condition,
   isCancellation,
   log,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -19,12 +18,7 @@ import { agent, bmc, records } from './activities.js';
 import { describeOperation, showPhase } from './display.js';
 import { Operation, ProvisionStateKey, type ProvisionInput } from './contract.js';
 import { failureMessage } from './failures.js';
-import {
-  BOOT_POWER_ACTIVITIES_PATCH,
-  GUARDED_BOOT_POWER_PATCH,
-  ONE_CALL_POWER_CHANGE_PATCH,
-  settlePower,
-} from './power.js';
+import { settlePower } from './power.js';
 import { quickCalls, verifyAndRecordPower } from './quick-calls.js';
 import { updateSearchAttribute } from './search-attributes.js';
 import {
@@ -36,6 +30,14 @@ import {
   type AgentCommandEnd,
 } from './signals.js';
 import { planOf, runSteps, StepAborted, type StepPlan, type StepRun } from './step-runner.js';
+import {
+  BOOT_POWER_ACTIVITIES_PATCH,
+  CLEAN_RESTS_ONCE_PATCH,
+  GUARDED_BOOT_POWER_PATCH,
+  KEXEC_FINAL_BOOT_PATCH,
+  ONE_CALL_POWER_CHANGE_PATCH,
+  hasPatch,
+} from './patches.js';
 
 type Handler = (op: ProvisionOperation) => Promise<void>;
 
@@ -45,26 +47,20 @@ async function verify(op: ProvisionOperation): Promise<void> {
   await verifyAndRecordPower(op.nodeUuid, op.input.context);
 }
 
-/** Cleanings with nothing to run after their own tear-down powered the machine off a second time before this. */
-export const CLEAN_RESTS_ONCE_PATCH = 'clean-rests-once';
-
 /** Clean: run the clean steps; fast-track keeps the agent up for the next operation, otherwise the machine rests. */
 async function clean(op: ProvisionOperation): Promise<void> {
   await op.runPlan('clean');
   if (await records.keepAgentAfterCleaning(op.nodeUuid)) return;
   // An undeploy's tear-down powered the machine off and no step or boot came since: it rests already.
-  if (op.plan.length === 0 && op.restingSinceOwnPowerOff && patched(CLEAN_RESTS_ONCE_PATCH)) return;
+  if (op.plan.length === 0 && op.restingSinceOwnPowerOff && hasPatch(CLEAN_RESTS_ONCE_PATCH)) return;
   showPhase('power off');
   await op.powerOff();
 }
 
-/** Deploys begun before the instance could be started by kexec keep rebooting into it when replayed. */
-export const KEXEC_FINAL_BOOT_PATCH = 'kexec-final-boot';
-
 /** Deploy: run the deploy steps (image, config drive, templates), then start the instance. */
 async function deploy(op: ProvisionOperation): Promise<void> {
   await op.runPlan('deploy');
-  if (!patched(KEXEC_FINAL_BOOT_PATCH)) return void (await op.boot('instance'));
+  if (!hasPatch(KEXEC_FINAL_BOOT_PATCH)) return void (await op.boot('instance'));
   showPhase('start the instance');
   const kexecProblem = await op.kexecIntoInstance();
   if (kexecProblem !== undefined) await op.boot('instance', kexecProblem || undefined);
@@ -411,10 +407,10 @@ class ProvisionOperation {
     await (into === 'ramdisk'
       ? bmc.bmcPrepareRamdiskBoot(this.nodeUuid)
       : quickCalls().bmcFinishRamdiskBoot(this.nodeUuid));
-    const bootKey = patched(GUARDED_BOOT_POWER_PATCH) ? `${workflowInfo().runId}/boot-${++this.boots}` : undefined;
+    const bootKey = hasPatch(GUARDED_BOOT_POWER_PATCH) ? `${workflowInfo().runId}/boot-${++this.boots}` : undefined;
     await records.recordBoot(this.nodeUuid, into, this.input.context, { note, bootKey });
     const heartbeatsAtBoot = this.heartbeats;
-    const mayCallLocally = bootKey !== undefined || !patched(BOOT_POWER_ACTIVITIES_PATCH);
+    const mayCallLocally = bootKey !== undefined || !hasPatch(BOOT_POWER_ACTIVITIES_PATCH);
     await settlePower(this.nodeUuid, 'power off', this.input.context, { mayCallLocally, bootKey });
     await settlePower(this.nodeUuid, 'power on', this.input.context, { mayCallLocally, bootKey });
     return heartbeatsAtBoot;
@@ -434,7 +430,7 @@ class ProvisionOperation {
     await settlePower(this.nodeUuid, 'power off', this.input.context);
     await quickCalls().bmcFinishRamdiskBoot(this.nodeUuid);
     // In one call, the power off's record also ended the agent's session (savePowerState).
-    if (!patched(ONE_CALL_POWER_CHANGE_PATCH)) await records.forgetAgent(this.nodeUuid);
+    if (!hasPatch(ONE_CALL_POWER_CHANGE_PATCH)) await records.forgetAgent(this.nodeUuid);
     this.restingSinceOwnPowerOff = true;
   }
 }

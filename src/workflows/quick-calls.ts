@@ -1,16 +1,17 @@
 // Idempotent BMC and agent calls made first as one short local try, then, when that fails for a
 // reason a retry may mend, as the ordinary activity with its retries (activities.ts, oneLocalTry).
-import { ActivityFailure, ApplicationFailure, isCancellation, patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { AgentActivities, BmcActivities } from '../activities/index.js';
 import type { RequestContext } from '../domain/context.js';
 import type { Step } from '../domain/steps.js';
 import { agent, bmc, oneLocalTry, records } from './activities.js';
-
-/**
- * Operations begun before it made these calls (other than a power change's) as ordinary
- * activities only, and replay with them as such.
- */
-export const QUICK_CALLS_LOCAL_PATCH = 'quick-calls-local';
+import {
+  QUICK_CALLS_LOCAL_PATCH,
+  QUICK_STEPS_LOCAL_PATCH,
+  VERIFY_LOCAL_PATCH,
+  VERIFY_RECORDS_POWER_PATCH,
+  hasPatch,
+} from './patches.js';
 
 /** The local activity's one short try; when it fails for a reason a retry may mend, the ordinary activity. */
 async function localFirst<T>(local: () => Promise<T>, activity: () => Promise<T>): Promise<T> {
@@ -51,20 +52,8 @@ const ORDINARY: Quick = {
 
 /** The quick calls as this operation makes them: local first, or (begun before the patch) ordinary activities. */
 export function quickCalls(): Quick {
-  return patched(QUICK_CALLS_LOCAL_PATCH) ? LOCAL_FIRST : ORDINARY;
+  return hasPatch(QUICK_CALLS_LOCAL_PATCH) ? LOCAL_FIRST : ORDINARY;
 }
-
-/**
- * Verifications (and adoptions) begun before the BMC's credentials were checked by a local try
- * first checked them with an ordinary activity only, and replay so.
- */
-export const VERIFY_LOCAL_PATCH = 'verify-local';
-
-/**
- * Verifications begun before this recorded the power state that the credentials check read with a
- * call of their own, and replay so.
- */
-export const VERIFY_RECORDS_POWER_PATCH = 'verify-records-power';
 
 const LOCAL_FIRST_VERIFY = localFirstCall(oneLocalTry.bmcVerify, bmc.bmcVerify);
 
@@ -73,20 +62,17 @@ const LOCAL_FIRST_VERIFY = localFirstCall(oneLocalTry.bmcVerify, bmc.bmcVerify);
  * one call, local first (a read only); or, begun before the patches, the older ways.
  */
 export async function verifyAndRecordPower(nodeUuid: string, context: RequestContext): Promise<void> {
-  if (patched(VERIFY_RECORDS_POWER_PATCH)) {
+  if (hasPatch(VERIFY_RECORDS_POWER_PATCH)) {
     await LOCAL_FIRST_VERIFY(nodeUuid, context);
     return;
   }
-  const powerState = await (patched(VERIFY_LOCAL_PATCH) ? LOCAL_FIRST_VERIFY : bmc.bmcVerify)(nodeUuid);
+  const powerState = await (hasPatch(VERIFY_LOCAL_PATCH) ? LOCAL_FIRST_VERIFY : bmc.bmcVerify)(nodeUuid);
   await records.recordPowerState(nodeUuid, powerState, null, context);
 }
-
-/** Quick out-of-band steps (Step.quick) ran as ordinary activities only in operations begun before this. */
-export const QUICK_STEPS_LOCAL_PATCH = 'quick-steps-local';
 
 const LOCAL_FIRST_STEP = localFirstCall(oneLocalTry.bmcRunStep, bmc.bmcRunStep);
 
 /** The call that runs an out-of-band step: local first when its driver marks it quick. */
 export function bmcStepCall(step: Step): BmcActivities['bmcRunStep'] {
-  return step.quick && patched(QUICK_STEPS_LOCAL_PATCH) ? LOCAL_FIRST_STEP : bmc.bmcRunStep;
+  return step.quick && hasPatch(QUICK_STEPS_LOCAL_PATCH) ? LOCAL_FIRST_STEP : bmc.bmcRunStep;
 }

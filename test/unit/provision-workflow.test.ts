@@ -16,6 +16,7 @@ import type { PowerState, PowerTarget } from '../../src/domain/power.js';
 import { nextState, type ProvisionState, type Verb } from '../../src/domain/provision.js';
 import { done, rerunAfter, runNext, type Step, type StepResult } from '../../src/domain/steps.js';
 import { nodeWorkflowId } from '../../src/workflows/contract.js';
+import { BASELINE_PATCH } from '../../src/workflows/patches.js';
 import { powerWorkflow } from '../../src/workflows/power.js';
 import { provisionWorkflow } from '../../src/workflows/provision.js';
 import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery } from '../../src/workflows/signals.js';
@@ -77,6 +78,16 @@ function localActivities(events: HistoryEvent[]): string[] {
     const marker = e.markerRecordedEventAttributes;
     const data = marker?.markerName === 'core_local_activity' && marker.details?.data?.payloads?.[0]?.data;
     return data ? [JSON.parse(Buffer.from(data).toString()).activity_type as string] : [];
+  });
+}
+
+/** The patches a history took, in order, by id (from their markers). */
+function patchIds(events: HistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_patch') return [];
+    const data = Object.values(marker.details ?? {})[0]?.payloads?.[0]?.data;
+    return data ? [JSON.parse(Buffer.from(data).toString()).id as string] : [];
   });
 }
 
@@ -344,6 +355,20 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       'power on',
       'transition done -> active',
     ]);
+  });
+
+  it('takes one patch in a new operation, the baseline standing for all the others: one marker, one change-version write', async () => {
+    const { workflow } = await start('deploy', 'available', (m) => {
+      m.agentAlive = true;
+      m.plan = [step('prepare_instance_boot', { quick: true })];
+    });
+    assert.equal(await resultWithin(workflow), 'active');
+    const events = (await workflow.fetchHistory()).events ?? [];
+    assert.deepEqual(patchIds(events), [BASELINE_PATCH]);
+    const changeVersionWrites = events.filter(
+      (e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion,
+    );
+    assert.equal(changeVersionWrites.length, 1);
   });
 
   it('runs a quick out-of-band step (setting the boot device) as a local activity, the others as activities', async () => {
