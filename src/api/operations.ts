@@ -87,7 +87,7 @@ export class Operations {
   /** The operation holding the node's lock, if any. */
   async runningOperation(nodeUuid: string): Promise<string | undefined> {
     const running = await this.call(() => this.describeRunning(nodeUuid));
-    return running && (running.typedSearchAttributes.get(Operation) ?? running.type);
+    return running && operationOf(running);
   }
 
   /** The steps of the node's running clean or deploy, each with its status; undefined when none runs. */
@@ -155,32 +155,33 @@ export class Operations {
 
   /** 409 when an operation holds the node. */
   async assertUnlocked(nodeUuid: string): Promise<void> {
-    await this.awaitClosingOperation(nodeUuid);
-    const operation = await this.runningOperation(nodeUuid);
+    const holder = await this.call(() => this.describeRunning(nodeUuid));
+    if (!holder) return;
+    const operation = (await this.waitIfClosing(nodeUuid, holder))
+      ? await this.runningOperation(nodeUuid)
+      : operationOf(holder);
     if (operation) throw lockedError(nodeUuid, operation);
   }
 
   /**
-   * Waits (bounded) for the node's running operation to close when it has already recorded its end:
-   * the node changed after the operation started and shows no target. Any other holder is left be.
+   * Waits (bounded) for `holder`, the operation on node `nodeUuid`, to close when it has already recorded its end: the node changed
+   * after it started and shows no target. True when it waited; any other holder is left be. (The
+   * two times come from PostgreSQL and Temporal: a skew between their clocks costs a wait, never the lock.)
    */
-  private async awaitClosingOperation(nodeUuid: string): Promise<void> {
-    const [running, node] = await Promise.all([
-      this.call(() => this.describeRunning(nodeUuid)),
-      findNode(this.pool, nodeUuid),
-    ]);
+  private async waitIfClosing(nodeUuid: string, holder: WorkflowExecutionDescription): Promise<boolean> {
+    const node = await findNode(this.pool, nodeUuid);
     const recordedItsEnd =
-      running &&
       node?.updated_at &&
-      node.updated_at >= running.startTime &&
+      node.updated_at >= holder.startTime &&
       !node.target_provision_state &&
       !node.target_power_state;
-    if (!recordedItsEnd) return;
-    const handle = this.client.workflow.getHandle(running.workflowId, running.runId, { followRuns: false });
+    if (!recordedItsEnd) return false;
+    const handle = this.client.workflow.getHandle(holder.workflowId, holder.runId, { followRuns: false });
     // However it closes (or if it is still running past the wait), the caller's next look decides.
     await this.client.connection
       .withDeadline(Date.now() + CLOSING_OPERATION_WAIT_MS, () => handle.result())
       .catch(() => undefined);
+    return true;
   }
 
   private async start(
@@ -219,7 +220,8 @@ export class Operations {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    await this.awaitClosingOperation(node.uuid);
+    const holder = await this.call(() => this.describeRunning(node.uuid));
+    if (holder) await this.waitIfClosing(node.uuid, holder);
     try {
       return await startWorkflow();
     } catch (err) {
@@ -229,6 +231,11 @@ export class Operations {
       throw err;
     }
   }
+}
+
+/** What a running workflow does to its node: the operation its starter named, else its type. */
+function operationOf(running: WorkflowExecutionDescription): string {
+  return running.typedSearchAttributes.get(Operation) ?? running.type;
 }
 
 function lockedError(nodeUuid: string, operation: string) {
