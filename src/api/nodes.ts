@@ -139,8 +139,9 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
   });
 
   router.patch('/:node', async (req, res) => {
-    const { uuid } = await loadNode(req, 'node:update');
-    await operations.assertUnlocked(uuid);
+    const loaded = await loadNode(req, 'node:update');
+    await operations.assertUnlocked(loaded);
+    const { uuid } = loaded;
     // Read, patch and write under the row's lock (and no call to Temporal meanwhile): two PATCHes at
     // once apply one after the other, neither losing the other's change.
     const updated = await inTransaction(pool, async (client) => {
@@ -172,7 +173,7 @@ export function nodesRouter(pool: Pool, operations: Operations, bmcAccess: BmcAc
         `cannot delete a node in state "${node.provision_state}"; allowed in: ${[...DELETABLE_STATES].join(', ')}`,
       );
     }
-    await operations.assertUnlocked(node.uuid);
+    await operations.assertUnlocked(node);
     await deleteNode(pool, node.uuid);
     res.status(204).end();
   });

@@ -10,8 +10,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { SignalDefinition, TypedSearchAttributes } from '@temporalio/common';
-import type { Queryable } from '../db/pool.js';
-import { findNode, type NodeRecord } from '../db/nodes.js';
+import type { NodeRecord } from '../db/nodes.js';
 import type { RequestContext } from '../domain/context.js';
 import type { StepStatus } from '../domain/steps.js';
 import {
@@ -46,15 +45,19 @@ import { withTemporalDeadline } from './temporal-deadline.js';
 const PLAN_QUERY_DEADLINE_MS = 3000;
 /**
  * How long a request waits for an operation that has recorded its end to close. Its last workflow
- * task is milliseconds after that record, but a client that saw the end state may ask at once.
+ * task usually ends milliseconds after that record, and a client that saw the end may ask at once.
  */
 const CLOSING_OPERATION_WAIT_MS = 2000;
+/** Runs awaited at once at most; past it a request is answered 409 without waiting. */
+const MAX_CLOSING_WAITS = 100;
 
 export class Operations {
+  /** One wait per closing run, however many requests ask meanwhile. */
+  private readonly closing = new Map<string, Promise<void>>();
+
   constructor(
     readonly client: Client,
     readonly taskQueue: string,
-    private readonly pool: Queryable,
   ) {}
 
   async startPower(node: NodeRecord, input: PowerInput): Promise<string> {
@@ -153,34 +156,44 @@ export class Operations {
     return withTemporalDeadline(this.client, rpc);
   }
 
-  /** 409 when an operation holds the node. */
-  async assertUnlocked(nodeUuid: string): Promise<void> {
-    const holder = await this.call(() => this.describeRunning(nodeUuid));
+  /** 409 when an operation holds `node` (as the caller read it). */
+  async assertUnlocked(node: NodeRecord): Promise<void> {
+    const holder = await this.call(() => this.describeRunning(node.uuid));
     if (!holder) return;
-    const operation = (await this.waitIfClosing(nodeUuid, holder))
-      ? await this.runningOperation(nodeUuid)
+    const operation = (await this.waitIfClosing(node, holder))
+      ? await this.runningOperation(node.uuid)
       : operationOf(holder);
-    if (operation) throw lockedError(nodeUuid, operation);
+    if (operation) throw lockedError(node.uuid, operation);
   }
 
   /**
-   * Waits (bounded) for `holder`, the operation on node `nodeUuid`, to close when it has already recorded its end: the node changed
-   * after it started and shows no target. True when it waited; any other holder is left be. (The
-   * two times come from PostgreSQL and Temporal: a skew between their clocks costs a wait, never the lock.)
+   * Waits (bounded) for `holder` to close when `node`, as the caller read it, shows that it has
+   * recorded its end: changed since it started, no target shown. True when it waited; any other
+   * holder is left be. The two times come from PostgreSQL's clock and Temporal's: a skew between
+   * them costs a needless wait or a 409, never the lock.
    */
-  private async waitIfClosing(nodeUuid: string, holder: WorkflowExecutionDescription): Promise<boolean> {
-    const node = await findNode(this.pool, nodeUuid);
+  private async waitIfClosing(node: NodeRecord, holder: WorkflowExecutionDescription): Promise<boolean> {
     const recordedItsEnd =
-      node?.updated_at &&
+      node.updated_at &&
       node.updated_at >= holder.startTime &&
       !node.target_provision_state &&
       !node.target_power_state;
     if (!recordedItsEnd) return false;
-    const handle = this.client.workflow.getHandle(holder.workflowId, holder.runId, { followRuns: false });
-    // However it closes (or if it is still running past the wait), the caller's next look decides.
-    await this.client.connection
-      .withDeadline(Date.now() + CLOSING_OPERATION_WAIT_MS, () => handle.result())
-      .catch(() => undefined);
+    let closed = this.closing.get(holder.runId);
+    if (!closed) {
+      if (this.closing.size >= MAX_CLOSING_WAITS) return false;
+      const handle = this.client.workflow.getHandle(holder.workflowId, holder.runId, { followRuns: false });
+      // However it closes (or if it is still running past the wait), the caller's next look decides.
+      closed = this.client.connection
+        .withDeadline(Date.now() + CLOSING_OPERATION_WAIT_MS, () => handle.result())
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => this.closing.delete(holder.runId));
+      this.closing.set(holder.runId, closed);
+    }
+    await closed;
     return true;
   }
 
@@ -220,8 +233,9 @@ export class Operations {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
+    // Held: refused at once, unless the holder has recorded its end and is only closing.
     const holder = await this.call(() => this.describeRunning(node.uuid));
-    if (holder) await this.waitIfClosing(node.uuid, holder);
+    if (holder && !(await this.waitIfClosing(node, holder))) throw lockedError(node.uuid, operationOf(holder));
     try {
       return await startWorkflow();
     } catch (err) {

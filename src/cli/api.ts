@@ -45,7 +45,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     // Shown once, on purpose outside the logs: it is a secret, and it is never stored in clear.
     console.log(`\nNo admin token existed, so one was made. Keep it; it is not shown again:\n\n  ${generated}\n`);
   }
-  const operations = new Operations(client, config.taskQueue, pool);
+  const operations = new Operations(client, config.taskQueue);
   if (config.powerSync) await ensurePowerSyncSchedule(client, config.taskQueue, config.powerSync);
   let publicUrl = config.publicUrl;
   // One set of metrics for both listeners: /metrics on the API counts the agents' heartbeats too.

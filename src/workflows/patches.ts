@@ -3,8 +3,8 @@
 // The SDK records a marker for each patch an operation first takes, and upserts the
 // TemporalChangeVersion search attribute with it: a visibility write in the server, per patch,
 // per operation. So an operation begun since BASELINE_PATCH takes that one patch, which stands
-// for every patch below; an older one replays with the patches it took. A later change gets a
-// patch of its own, asked with hasPatch() like these.
+// for the patches listed with it; an older one replays with the patches it took. A later change
+// gets a patch of its own, asked with hasPatch() like these.
 import { patched } from '@temporalio/workflow';
 
 /** Operations describe themselves in the Temporal UI (display.ts). */
@@ -74,10 +74,16 @@ export const KEXEC_FINAL_BOOT_PATCH = 'kexec-final-boot';
  */
 export const SEARCH_ATTRIBUTES_WHEN_CHANGED_PATCH = 'search-attributes-when-changed';
 
-/** Stands for every patch above in operations begun since it (one marker and one upsert, not one each). */
+/**
+ * Stands for the patches of IN_BASELINE in operations begun since it (one marker and one upsert,
+ * not one each). Frozen: a run begun on it replays with exactly this set, so adding or removing an
+ * id would change what it replays. A later consolidation takes a new baseline id with a set of
+ * its own. Rolling back to a release before this one strands the operations begun on it (their
+ * histories lack the markers the older code asks for): let them finish first.
+ */
 export const BASELINE_PATCH = 'baseline-2026-12';
 
-const IN_BASELINE: ReadonlySet<string> = new Set([
+export const IN_BASELINE: ReadonlySet<string> = new Set([
   DISPLAY_PATCH,
   POWER_WAIT_IN_ACTIVITY_PATCH,
   LOCAL_POWER_CALLS_PATCH,

@@ -54,7 +54,7 @@ async function startNodeOperation(
 }
 
 export async function warmPoolWorkflow(input: WarmPoolInput): Promise<void> {
-  updateSearchAttribute(Operation, 'warm_pool');
+  updateSearchAttribute(Operation, 'warm_pool', { evenIfUnchanged: true });
   let changed = false;
   setHandler(warmPoolChangedSignal, () => void (changed = true));
   const { poolUuid, context } = input;

@@ -42,28 +42,44 @@ describe('concurrent and repeated writes', () => {
   it('starts an operation asked for while the last one closes after recording its end; refuses it while one runs', async () => {
     const uuid = (await h.http('POST', '/v1/nodes', { driver: 'fake' })).body.uuid;
     // A workflow holding the node's lock that no worker runs: it closes when the test says so.
-    const holdNode = () =>
-      h.client.workflow.start('holdsTheNode', { workflowId: nodeWorkflowId(uuid), taskQueue: `nobody-${uuid}` });
+    // It "records its end" as an operation does: the node changes after it started (dated from
+    // Temporal's clock, not PostgreSQL's), with no target shown.
+    const holdNodeRecordingItsEnd = async () => {
+      const holder = await h.client.workflow.start('holdsTheNode', {
+        workflowId: nodeWorkflowId(uuid),
+        taskQueue: `nobody-${uuid}`,
+      });
+      const { startTime } = await holder.describe();
+      await h.pool.query('UPDATE nodes SET updated_at = $2 WHERE uuid = $1', [
+        uuid,
+        new Date(startTime.getTime() + 1000),
+      ]);
+      return holder;
+    };
 
-    // It has recorded its end (the node changed after it started, with no target shown), so a
-    // client that saw that end and asks at once is served once the workflow closes.
-    const closing = await holdNode();
-    await h.pool.query('UPDATE nodes SET updated_at = now() WHERE uuid = $1', [uuid]);
-    const [started] = await Promise.all([
-      h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' }),
-      sleep(300).then(() => closing.terminate('the operation closes')),
-    ]);
+    // A client that saw that end and asks at once is served once the workflow closes.
+    const closing = await holdNodeRecordingItsEnd();
+    let answered = false;
+    const request = h.http('PUT', `/v1/nodes/${uuid}/states/power`, { target: 'power on' }).finally(() => {
+      answered = true;
+    });
+    await sleep(300);
+    assert.equal(answered, false, 'the request waits for the closing operation');
+    await closing.terminate('the operation closes');
+    const started = await request;
     assert.equal(started.status, 202, JSON.stringify(started.body));
     await h.waitFor(`/v1/nodes/${uuid}`, (n) => n.power_state === 'power on' && !n.target_power_state);
 
     // One that does not close within the wait still holds the node: 409, naming it.
-    const lingering = await holdNode();
-    await h.pool.query('UPDATE nodes SET updated_at = now() WHERE uuid = $1', [uuid]);
-    const refused = await h.http('PATCH', `/v1/nodes/${uuid}`, { extra: { k: 'v' } });
-    assert.equal(refused.status, 409);
-    assert.equal(refused.body.error.code, 'node_locked');
-    assert.match(refused.body.error.message, /locked by holdsTheNode/);
-    await lingering.terminate('test over');
+    const lingering = await holdNodeRecordingItsEnd();
+    try {
+      const refused = await h.http('PATCH', `/v1/nodes/${uuid}`, { extra: { k: 'v' } });
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.error.code, 'node_locked');
+      assert.match(refused.body.error.message, /locked by holdsTheNode/);
+    } finally {
+      await lingering.terminate('test over');
+    }
   });
 
   it('counts a boot and records a step once when the activity is retried', async () => {

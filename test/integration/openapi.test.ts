@@ -51,7 +51,7 @@ describe('OpenAPI document', () => {
   it('documents every route both listeners mount, and only those', () => {
     const logger = pino({ level: 'silent' });
     const metrics = createApiMetrics(h.pool);
-    const operations = new Operations(h.client, h.config.taskQueue, h.pool);
+    const operations = new Operations(h.client, h.config.taskQueue);
     const refusals = new RefusalLog(h.pool, logger, h.config.refusalWindowSeconds);
     const tenantApi = createApp({
       pool: h.pool,

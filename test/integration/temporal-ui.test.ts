@@ -128,6 +128,13 @@ describe('Temporal UI of a running deploy', () => {
       summaries.join('\n'),
     );
 
+    // What it writes to visibility: the one baseline patch, and no Operation the API already set.
+    const written = (history.events ?? []).flatMap((event) =>
+      Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+    );
+    assert.equal(written.filter((key) => key === 'TemporalChangeVersion').length, 1, written.join(', '));
+    assert.ok(!written.includes('Operation'), written.join(', '));
+
     // "Which deploys are stuck in write_image" is one query.
     const stuck: string[] = [];
     for await (const workflow of h.client.workflow.list({

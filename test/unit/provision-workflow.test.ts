@@ -16,7 +16,7 @@ import type { PowerState, PowerTarget } from '../../src/domain/power.js';
 import { nextState, type ProvisionState, type Verb } from '../../src/domain/provision.js';
 import { done, rerunAfter, runNext, type Step, type StepResult } from '../../src/domain/steps.js';
 import { nodeWorkflowId } from '../../src/workflows/contract.js';
-import { BASELINE_PATCH } from '../../src/workflows/patches.js';
+import { BASELINE_PATCH, IN_BASELINE } from '../../src/workflows/patches.js';
 import { powerWorkflow } from '../../src/workflows/power.js';
 import { provisionWorkflow } from '../../src/workflows/provision.js';
 import { abortSignal, agentCommandEndedSignal, agentHeartbeatSignal, planQuery } from '../../src/workflows/signals.js';
@@ -369,6 +369,24 @@ describe('provision workflow (mocked activities, time-skipping)', () => {
       (e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.TemporalChangeVersion,
     );
     assert.equal(changeVersionWrites.length, 1);
+  });
+
+  it('keeps the baseline patch standing for the same patches: an operation begun on it replays with exactly these', () => {
+    assert.deepEqual([...IN_BASELINE].sort(), [
+      'boot-power-activities',
+      'boot-power-guarded',
+      'clean-rests-once',
+      'kexec-final-boot',
+      'power-calls-local',
+      'power-change-one-call',
+      'power-wait-in-activity',
+      'quick-calls-local',
+      'quick-steps-local',
+      'search-attributes-when-changed',
+      'temporal-ui-details',
+      'verify-local',
+      'verify-records-power',
+    ]);
   });
 
   it('runs a quick out-of-band step (setting the boot device) as a local activity, the others as activities', async () => {
