@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, isPortFree } from '../../src/cli/ports.js';
+import { isPortFree } from '../../src/cli/ports.js';
 
 export interface UpPorts {
   api: number;
@@ -16,23 +16,39 @@ export interface UpPorts {
   lab: number;
 }
 
-/** A lab base port with the image port below it and `machines` BMC ports from it all free right now. */
-async function freeLabBase(machines: number): Promise<number> {
+/**
+ * Ports are drawn from below Linux's ephemeral range (32768 and up by default). A restart binds the
+ * same ports again, and meanwhile any outgoing connection on the machine may be given an
+ * ephemeral port as its own, which a listener could then not bind.
+ */
+const LOW_PORTS = { from: 20000, count: 12000 };
+
+/** `count` consecutive ports, all free right now; returns the first. */
+async function freeLowRun(count: number, taken: number[] = []): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 20000);
-    const ports = Array.from({ length: machines + 1 }, (_, i) => base - 1 + i);
-    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return base;
+    const first = LOW_PORTS.from + Math.floor(Math.random() * (LOW_PORTS.count - count));
+    const ports = Array.from({ length: count }, (_, i) => first + i);
+    if (ports.some((port) => taken.includes(port))) continue;
+    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return first;
   }
-  throw new Error('found no free run of ports for the lab');
+  throw new Error(`found no free run of ${count} ports below ${LOW_PORTS.from + LOW_PORTS.count}`);
 }
 
 export async function freeUpPorts(labMachines = 2): Promise<UpPorts> {
+  // The lab: the demo image's port, then one BMC port per machine.
+  const labRun = await freeLowRun(labMachines + 1);
+  const taken = Array.from({ length: labMachines + 1 }, (_, i) => labRun + i);
+  const single = async () => {
+    const port = await freeLowRun(1, taken);
+    taken.push(port);
+    return port;
+  };
   return {
-    api: await freePort(),
-    agentApi: await freePort(),
-    temporal: await freePort(),
-    ui: await freePort(),
-    lab: await freeLabBase(labMachines),
+    api: await single(),
+    agentApi: await single(),
+    temporal: await single(),
+    ui: await single(),
+    lab: labRun + 1,
   };
 }
 
