@@ -10,13 +10,13 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { freePort } from '../../src/cli/ports.js';
 import { insertNode } from '../../src/db/nodes.js';
 import { hashAgentToken } from '../../src/domain/agent.js';
 import { startPostgres, type LocalPostgres } from '../../src/cli/postgres.js';
 import { startTemporal, type LocalTemporal } from '../../src/cli/temporal-server.js';
 import { hashFilePrefix, startImageServer, writeDiskImage, type ImageServer } from '../../src/sim/images.js';
 import { env, startHarness, type Harness } from '../support/harness.js';
+import { freeLowPort } from '../support/ports.js';
 
 const MiB = 1024 ** 2;
 const IMAGE_BYTES = 16 * MiB;
@@ -154,7 +154,7 @@ describe('faults during concurrent deploys', () => {
   });
 
   it('the Temporal server stopped and restarted: calls while it is down answer 503 and change nothing; deploys carry on after', async () => {
-    const port = await freePort();
+    const port = await freeLowPort();
     const serverOptions = {
       port,
       dbFile: path.join(scratch, 'temporal.sqlite'),
@@ -264,7 +264,7 @@ describe('faults during concurrent deploys', () => {
   // Workflow tasks the server never took the completion of run again after the restart, local
   // activities (node transitions) included: those must find their own earlier write and go on.
   it('the Temporal server restarted during 10 deploys: all end active', async () => {
-    const port = await freePort();
+    const port = await freeLowPort();
     const serverOptions = {
       port,
       dbFile: path.join(scratch, 'temporal-load.sqlite'),

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isPortFree } from '../../src/cli/ports.js';
+import { freeLowPort, freeLowRun } from './ports.js';
 
 export interface UpPorts {
   api: number;
@@ -16,30 +16,12 @@ export interface UpPorts {
   lab: number;
 }
 
-/**
- * Ports are drawn from below Linux's ephemeral range (32768 and up by default). A restart binds the
- * same ports again, and meanwhile any outgoing connection on the machine may be given an
- * ephemeral port as its own, which a listener could then not bind.
- */
-const LOW_PORTS = { from: 20000, count: 12000 };
-
-/** `count` consecutive ports, all free right now; returns the first. */
-async function freeLowRun(count: number, taken: number[] = []): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = LOW_PORTS.from + Math.floor(Math.random() * (LOW_PORTS.count - count));
-    const ports = Array.from({ length: count }, (_, i) => first + i);
-    if (ports.some((port) => taken.includes(port))) continue;
-    if ((await Promise.all(ports.map(isPortFree))).every(Boolean)) return first;
-  }
-  throw new Error(`found no free run of ${count} ports below ${LOW_PORTS.from + LOW_PORTS.count}`);
-}
-
 export async function freeUpPorts(labMachines = 2): Promise<UpPorts> {
   // The lab: the demo image's port, then one BMC port per machine.
   const labRun = await freeLowRun(labMachines + 1);
   const taken = Array.from({ length: labMachines + 1 }, (_, i) => labRun + i);
   const single = async () => {
-    const port = await freeLowRun(1, taken);
+    const port = await freeLowPort(taken);
     taken.push(port);
     return port;
   };
