@@ -88,7 +88,7 @@ export class Operations {
   }
 
   /** The operation holding the node's lock, if any. */
-  async runningOperation(nodeUuid: string): Promise<string | undefined> {
+  private async runningOperation(nodeUuid: string): Promise<string | undefined> {
     const running = await this.call(() => this.describeRunning(nodeUuid));
     return running && operationOf(running);
   }
