@@ -76,6 +76,10 @@ export default tseslint.config(
           selector: 'ImportSpecifier[imported.name=/^(patched|deprecatePatch)$/]',
           message: 'ask hasPatch() of patches.ts: its baseline patch stands for those it lists',
         },
+        {
+          selector: 'MemberExpression[property.name=/^(patched|deprecatePatch)$/]',
+          message: 'ask hasPatch() of patches.ts: its baseline patch stands for those it lists',
+        },
       ],
     },
   },
