@@ -39,10 +39,10 @@ export const bmc = proxyActivities<BmcActivities>({
  * (a power change, a boot's power calls, ejecting the ramdisk's media, setting the boot device, a
  * step its driver marks quick, verifying the BMC's credentials, listing the agent's steps): local
  * activities, so they cost no round trip through the server's task queues. Each is still its own
- * entry in the UI's history. A local activity holds its workflow task's slot in the worker while it runs, so it
- * gets one short try: a call that fails it or does not answer within it is asked again as an
- * ordinary activity, with its retries (quick-calls.ts), and a few dead BMCs cannot stall the
- * worker's other operations.
+ * entry in the UI's history. A local activity holds its workflow task's slot in the worker while
+ * it runs, so it gets one short try: a call that fails it or does not answer within it is asked
+ * again as an ordinary activity, with its retries (quick-calls.ts), and a few dead BMCs cannot
+ * stall the worker's other operations.
  */
 export const oneLocalTry = proxyLocalActivities<
   Pick<
