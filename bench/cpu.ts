@@ -55,6 +55,9 @@ function readProcesses(): ProcessStat[] {
   return processes;
 }
 
+const isPostmasterIn = (p: ProcessStat, folder: string | undefined) =>
+  folder !== undefined && /\/postgres -D /.test(p.commandLine) && p.commandLine.includes(folder);
+
 /** CPU seconds so far of each part: the stack's processes and their descendants, and its PostgreSQL cluster. */
 function cpuByRole(stack: BenchStack): Record<CpuRole, number> {
   const processes = readProcesses();
@@ -71,9 +74,11 @@ function cpuByRole(stack: BenchStack): Record<CpuRole, number> {
   for (const p of processes) {
     if (p.pid === stack.workerPid) add(p, 'worker');
     else if (p.pid === stack.apiPid) add(p, 'api');
-    else if (p.ppid === process.pid && p.commandLine.includes('start-dev')) add(p, 'temporal');
-    // pg_ctl detaches the postmaster; its folder in the stack's scratch tells it apart from other clusters.
-    else if (/\/postgres -D /.test(p.commandLine) && p.commandLine.includes(stack.scratch)) add(p, 'postgres');
+    else if (p.pid === stack.temporalPid) add(p, 'temporal');
+    // pg_ctl detaches the postmaster; its folder tells the clusters apart. Temporal's own cluster
+    // (BENCH_TEMPORAL=postgres) is its storage, counted as Temporal as the dev server's SQLite is.
+    else if (isPostmasterIn(p, stack.temporalStorage)) add(p, 'temporal');
+    else if (isPostmasterIn(p, stack.scratch)) add(p, 'postgres');
     // The benchmark's own process runs the lab (BMCs, light agents) and reaps the agents that exit.
     else if (p.pid === process.pid) totals.lab += p.cpuSeconds;
     else if (p.ppid === process.pid && p.commandLine.includes('agent/main.js')) add(p, 'lab');

@@ -3,16 +3,17 @@
 // simulated machines enrolled through the API, whose agents log to one file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once, setMaxListeners } from 'node:events';
+import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { newToken } from '../src/api/auth.js';
 import { enrollLab } from '../src/cli/enroll-lab.js';
-import { freePort } from '../src/cli/ports.js';
+import { freePort, isPortFree } from '../src/cli/ports.js';
+import { TEMPORAL_POSTGRES_PORTS, temporalPostgresPorts } from '../src/cli/temporal-postgres.js';
 import { startPostgres } from '../src/cli/postgres.js';
-import { startTemporal } from '../src/cli/temporal-server.js';
+import { startTemporal, type LocalTemporal } from '../src/cli/temporal-server.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logger.js';
 import { startLab, type Lab } from '../src/sim/lab.js';
@@ -40,6 +41,10 @@ export interface BenchStack {
   client: Client;
   workerPid: number;
   apiPid: number;
+  /** The Temporal server's process (BENCH_TEMPORAL=postgres: the one that started it and its server). */
+  temporalPid: number;
+  /** BENCH_TEMPORAL=postgres: the folder of the Temporal server's own PostgreSQL cluster. */
+  temporalStorage?: string;
   /** The lab agents' JSON log lines. */
   agentLogFile: string;
   /**
@@ -82,10 +87,7 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
   try {
     const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
     stops.push(postgres.stop);
-    const temporal = await startTemporal(
-      { port: await freePort(), logFile: path.join(scratch, 'temporal.log') },
-      logger,
-    );
+    const temporal = await startBenchTemporal(scratch, logger);
     stops.push(temporal.stop);
     await migrate(postgres.url, logger);
 
@@ -196,6 +198,8 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
       client,
       workerPid: worker.pid!,
       apiPid: api.pid!,
+      temporalPid: temporal.pid,
+      temporalStorage: temporal.storage,
       agentLogFile,
       call,
       unavailableAnswers: () => unavailable,
@@ -206,6 +210,56 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
     await close();
     throw err;
   }
+}
+
+/**
+ * The Temporal server the benchmark runs on: the CLI's dev server (SQLite, as `npm start` and the
+ * tests run), or with BENCH_TEMPORAL=postgres the production topology, Temporal on a PostgreSQL
+ * cluster of its own with 16 history shards (`npm run temporal:postgres`, which builds it on first use).
+ */
+async function startBenchTemporal(
+  scratch: string,
+  logger: ReturnType<typeof createLogger>,
+): Promise<LocalTemporal & { storage?: string }> {
+  const kind = process.env.BENCH_TEMPORAL ?? 'dev';
+  if (kind === 'dev')
+    return startTemporal({ port: await freePort(), logFile: path.join(scratch, 'temporal.log') }, logger);
+  if (kind !== 'postgres') throw new Error(`BENCH_TEMPORAL must be dev or postgres, not ${JSON.stringify(kind)}`);
+  const dataDir = path.join(scratch, 'temporal-postgres');
+  const port = await freeTemporalPostgresPort();
+  const output = path.join(scratch, 'temporal-postgres.out');
+  const child = spawn('bash', ['scripts/temporal-postgres.sh', '--port', String(port), '--data-dir', dataDir], {
+    stdio: ['ignore', openSync(output, 'a'), openSync(output, 'a')],
+  });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await exited;
+  };
+  // It prints this line once the namespace and the search attributes are registered.
+  const deadline = Date.now() + 600_000;
+  while (!readFileSync(output, 'utf8').includes('Temporal on PostgreSQL is up')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(
+        `Temporal on PostgreSQL did not come up; see ${output}:\n${readFileSync(output, 'utf8').slice(-2000)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { address: `127.0.0.1:${port}`, pid: child.pid!, storage: path.join(dataDir, 'postgres'), stop };
+}
+
+/** A frontend port for Temporal on PostgreSQL whose services' ports are all free right now. */
+async function freeTemporalPostgresPort(): Promise<number> {
+  const { max } = TEMPORAL_POSTGRES_PORTS;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // Well above the template's 7233, where a developer's own server may run.
+    const port = 20000 + Math.floor(Math.random() * (max - 20000));
+    if ((await Promise.all(temporalPostgresPorts(port).map(isPortFree))).every(Boolean)) return port;
+  }
+  throw new Error(`found no port between 20000 and ${max} whose Temporal services' ports are all free`);
 }
 
 function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv, stops: Stop[]): ChildProcess {

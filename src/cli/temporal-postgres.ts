@@ -14,6 +14,7 @@ import { TEMPORAL_DYNAMIC_CONFIG } from './temporal-server.js';
 
 const run = promisify(execFile);
 export const HISTORY_SHARDS = 16;
+const VISIBILITY_CONNECTIONS = 10;
 /** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD */
 const INDEXED_VALUE_TYPE_KEYWORD = 2;
 
@@ -26,7 +27,35 @@ export interface TemporalPostgresOptions {
   dataDir: string;
 }
 
+/** The ports the module's development-postgres12.yaml gives the services; --port moves them all by its distance from 7233. */
+const TEMPLATE_FRONTEND_PORT = 7233;
+const TEMPLATE_MEMBERSHIP_PORTS = [6933, 6934, 6935, 6939];
+const TEMPLATE_OTHER_PORTS = [7233, 7234, 7235, 7239, 7243, 7936 /* pprof */, 8000 /* metrics */];
+/** The server stores its membership ports in a PostgreSQL smallint: none may be above 32767. */
+const MAX_MEMBERSHIP_PORT = 32767;
+export const TEMPORAL_POSTGRES_PORTS = {
+  min: TEMPLATE_FRONTEND_PORT - Math.min(...TEMPLATE_MEMBERSHIP_PORTS) + 1024,
+  max: MAX_MEMBERSHIP_PORT - Math.max(...TEMPLATE_MEMBERSHIP_PORTS) + TEMPLATE_FRONTEND_PORT,
+};
+
+/** Every port the server listens on when its frontend is on `port`. */
+export function temporalPostgresPorts(port: number): number[] {
+  return [...TEMPLATE_MEMBERSHIP_PORTS, ...TEMPLATE_OTHER_PORTS].map((p) => p + port - TEMPLATE_FRONTEND_PORT);
+}
+
+/** Refuses a frontend port that would put one of the services' ports out of the allowed range. */
+export function assertTemporalPostgresPort(port: number): void {
+  const { min, max } = TEMPORAL_POSTGRES_PORTS;
+  if (port < min || port > max)
+    throw new Error(
+      `--port must be between ${min} and ${max}: the other services' ports move with it ` +
+        `(${temporalPostgresPorts(port).join(', ')} for ${port}), and Temporal stores its ` +
+        `membership ports as a PostgreSQL smallint (at most ${MAX_MEMBERSHIP_PORT})`,
+    );
+}
+
 export async function runTemporalPostgres(options: TemporalPostgresOptions): Promise<void> {
+  assertTemporalPostgresPort(options.port);
   const logger = createLogger('temporal-postgres');
   const dataDir = path.resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -104,15 +133,23 @@ export async function runTemporalPostgres(options: TemporalPostgresOptions): Pro
 }
 
 /** The module's development-postgres12.yaml with our shards, database, port and a matching dynamic config path. */
-function serverConfig(
+export function serverConfig(
   template: string,
   db: { host: string; port: string; user: string; password: string },
   port: number,
 ): string {
-  const portOffset = port - 7233;
+  const portOffset = port - TEMPLATE_FRONTEND_PORT;
   return (
     template
       .replace(/numHistoryShards: \d+/, `numHistoryShards: ${HISTORY_SHARDS}`)
+      // The template logs every info line to stdout; warnings and errors are what an operator reads.
+      .replace(/^(log:\n(?:  .*\n)*?  level: )info$/m, '$1warn')
+      // Every start and close of a workflow writes visibility: the template's 2 connections made
+      // bursts of operations queue for them with the cores idle. 10 is the auto-setup image's default.
+      .replace(
+        /(postgres-visibility:\n(?:\s+.*\n)*?\s+maxConns: )2\n(\s+maxIdleConns: )2\n/,
+        `$1${VISIBILITY_CONNECTIONS}\n$2${VISIBILITY_CONNECTIONS}\n`,
+      )
       .replaceAll('connectAddr: "127.0.0.1:5432"', `connectAddr: "${db.host}:${db.port}"`)
       .replaceAll('user: "temporal"', `user: "${db.user}"`)
       .replaceAll('password: "temporal"', `password: "${db.password}"`)
@@ -126,9 +163,21 @@ function serverConfig(
   );
 }
 
-/** Tempered's server settings (the dev server's too) in the dynamic config file's shape: each key a list of values. */
-function dynamicConfigYaml(): string {
-  return Object.entries(TEMPORAL_DYNAMIC_CONFIG)
+/**
+ * Tempered's server settings (the dev server's), and one task queue partition where the server's
+ * default is four. Measured with 200 power changes at once on 2 cores: with four, a workflow task
+ * waited up to 7 s in a partition's backlog for a poller while the cores were half idle (24 changes/s);
+ * with one, 46–51/s at 90 % busy. A queue past a few hundred tasks/s across many workers wants more.
+ */
+const DYNAMIC_CONFIG = {
+  ...TEMPORAL_DYNAMIC_CONFIG,
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
+};
+
+/** The settings in the dynamic config file's shape: each key a list of values. */
+export function dynamicConfigYaml(): string {
+  return Object.entries(DYNAMIC_CONFIG)
     .map(([key, value]) => `${key}:\n  - value: ${JSON.stringify(value)}\n`)
     .join('');
 }

@@ -9,6 +9,8 @@ import { toolPath } from './paths.js';
 
 export interface LocalTemporal {
   address: string;
+  /** The server's process, e.g. for a benchmark's CPU accounting. */
+  pid: number;
   uiUrl?: string;
   stop(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function startTemporal(options: TemporalServerOptions, logger: Logg
   logger.info({ address, ui: options.uiPort }, 'Temporal dev server is up');
   return {
     address,
+    pid: child.pid!,
     uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : undefined,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
