@@ -4,14 +4,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { newToken } from '../src/api/auth.js';
 import { enrollLab } from '../src/cli/enroll-lab.js';
 import { freePort, isPortFree } from '../src/cli/ports.js';
-import { TEMPORAL_POSTGRES_PORTS, temporalPostgresPorts } from '../src/cli/temporal-postgres.js';
+import { TEMPORAL_POSTGRES_READY, temporalPostgresPorts } from '../src/cli/temporal-postgres.js';
 import { startPostgres } from '../src/cli/postgres.js';
 import { startTemporal, type LocalTemporal } from '../src/cli/temporal-server.js';
 import { migrate } from '../src/db/migrate.js';
@@ -41,7 +41,7 @@ export interface BenchStack {
   client: Client;
   workerPid: number;
   apiPid: number;
-  /** The Temporal server's process (BENCH_TEMPORAL=postgres: the one that started it and its server). */
+  /** The Temporal server's process; with BENCH_TEMPORAL=postgres, the script that runs it (the server is its child). */
   temporalPid: number;
   /** BENCH_TEMPORAL=postgres: the folder of the Temporal server's own PostgreSQL cluster. */
   temporalStorage?: string;
@@ -87,8 +87,7 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
   try {
     const postgres = await startPostgres(path.join(scratch, 'postgres'), logger);
     stops.push(postgres.stop);
-    const temporal = await startBenchTemporal(scratch, logger);
-    stops.push(temporal.stop);
+    const temporal = await startBenchTemporal(scratch, logger, stops);
     await migrate(postgres.url, logger);
 
     const apiPort = await freePort();
@@ -220,46 +219,62 @@ export async function startBenchStack(labOptions: BenchLabOptions, extraEnv: Ben
 async function startBenchTemporal(
   scratch: string,
   logger: ReturnType<typeof createLogger>,
+  stops: Stop[],
 ): Promise<LocalTemporal & { storage?: string }> {
   const kind = process.env.BENCH_TEMPORAL ?? 'dev';
-  if (kind === 'dev')
-    return startTemporal({ port: await freePort(), logFile: path.join(scratch, 'temporal.log') }, logger);
+  if (kind === 'dev') {
+    const temporal = await startTemporal(
+      { port: await freePort(), logFile: path.join(scratch, 'temporal.log') },
+      logger,
+    );
+    stops.push(temporal.stop);
+    return temporal;
+  }
   if (kind !== 'postgres') throw new Error(`BENCH_TEMPORAL must be dev or postgres, not ${JSON.stringify(kind)}`);
   const dataDir = path.join(scratch, 'temporal-postgres');
   const port = await freeTemporalPostgresPort();
   const output = path.join(scratch, 'temporal-postgres.out');
+  const outputFd = openSync(output, 'a');
+  // Its own cluster in the scratch folder, whatever this shell points it at.
+  const { TEMPORAL_POSTGRES_URL: _, ...env } = process.env;
   const child = spawn('bash', ['scripts/temporal-postgres.sh', '--port', String(port), '--data-dir', dataDir], {
-    stdio: ['ignore', openSync(output, 'a'), openSync(output, 'a')],
+    stdio: ['ignore', outputFd, outputFd],
+    env,
   });
-  const exited = once(child, 'exit');
+  closeSync(outputFd);
+  let running = true;
+  const exited = once(child, 'exit').then(() => (running = false));
+  // It stops its server and its cluster on SIGTERM, before the scratch folder goes.
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (!running) return;
     child.kill('SIGTERM');
     await exited;
   };
-  // It prints this line once the namespace and the search attributes are registered.
+  stops.push(stop);
   const deadline = Date.now() + 600_000;
-  while (!readFileSync(output, 'utf8').includes('Temporal on PostgreSQL is up')) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
+  while (!readFileSync(output, 'utf8').includes(TEMPORAL_POSTGRES_READY)) {
+    if (!running || Date.now() > deadline)
       throw new Error(
         `Temporal on PostgreSQL did not come up; see ${output}:\n${readFileSync(output, 'utf8').slice(-2000)}`,
       );
-    }
     await new Promise((r) => setTimeout(r, 500));
   }
   return { address: `127.0.0.1:${port}`, pid: child.pid!, storage: path.join(dataDir, 'postgres'), stop };
 }
 
-/** A frontend port for Temporal on PostgreSQL whose services' ports are all free right now. */
+/**
+ * A frontend port for Temporal on PostgreSQL whose services' ports are all free right now, all
+ * below Linux's ephemeral range (32768 and up): the script binds them only after its schema steps,
+ * and meanwhile any outgoing connection may be given an ephemeral port.
+ */
 async function freeTemporalPostgresPort(): Promise<number> {
-  const { max } = TEMPORAL_POSTGRES_PORTS;
+  // temporalPostgresPorts(0): where the services' ports lie around the frontend's.
+  const [from, to] = [20000, 32767 - Math.max(...temporalPostgresPorts(0))];
   for (let attempt = 0; attempt < 50; attempt++) {
-    // Well above the template's 7233, where a developer's own server may run.
-    const port = 20000 + Math.floor(Math.random() * (max - 20000));
+    const port = from + Math.floor(Math.random() * (to - from));
     if ((await Promise.all(temporalPostgresPorts(port).map(isPortFree))).every(Boolean)) return port;
   }
-  throw new Error(`found no port between 20000 and ${max} whose Temporal services' ports are all free`);
+  throw new Error(`found no port between ${from} and ${to} whose Temporal services' ports are all free`);
 }
 
 function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv, stops: Stop[]): ChildProcess {

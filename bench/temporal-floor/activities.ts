@@ -12,7 +12,14 @@ export function floorActivities(client: Client) {
     async agentCommand(): Promise<void> {},
     async powerOn(): Promise<void> {
       const { workflowId, runId } = Context.current().info.workflowExecution!;
-      setTimeout(() => void client.workflow.getHandle(workflowId, runId).signal('heartbeat'), HEARTBEAT_AFTER_MS);
+      setTimeout(
+        () =>
+          client.workflow
+            .getHandle(workflowId, runId)
+            .signal('heartbeat')
+            .catch((err: Error) => console.error(`heartbeat of ${workflowId} not signalled: ${err.message}`)),
+        HEARTBEAT_AFTER_MS,
+      );
     },
   };
 }

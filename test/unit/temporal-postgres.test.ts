@@ -1,6 +1,6 @@
 // The config `npm run temporal:postgres` writes from the Temporal server module's template, checked
-// on an excerpt of that template (go.temporal.io/server v1.29.1, config/development-postgres12.yaml):
-// the tests never build or run that server.
+// on the parts of that template it changes (go.temporal.io/server v1.29.1,
+// config/development-postgres12.yaml, its comments left out): the tests never build or run that server.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -44,10 +44,15 @@ persistence:
         maxConnLifetime: "1h"
 
 global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
   pprof:
     port: 7936
   metrics:
     prometheus:
+      framework: "tally"
+      timerType: "histogram"
       listenAddress: "127.0.0.1:8000"
 
 services:
@@ -57,26 +62,40 @@ services:
       membershipPort: 6933
       bindOnLocalHost: true
       httpPort: 7243
+
   matching:
     rpc:
       grpcPort: 7235
       membershipPort: 6935
+      bindOnLocalHost: true
+
   history:
     rpc:
       grpcPort: 7234
       membershipPort: 6934
+      bindOnLocalHost: true
+
   worker:
     rpc:
       grpcPort: 7239
       membershipPort: 6939
-
-publicClient:
-  hostPort: "localhost:7233"
+      bindOnLocalHost: true
 
 clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: "active"
+  currentClusterName: "active"
   clusterInformation:
     active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: "frontend"
       rpcAddress: "localhost:7233"
+
+dynamicConfigClient:
+  filepath: "config/dynamicconfig/development-sql.yaml"
+  pollInterval: "10s"
 `;
 
 const DB = { host: '127.0.0.1', port: '41000', user: 'postgres', password: 'secret' };
@@ -92,10 +111,28 @@ describe('temporal:postgres config', () => {
       ...numbers(config, 'httpPort'),
       ...numbers(config, '  port'),
       ...numbers(config, 'listenAddress'),
-    ].sort();
-    assert.deepEqual(moved, temporalPostgresPorts(20000).sort());
+    ].sort((a, b) => a - b);
+    assert.deepEqual(
+      moved,
+      temporalPostgresPorts(20000).sort((a, b) => a - b),
+    );
     assert.match(config, /rpcAddress: "127\.0\.0\.1:20000"/);
     assert.deepEqual(numbers(config, 'connectAddr'), [41000, 41000]);
+  });
+
+  it('keeps a user and password as given, quoted for YAML', () => {
+    const config = serverConfig(TEMPLATE, { ...DB, user: 'o"neil', password: 'a$&b\\c' }, 7233);
+    assert.equal(config.match(/user: (.*)/g)?.length, 2);
+    assert.ok(config.includes('user: "o\\"neil"'));
+    assert.ok(config.includes('password: "a$&b\\\\c"'));
+  });
+
+  it('refuses a template without a setting it changes, naming it', () => {
+    assert.throws(
+      () => serverConfig(TEMPLATE.replace(/maxConns: 2\n/, ''), DB, 7233),
+      /no the visibility store's maxConns and maxIdleConns to set/,
+    );
+    assert.throws(() => serverConfig(TEMPLATE.replace('numHistoryShards: 4', ''), DB, 7233), /no numHistoryShards/);
   });
 
   it('runs 16 history shards, logs warnings only, and gives visibility 10 connections', () => {
