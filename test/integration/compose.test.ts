@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { dynamicConfigYaml } from '../../src/cli/temporal-postgres.js';
+import { dynamicConfigYaml } from '../../src/cli/temporal-postgres-config.js';
 
 const run = promisify(execFile);
 

@@ -9,7 +9,7 @@ import {
   serverConfig,
   TEMPORAL_POSTGRES_PORTS,
   temporalPostgresPorts,
-} from '../../src/cli/temporal-postgres.js';
+} from '../../src/cli/temporal-postgres-config.js';
 
 const TEMPLATE = `log:
   stdout: true
