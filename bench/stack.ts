@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { newToken } from '../src/api/auth.js';
 import { enrollLab } from '../src/cli/enroll-lab.js';
-import { freePort, isPortFree } from '../src/cli/ports.js';
+import { freeLowPorts, freePort } from '../src/cli/ports.js';
 import { temporalPostgresPorts } from '../src/cli/temporal-postgres-config.js';
 import { TEMPORAL_POSTGRES_READY } from '../src/cli/temporal-postgres.js';
 import { startPostgres } from '../src/cli/postgres.js';
@@ -233,7 +233,8 @@ async function startBenchTemporal(
   }
   if (kind !== 'postgres') throw new Error(`BENCH_TEMPORAL must be dev or postgres, not ${JSON.stringify(kind)}`);
   const dataDir = path.join(scratch, 'temporal-postgres');
-  const port = await freeTemporalPostgresPort();
+  // Below the ephemeral range: the script binds them only after its schema steps.
+  const port = await freeLowPorts(temporalPostgresPorts);
   const output = path.join(scratch, 'temporal-postgres.out');
   const outputFd = openSync(output, 'a');
   // Its own cluster in the scratch folder, whatever this shell points it at.
@@ -261,21 +262,6 @@ async function startBenchTemporal(
     await new Promise((r) => setTimeout(r, 500));
   }
   return { address: `127.0.0.1:${port}`, pid: child.pid!, storage: path.join(dataDir, 'postgres'), stop };
-}
-
-/**
- * A frontend port for Temporal on PostgreSQL whose services' ports are all free right now, all
- * below Linux's ephemeral range (32768 and up): the script binds them only after its schema steps,
- * and meanwhile any outgoing connection may be given an ephemeral port.
- */
-async function freeTemporalPostgresPort(): Promise<number> {
-  // temporalPostgresPorts(0): where the services' ports lie around the frontend's.
-  const [from, to] = [20000, 32767 - Math.max(...temporalPostgresPorts(0))];
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = from + Math.floor(Math.random() * (to - from));
-    if ((await Promise.all(temporalPostgresPorts(port).map(isPortFree))).every(Boolean)) return port;
-  }
-  throw new Error(`found no port between ${from} and ${to} whose Temporal services' ports are all free`);
 }
 
 function startChild(command: 'worker' | 'api', env: NodeJS.ProcessEnv, stops: Stop[]): ChildProcess {
